@@ -1,0 +1,94 @@
+//! The domain's errors. The API maps each variant to one gRPC status (`api::error`); nothing here knows gRPC.
+
+use std::fmt;
+
+use crate::store::StoreError;
+
+/// A field of a request that cannot be accepted, with its path (proto field names, indexes in brackets:
+/// "disclosure.tables[2].rows[5].code") and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+
+    /// The same violation under a parent path: "code" under "tables[2]" is "tables[2].code".
+    pub fn under(mut self, parent: &str) -> FieldViolation {
+        self.field = match (parent.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field,
+            (false, true) => parent.to_owned(),
+            (false, false) => format!("{parent}.{}", self.field),
+        };
+        self
+    }
+}
+
+impl fmt::Display for FieldViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.description)
+        } else {
+            write!(f, "{}: {}", self.field, self.description)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The request is malformed or refers to what does not exist; nothing was changed.
+    #[error("invalid request: {}", summarize(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{what} {key} not found")]
+    NotFound { what: &'static str, key: String },
+    /// The request conflicts with what is stored (e.g. an idempotency key reused for another disclosure).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is well-formed but the system is not in a state to accept it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> DomainError {
+        DomainError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+fn summarize(violations: &[FieldViolation]) -> String {
+    match violations {
+        [] => "no details".to_owned(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_nest_under_parent_paths() {
+        let v = FieldViolation::new("code", "bad").under("tables[2]").under("disclosure");
+        assert_eq!(v.field, "disclosure.tables[2].code");
+        assert_eq!(FieldViolation::new("", "empty").under("disclosure").field, "disclosure");
+    }
+
+    #[test]
+    fn the_message_summarizes_all_violations() {
+        let err = DomainError::InvalidArgument(vec![
+            FieldViolation::new("a", "first"),
+            FieldViolation::new("b", "second"),
+        ]);
+        assert_eq!(err.to_string(), "invalid request: a: first (and 1 more)");
+    }
+}
