@@ -1,0 +1,603 @@
+//! Reading a taxonomy directory. Every problem is reported with the file, the line and column, and what is wrong,
+//! so that whoever edits the data can fix it without reading code.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    fmt,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    CodeEntry, CodeList, CodeRows, ColumnDef, ColumnKind, LineDef, NarrativeDef, TableDef, Taxonomies, Taxonomy,
+};
+use crate::domain::{disclosure::SECTIONS, ids::FiscalYear, rules::RuleSet};
+
+/// A taxonomy file that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TaxonomyError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for TaxonomyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// A file's text, kept to turn byte offsets into lines and columns.
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn read(path: &Path) -> Result<SourceFile, TaxonomyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TaxonomyError {
+            file: path.to_owned(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Ok(SourceFile {
+            path: path.to_owned(),
+            text,
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    pub fn error_at(&self, span: Range<usize>, message: impl Into<String>) -> TaxonomyError {
+        TaxonomyError {
+            file: self.path.clone(),
+            position: Some(self.position(span.start)),
+            message: message.into(),
+        }
+    }
+
+    pub fn error_at_line(&self, line: usize, message: impl Into<String>) -> TaxonomyError {
+        TaxonomyError {
+            file: self.path.clone(),
+            position: Some((line, 1)),
+            message: message.into(),
+        }
+    }
+
+    pub fn error(&self, message: impl Into<String>) -> TaxonomyError {
+        TaxonomyError {
+            file: self.path.clone(),
+            position: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn parse_toml<T: serde::de::DeserializeOwned>(&self) -> Result<T, TaxonomyError> {
+        toml::from_str(&self.text).map_err(|e| TaxonomyError {
+            file: self.path.clone(),
+            position: e.span().map(|span| self.position(span.start)),
+            message: e.message().trim().to_owned(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaxonomy {
+    fiscal_year: Spanned<u32>,
+    name: String,
+    #[serde(default)]
+    code_lists: BTreeMap<String, RawCodeList>,
+    #[serde(default)]
+    narrative: Vec<RawNarrative>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCodeList {
+    file: Spanned<String>,
+    name: String,
+    levels: Spanned<Vec<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNarrative {
+    key: Spanned<String>,
+    title: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTables {
+    tables: Vec<RawTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    code: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
+    codes: Option<Spanned<RawCodeRows>>,
+    columns: Vec<RawColumn>,
+    #[serde(default)]
+    lines: Vec<RawLine>,
+    section: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCodeRows {
+    list: String,
+    levels: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    code: Spanned<String>,
+    name: String,
+    kind: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    code: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    fields: BTreeMap<String, Spanned<String>>,
+}
+
+/// Loads every year directory under `root`.
+pub(super) fn load_all(root: &Path) -> Result<Taxonomies, TaxonomyError> {
+    let entries = std::fs::read_dir(root).map_err(|e| TaxonomyError {
+        file: root.to_owned(),
+        position: None,
+        message: format!("cannot read the taxonomy directory: {e}"),
+    })?;
+    let mut year_dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| TaxonomyError {
+            file: root.to_owned(),
+            position: None,
+            message: format!("cannot list the taxonomy directory: {e}"),
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit()) {
+            year_dirs.push((name.parse::<u32>().expect("four digits"), entry.path()));
+        }
+    }
+    if year_dirs.is_empty() {
+        return Err(TaxonomyError {
+            file: root.to_owned(),
+            position: None,
+            message: "no fiscal-year directory (such as 2024/) found".into(),
+        });
+    }
+    year_dirs.sort();
+    let taxonomies = year_dirs
+        .into_iter()
+        .map(|(year, dir)| load_year(year, &dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Taxonomies::from_taxonomies(taxonomies))
+}
+
+/// Loads one `<root>/<year>/` directory.
+pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyError> {
+    let main = SourceFile::read(&dir.join("taxonomy.toml"))?;
+    let raw: RawTaxonomy = main.parse_toml()?;
+    if *raw.fiscal_year.get_ref() != dir_year {
+        return Err(main.error_at(
+            raw.fiscal_year.span(),
+            format!(
+                "fiscal_year is {} but the directory is {dir_year}/",
+                raw.fiscal_year.get_ref()
+            ),
+        ));
+    }
+    let fiscal_year = FiscalYear::new(dir_year).map_err(|e| main.error_at(raw.fiscal_year.span(), e.to_string()))?;
+
+    let mut code_lists = BTreeMap::new();
+    for (key, list) in raw.code_lists {
+        let loaded = load_code_list(&main, dir, &key, list)?;
+        code_lists.insert(key, loaded);
+    }
+
+    let mut narrative = Vec::new();
+    let mut narrative_keys = HashSet::new();
+    for section in raw.narrative {
+        if !narrative_keys.insert(section.key.get_ref().clone()) {
+            return Err(main.error_at(
+                section.key.span(),
+                format!("narrative section \"{}\" is defined twice", section.key.get_ref()),
+            ));
+        }
+        narrative.push(NarrativeDef {
+            key: section.key.into_inner(),
+            title: section.title,
+        });
+    }
+
+    let tables_file = SourceFile::read(&dir.join("tables.toml"))?;
+    let raw_tables: RawTables = tables_file.parse_toml()?;
+    let (tables, table_lookup) = load_tables(&tables_file, raw_tables, &code_lists)?;
+
+    let scoring = RuleSet::load_scoring(dir)?;
+    let mut taxonomy = Taxonomy {
+        fiscal_year,
+        name: raw.name,
+        dir: dir.to_owned(),
+        code_lists,
+        tables,
+        narrative,
+        rules: RuleSet::placeholder(scoring.clone()),
+        table_lookup,
+    };
+    // Rules name tables, rows and columns, so they are compiled against the layouts loaded above.
+    taxonomy.rules = RuleSet::load(&taxonomy, scoring)?;
+    Ok(taxonomy)
+}
+
+fn load_code_list(main: &SourceFile, dir: &Path, key: &str, raw: RawCodeList) -> Result<CodeList, TaxonomyError> {
+    let levels = raw.levels.get_ref();
+    if levels.is_empty() || levels.windows(2).any(|w| w[0] >= w[1]) || levels[0] == 0 {
+        return Err(main.error_at(
+            raw.levels.span(),
+            "levels must be increasing digit counts, such as [3, 5, 7]",
+        ));
+    }
+    let file = SourceFile::read(&dir.join(raw.file.get_ref()))
+        .map_err(|e| main.error_at(raw.file.span(), e.to_string()))?;
+    let mut list = CodeList {
+        key: key.to_owned(),
+        name: raw.name,
+        level_digits: levels.clone(),
+        entries: BTreeMap::new(),
+    };
+    for (index, line) in file.text.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((code, name)) = line.split_once('\t') else {
+            return Err(file.error_at_line(line_no, "expected code<TAB>name"));
+        };
+        let code = code.trim();
+        let name = name.trim();
+        let Some(level) = list.level_of_shape(code) else {
+            return Err(file.error_at_line(
+                line_no,
+                format!("\"{code}\" is not a code of {:?} digits", list.level_digits),
+            ));
+        };
+        if name.is_empty() {
+            return Err(file.error_at_line(line_no, format!("code {code} has no name")));
+        }
+        if let Some(parent) = list.parent_of(code)
+            && !list.entries.contains_key(parent)
+        {
+            return Err(file.error_at_line(
+                line_no,
+                format!("code {code} comes before (or without) its parent {parent}"),
+            ));
+        }
+        let entry = CodeEntry {
+            name: name.to_owned(),
+            level,
+        };
+        if list.entries.insert(code.to_owned(), entry).is_some() {
+            return Err(file.error_at_line(line_no, format!("code {code} is listed twice")));
+        }
+    }
+    if list.entries.is_empty() {
+        return Err(file.error("the code list is empty"));
+    }
+    Ok(list)
+}
+
+fn load_tables(
+    file: &SourceFile,
+    raw: RawTables,
+    code_lists: &BTreeMap<String, CodeList>,
+) -> Result<(Vec<TableDef>, HashMap<String, usize>), TaxonomyError> {
+    let mut tables = Vec::new();
+    let mut lookup: HashMap<String, usize> = HashMap::new();
+    let mut sections_seen = HashSet::new();
+    for raw_table in raw.tables {
+        let index = tables.len();
+        let code = raw_table.code.get_ref().clone();
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(file.error_at(raw_table.code.span(), "a table code is ASCII letters, digits and '_'"));
+        }
+        for name in std::iter::once(&raw_table.code).chain(&raw_table.aliases) {
+            if let Some(&other) = lookup.get(name.get_ref()) {
+                let other: &TableDef = &tables[other];
+                return Err(file.error_at(
+                    name.span(),
+                    format!("\"{}\" already names table {}", name.get_ref(), other.code),
+                ));
+            }
+            lookup.insert(name.get_ref().clone(), index);
+        }
+
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        for column in raw_table.columns {
+            let Some(kind) = ColumnKind::parse(column.kind.get_ref()) else {
+                return Err(file.error_at(
+                    column.kind.span(),
+                    format!(
+                        "unknown column kind \"{}\" (amount, area, count, change or percent)",
+                        column.kind.get_ref()
+                    ),
+                ));
+            };
+            if columns.iter().any(|c| &c.code == column.code.get_ref()) {
+                return Err(file.error_at(
+                    column.code.span(),
+                    format!("column \"{}\" is defined twice in {code}", column.code.get_ref()),
+                ));
+            }
+            columns.push(ColumnDef {
+                code: column.code.into_inner(),
+                name: column.name,
+                kind,
+            });
+        }
+        if columns.is_empty() {
+            return Err(file.error_at(raw_table.code.span(), format!("table {code} has no columns")));
+        }
+
+        let codes = match raw_table.codes {
+            None => None,
+            Some(spanned) => {
+                let span = spanned.span();
+                let rows = spanned.into_inner();
+                let Some(list) = code_lists.get(&rows.list) else {
+                    return Err(file.error_at(
+                        span,
+                        format!("unknown code list \"{}\" (see taxonomy.toml)", rows.list),
+                    ));
+                };
+                if rows.levels.is_empty()
+                    || rows
+                        .levels
+                        .iter()
+                        .any(|&l| l == 0 || l as usize > list.level_digits.len())
+                {
+                    return Err(file.error_at(
+                        span,
+                        format!(
+                            "levels must be between 1 and {} for code list \"{}\"",
+                            list.level_digits.len(),
+                            rows.list
+                        ),
+                    ));
+                }
+                Some(CodeRows {
+                    list: rows.list,
+                    levels: rows.levels,
+                })
+            }
+        };
+
+        let section = raw_table.section.as_ref().map(|s| s.get_ref().clone());
+        let section_fields: Option<&[&str]> = match &raw_table.section {
+            None => None,
+            Some(spanned) => {
+                let Some(known) = SECTIONS.iter().find(|s| s.name == spanned.get_ref()) else {
+                    let names: Vec<&str> = SECTIONS.iter().map(|s| s.name).collect();
+                    return Err(file.error_at(
+                        spanned.span(),
+                        format!(
+                            "unknown section \"{}\" (one of: {})",
+                            spanned.get_ref(),
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                if !sections_seen.insert(known.name) {
+                    return Err(file.error_at(
+                        spanned.span(),
+                        format!("section \"{}\" is mapped by two tables", known.name),
+                    ));
+                }
+                if codes.is_some() {
+                    return Err(file.error_at(spanned.span(), "a section table cannot have code-list rows"));
+                }
+                Some(known.fields)
+            }
+        };
+
+        let mut lines: Vec<LineDef> = Vec::new();
+        let mut mapped_fields: HashSet<String> = HashSet::new();
+        for line in raw_table.lines {
+            let line_code = line.code.get_ref();
+            if line_code.is_empty()
+                || line_code.bytes().all(|b| b.is_ascii_digit())
+                || !line_code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(file.error_at(
+                    line.code.span(),
+                    "a line code is lowercase ASCII letters, digits and '_', and not all digits (digits are classification codes)",
+                ));
+            }
+            if lines.iter().any(|l| &l.code == line_code) {
+                return Err(file.error_at(line.code.span(), format!("line \"{line_code}\" is defined twice in {code}")));
+            }
+            let mut fields = Vec::new();
+            for (column_code, field) in line.fields {
+                let Some(fields_allowed) = section_fields else {
+                    return Err(file.error_at(field.span(), "fields are only for tables with a section"));
+                };
+                let Some(column_index) = columns.iter().position(|c| c.code == column_code) else {
+                    return Err(file.error_at(field.span(), format!("table {code} has no column \"{column_code}\"")));
+                };
+                if !fields_allowed.contains(&field.get_ref().as_str()) {
+                    return Err(file.error_at(
+                        field.span(),
+                        format!(
+                            "section \"{}\" has no field \"{}\" (fields: {})",
+                            section.as_deref().unwrap_or_default(),
+                            field.get_ref(),
+                            fields_allowed.join(", ")
+                        ),
+                    ));
+                }
+                if !mapped_fields.insert(field.get_ref().clone()) {
+                    return Err(file.error_at(field.span(), format!("field \"{}\" is mapped twice", field.get_ref())));
+                }
+                fields.push((column_index, field.into_inner()));
+            }
+            lines.push(LineDef {
+                code: line.code.into_inner(),
+                name: line.name,
+                fields,
+            });
+        }
+        if let (Some(fields_allowed), Some(spanned)) = (section_fields, &raw_table.section) {
+            // Every field of the section must land in a cell, or submitted data would be silently dropped.
+            let unmapped: Vec<&str> = fields_allowed
+                .iter()
+                .copied()
+                .filter(|f| !mapped_fields.contains(*f))
+                .collect();
+            if !unmapped.is_empty() {
+                return Err(file.error_at(
+                    spanned.span(),
+                    format!("fields of section \"{}\" not mapped to any cell: {}", spanned.get_ref(), unmapped.join(", ")),
+                ));
+            }
+        }
+        if lines.is_empty() && codes.is_none() {
+            return Err(file.error_at(raw_table.code.span(), format!("table {code} has neither lines nor code rows")));
+        }
+
+        tables.push(TableDef {
+            code,
+            name: raw_table.name,
+            aliases: raw_table.aliases.into_iter().map(Spanned::into_inner).collect(),
+            columns,
+            lines,
+            codes,
+            section,
+        });
+    }
+    Ok((tables, lookup))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::taxonomy::{RowCodeProblem, test_support};
+
+    #[test]
+    fn the_shipped_2024_taxonomy_loads() {
+        let taxonomy = test_support::year(2024);
+        assert_eq!(taxonomy.fiscal_year.get(), 2024);
+        let t05 = taxonomy.table("公开05").expect("alias resolves");
+        assert_eq!(t05.code, "T05");
+        assert_eq!(taxonomy.check_row_code(t05, "2070605"), Ok(()));
+        assert_eq!(taxonomy.check_row_code(t05, "total"), Ok(()));
+        assert_eq!(taxonomy.check_row_code(t05, "2070698"), Err(RowCodeProblem::NotInCodeList));
+        assert_eq!(taxonomy.check_row_code(t05, "income_total"), Err(RowCodeProblem::Unknown));
+        let t01 = taxonomy.table("T01").unwrap();
+        assert_eq!(taxonomy.check_row_code(t01, "20706"), Err(RowCodeProblem::LevelNotReported(2)));
+        assert_eq!(taxonomy.row_name(t05, "2070605"), Some("出版发行"));
+    }
+
+    /// Writes a minimal taxonomy directory, with `edit` applied to tables.toml, and loads it.
+    fn load_with(tables_toml: &str, functional: &str) -> Result<Taxonomy, TaxonomyError> {
+        let dir = tempfile::tempdir().unwrap();
+        let year_dir = dir.path().join("2024");
+        std::fs::create_dir_all(year_dir.join("codes")).unwrap();
+        std::fs::write(
+            year_dir.join("taxonomy.toml"),
+            "fiscal_year = 2024\nname = \"t\"\n[code_lists.functional]\nfile = \"codes/f.tsv\"\nname = \"f\"\nlevels = [3, 5, 7]\n",
+        )
+        .unwrap();
+        std::fs::write(year_dir.join("codes/f.tsv"), functional).unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy/2024/scoring.toml");
+        std::fs::copy(shipped, year_dir.join("scoring.toml")).unwrap();
+        std::fs::create_dir_all(year_dir.join("rules")).unwrap();
+        std::fs::write(year_dir.join("tables.toml"), tables_toml).unwrap();
+        load_year(2024, &year_dir).map_err(|mut e| {
+            // Report paths relative to the temporary directory so that tests can compare them.
+            e.file = e.file.strip_prefix(&year_dir).unwrap_or(&e.file).to_owned();
+            e
+        })
+    }
+
+    const GOOD_TABLE: &str = "[[tables]]\ncode = \"T05\"\nname = \"x\"\ncodes = { list = \"functional\", levels = [1, 2, 3] }\ncolumns = [{ code = \"total\", name = \"合计\", kind = \"amount\" }]\n";
+
+    #[test]
+    fn a_minimal_taxonomy_loads() {
+        let taxonomy = load_with(GOOD_TABLE, "207\t文化\n20706\t新闻\n").unwrap();
+        assert_eq!(taxonomy.tables.len(), 1);
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_line_and_column() {
+        let err = load_with("[[tables]]\ncode = \"T05\nname = \"x\"\n", "207\tx\n").unwrap_err();
+        assert_eq!(err.file, Path::new("tables.toml"));
+        assert_eq!(err.position.map(|p| p.0), Some(2), "{err}");
+    }
+
+    #[test]
+    fn a_bad_reference_names_its_line() {
+        let bad = GOOD_TABLE.replace("\"functional\"", "\"funktional\"");
+        let err = load_with(&bad, "207\tx\n").unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(4), "{err}");
+        assert!(err.message.contains("unknown code list \"funktional\""), "{err}");
+
+        let bad = GOOD_TABLE.replace("kind = \"amount\"", "kind = \"money\"");
+        let err = load_with(&bad, "207\tx\n").unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(5), "{err}");
+        assert!(err.message.contains("unknown column kind"), "{err}");
+    }
+
+    #[test]
+    fn a_code_without_its_parent_is_refused_at_its_line() {
+        let err = load_with(GOOD_TABLE, "207\tx\n2070605\ty\n").unwrap_err();
+        assert_eq!(err.file, Path::new("codes/f.tsv"));
+        assert_eq!(err.position, Some((2, 1)));
+        assert!(err.message.contains("parent 20706"), "{err}");
+        let err = load_with(GOOD_TABLE, "207\tx\n207\ty\n").unwrap_err();
+        assert!(err.message.contains("listed twice"), "{err}");
+    }
+
+    #[test]
+    fn a_section_field_left_unmapped_is_refused() {
+        let table = "[[tables]]\ncode = \"OPEX\"\nname = \"x\"\nsection = \"operating_expenses\"\ncolumns = [{ code = \"amount\", name = \"a\", kind = \"amount\" }]\nlines = [{ code = \"agency_operating\", name = \"a\", fields = { amount = \"agency_operating\" } }]\n";
+        let err = load_with(table, "207\tx\n").unwrap_err();
+        assert!(err.message.contains("not mapped to any cell: public_expenses"), "{err}");
+    }
+
+    #[test]
+    fn the_directory_year_must_match_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let year_dir = dir.path().join("2025");
+        std::fs::create_dir_all(&year_dir).unwrap();
+        std::fs::write(year_dir.join("taxonomy.toml"), "fiscal_year = 2024\nname = \"t\"\n").unwrap();
+        let err = load_year(2025, &year_dir).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(1));
+        assert!(err.message.contains("directory is 2025/"), "{err}");
+    }
+}
