@@ -1,0 +1,733 @@
+//! Evaluating compiled rules on a disclosure. Values are intervals (rounding-aware), truth values, text, or
+//! unknown — a cell a partial table does not give makes the whole check "not evaluated" rather than wrong.
+
+use std::borrow::Cow;
+
+use rust_decimal::Decimal;
+
+use super::{ast::*, RuleSet};
+use crate::domain::{
+    disclosure::{CellState, Disclosure},
+    evaluation::{Evaluation, FundsSource, Indicator, FUNDS_COLUMNS, INDICATOR_COLUMNS, SUMMARY_COLUMNS},
+    money::{round_for_display, Interval, Value},
+    scoring,
+    taxonomy::Taxonomy,
+    validation::{CellRef as FoundCell, Finding, Report, Severity},
+};
+
+#[derive(Debug, Clone, PartialEq)]
+enum V<'a> {
+    Num(Interval),
+    Bool(bool),
+    Str(Cow<'a, str>),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Binding<'a> {
+    Unbound,
+    Row(&'a str),
+    Column { table: usize, index: usize },
+    Evaluation { evaluation: &'a Evaluation, position: usize },
+    Indicator { indicator: &'a Indicator, position: usize },
+}
+
+/// What the validation of one disclosure can see besides the disclosure itself.
+#[derive(Default, Clone, Copy)]
+pub struct Context<'a> {
+    /// Last year's accepted disclosure of the same unit, resolved against last year's taxonomy.
+    pub last_year: Option<(&'a Disclosure, &'a Taxonomy)>,
+}
+
+struct Env<'a> {
+    disclosure: &'a Disclosure,
+    taxonomy: &'a Taxonomy,
+    rules: &'a RuleSet,
+    /// The variables of the rule being run.
+    vars: &'a [(String, VarKind)],
+    context: Context<'a>,
+    bindings: Vec<Binding<'a>>,
+    /// Cells read, when a failing check is re-run to explain itself.
+    record: Option<Vec<FoundCell>>,
+    /// Whether comparisons must hold for every value the figures may stand for (conditions), rather than for
+    /// some value (checks). A check fails only when no rounding could make it hold; a condition holds only when
+    /// no rounding could make it fail — so `when X > 0` is false for a stated 0.00.
+    strict: bool,
+}
+
+pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
+    let mut report = Report::new(disclosure.cover.fiscal_year);
+    for rule in &rules.rules {
+        let mut env = Env {
+            disclosure,
+            taxonomy,
+            rules,
+            vars: &rule.vars,
+            context,
+            bindings: vec![Binding::Unbound; rule.vars.len()],
+            record: None,
+            strict: false,
+        };
+        env.clauses(rule, 0, &mut report);
+    }
+    report.finish();
+    report
+}
+
+impl<'a> Env<'a> {
+    fn clauses(&mut self, rule: &'a Rule, index: usize, report: &mut Report) {
+        let Some(clause) = rule.clauses.get(index) else {
+            self.check(rule, report);
+            return;
+        };
+        match clause {
+            Clause::When(condition) => {
+                self.strict = true;
+                let holds = self.eval(condition);
+                self.strict = false;
+                match holds {
+                    V::Bool(true) => self.clauses(rule, index + 1, report),
+                    V::Bool(false) => {}
+                    _ => report.checks_not_evaluated += 1,
+                }
+            }
+            Clause::For(slot, domain) => {
+                let slot = *slot;
+                match domain {
+                    Domain::Rows { table, pattern } => {
+                        let Some(data) = self.disclosure.table(*table) else { return };
+                        for code in data.rows.keys() {
+                            if pattern.as_ref().is_some_and(|p| !matches_pattern(code, p)) {
+                                continue;
+                            }
+                            self.bindings[slot] = Binding::Row(code);
+                            self.clauses(rule, index + 1, report);
+                        }
+                    }
+                    Domain::Columns { table } => {
+                        for column in 0..self.taxonomy.tables[*table].columns.len() {
+                            self.bindings[slot] = Binding::Column { table: *table, index: column };
+                            self.clauses(rule, index + 1, report);
+                        }
+                    }
+                    Domain::Evaluations(set) => {
+                        let unit = self.disclosure.unit_evaluation.iter().map(|e| (e, 0));
+                        let projects = self.disclosure.project_evaluations.iter().zip(1..);
+                        let chosen: Vec<(&'a Evaluation, usize)> = match set {
+                            EvaluationSet::All => unit.chain(projects).collect(),
+                            EvaluationSet::Projects => projects.collect(),
+                            EvaluationSet::Unit => unit.collect(),
+                        };
+                        for (evaluation, position) in chosen {
+                            self.bindings[slot] = Binding::Evaluation { evaluation, position };
+                            self.clauses(rule, index + 1, report);
+                        }
+                    }
+                    Domain::Indicators => {
+                        let Some((evaluation, _)) = self.evaluation() else { return };
+                        for (position, indicator) in evaluation.indicators.iter().enumerate() {
+                            self.bindings[slot] = Binding::Indicator { indicator, position: position + 1 };
+                            self.clauses(rule, index + 1, report);
+                        }
+                    }
+                }
+                self.bindings[slot] = Binding::Unbound;
+            }
+        }
+    }
+
+    fn check(&mut self, rule: &'a Rule, report: &mut Report) {
+        match self.eval(&rule.check) {
+            V::Bool(true) => report.checks_evaluated += 1,
+            V::Bool(false) => {
+                report.checks_evaluated += 1;
+                report.findings.push(self.explain(rule));
+            }
+            _ => report.checks_not_evaluated += 1,
+        }
+    }
+
+    /// Builds the finding of a failed check: re-evaluates it, recording the cells it reads.
+    fn explain(&mut self, rule: &'a Rule) -> Finding {
+        self.record = Some(Vec::new());
+        let (provided, expected, display_scale) = match &rule.check {
+            Expr::Cmp(_, left, right) => {
+                let left_value = self.eval(left);
+                let right_value = self.eval(right);
+                let scale = self.display_scale(left);
+                match (left_value, right_value) {
+                    (V::Num(l), V::Num(r)) => (Some(l.nominal), Some(r.nominal), scale),
+                    _ => (None, None, scale),
+                }
+            }
+            other => {
+                self.eval(other);
+                (None, None, 2)
+            }
+        };
+        let mut cells = self.record.take().unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        cells.retain(|c| seen.insert(c.clone()));
+
+        let expected = expected.map(|e| round_for_display(e, display_scale));
+        let difference = match (provided, expected) {
+            (Some(p), Some(e)) => Some(p - e),
+            _ => None,
+        };
+        let severity = match rule.severity {
+            SeveritySpec::Fixed(severity) => severity,
+            SeveritySpec::Policy => self.rules.scoring.mismatch_severity,
+        };
+        let (project, indicator) = self.scope_names();
+        let message = self.render(&rule.message, provided, expected, difference);
+        Finding {
+            rule_id: rule.id.clone(),
+            severity,
+            message,
+            cells,
+            provided,
+            expected,
+            difference,
+            project,
+            indicator,
+        }
+    }
+
+    /// The precision to show an expected value at: that of the stated value it is compared with (at least two
+    /// decimals, the precision of disclosed amounts).
+    fn display_scale(&self, left: &'a Expr) -> u32 {
+        match left {
+            Expr::Cell(cell) => match self.cell_value(cell) {
+                Some(value) => value.scale().max(2),
+                None => 2,
+            },
+            _ => 2,
+        }
+    }
+
+    fn cell_value(&self, cell: &'a CellRef) -> Option<Value> {
+        match cell.table {
+            TableRef::Table(table) => {
+                let row = self.row_code(&cell.rows)?;
+                let column = self.column_index(table, &cell.col)?;
+                match self.disclosure.cell(table, row, column) {
+                    CellState::Given(value) => Some(value),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn scope_names(&self) -> (Option<(usize, String)>, Option<String>) {
+        let mut project = None;
+        let mut indicator = None;
+        for binding in &self.bindings {
+            match binding {
+                Binding::Evaluation { evaluation, position } if *position > 0 => {
+                    project = Some((*position, evaluation.project.clone().unwrap_or_default()));
+                }
+                Binding::Indicator { indicator: i, .. } => indicator = Some(i.name.clone()),
+                _ => {}
+            }
+        }
+        (project, indicator)
+    }
+
+    fn current_indicator(&self) -> Option<&'a Indicator> {
+        self.bindings.iter().find_map(|b| match b {
+            Binding::Indicator { indicator, .. } => Some(*indicator),
+            _ => None,
+        })
+    }
+
+    fn render(
+        &self,
+        template: &Template,
+        provided: Option<Decimal>,
+        expected: Option<Decimal>,
+        difference: Option<Decimal>,
+    ) -> String {
+        let mut out = String::new();
+        let number = |value: Option<Decimal>| value.map_or_else(|| "?".to_owned(), |v| v.to_string());
+        for piece in &template.pieces {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Provided => out.push_str(&number(provided)),
+                Piece::Expected => out.push_str(&number(expected)),
+                Piece::Difference => out.push_str(&number(difference)),
+                Piece::VarCode(slot) => out.push_str(&self.binding_code(*slot)),
+                Piece::VarName(slot) => out.push_str(&self.binding_name(*slot)),
+                Piece::Project => {
+                    let (project, _) = self.scope_names();
+                    out.push_str(project.as_ref().map_or("单位整体", |(_, name)| name.as_str()));
+                }
+                Piece::Indicator => out.push_str(self.current_indicator().map_or("", |i| i.name.as_str())),
+                Piece::Target => out.push_str(
+                    self.current_indicator()
+                        .and_then(|i| i.target.as_ref())
+                        .map_or("", |m| m.raw.as_str()),
+                ),
+                Piece::Actual => out.push_str(
+                    self.current_indicator()
+                        .and_then(|i| i.actual.as_ref())
+                        .map_or("", |m| m.raw.as_str()),
+                ),
+                Piece::AmountUnit => out.push_str(self.disclosure.cover.amount_unit.name()),
+            }
+        }
+        out
+    }
+
+    fn binding_code(&self, slot: usize) -> String {
+        match self.bindings[slot] {
+            Binding::Row(code) => code.to_owned(),
+            Binding::Column { table, index } => self.taxonomy.tables[table].columns[index].code.clone(),
+            Binding::Evaluation { evaluation, .. } => evaluation.project.clone().unwrap_or_else(|| "单位整体".into()),
+            Binding::Indicator { indicator, .. } => indicator.name.clone(),
+            Binding::Unbound => String::new(),
+        }
+    }
+
+    fn binding_name(&self, slot: usize) -> String {
+        match (self.bindings[slot], self.vars.get(slot).map(|(_, kind)| *kind)) {
+            (Binding::Row(code), Some(VarKind::Row { table })) => self
+                .taxonomy
+                .row_name(&self.taxonomy.tables[table], code)
+                .unwrap_or(code)
+                .to_owned(),
+            (Binding::Column { table, index }, _) => self.taxonomy.tables[table].columns[index].name.clone(),
+            _ => self.binding_code(slot),
+        }
+    }
+
+    fn evaluation(&self) -> Option<(&'a Evaluation, usize)> {
+        self.bindings.iter().find_map(|b| match b {
+            Binding::Evaluation { evaluation, position } => Some((*evaluation, *position)),
+            _ => None,
+        })
+    }
+
+    fn row_code(&self, rows: &'a RowSel) -> Option<&'a str> {
+        match rows {
+            RowSel::Code(code) => Some(code),
+            RowSel::Var(slot) => match self.bindings[*slot] {
+                Binding::Row(code) => Some(code),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn column_index(&self, table: usize, col: &ColSel) -> Option<usize> {
+        match col {
+            ColSel::Index(index) => Some(*index),
+            ColSel::Var(slot) => match self.bindings[*slot] {
+                Binding::Column { table: var_table, index } if var_table == table => Some(index),
+                Binding::Column { table: var_table, index } => {
+                    let code = &self.taxonomy.tables[var_table].columns[index].code;
+                    self.taxonomy.tables[table].column_index(code)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    fn note(&mut self, cell: FoundCell) {
+        if let Some(record) = &mut self.record {
+            record.push(cell);
+        }
+    }
+
+    fn eval(&mut self, expr: &'a Expr) -> V<'a> {
+        match expr {
+            Expr::Num(n) => V::Num(Interval::exact(*n)),
+            Expr::Str(s) => V::Str(Cow::Borrowed(s)),
+            Expr::Cell(cell) => self.cell(cell),
+            Expr::Agg(agg, cells) => self.aggregate(*agg, cells),
+            Expr::Def(slot) => {
+                let rules = self.rules;
+                self.eval(&rules.definitions[*slot].expr)
+            }
+            Expr::Attr(attr) => {
+                let cover = &self.disclosure.cover;
+                V::Str(Cow::Borrowed(match attr {
+                    Attr::ReportType => cover.report_type.name(),
+                    Attr::UnitType => cover.unit_type.map_or("", |t| t.name()),
+                    Attr::AmountUnit => cover.amount_unit.name(),
+                }))
+            }
+            Expr::Var(slot) => V::Str(Cow::Owned(self.binding_code(*slot))),
+            Expr::Call(func, args) => self.call(*func, args),
+            Expr::Neg(inner) => match self.eval(inner) {
+                V::Num(i) => V::Num(Interval {
+                    lo: -i.hi,
+                    hi: -i.lo,
+                    nominal: -i.nominal,
+                }),
+                _ => V::Unknown,
+            },
+            Expr::Bin(op, left, right) => {
+                let (V::Num(l), V::Num(r)) = (self.eval(left), self.eval(right)) else {
+                    return V::Unknown;
+                };
+                let result = match op {
+                    BinOp::Add => l.checked_add(&r),
+                    BinOp::Sub => l.checked_sub(&r),
+                    BinOp::Mul => l.checked_mul(&r),
+                    BinOp::Div => l.checked_div(&r),
+                };
+                result.map_or(V::Unknown, V::Num)
+            }
+            Expr::Cmp(op, left, right) => {
+                let (l, r) = (self.eval(left), self.eval(right));
+                match (l, r) {
+                    (V::Num(l), V::Num(r)) if self.strict => V::Bool(match op {
+                        CmpOp::Eq => l.lo == l.hi && r.lo == r.hi && l.lo == r.lo,
+                        CmpOp::Ne => !l.overlaps(&r),
+                        CmpOp::Le => l.hi <= r.lo,
+                        CmpOp::Ge => r.hi <= l.lo,
+                        CmpOp::Lt => l.hi < r.lo,
+                        CmpOp::Gt => r.hi < l.lo,
+                    }),
+                    (V::Num(l), V::Num(r)) => V::Bool(match op {
+                        CmpOp::Eq => l.overlaps(&r),
+                        CmpOp::Ne => !l.overlaps(&r),
+                        CmpOp::Le => l.may_be_le(&r),
+                        CmpOp::Ge => r.may_be_le(&l),
+                        CmpOp::Lt => l.may_be_lt(&r),
+                        CmpOp::Gt => r.may_be_lt(&l),
+                    }),
+                    (V::Str(l), V::Str(r)) => match op {
+                        CmpOp::Eq => V::Bool(l == r),
+                        CmpOp::Ne => V::Bool(l != r),
+                        _ => V::Unknown,
+                    },
+                    (V::Bool(l), V::Bool(r)) => match op {
+                        CmpOp::Eq => V::Bool(l == r),
+                        CmpOp::Ne => V::Bool(l != r),
+                        _ => V::Unknown,
+                    },
+                    _ => V::Unknown,
+                }
+            }
+            Expr::And(left, right) => match (self.eval(left), self.eval(right)) {
+                (V::Bool(false), _) | (_, V::Bool(false)) => V::Bool(false),
+                (V::Bool(true), V::Bool(true)) => V::Bool(true),
+                _ => V::Unknown,
+            },
+            Expr::Or(left, right) => match (self.eval(left), self.eval(right)) {
+                (V::Bool(true), _) | (_, V::Bool(true)) => V::Bool(true),
+                (V::Bool(false), V::Bool(false)) => V::Bool(false),
+                _ => V::Unknown,
+            },
+            Expr::Not(inner) => {
+                // not(holds for every value) = fails for some value: negation flips strictness.
+                self.strict = !self.strict;
+                let value = self.eval(inner);
+                self.strict = !self.strict;
+                match value {
+                    V::Bool(b) => V::Bool(!b),
+                    _ => V::Unknown,
+                }
+            }
+        }
+    }
+
+    fn cell(&mut self, cell: &'a CellRef) -> V<'a> {
+        match cell.table {
+            TableRef::Table(table) => {
+                let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                    return V::Unknown;
+                };
+                self.table_cell(table, row, column)
+            }
+            TableRef::Funds => {
+                let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
+                let RowSel::Code(code) = &cell.rows else { return V::Unknown };
+                let Some(source) = FundsSource::from_code(code) else { return V::Unknown };
+                let ColSel::Index(column) = cell.col else { return V::Unknown };
+                self.note(evaluation_cell(position, format!("funds.{code}"), FUNDS_COLUMNS[column]));
+                match evaluation.funds_row(source) {
+                    Some(row) => self.evaluation_value(row.column(column), FUNDS_COLUMNS[column]),
+                    // A funds table lists the sources it has; a source it does not list has nothing.
+                    None if !evaluation.funds.is_empty() => V::Num(Interval::zero()),
+                    None => V::Unknown,
+                }
+            }
+            TableRef::Indicators => {
+                let Some((_, position)) = self.evaluation() else { return V::Unknown };
+                let RowSel::Var(slot) = cell.rows else { return V::Unknown };
+                let Binding::Indicator { indicator, position: i } = self.bindings[slot] else { return V::Unknown };
+                let ColSel::Index(column) = cell.col else { return V::Unknown };
+                self.note(evaluation_cell(position, format!("indicator.{i}"), INDICATOR_COLUMNS[column]));
+                self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column])
+            }
+            TableRef::Summary => {
+                let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
+                let ColSel::Index(column) = cell.col else { return V::Unknown };
+                self.note(evaluation_cell(position, "summary".into(), SUMMARY_COLUMNS[column]));
+                self.evaluation_value(evaluation.summary(column), SUMMARY_COLUMNS[column])
+            }
+        }
+    }
+
+    /// Evaluation facts are optional: not stated means unknown. Weights are exact (they are assigned, not
+    /// measured); scores are stated to at least the policy's decimals; the rest are rounded figures.
+    fn evaluation_value(&self, value: Option<Value>, column: &str) -> V<'a> {
+        match value {
+            None => V::Unknown,
+            Some(value) => V::Num(match column {
+                "weight" => value.exact_interval(),
+                "score" => self.rules.scoring.score_interval(value),
+                _ => value.rounded_interval(),
+            }),
+        }
+    }
+
+    fn table_cell(&mut self, table: usize, row: &str, column: usize) -> V<'a> {
+        let def = &self.taxonomy.tables[table];
+        if self.record.is_some() {
+            self.note(FoundCell {
+                table: def.code.clone(),
+                row: row.to_owned(),
+                column: def.columns[column].code.clone(),
+            });
+        }
+        match self.disclosure.cell(table, row, column) {
+            CellState::Given(value) => V::Num(if def.columns[column].kind.is_exact() {
+                value.exact_interval()
+            } else {
+                value.rounded_interval()
+            }),
+            CellState::Blank => V::Num(Interval::zero()),
+            CellState::Unknown => V::Unknown,
+        }
+    }
+
+    /// The rows a multi-row selector picks among the rows given.
+    fn selected_rows(&self, table: usize, rows: &'a RowSel) -> Vec<&'a str> {
+        let Some(data) = self.disclosure.table(table) else { return Vec::new() };
+        let given = data.rows.keys().map(String::as_str);
+        match rows {
+            RowSel::Code(_) | RowSel::Var(_) => self.row_code(rows).into_iter().collect(),
+            RowSel::All => given.collect(),
+            RowSel::Pattern(pattern) => given.filter(|code| matches_pattern(code, pattern)).collect(),
+            RowSel::Range(from, to) => given
+                .filter(|code| code.len() == from.len() && *code >= from.as_str() && *code <= to.as_str())
+                .collect(),
+            RowSel::Children(slot) => {
+                let Binding::Row(parent) = self.bindings[*slot] else { return Vec::new() };
+                nearest_descendants(self.taxonomy, table, data.rows.keys().map(String::as_str), parent)
+            }
+        }
+    }
+
+    fn aggregate(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
+        let TableRef::Table(table) = cells.table else {
+            // IND[*, column]: over the evaluation's indicators.
+            return self.aggregate_indicators(agg, cells);
+        };
+        let Some(column) = self.column_index(table, &cells.col) else { return V::Unknown };
+        let Some(data) = self.disclosure.table(table) else {
+            return match agg {
+                Agg::Present => V::Bool(false),
+                _ => V::Unknown,
+            };
+        };
+        let complete = data.completeness == crate::domain::disclosure::Completeness::Complete;
+        let mut total = Interval::zero();
+        let mut count = 0u32;
+        for row in self.selected_rows(table, &cells.rows) {
+            match self.table_cell(table, row, column) {
+                V::Num(value) => {
+                    if matches!(self.disclosure.cell(table, row, column), CellState::Given(_)) {
+                        count += 1;
+                    }
+                    match total.checked_add(&value) {
+                        Some(sum) => total = sum,
+                        None => return V::Unknown,
+                    }
+                }
+                // A partial table's unknown cell is left out of a sum: the sum is of what the table gives.
+                _ if !complete => {}
+                _ => return V::Unknown,
+            }
+        }
+        match agg {
+            Agg::Sum => V::Num(total),
+            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
+            Agg::Present => V::Bool(count > 0),
+        }
+    }
+
+    fn aggregate_indicators(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
+        let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
+        let ColSel::Index(column) = cells.col else { return V::Unknown };
+        if cells.table != TableRef::Indicators {
+            return V::Unknown;
+        }
+        let mut total = Interval::zero();
+        let mut count = 0u32;
+        for (i, indicator) in evaluation.indicators.iter().enumerate() {
+            self.note(evaluation_cell(position, format!("indicator.{}", i + 1), INDICATOR_COLUMNS[column]));
+            match self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column]) {
+                V::Num(value) => {
+                    count += 1;
+                    match total.checked_add(&value) {
+                        Some(sum) => total = sum,
+                        None => return V::Unknown,
+                    }
+                }
+                _ if agg == Agg::Sum => return V::Unknown,
+                _ => {}
+            }
+        }
+        match agg {
+            Agg::Sum => V::Num(total),
+            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
+            Agg::Present => V::Bool(count > 0),
+        }
+    }
+
+    fn call(&mut self, func: Func, args: &'a [Expr]) -> V<'a> {
+        let indicator = |env: &Self| match args.first() {
+            Some(Expr::Var(slot)) => match env.bindings[*slot] {
+                Binding::Indicator { indicator, .. } => Some(indicator),
+                _ => None,
+            },
+            _ => None,
+        };
+        let num = |value: Option<Interval>| value.map_or(V::Unknown, V::Num);
+        match func {
+            Func::Abs => match self.eval(&args[0]) {
+                V::Num(i) if i.lo >= Decimal::ZERO => V::Num(i),
+                V::Num(i) if i.hi <= Decimal::ZERO => V::Num(Interval {
+                    lo: -i.hi,
+                    hi: -i.lo,
+                    nominal: -i.nominal,
+                }),
+                V::Num(i) => V::Num(Interval {
+                    lo: Decimal::ZERO,
+                    hi: i.hi.max(-i.lo),
+                    nominal: i.nominal.abs(),
+                }),
+                _ => V::Unknown,
+            },
+            Func::Min | Func::Max => match (self.eval(&args[0]), self.eval(&args[1])) {
+                (V::Num(a), V::Num(b)) => V::Num(if func == Func::Min { a.min(&b) } else { a.max(&b) }),
+                _ => V::Unknown,
+            },
+            Func::Given => match &args[0] {
+                Expr::Cell(cell) => match cell.table {
+                    TableRef::Table(table) => {
+                        let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                            return V::Unknown;
+                        };
+                        V::Bool(matches!(self.disclosure.cell(table, row, column), CellState::Given(_)))
+                    }
+                    _ => V::Bool(matches!(self.cell(cell), V::Num(_))),
+                },
+                _ => V::Unknown,
+            },
+            Func::Level | Func::HasChildren => {
+                let Some(Expr::Var(slot)) = args.first() else { return V::Unknown };
+                let (Binding::Row(code), Some(&(_, VarKind::Row { table }))) = (self.bindings[*slot], self.vars.get(*slot)) else {
+                    return V::Unknown;
+                };
+                let def = &self.taxonomy.tables[table];
+                let level = self
+                    .taxonomy
+                    .code_list_of(def)
+                    .and_then(|list| list.get(code).map(|e| e.level))
+                    .unwrap_or(0);
+                if func == Func::Level {
+                    return V::Num(Interval::exact(Decimal::from(level)));
+                }
+                let Some(data) = self.disclosure.table(table) else { return V::Bool(false) };
+                V::Bool(level > 0 && !nearest_descendants(self.taxonomy, table, data.rows.keys().map(String::as_str), code).is_empty())
+            }
+            Func::Completion => num(indicator(self).and_then(|i| self.rules.scoring.completion(i))),
+            Func::ExpectedScore => num(indicator(self).and_then(|i| self.rules.scoring.expected_score(i))),
+            Func::KindsMatch => indicator(self)
+                .and_then(scoring::kinds_match)
+                .map_or(V::Unknown, V::Bool),
+            Func::Comparable => indicator(self).map_or(V::Unknown, |i| V::Bool(scoring::comparable(i))),
+            Func::ExecutionScore => num(self.evaluation().and_then(|(e, _)| self.rules.scoring.execution_score(e))),
+            Func::IsProject => V::Bool(self.evaluation().is_some_and(|(_, position)| position > 0)),
+            Func::LastYear => {
+                let Some((disclosure, taxonomy)) = self.context.last_year else { return V::Unknown };
+                // Tables and columns are resolved against this year's taxonomy; last year's must have the same
+                // layout for the cells read, which the caller ensures by resolving by code.
+                if taxonomy.tables.len() != self.taxonomy.tables.len() {
+                    return V::Unknown;
+                }
+                let saved = std::mem::replace(&mut self.disclosure, disclosure);
+                let value = self.eval(&args[0]);
+                self.disclosure = saved;
+                value
+            }
+        }
+    }
+}
+
+fn evaluation_cell(position: usize, row: String, column: &str) -> FoundCell {
+    FoundCell {
+        table: if position == 0 { "EVAL".into() } else { "PROJ".into() },
+        row,
+        column: column.to_owned(),
+    }
+}
+
+/// Whether a code matches digits with '?' wildcards of the same length.
+pub fn matches_pattern(code: &str, pattern: &str) -> bool {
+    code.len() == pattern.len()
+        && code
+            .bytes()
+            .zip(pattern.bytes())
+            .all(|(c, p)| p == b'?' || c == p)
+}
+
+/// Among the given row codes, the descendants of `parent` at the nearest level below it that has any.
+fn nearest_descendants<'r>(
+    taxonomy: &Taxonomy,
+    table: usize,
+    given: impl Iterator<Item = &'r str> + Clone,
+    parent: &str,
+) -> Vec<&'r str> {
+    let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else { return Vec::new() };
+    let Some(level) = list.level_of_shape(parent) else { return Vec::new() };
+    for digits in list.level_digits.iter().skip(level as usize) {
+        let found: Vec<&str> = given
+            .clone()
+            .filter(|code| code.len() == *digits && code.starts_with(parent))
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text {
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_by_length_and_digits() {
+        assert!(matches_pattern("30101", "301??"));
+        assert!(!matches_pattern("301", "301??"));
+        assert!(!matches_pattern("30201", "301??"));
+    }
+}

@@ -1,0 +1,195 @@
+//! Rules as data: the rule language's parser and evaluator, and the loading of a year's `rules/*.rules` files and
+//! scoring policy. See docs/rule-language.md for the language.
+
+pub mod ast;
+mod eval;
+mod lexer;
+mod parser;
+
+use std::collections::HashMap;
+
+pub use ast::{Rule, SeveritySpec};
+pub use eval::{matches_pattern, Context};
+
+use crate::domain::{
+    disclosure::Disclosure,
+    scoring::ScoringPolicy,
+    taxonomy::{load::SourceFile, Taxonomy, TaxonomyError},
+    validation::Report,
+};
+
+/// The rules, definitions and scoring policy of one fiscal year.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub definitions: Vec<ast::Definition>,
+    pub scoring: ScoringPolicy,
+    by_id: HashMap<String, usize>,
+}
+
+impl RuleSet {
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.by_id.get(id).map(|&i| &self.rules[i])
+    }
+
+    /// Runs every rule on a disclosure.
+    pub fn run(&self, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
+        eval::run(self, taxonomy, disclosure, context)
+    }
+
+    /// Loads the scoring policy (`scoring.toml`) of a taxonomy directory.
+    pub(crate) fn load_scoring(dir: &std::path::Path) -> Result<ScoringPolicy, TaxonomyError> {
+        let scoring_file = SourceFile::read(&dir.join("scoring.toml"))?;
+        ScoringPolicy::from_toml(&scoring_file.text).map_err(|(span, message)| match span {
+            Some(span) => scoring_file.error_at(span, message),
+            None => scoring_file.error(message),
+        })
+    }
+
+    /// Loads `rules/*.rules` of a taxonomy directory, in file-name order.
+    pub(crate) fn load(taxonomy: &Taxonomy, scoring: ScoringPolicy) -> Result<RuleSet, TaxonomyError> {
+
+        let rules_dir = taxonomy.dir.join("rules");
+        let mut files: Vec<_> = std::fs::read_dir(&rules_dir)
+            .map_err(|e| TaxonomyError {
+                file: rules_dir.clone(),
+                position: None,
+                message: format!("cannot read the rules directory: {e}"),
+            })?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "rules"))
+            .collect();
+        files.sort();
+
+        let mut definitions = parser::DefinitionTable::default();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut sources: HashMap<String, SourceFile> = HashMap::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for path in files {
+            let source = SourceFile::read(&path)?;
+            let relative = path
+                .strip_prefix(&taxonomy.dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let parsed = parser::parse_file(&source.text, &relative, taxonomy, &mut definitions)
+                .map_err(|e| source.error_at(e.offset..e.offset, e.message))?;
+            for rule in parsed.rules {
+                if let Some(&first) = by_id.get(&rule.id) {
+                    let earlier: &Rule = &rules[first];
+                    return Err(source.error_at_line(
+                        rule.origin.line,
+                        format!(
+                            "rule id {} is already used ({}:{})",
+                            rule.id, earlier.origin.file, earlier.origin.line
+                        ),
+                    ));
+                }
+                by_id.insert(rule.id.clone(), rules.len());
+                rules.push(rule);
+            }
+            sources.insert(relative, source);
+        }
+
+        // Every name used must be defined somewhere, and definitions must not depend on themselves.
+        let mut resolved = Vec::with_capacity(definitions.defined.len());
+        for (slot, defined) in definitions.defined.iter().enumerate() {
+            match defined {
+                Some((definition, _, _)) => resolved.push(definition.clone()),
+                None => {
+                    let (file, offset) = &definitions.first_use[slot];
+                    let name = definitions
+                        .index
+                        .iter()
+                        .find_map(|(name, &s)| (s == slot).then_some(name.as_str()))
+                        .unwrap_or("?");
+                    let source = &sources[file];
+                    return Err(source.error_at(
+                        *offset..*offset,
+                        format!("\"{name}\" is neither a definition, a cover attribute nor a table"),
+                    ));
+                }
+            }
+        }
+        if let Some(cycle) = find_cycle(&resolved) {
+            let (_, file, offset) = definitions.defined[cycle[0]].as_ref().expect("resolved");
+            let names: Vec<&str> = cycle.iter().map(|&slot| resolved[slot].name.as_str()).collect();
+            return Err(sources[file].error_at(
+                *offset..*offset,
+                format!("definitions refer to each other in a cycle: {}", names.join(" → ")),
+            ));
+        }
+        Ok(RuleSet {
+            rules,
+            definitions: resolved,
+            scoring,
+            by_id,
+        })
+    }
+
+    /// An empty rule set, for a taxonomy whose rules are being loaded.
+    pub(crate) fn placeholder(scoring: ScoringPolicy) -> RuleSet {
+        RuleSet {
+            rules: Vec::new(),
+            definitions: Vec::new(),
+            scoring,
+            by_id: HashMap::new(),
+        }
+    }
+}
+
+/// A cycle among definitions, as the slots along it (first repeated at the end), if there is one.
+fn find_cycle(definitions: &[ast::Definition]) -> Option<Vec<usize>> {
+    fn references(expr: &ast::Expr, out: &mut Vec<usize>) {
+        use ast::Expr::*;
+        match expr {
+            Def(slot) => out.push(*slot),
+            Neg(e) | Not(e) => references(e, out),
+            Bin(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) => {
+                references(a, out);
+                references(b, out);
+            }
+            Call(_, args) => args.iter().for_each(|a| references(a, out)),
+            Num(_) | Str(_) | Cell(_) | Agg(..) | Attr(_) | Var(_) => {}
+        }
+    }
+    let edges: Vec<Vec<usize>> = definitions
+        .iter()
+        .map(|d| {
+            let mut out = Vec::new();
+            references(&d.expr, &mut out);
+            out
+        })
+        .collect();
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    let mut state = vec![0u8; definitions.len()];
+    let mut path = Vec::new();
+    fn visit(node: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+        state[node] = 1;
+        path.push(node);
+        for &next in &edges[node] {
+            if state[next] == 1 {
+                let start = path.iter().position(|&n| n == next).expect("on path");
+                let mut cycle = path[start..].to_vec();
+                cycle.push(next);
+                return Some(cycle);
+            }
+            if state[next] == 0
+                && let Some(cycle) = visit(next, edges, state, path)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        state[node] = 2;
+        None
+    }
+    (0..definitions.len()).find_map(|node| {
+        if state[node] == 0 {
+            visit(node, &edges, &mut state, &mut path)
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,456 @@
+//! The scoring policy of self-evaluations (赋分规则) — declared per region and year in `scoring.toml` — and the
+//! recomputation of completion rates and scores from an indicator's target and actual value.
+//!
+//! Every result is an interval: targets and actual values are rounded figures, so a recomputed score is a range,
+//! and a stated score is consistent when it falls in that range at its own precision.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::domain::{
+    evaluation::{Comparator, Evaluation, FundsSource, Indicator, MeasureValue, ScoringRule},
+    money::{Interval, Value},
+    validation::Severity,
+};
+
+/// How the execution score (预算执行率得分) follows from the execution rate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutionMethod {
+    /// weight × min(rate, 100%).
+    Proportional,
+    /// Zero at or below `zero_at` percent, full weight at `full_at` percent or above, linear between
+    /// (e.g. 新疆: (执行率 − 60%) / 40% × 分值).
+    Linear { zero_at: Decimal, full_at: Decimal },
+}
+
+/// How a ≤ target (a cost or a duration) that is exceeded is scored under 按照完成比例赋分.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// weight × max(0, 2 − actual/target): the excess is deducted.
+    Deduct,
+    /// weight × target/actual.
+    Ratio,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoringPolicy {
+    /// The severity of a recomputed value that differs from the stated one.
+    pub mismatch_severity: Severity,
+    /// Scores are stated to at least this many decimals (tables drop trailing zeros: "9.8" is 9.80).
+    pub score_decimals: u32,
+    pub execution: ExecutionMethod,
+    /// Completion counted at most, in percent, for ≥ and = targets.
+    pub completion_cap: Decimal,
+    pub over_limit: OverLimit,
+    /// 按评判等级赋分 grades: statement of the actual value → percent of the weight.
+    pub grades: BTreeMap<String, Decimal>,
+    /// 直接赋分: percent of the weight when the target is not met.
+    pub direct_unmet: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    mismatch_severity: String,
+    score_decimals: u32,
+    execution: RawExecution,
+    proportional: RawProportional,
+    graded: RawGraded,
+    direct: RawDirect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExecution {
+    method: String,
+    zero_at: Option<Decimal>,
+    full_at: Option<Decimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProportional {
+    completion_cap: Decimal,
+    over_limit: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraded {
+    grades: BTreeMap<String, Decimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirect {
+    unmet: Decimal,
+}
+
+impl ScoringPolicy {
+    /// Parses `scoring.toml`; the error is a message (the loader adds file and position).
+    pub fn from_toml(text: &str) -> Result<ScoringPolicy, (Option<std::ops::Range<usize>>, String)> {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| (e.span(), e.message().trim().to_owned()))?;
+        let at = |key: &str| text.find(key).map(|i| i..i + key.len());
+        let mismatch_severity = Severity::parse(&raw.mismatch_severity)
+            .ok_or_else(|| (at("mismatch_severity"), "mismatch_severity is error, warning or info".to_owned()))?;
+        let execution = match raw.execution.method.as_str() {
+            "proportional" => ExecutionMethod::Proportional,
+            "linear" => match (raw.execution.zero_at, raw.execution.full_at) {
+                (Some(zero_at), Some(full_at)) if zero_at < full_at => ExecutionMethod::Linear { zero_at, full_at },
+                _ => {
+                    return Err((at("method"), "the linear method needs zero_at < full_at (percent)".to_owned()));
+                }
+            },
+            other => return Err((at("method"), format!("unknown execution method \"{other}\" (proportional or linear)"))),
+        };
+        let over_limit = match raw.proportional.over_limit.as_str() {
+            "deduct" => OverLimit::Deduct,
+            "ratio" => OverLimit::Ratio,
+            other => return Err((at("over_limit"), format!("unknown over_limit \"{other}\" (deduct or ratio)"))),
+        };
+        if raw.score_decimals > 6 {
+            return Err((at("score_decimals"), "score_decimals is at most 6".to_owned()));
+        }
+        Ok(ScoringPolicy {
+            mismatch_severity,
+            score_decimals: raw.score_decimals,
+            execution,
+            completion_cap: raw.proportional.completion_cap,
+            over_limit,
+            grades: raw.graded.grades,
+            direct_unmet: raw.direct.unmet,
+        })
+    }
+
+    /// The interval a stated score stands for: at its own precision, but at least `score_decimals`.
+    pub fn score_interval(&self, score: Value) -> Interval {
+        let scale = score.scale().max(self.score_decimals);
+        let half_ulp = Decimal::new(5, scale + 1);
+        Interval {
+            lo: score.decimal() - half_ulp,
+            hi: score.decimal() + half_ulp,
+            nominal: score.decimal(),
+        }
+    }
+
+    /// The execution score of an evaluation, from its total funds row's 执行数 / 全年预算数.
+    pub fn execution_score(&self, evaluation: &Evaluation) -> Option<Interval> {
+        let total = evaluation.funds_row(FundsSource::Total)?;
+        let weight = total.weight?.exact_interval();
+        let rate = total
+            .executed?
+            .rounded_interval()
+            .checked_div(&total.full_year_budget?.rounded_interval())?
+            .scale_by(Decimal::ONE_HUNDRED)?;
+        let hundred = Interval::exact(Decimal::ONE_HUNDRED);
+        let share = match &self.execution {
+            ExecutionMethod::Proportional => rate.min(&hundred),
+            ExecutionMethod::Linear { zero_at, full_at } => {
+                let zero = Interval::exact(*zero_at);
+                let span = Interval::exact(*full_at - *zero_at);
+                rate.min(&Interval::exact(*full_at))
+                    .checked_sub(&zero)?
+                    .max(&Interval::zero())
+                    .checked_div(&span)?
+                    .scale_by(Decimal::ONE_HUNDRED)?
+            }
+        };
+        weight.checked_mul(&share)?.checked_div(&hundred)
+    }
+
+    /// The completion rate (percent) the unit should state: actual / target × 100 for comparable numbers; 100 or
+    /// 0 for a date target met or missed; the grade for a qualitative actual value.
+    pub fn completion(&self, indicator: &Indicator) -> Option<Interval> {
+        match comparison(indicator)? {
+            Comparison::Ratio { ratio, .. } => Some(ratio),
+            Comparison::Met(met) => Some(Interval::exact(if met { Decimal::ONE_HUNDRED } else { Decimal::ZERO })),
+            Comparison::Grade(grade) => self.grades.get(&grade).map(|g| Interval::exact(*g)),
+        }
+    }
+
+    /// The score under the policy, or `None` when it cannot be recomputed (no weight, no rule, values that
+    /// cannot be compared).
+    pub fn expected_score(&self, indicator: &Indicator) -> Option<Interval> {
+        let weight = indicator.weight?.exact_interval();
+        let rule = indicator.scoring_rule?;
+        let hundred = Interval::exact(Decimal::ONE_HUNDRED);
+        let share = match (rule, comparison(indicator)?) {
+            (_, Comparison::Grade(grade)) => Interval::exact(*self.grades.get(&grade)?),
+            (_, Comparison::Met(met)) => Interval::exact(if met { Decimal::ONE_HUNDRED } else { self.direct_unmet }),
+            (ScoringRule::Direct | ScoringRule::Graded, Comparison::Ratio { met, .. }) => {
+                Interval::exact(if met { Decimal::ONE_HUNDRED } else { self.direct_unmet })
+            }
+            (ScoringRule::Proportional | ScoringRule::Satisfaction, Comparison::Ratio { ratio, met, upper_limit }) => {
+                if upper_limit {
+                    if met {
+                        hundred
+                    } else {
+                        match self.over_limit {
+                            OverLimit::Deduct => Interval::exact(Decimal::from(200))
+                                .checked_sub(&ratio)?
+                                .max(&Interval::zero()),
+                            OverLimit::Ratio => hundred.checked_mul(&hundred)?.checked_div(&ratio)?,
+                        }
+                    }
+                } else {
+                    ratio.min(&Interval::exact(self.completion_cap)).min(&hundred)
+                }
+            }
+        };
+        weight.checked_mul(&share)?.checked_div(&hundred)
+    }
+}
+
+/// How an indicator's actual value compares with its target.
+enum Comparison {
+    /// Numbers of the same kind and unit: actual / target × 100, whether the target is met, and whether the target
+    /// is an upper limit (≤, <).
+    Ratio { ratio: Interval, met: bool, upper_limit: bool },
+    /// Dates: whether the target is met.
+    Met(bool),
+    /// A qualitative actual value: its statement, to be graded.
+    Grade(String),
+}
+
+/// Units that name the same thing ("万" and "万元").
+fn same_unit(a: &str, b: &str) -> bool {
+    let norm = |u: &str| u.trim().trim_end_matches('元').to_owned();
+    a == b || norm(a) == norm(b)
+}
+
+/// Whether target and actual are of the same kind (and, for numbers and durations, the same unit).
+pub fn kinds_match(indicator: &Indicator) -> Option<bool> {
+    let target = indicator.target.as_ref()?.value.as_ref()?;
+    let actual = indicator.actual.as_ref()?.value.as_ref()?;
+    Some(match (target, actual) {
+        (MeasureValue::Number { unit: a, .. }, MeasureValue::Number { unit: b, .. })
+        | (MeasureValue::Duration { unit: a, .. }, MeasureValue::Duration { unit: b, .. }) => same_unit(a, b),
+        (MeasureValue::Text(_), _) => true,
+        (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+    })
+}
+
+/// Whether target and actual can be compared as numbers or dates.
+pub fn comparable(indicator: &Indicator) -> bool {
+    matches!(comparison(indicator), Some(Comparison::Ratio { .. } | Comparison::Met(_)))
+}
+
+fn number_of(value: &MeasureValue) -> Option<Interval> {
+    match value {
+        MeasureValue::Number { value, .. } | MeasureValue::Duration { value, .. } | MeasureValue::Percent(value) => {
+            Some(value.rounded_interval())
+        }
+        _ => None,
+    }
+}
+
+fn comparison(indicator: &Indicator) -> Option<Comparison> {
+    let target = indicator.target.as_ref()?;
+    let actual = indicator.actual.as_ref()?.value.as_ref()?;
+    if let MeasureValue::Text(statement) = actual {
+        return Some(Comparison::Grade(statement.clone()));
+    }
+    if !kinds_match(indicator)? {
+        return None;
+    }
+    let comparator = target.comparator.unwrap_or(Comparator::Eq);
+    let upper_limit = matches!(comparator, Comparator::Le | Comparator::Lt);
+    match (target.value.as_ref()?, actual) {
+        (MeasureValue::Date(t), MeasureValue::Date(a)) => {
+            // A date known to the day meets a month target when it falls in or before that month.
+            let (t, a) = (t.day_number(), a.day_number());
+            Some(Comparison::Met(match comparator {
+                Comparator::Le | Comparator::Eq => a <= t,
+                Comparator::Lt => a < t,
+                Comparator::Ge => a >= t,
+                Comparator::Gt => a > t,
+                Comparator::Qualitative => return None,
+            }))
+        }
+        (target_value, actual_value) => {
+            let t = number_of(target_value)?;
+            let a = number_of(actual_value)?;
+            let met = match comparator {
+                Comparator::Ge | Comparator::Eq => a.hi >= t.lo,
+                Comparator::Gt => a.hi > t.lo,
+                Comparator::Le => a.lo <= t.hi,
+                Comparator::Lt => a.lo < t.hi,
+                Comparator::Qualitative => return None,
+            };
+            let ratio = if t.lo <= Decimal::ZERO && t.hi >= Decimal::ZERO {
+                // A target of zero ("差错率 ≤ 0%") has no ratio: met is full, missed is nothing.
+                return Some(Comparison::Met(met));
+            } else {
+                a.checked_div(&t)?.scale_by(Decimal::ONE_HUNDRED)?
+            };
+            Some(Comparison::Ratio { ratio, met, upper_limit })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::evaluation::{DateSpec, Measure};
+
+    pub(crate) fn policy() -> ScoringPolicy {
+        ScoringPolicy::from_toml(
+            r#"
+mismatch_severity = "warning"
+score_decimals = 2
+[execution]
+method = "linear"
+zero_at = 60
+full_at = 100
+[proportional]
+completion_cap = 100
+over_limit = "deduct"
+[graded]
+grades = { "达到预期指标" = 100, "部分达到预期指标" = 60 }
+[direct]
+unmet = 0
+"#,
+        )
+        .unwrap()
+    }
+
+    fn number(comparator: Comparator, value: &str, unit: &str) -> Measure {
+        Measure {
+            raw: format!("{value}{unit}"),
+            comparator: Some(comparator),
+            value: Some(MeasureValue::Number {
+                value: value.parse().unwrap(),
+                unit: unit.into(),
+            }),
+        }
+    }
+
+    fn indicator(weight: &str, target: Measure, actual: Measure, rule: ScoringRule) -> Indicator {
+        Indicator {
+            level1: "产出指标".into(),
+            level2: "数量指标".into(),
+            name: "x".into(),
+            weight: Some(weight.parse().unwrap()),
+            target: Some(target),
+            actual: Some(actual),
+            completion_rate: None,
+            score: None,
+            scoring_rule: Some(rule),
+        }
+    }
+
+    fn stated(policy: &ScoringPolicy, score: &str, expected: Option<Interval>) -> bool {
+        policy.score_interval(score.parse().unwrap()).overlaps(&expected.unwrap())
+    }
+
+    #[test]
+    fn a_cost_over_its_limit_loses_the_excess() {
+        // 访贫问苦成本: ≤ 3.84万元, actual 3.86万元, weight 10, stated 100.5% and 9.95.
+        let p = policy();
+        let i = indicator("10", number(Comparator::Le, "3.84", "万元"), number(Comparator::Eq, "3.86", "万元"), ScoringRule::Proportional);
+        assert!(p.score_interval("100.5".parse().unwrap()).overlaps(&p.completion(&i).unwrap()) || {
+            // completion is stated at one decimal: 100.52 → 100.5
+            "100.5".parse::<Value>().unwrap().rounded_interval().overlaps(&p.completion(&i).unwrap())
+        });
+        assert!(stated(&p, "9.95", p.expected_score(&i)));
+        assert!(!stated(&p, "10", p.expected_score(&i)));
+    }
+
+    #[test]
+    fn a_cost_under_its_limit_earns_the_full_weight() {
+        // 实事好事成双: ≤ 3.25, actual 3.23: met, full 10 (the reference states 9.84).
+        let p = policy();
+        let i = indicator("10", number(Comparator::Le, "3.25", "万元"), number(Comparator::Eq, "3.23", "万元"), ScoringRule::Proportional);
+        assert!(stated(&p, "10", p.expected_score(&i)));
+        assert!(!stated(&p, "9.84", p.expected_score(&i)));
+    }
+
+    #[test]
+    fn an_at_least_target_scores_in_proportion_and_is_capped() {
+        let p = policy();
+        // 设备采购数量: ≥ 45件, actual 41件, weight 15 → 13.67 (the reference states 11.63).
+        let i = indicator("15", number(Comparator::Ge, "45", "件"), number(Comparator::Eq, "41", "件"), ScoringRule::Proportional);
+        let expected = p.expected_score(&i).unwrap();
+        assert!(expected.lo < "13.67".parse().unwrap() && expected.hi > "13.66".parse().unwrap(), "{expected:?}");
+        let over = indicator("10", number(Comparator::Ge, "310", "期"), number(Comparator::Eq, "314", "期"), ScoringRule::Proportional);
+        assert!(stated(&p, "10", p.expected_score(&over)));
+    }
+
+    #[test]
+    fn a_date_target_is_met_or_missed() {
+        let p = policy();
+        let date = |c, d: &str| Measure {
+            raw: d.into(),
+            comparator: Some(c),
+            value: Some(MeasureValue::Date(DateSpec::parse(d).unwrap())),
+        };
+        let late = indicator("10", date(Comparator::Eq, "2024-10-03"), date(Comparator::Eq, "2024-10-23"), ScoringRule::Proportional);
+        assert!(stated(&p, "0", p.expected_score(&late)));
+        let in_month = indicator("10", date(Comparator::Le, "2024-08"), date(Comparator::Eq, "2024-08-23"), ScoringRule::Direct);
+        assert!(stated(&p, "10", p.expected_score(&in_month)));
+    }
+
+    #[test]
+    fn a_date_where_days_were_promised_is_a_kind_mismatch() {
+        let actual = Measure {
+            raw: "2024年7月5日".into(),
+            comparator: None,
+            value: Some(MeasureValue::Date(DateSpec::parse("2024-07-05").unwrap())),
+        };
+        let i = indicator("10", number(Comparator::Le, "300", "天"), actual, ScoringRule::Proportional);
+        assert_eq!(kinds_match(&i), Some(false));
+        assert!(!comparable(&i));
+        assert!(policy().expected_score(&i).is_none());
+    }
+
+    #[test]
+    fn qualitative_actual_values_are_graded() {
+        let p = policy();
+        let text = |t: &str| Measure {
+            raw: t.into(),
+            comparator: Some(Comparator::Qualitative),
+            value: Some(MeasureValue::Text(t.into())),
+        };
+        let i = indicator("30", text("长期坚持"), text("达到预期指标"), ScoringRule::Graded);
+        assert!(stated(&p, "30", p.expected_score(&i)));
+        let partly = indicator("30", text("长期坚持"), text("部分达到预期指标"), ScoringRule::Graded);
+        assert!(stated(&p, "18", p.expected_score(&partly)));
+        let unknown_grade = indicator("30", text("长期坚持"), text("很好"), ScoringRule::Graded);
+        assert!(p.expected_score(&unknown_grade).is_none());
+    }
+
+    #[test]
+    fn the_linear_execution_score_matches_the_region() {
+        // 89.51% → (89.51 − 60) / 40 × 10 = 7.38, as the reference's 技术运维管理平台 states.
+        let p = policy();
+        let evaluation = Evaluation {
+            project: Some("p".into()),
+            funds: vec![crate::domain::evaluation::FundsRow {
+                source: FundsSource::Total,
+                label: "年度资金总额".into(),
+                initial_budget: None,
+                full_year_budget: Some("43.00".parse().unwrap()),
+                executed: Some("38.49".parse().unwrap()),
+                weight: Some("10".parse().unwrap()),
+                execution_rate: None,
+                score: None,
+            }],
+            indicators: vec![],
+            total_weight: None,
+            total_score: None,
+        };
+        let score = p.execution_score(&evaluation).unwrap();
+        assert!(p.score_interval("7.38".parse().unwrap()).overlaps(&score), "{score:?}");
+        assert!(!p.score_interval("8.95".parse().unwrap()).overlaps(&score));
+    }
+
+    #[test]
+    fn bad_policies_are_refused() {
+        let bad = "mismatch_severity = \"loud\"\nscore_decimals = 2\n[execution]\nmethod = \"linear\"\nzero_at = 60\nfull_at = 100\n[proportional]\ncompletion_cap = 100\nover_limit = \"deduct\"\n[graded]\ngrades = {}\n[direct]\nunmet = 0\n";
+        let (span, message) = ScoringPolicy::from_toml(bad).unwrap_err();
+        assert!(message.contains("mismatch_severity"));
+        assert_eq!(span.map(|s| s.start), Some(0));
+    }
+}
