@@ -1,0 +1,320 @@
+//! Submitting disclosures: validation against the year's taxonomy and the registry, idempotent storage of
+//! immutable versions, and reading them back.
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use sm3::{Digest, Sm3};
+
+use crate::{
+    domain::{
+        disclosure::{Disclosure, DisclosureDraft},
+        error::{DomainError, FieldViolation},
+        ids::{FiscalYear, IdempotencyKey, UnitCode},
+        rules::Context,
+        taxonomy::{Taxonomies, Taxonomy},
+        validation::{Report, validate},
+    },
+    store::{Store, SubmissionInsert},
+};
+
+/// Where a stored version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubmissionState {
+    /// Validation found an ERROR.
+    RejectedByRules,
+    /// Validation found no ERROR; waiting for review.
+    PendingReview,
+}
+
+impl SubmissionState {
+    pub fn code(self) -> &'static str {
+        match self {
+            SubmissionState::RejectedByRules => "rejected_by_rules",
+            SubmissionState::PendingReview => "pending_review",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<SubmissionState> {
+        match code {
+            "rejected_by_rules" => Some(SubmissionState::RejectedByRules),
+            "pending_review" => Some(SubmissionState::PendingReview),
+            _ => None,
+        }
+    }
+}
+
+/// A version about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    pub unit_code: UnitCode,
+    pub fiscal_year: FiscalYear,
+    pub idempotency_key: IdempotencyKey,
+    pub content_sm3: String,
+    pub content: Vec<u8>,
+    pub report: Report,
+    pub state: SubmissionState,
+    pub submitted_at_ms: i64,
+}
+
+/// A stored version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSubmission {
+    pub unit_code: UnitCode,
+    pub fiscal_year: FiscalYear,
+    pub version: u32,
+    pub state: SubmissionState,
+    pub current: bool,
+    pub idempotency_key: String,
+    pub content_sm3: String,
+    pub content_len: u64,
+    /// The disclosure's bytes as received; `None` in listings.
+    pub content: Option<Vec<u8>>,
+    pub report: Report,
+    pub submitted_at_ms: i64,
+}
+
+/// Limits on what a submission may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest encoded disclosure accepted.
+    pub max_disclosure_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        // The reference disclosure (nine tables, 33 project evaluations, full narrative) encodes to about 150 KB;
+        // 8 MiB leaves room for a department's 汇总表 with every code row, and stops a runaway client.
+        Limits {
+            max_disclosure_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// SM3 digest (hex) of a disclosure's bytes.
+pub fn content_digest(bytes: &[u8]) -> String {
+    hex::encode(Sm3::digest(bytes))
+}
+
+/// Resolves a draft against its year's taxonomy and validates it, with nothing but the taxonomies: what
+/// `juesuan validate FILE` does offline. Violations have paths relative to the disclosure.
+pub fn validate_offline(
+    taxonomies: &Taxonomies,
+    draft: DisclosureDraft,
+) -> Result<(Arc<Taxonomy>, Disclosure, Report), Vec<FieldViolation>> {
+    let (taxonomy, disclosure) = resolve(taxonomies, draft)?;
+    let report = validate(&taxonomy, &disclosure, Context::default());
+    Ok((taxonomy, disclosure, report))
+}
+
+fn resolve(taxonomies: &Taxonomies, draft: DisclosureDraft) -> Result<(Arc<Taxonomy>, Disclosure), Vec<FieldViolation>> {
+    let year = draft.cover.fiscal_year;
+    let Some(taxonomy) = taxonomies.get(year) else {
+        return Err(vec![FieldViolation::new(
+            "cover.fiscal_year",
+            format!("there is no taxonomy for fiscal year {year} (years with one: {})", taxonomies.years_list()),
+        )]);
+    };
+    let disclosure = draft.resolve(taxonomy)?;
+    Ok((taxonomy.clone(), disclosure))
+}
+
+#[derive(Clone)]
+pub struct Submissions {
+    store: Arc<dyn Store>,
+    taxonomies: Arc<Taxonomies>,
+    limits: Limits,
+}
+
+impl Submissions {
+    pub fn new(store: Arc<dyn Store>, taxonomies: Arc<Taxonomies>, limits: Limits) -> Submissions {
+        Submissions {
+            store,
+            taxonomies,
+            limits,
+        }
+    }
+
+    pub fn taxonomies(&self) -> &Arc<Taxonomies> {
+        &self.taxonomies
+    }
+
+    /// Checks size, taxonomy, registry and codes, then runs the rules. Nothing is stored.
+    pub async fn validate(&self, draft: DisclosureDraft, size: usize) -> Result<Report, DomainError> {
+        if size > self.limits.max_disclosure_bytes {
+            return Err(DomainError::invalid(
+                "",
+                format!(
+                    "the disclosure is {size} bytes; the limit is {} bytes",
+                    self.limits.max_disclosure_bytes
+                ),
+            ));
+        }
+        let mut violations = self.check_cover_against_registry(&draft).await?;
+        let resolved = resolve(&self.taxonomies, draft);
+        let (taxonomy, disclosure) = match resolved {
+            Ok(resolved) if violations.is_empty() => resolved,
+            Ok(_) => return Err(DomainError::InvalidArgument(violations)),
+            Err(more) => {
+                violations.extend(more);
+                return Err(DomainError::InvalidArgument(violations));
+            }
+        };
+        Ok(validate(&taxonomy, &disclosure, Context::default()))
+    }
+
+    /// The cover must name a unit registered for the year, and agree with the registry on its place in the tree.
+    async fn check_cover_against_registry(&self, draft: &DisclosureDraft) -> Result<Vec<FieldViolation>, DomainError> {
+        let cover = &draft.cover;
+        let year = cover.fiscal_year;
+        let Some(unit) = self.store.unit(&cover.unit_code, year).await? else {
+            return Ok(vec![FieldViolation::new(
+                "cover.unit_code",
+                format!("unit {} is not registered for fiscal year {year}", cover.unit_code),
+            )]);
+        };
+        let mut violations = Vec::new();
+        let show = |code: Option<&UnitCode>| code.map_or_else(|| "none".to_owned(), |c| c.to_string());
+        if cover.parent_unit_code.is_some() && cover.parent_unit_code != unit.parent {
+            violations.push(FieldViolation::new(
+                "cover.parent_unit_code",
+                format!(
+                    "the registry has {} as the parent of {} in {year}, not {}",
+                    show(unit.parent.as_ref()),
+                    unit.code,
+                    show(cover.parent_unit_code.as_ref())
+                ),
+            ));
+        }
+        if cover.supervising_department_code.is_some()
+            && cover.supervising_department_code != unit.supervising_department
+        {
+            violations.push(FieldViolation::new(
+                "cover.supervising_department_code",
+                format!(
+                    "the registry has {} as the supervising department of {} in {year}",
+                    show(unit.supervising_department.as_ref()),
+                    unit.code
+                ),
+            ));
+        }
+        if let Some(region) = &cover.fiscal_region_code
+            && region != &unit.fiscal_region
+        {
+            violations.push(FieldViolation::new(
+                "cover.fiscal_region_code",
+                format!("the registry has {} as the fiscal region of {}", unit.fiscal_region, unit.code),
+            ));
+        }
+        if unit.is_region {
+            violations.push(FieldViolation::new(
+                "cover.unit_code",
+                format!("{} is a fiscal region node, which has no disclosure of its own", unit.code),
+            ));
+        }
+        Ok(violations)
+    }
+
+    /// Stores a disclosure as a new version; a retry with the same key returns the version the first call made.
+    /// Returns the version and whether this call was a replay.
+    pub async fn submit(
+        &self,
+        key: IdempotencyKey,
+        draft: DisclosureDraft,
+        content: Vec<u8>,
+    ) -> Result<(StoredSubmission, bool), DomainError> {
+        let digest = content_digest(&content);
+        if let Some(existing) = self.store.submission_by_key(&key).await? {
+            return replay(existing, &digest, &key);
+        }
+        let unit_code = draft.cover.unit_code.clone();
+        let fiscal_year = draft.cover.fiscal_year;
+        let report = self.validate(draft, content.len()).await?;
+        let state = if report.has_errors() {
+            SubmissionState::RejectedByRules
+        } else {
+            SubmissionState::PendingReview
+        };
+        let new = NewSubmission {
+            unit_code,
+            fiscal_year,
+            idempotency_key: key.clone(),
+            content_sm3: digest.clone(),
+            content,
+            report,
+            state,
+            submitted_at_ms: now_ms(),
+        };
+        match self.store.insert_submission(new).await? {
+            SubmissionInsert::Inserted(stored) => Ok((stored, false)),
+            SubmissionInsert::KeyTaken(existing) => replay(existing, &digest, &key),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: Option<u32>,
+    ) -> Result<StoredSubmission, DomainError> {
+        self.store
+            .submission(unit, year, version)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: "submission",
+                key: match version {
+                    Some(v) => format!("{unit}/{year} version {v}"),
+                    None => format!("{unit}/{year} (no version submitted)"),
+                },
+            })
+    }
+
+    pub async fn list(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, DomainError> {
+        Ok(self.store.submissions(unit, year).await?)
+    }
+}
+
+/// A retried call: the same key must carry the same disclosure.
+fn replay(existing: StoredSubmission, digest: &str, key: &IdempotencyKey) -> Result<(StoredSubmission, bool), DomainError> {
+    if existing.content_sm3 == digest {
+        Ok((existing, true))
+    } else {
+        Err(DomainError::AlreadyExists(format!(
+            "idempotency key \"{}\" was already used for a different disclosure ({}/{} version {}); use a new key for a new submission",
+            key.as_str(),
+            existing.unit_code,
+            existing.fiscal_year,
+            existing.version
+        )))
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_sm3() {
+        // GB/T 32905-2016 example 1: SM3("abc").
+        assert_eq!(
+            content_digest(b"abc"),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for state in [SubmissionState::RejectedByRules, SubmissionState::PendingReview] {
+            assert_eq!(SubmissionState::from_code(state.code()), Some(state));
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Persistence behind one interface, [`Store`]. The embedded default is SQLite (`sqlite`), a file in the data
+//! directory; a PostgreSQL implementation for replicated deployments implements the same trait.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{
+    ids::{FiscalYear, IdempotencyKey, UnitCode},
+    submission::{NewSubmission, StoredSubmission},
+    unit::Unit,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot prepare the data directory {path}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What registering a unit record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitUpsert {
+    Inserted,
+    Replaced,
+    Unchanged,
+}
+
+/// What storing a new submission did.
+#[derive(Debug)]
+pub enum SubmissionInsert {
+    Inserted(StoredSubmission),
+    /// Another submission already holds the idempotency key (a concurrent retry won the race).
+    KeyTaken(StoredSubmission),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Registers a unit record, replacing the record of the same code and valid_from.
+    async fn upsert_unit(&self, unit: &Unit) -> Result<UnitUpsert, StoreError>;
+
+    /// The record of a unit that applies to a year.
+    async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError>;
+
+    /// Every unit record that applies to a year.
+    async fn units_for_year(&self, year: FiscalYear) -> Result<Vec<Unit>, StoreError>;
+
+    /// The submission made with an idempotency key, with its content.
+    async fn submission_by_key(&self, key: &IdempotencyKey) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// Stores a new version (numbered after the unit's last one for the year) and makes it current, atomically.
+    async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError>;
+
+    /// One version with its content; `None` as version means the current one.
+    async fn submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: Option<u32>,
+    ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// Every version of a unit's disclosure for a year, oldest first, without content.
+    async fn submissions(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, StoreError>;
+
+    /// Waits for pending writes and closes the database.
+    async fn close(&self);
+}
