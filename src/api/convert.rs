@@ -1,0 +1,764 @@
+//! Conversions between the wire types (`pb`) and the domain. Inbound conversions check what the wire cannot:
+//! decimals, enum values, dates, years and codes, and report every problem with its field path.
+
+use prost_types::Timestamp;
+
+use crate::{
+    domain::{
+        disclosure::{
+            AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection, ReportType, RowDraft,
+            SectionFact, TableDraft,
+        },
+        error::FieldViolation,
+        evaluation::{
+            Comparator, DateSpec, Evaluation, FundsRow, FundsSource, Indicator, Measure, MeasureValue, ScoringRule,
+        },
+        ids::{FiscalYear, RegionCode, UnitCode},
+        money::Value,
+        registry::TreeNode,
+        submission::{StoredSubmission, SubmissionState},
+        unit::{BudgetLevel, Unit, UnitType},
+        validation::{CellRef, Finding, Report, Severity},
+    },
+    pb,
+};
+
+/// Collects violations while converting, so that one answer lists every problem.
+#[derive(Default)]
+pub struct Violations(pub Vec<FieldViolation>);
+
+impl Violations {
+    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
+    }
+}
+
+fn decimal(d: &Option<pb::Decimal>, path: &str, v: &mut Violations) -> Option<Value> {
+    let d = d.as_ref()?;
+    match d.value.parse::<Value>() {
+        Ok(value) => Some(value),
+        Err(e) => {
+            v.push(path, e.to_string());
+            None
+        }
+    }
+}
+
+fn year(value: u32, path: &str, v: &mut Violations) -> Option<FiscalYear> {
+    FiscalYear::new(value).map_err(|e| v.push(path, e.to_string())).ok()
+}
+
+fn enum_value<E: TryFrom<i32>>(value: i32, path: &str, v: &mut Violations) -> Option<E> {
+    match E::try_from(value) {
+        Ok(e) => Some(e),
+        Err(_) => {
+            v.push(path, format!("{value} is not a known value of this enum"));
+            None
+        }
+    }
+}
+
+pub fn budget_level(level: pb::BudgetLevel) -> Option<BudgetLevel> {
+    Some(match level {
+        pb::BudgetLevel::Unspecified => return None,
+        pb::BudgetLevel::Central => BudgetLevel::Central,
+        pb::BudgetLevel::Provincial => BudgetLevel::Provincial,
+        pb::BudgetLevel::Prefecture => BudgetLevel::Prefecture,
+        pb::BudgetLevel::County => BudgetLevel::County,
+        pb::BudgetLevel::Township => BudgetLevel::Township,
+    })
+}
+
+fn budget_level_to_pb(level: BudgetLevel) -> pb::BudgetLevel {
+    match level {
+        BudgetLevel::Central => pb::BudgetLevel::Central,
+        BudgetLevel::Provincial => pb::BudgetLevel::Provincial,
+        BudgetLevel::Prefecture => pb::BudgetLevel::Prefecture,
+        BudgetLevel::County => pb::BudgetLevel::County,
+        BudgetLevel::Township => pb::BudgetLevel::Township,
+    }
+}
+
+pub fn unit_type(kind: pb::UnitType) -> Option<UnitType> {
+    Some(match kind {
+        pb::UnitType::Unspecified => return None,
+        pb::UnitType::Administrative => UnitType::Administrative,
+        pb::UnitType::PublicInstitutionClass1 => UnitType::PublicInstitutionClass1,
+        pb::UnitType::PublicInstitutionClass2 => UnitType::PublicInstitutionClass2,
+        pb::UnitType::PublicInstitutionCommercial => UnitType::PublicInstitutionCommercial,
+        pb::UnitType::Enterprise => UnitType::Enterprise,
+        pb::UnitType::Other => UnitType::Other,
+    })
+}
+
+fn unit_type_to_pb(kind: Option<UnitType>) -> pb::UnitType {
+    match kind {
+        None => pb::UnitType::Unspecified,
+        Some(UnitType::Administrative) => pb::UnitType::Administrative,
+        Some(UnitType::PublicInstitutionClass1) => pb::UnitType::PublicInstitutionClass1,
+        Some(UnitType::PublicInstitutionClass2) => pb::UnitType::PublicInstitutionClass2,
+        Some(UnitType::PublicInstitutionCommercial) => pb::UnitType::PublicInstitutionCommercial,
+        Some(UnitType::Enterprise) => pb::UnitType::Enterprise,
+        Some(UnitType::Other) => pb::UnitType::Other,
+    }
+}
+
+fn unit_code(text: &str, path: &str, v: &mut Violations) -> Option<UnitCode> {
+    UnitCode::parse(text).map_err(|e| v.push(path, e.to_string())).ok()
+}
+
+fn optional_unit_code(text: &str, path: &str, v: &mut Violations) -> Option<UnitCode> {
+    UnitCode::parse_optional(text)
+        .map_err(|e| v.push(path, e.to_string()))
+        .ok()
+        .flatten()
+}
+
+/// A unit record from the wire; paths are relative to the `Unit` message.
+pub fn unit_from_pb(unit: &pb::Unit) -> Result<Unit, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let code = unit_code(&unit.code, "code", &mut v);
+    let valid_from = year(unit.valid_from_year, "valid_from_year", &mut v);
+    let valid_to = match unit.valid_to_year {
+        0 => None,
+        y => year(y, "valid_to_year", &mut v),
+    };
+    let level = enum_value::<pb::BudgetLevel>(unit.budget_level, "budget_level", &mut v).and_then(budget_level);
+    if level.is_none() && v.0.iter().all(|x| x.field != "budget_level") {
+        v.push("budget_level", "is required");
+    }
+    let kind = enum_value::<pb::UnitType>(unit.unit_type, "unit_type", &mut v).and_then(unit_type);
+    let parent = optional_unit_code(&unit.parent_code, "parent_code", &mut v);
+    let supervising = optional_unit_code(&unit.supervising_department_code, "supervising_department_code", &mut v);
+    let region = RegionCode::parse(&unit.fiscal_region_code)
+        .map_err(|e| v.push("fiscal_region_code", e.to_string()))
+        .ok();
+    match (code, valid_from, level, region) {
+        (Some(code), Some(valid_from), Some(budget_level), Some(fiscal_region)) if v.0.is_empty() => Ok(Unit {
+            code,
+            name: unit.name.trim().to_owned(),
+            valid_from,
+            valid_to,
+            budget_level,
+            unit_type: kind,
+            parent,
+            supervising_department: supervising,
+            fiscal_region,
+            is_department: unit.is_department,
+            is_region: unit.is_region,
+        }),
+        _ => Err(v.0),
+    }
+}
+
+pub fn unit_to_pb(unit: &Unit) -> pb::Unit {
+    pb::Unit {
+        code: unit.code.to_string(),
+        name: unit.name.clone(),
+        valid_from_year: unit.valid_from.get(),
+        valid_to_year: unit.valid_to.map_or(0, FiscalYear::get),
+        budget_level: budget_level_to_pb(unit.budget_level) as i32,
+        unit_type: unit_type_to_pb(unit.unit_type) as i32,
+        parent_code: unit.parent.as_ref().map(ToString::to_string).unwrap_or_default(),
+        supervising_department_code: unit
+            .supervising_department
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        fiscal_region_code: unit.fiscal_region.to_string(),
+        is_department: unit.is_department,
+        is_region: unit.is_region,
+    }
+}
+
+pub fn tree_node_to_pb(node: &TreeNode) -> pb::UnitNode {
+    pb::UnitNode {
+        unit: Some(unit_to_pb(&node.unit)),
+        depth: node.depth,
+    }
+}
+
+/// A code and a year from a request, both required.
+pub fn unit_and_year(code: &str, fiscal_year: u32) -> Result<(UnitCode, FiscalYear), Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let code = unit_code(code, "unit_code", &mut v);
+    let year = year(fiscal_year, "fiscal_year", &mut v);
+    match (code, year) {
+        (Some(code), Some(year)) => Ok((code, year)),
+        _ => Err(v.0),
+    }
+}
+
+pub fn fiscal_year(value: u32, path: &str) -> Result<FiscalYear, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let y = year(value, path, &mut v);
+    v.finish(())?;
+    Ok(y.expect("no violation means a year"))
+}
+
+pub fn optional_code(text: &str, path: &str) -> Result<Option<UnitCode>, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let code = optional_unit_code(text, path, &mut v);
+    v.finish(code)
+}
+
+pub fn code(text: &str, path: &str) -> Result<UnitCode, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let code = unit_code(text, path, &mut v);
+    v.finish(())?;
+    Ok(code.expect("no violation means a code"))
+}
+
+fn cover(cover: &pb::Cover, v: &mut Violations) -> Option<Cover> {
+    let code = unit_code(&cover.unit_code, "cover.unit_code", v);
+    let fiscal_year = year(cover.fiscal_year, "cover.fiscal_year", v);
+    let budget_level =
+        enum_value::<pb::BudgetLevel>(cover.budget_level, "cover.budget_level", v).and_then(budget_level);
+    let unit_type = enum_value::<pb::UnitType>(cover.unit_type, "cover.unit_type", v).and_then(unit_type);
+    let supervising =
+        optional_unit_code(&cover.supervising_department_code, "cover.supervising_department_code", v);
+    let parent = optional_unit_code(&cover.parent_unit_code, "cover.parent_unit_code", v);
+    let region = if cover.fiscal_region_code.is_empty() {
+        None
+    } else {
+        RegionCode::parse(&cover.fiscal_region_code)
+            .map_err(|e| v.push("cover.fiscal_region_code", e.to_string()))
+            .ok()
+    };
+    let report_type = match enum_value::<pb::ReportType>(cover.report_type, "cover.report_type", v) {
+        Some(pb::ReportType::Consolidated) => ReportType::Consolidated,
+        Some(pb::ReportType::Adjustment) => ReportType::Adjustment,
+        _ => ReportType::Single,
+    };
+    let amount_unit = match enum_value::<pb::AmountUnit>(cover.amount_unit, "cover.amount_unit", v) {
+        Some(pb::AmountUnit::Yuan) => Some(AmountUnit::Yuan),
+        Some(pb::AmountUnit::TenThousandYuan) => Some(AmountUnit::TenThousandYuan),
+        Some(pb::AmountUnit::Unspecified) => {
+            v.push("cover.amount_unit", "is required: AMOUNT_UNIT_YUAN or AMOUNT_UNIT_TEN_THOUSAND_YUAN");
+            None
+        }
+        None => None,
+    };
+    Some(Cover {
+        unit_code: code?,
+        unit_name: cover.unit_name.trim().to_owned(),
+        fiscal_year: fiscal_year?,
+        budget_level,
+        unit_type,
+        supervising_department_code: supervising,
+        supervising_department_name: cover.supervising_department_name.clone(),
+        parent_unit_code: parent,
+        fiscal_region_code: region,
+        report_type,
+        amount_unit: amount_unit?,
+    })
+}
+
+fn table(table: &pb::Table, path: &str, v: &mut Violations) -> TableDraft {
+    let completeness = match enum_value::<pb::TableCompleteness>(table.completeness, &format!("{path}.completeness"), v) {
+        Some(pb::TableCompleteness::Partial) => Completeness::Partial,
+        _ => Completeness::Complete,
+    };
+    let rows = table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(r, row)| {
+            let row_path = format!("{path}.rows[{r}]");
+            let cells = row
+                .cells
+                .iter()
+                .enumerate()
+                .filter_map(|(c, cell)| {
+                    let cell_path = format!("{row_path}.cells[{c}].value");
+                    if cell.value.is_none() {
+                        v.push(cell_path, "is missing; give the cell's value, or leave the cell out");
+                        return None;
+                    }
+                    decimal(&cell.value, &cell_path, v).map(|value| CellDraft {
+                        column: cell.column.clone(),
+                        value,
+                    })
+                })
+                .collect();
+            RowDraft {
+                code: row.code.clone(),
+                label: row.label.clone(),
+                cells,
+            }
+        })
+        .collect();
+    TableDraft {
+        code: table.code.clone(),
+        completeness,
+        declared_empty: table.declared_empty,
+        rows,
+    }
+}
+
+/// Collects a typed section's numbers as facts for the taxonomy's supplementary tables.
+struct Facts<'v> {
+    section: &'static str,
+    out: Vec<SectionFact>,
+    v: &'v mut Violations,
+}
+
+impl Facts<'_> {
+    fn count<N: Into<i64> + Copy>(&mut self, field: &'static str, value: Option<N>) {
+        if let Some(n) = value {
+            self.out.push(SectionFact {
+                section: self.section,
+                field,
+                value: Value::from_count(n.into()),
+            });
+        }
+    }
+
+    fn amount(&mut self, field: &'static str, value: &Option<pb::Decimal>) {
+        let path = format!("{}.{field}", self.section);
+        if let Some(value) = decimal(value, &path, self.v) {
+            self.out.push(SectionFact {
+                section: self.section,
+                field,
+                value,
+            });
+        }
+    }
+}
+
+fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
+    let mut out = Vec::new();
+    if let Some(s) = &d.staffing {
+        let mut f = Facts { section: "staffing", out: Vec::new(), v };
+        f.count("total", s.total);
+        f.count("in_service", s.in_service);
+        f.count("retired_cadres", s.retired_cadres);
+        f.count("retirees", s.retirees);
+        f.count("in_service_change", s.in_service_change);
+        f.count("retired_cadres_change", s.retired_cadres_change);
+        f.count("retirees_change", s.retirees_change);
+        f.count("subordinate_units", s.subordinate_units);
+        f.count("internal_offices", s.internal_offices);
+        out.extend(f.out);
+    }
+    if let Some(c) = &d.three_public_counts {
+        let mut f = Facts { section: "three_public_counts", out: Vec::new(), v };
+        f.count("delegations", c.delegations);
+        f.count("delegation_trips", c.delegation_trips);
+        f.count("vehicles_purchased", c.vehicles_purchased);
+        f.count("vehicles_held", c.vehicles_held);
+        f.count("receptions", c.receptions);
+        f.count("reception_visitors", c.reception_visitors);
+        out.extend(f.out);
+    }
+    if let Some(p) = &d.procurement {
+        let mut f = Facts { section: "procurement", out: Vec::new(), v };
+        f.amount("total", &p.total);
+        f.amount("goods", &p.goods);
+        f.amount("works", &p.works);
+        f.amount("services", &p.services);
+        f.amount("sme_contracts", &p.sme_contracts);
+        f.amount("sme_share", &p.sme_share);
+        f.amount("small_micro_contracts", &p.small_micro_contracts);
+        f.amount("small_micro_share", &p.small_micro_share);
+        out.extend(f.out);
+    }
+    if let Some(a) = &d.assets {
+        let mut f = Facts { section: "assets", out: Vec::new(), v };
+        f.amount("building_area_m2", &a.building_area_m2);
+        f.amount("building_value", &a.building_value);
+        f.count("vehicles", a.vehicles);
+        f.amount("vehicle_value", &a.vehicle_value);
+        if let Some(u) = &a.vehicles_by_use {
+            f.count("vehicles_by_use.senior_officials", u.senior_officials);
+            f.count("vehicles_by_use.principal", u.principal);
+            f.count("vehicles_by_use.confidential_communication", u.confidential_communication);
+            f.count("vehicles_by_use.emergency", u.emergency);
+            f.count("vehicles_by_use.law_enforcement", u.law_enforcement);
+            f.count("vehicles_by_use.special_technical", u.special_technical);
+            f.count("vehicles_by_use.retiree_service", u.retiree_service);
+            f.count("vehicles_by_use.other", u.other);
+        }
+        f.count("equipment_over_1m", a.equipment_over_1m);
+        out.extend(f.out);
+    }
+    if let Some(o) = &d.operating_expenses {
+        let mut f = Facts { section: "operating_expenses", out: Vec::new(), v };
+        f.amount("agency_operating", &o.agency_operating);
+        f.amount("public_expenses", &o.public_expenses);
+        out.extend(f.out);
+    }
+    out
+}
+
+fn funds_row(row: &pb::FundsRow, path: &str, v: &mut Violations) -> Option<FundsRow> {
+    let source = match enum_value::<pb::FundsSource>(row.source, &format!("{path}.source"), v)? {
+        pb::FundsSource::Unspecified => {
+            v.push(format!("{path}.source"), "is required (TOTAL, CURRENT_APPROPRIATION, …)");
+            return None;
+        }
+        pb::FundsSource::Total => FundsSource::Total,
+        pb::FundsSource::CurrentAppropriation => FundsSource::CurrentAppropriation,
+        pb::FundsSource::PriorYearCarryover => FundsSource::PriorYearCarryover,
+        pb::FundsSource::Other => FundsSource::Other,
+        pb::FundsSource::Superior => FundsSource::Superior,
+        pb::FundsSource::SameLevel => FundsSource::SameLevel,
+    };
+    Some(FundsRow {
+        source,
+        label: row.label.clone(),
+        initial_budget: decimal(&row.initial_budget, &format!("{path}.initial_budget"), v),
+        full_year_budget: decimal(&row.full_year_budget, &format!("{path}.full_year_budget"), v),
+        executed: decimal(&row.executed, &format!("{path}.executed"), v),
+        weight: decimal(&row.weight, &format!("{path}.weight"), v),
+        execution_rate: decimal(&row.execution_rate, &format!("{path}.execution_rate"), v),
+        score: decimal(&row.score, &format!("{path}.score"), v),
+    })
+}
+
+fn measure(m: &pb::Measure, path: &str, v: &mut Violations) -> Measure {
+    let comparator = match enum_value::<pb::Comparator>(m.comparator, &format!("{path}.comparator"), v) {
+        Some(pb::Comparator::Ge) => Some(Comparator::Ge),
+        Some(pb::Comparator::Le) => Some(Comparator::Le),
+        Some(pb::Comparator::Eq) => Some(Comparator::Eq),
+        Some(pb::Comparator::Gt) => Some(Comparator::Gt),
+        Some(pb::Comparator::Lt) => Some(Comparator::Lt),
+        Some(pb::Comparator::Qualitative) => Some(Comparator::Qualitative),
+        _ => None,
+    };
+    let number = |v: &mut Violations| {
+        let n = decimal(&m.number, &format!("{path}.number"), v);
+        if m.number.is_none() {
+            v.push(format!("{path}.number"), "is required for this kind of measure");
+        }
+        n
+    };
+    let value = match enum_value::<pb::MeasureKind>(m.kind, &format!("{path}.kind"), v) {
+        Some(pb::MeasureKind::Number) => number(v).map(|value| MeasureValue::Number {
+            value,
+            unit: m.unit.clone(),
+        }),
+        Some(pb::MeasureKind::Percent) => number(v).map(MeasureValue::Percent),
+        Some(pb::MeasureKind::Duration) => number(v).map(|value| MeasureValue::Duration {
+            value,
+            unit: m.unit.clone(),
+        }),
+        Some(pb::MeasureKind::Date) => match DateSpec::parse(&m.date) {
+            Some(date) => Some(MeasureValue::Date(date)),
+            None => {
+                v.push(format!("{path}.date"), format!("\"{}\" is not a date YYYY-MM-DD or a month YYYY-MM", m.date));
+                None
+            }
+        },
+        Some(pb::MeasureKind::Text) => Some(MeasureValue::Text(if m.text.is_empty() {
+            m.raw.clone()
+        } else {
+            m.text.clone()
+        })),
+        _ => None,
+    };
+    Measure {
+        raw: m.raw.clone(),
+        comparator,
+        value,
+    }
+}
+
+fn indicator(i: &pb::Indicator, path: &str, v: &mut Violations) -> Indicator {
+    let scoring_rule = match enum_value::<pb::ScoringRule>(i.scoring_rule, &format!("{path}.scoring_rule"), v) {
+        Some(pb::ScoringRule::Proportional) => Some(ScoringRule::Proportional),
+        Some(pb::ScoringRule::Graded) => Some(ScoringRule::Graded),
+        Some(pb::ScoringRule::Direct) => Some(ScoringRule::Direct),
+        Some(pb::ScoringRule::Satisfaction) => Some(ScoringRule::Satisfaction),
+        _ => None,
+    };
+    Indicator {
+        level1: i.level1.clone(),
+        level2: i.level2.clone(),
+        name: i.name.clone(),
+        weight: decimal(&i.weight, &format!("{path}.weight"), v),
+        target: i.target.as_ref().map(|m| measure(m, &format!("{path}.target"), v)),
+        actual: i.actual.as_ref().map(|m| measure(m, &format!("{path}.actual"), v)),
+        completion_rate: decimal(&i.completion_rate, &format!("{path}.completion_rate"), v),
+        score: decimal(&i.score, &format!("{path}.score"), v),
+        scoring_rule,
+    }
+}
+
+fn evaluation(
+    project: Option<String>,
+    funds: &[pb::FundsRow],
+    indicators: &[pb::Indicator],
+    total_weight: &Option<pb::Decimal>,
+    total_score: &Option<pb::Decimal>,
+    path: &str,
+    v: &mut Violations,
+) -> Evaluation {
+    Evaluation {
+        project,
+        funds: funds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| funds_row(row, &format!("{path}.funds[{i}]"), v))
+            .collect(),
+        indicators: indicators
+            .iter()
+            .enumerate()
+            .map(|(i, ind)| indicator(ind, &format!("{path}.indicators[{i}]"), v))
+            .collect(),
+        total_weight: decimal(total_weight, &format!("{path}.total_weight"), v),
+        total_score: decimal(total_score, &format!("{path}.total_score"), v),
+    }
+}
+
+/// A disclosure from the wire; paths are relative to the `Disclosure` message.
+pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let Some(pb_cover) = &d.cover else {
+        v.push("cover", "is required: a disclosure names its unit, year and amount unit");
+        return Err(v.0);
+    };
+    let cover = cover(pb_cover, &mut v);
+    let tables = d
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(t, tb)| table(tb, &format!("tables[{t}]"), &mut v))
+        .collect();
+    let section_facts = section_facts(d, &mut v);
+    let narrative = d
+        .narrative
+        .iter()
+        .map(|n| NarrativeSection {
+            key: n.key.clone(),
+            title: n.title.clone(),
+            text: n.text.clone(),
+        })
+        .collect();
+    let unit_evaluation = d.unit_evaluation.as_ref().map(|u| {
+        evaluation(None, &u.funds, &u.indicators, &None, &u.total_score, "unit_evaluation", &mut v)
+    });
+    let project_evaluations = d
+        .project_evaluations
+        .iter()
+        .enumerate()
+        .map(|(p, pe)| {
+            let path = format!("project_evaluations[{p}]");
+            if pe.name.trim().is_empty() {
+                v.push(format!("{path}.name"), "is required");
+            }
+            evaluation(
+                Some(pe.name.clone()),
+                &pe.funds,
+                &pe.indicators,
+                &pe.total_weight,
+                &pe.total_score,
+                &path,
+                &mut v,
+            )
+        })
+        .collect();
+    match cover {
+        Some(cover) if v.0.is_empty() => Ok(DisclosureDraft {
+            cover,
+            tables,
+            section_facts,
+            narrative,
+            unit_evaluation,
+            project_evaluations,
+        }),
+        _ => Err(v.0),
+    }
+}
+
+fn severity_to_pb(severity: Severity) -> pb::Severity {
+    match severity {
+        Severity::Error => pb::Severity::Error,
+        Severity::Warning => pb::Severity::Warning,
+        Severity::Info => pb::Severity::Info,
+    }
+}
+
+fn decimal_to_pb(value: Option<rust_decimal::Decimal>) -> Option<pb::Decimal> {
+    value.map(|d| pb::Decimal { value: d.to_string() })
+}
+
+fn cell_to_pb(cell: &CellRef) -> pb::CellRef {
+    pb::CellRef {
+        table: cell.table.clone(),
+        row: cell.row.clone(),
+        column: cell.column.clone(),
+    }
+}
+
+pub fn finding_to_pb(f: &Finding) -> pb::Finding {
+    pb::Finding {
+        rule_id: f.rule_id.clone(),
+        severity: severity_to_pb(f.severity) as i32,
+        message: f.message.clone(),
+        cells: f.cells.iter().map(cell_to_pb).collect(),
+        provided: decimal_to_pb(f.provided),
+        expected: decimal_to_pb(f.expected),
+        difference: decimal_to_pb(f.difference),
+        project: f.project.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+        project_index: f.project.as_ref().map_or(0, |(i, _)| *i as u32),
+        indicator: f.indicator.clone().unwrap_or_default(),
+    }
+}
+
+pub fn report_to_pb(report: &Report) -> pb::ValidationReport {
+    pb::ValidationReport {
+        fiscal_year: report.fiscal_year.get(),
+        findings: report.findings.iter().map(finding_to_pb).collect(),
+        error_count: report.count(Severity::Error) as u32,
+        warning_count: report.count(Severity::Warning) as u32,
+        info_count: report.count(Severity::Info) as u32,
+        checks_evaluated: report.checks_evaluated,
+        checks_not_evaluated: report.checks_not_evaluated,
+    }
+}
+
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// A stored version for the wire; the disclosure is decoded from the stored bytes when asked for.
+pub fn submission_to_pb(s: &StoredSubmission, include_disclosure: bool) -> Result<pb::Submission, prost::DecodeError> {
+    let disclosure = match (&s.content, include_disclosure) {
+        (Some(bytes), true) => Some(prost::Message::decode(bytes.as_slice())?),
+        _ => None,
+    };
+    Ok(pb::Submission {
+        unit_code: s.unit_code.to_string(),
+        fiscal_year: s.fiscal_year.get(),
+        version: s.version,
+        state: match s.state {
+            SubmissionState::RejectedByRules => pb::SubmissionState::RejectedByRules,
+            SubmissionState::PendingReview => pb::SubmissionState::PendingReview,
+        } as i32,
+        current: s.current,
+        idempotency_key: s.idempotency_key.clone(),
+        content_sm3: s.content_sm3.clone(),
+        content_bytes: s.content_len,
+        submitted_at: Some(timestamp(s.submitted_at_ms)),
+        report: Some(report_to_pb(&s.report)),
+        disclosure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cover() -> pb::Cover {
+        pb::Cover {
+            unit_code: "652300101".into(),
+            fiscal_year: 2024,
+            amount_unit: pb::AmountUnit::TenThousandYuan as i32,
+            ..Default::default()
+        }
+    }
+
+    fn cell(column: &str, value: &str) -> pb::Cell {
+        pb::Cell {
+            column: column.into(),
+            value: Some(pb::Decimal { value: value.into() }),
+        }
+    }
+
+    #[test]
+    fn malformed_decimals_are_named_by_path() {
+        let disclosure = pb::Disclosure {
+            cover: Some(cover()),
+            tables: vec![pb::Table {
+                code: "T01".into(),
+                rows: vec![pb::Row {
+                    code: "income_total".into(),
+                    cells: vec![cell("amount", "1,2"), cell("amount", "NaN"), pb::Cell { column: "x".into(), value: None }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            procurement: Some(pb::Procurement {
+                total: Some(pb::Decimal { value: "1e5".into() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let violations = disclosure_draft(&disclosure).unwrap_err();
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "tables[0].rows[0].cells[0].value",
+                "tables[0].rows[0].cells[1].value",
+                "tables[0].rows[0].cells[2].value",
+                "procurement.total"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cover_is_required_and_checked() {
+        let violations = disclosure_draft(&pb::Disclosure::default()).unwrap_err();
+        assert_eq!(violations[0].field, "cover");
+        let mut bad = cover();
+        bad.fiscal_year = 1999;
+        bad.amount_unit = 0;
+        bad.unit_code = "融媒体".into();
+        let violations = disclosure_draft(&pb::Disclosure {
+            cover: Some(bad),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["cover.unit_code", "cover.fiscal_year", "cover.amount_unit"]);
+    }
+
+    #[test]
+    fn sections_become_facts() {
+        let draft = disclosure_draft(&pb::Disclosure {
+            cover: Some(cover()),
+            staffing: Some(pb::Staffing {
+                total: Some(269),
+                in_service_change: Some(-11),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let facts: Vec<(&str, String)> = draft
+            .section_facts
+            .iter()
+            .map(|f| (f.field, f.value.to_string()))
+            .collect();
+        assert_eq!(facts, [("total", "269".to_owned()), ("in_service_change", "-11".to_owned())]);
+    }
+
+    #[test]
+    fn units_round_trip() {
+        let unit = pb::Unit {
+            code: "652300101".into(),
+            name: "昌吉州融媒体中心".into(),
+            valid_from_year: 2024,
+            budget_level: pb::BudgetLevel::Prefecture as i32,
+            unit_type: pb::UnitType::PublicInstitutionClass2 as i32,
+            parent_code: "652300001".into(),
+            fiscal_region_code: "652300".into(),
+            ..Default::default()
+        };
+        assert_eq!(unit_to_pb(&unit_from_pb(&unit).unwrap()), unit);
+        let bad = pb::Unit {
+            fiscal_region_code: "65".into(),
+            ..unit
+        };
+        assert_eq!(unit_from_pb(&bad).unwrap_err()[0].field, "fiscal_region_code");
+    }
+}

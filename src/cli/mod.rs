@@ -1,0 +1,570 @@
+//! The `juesuan` command: `serve` runs the service; the other subcommands are its clients (over gRPC) or work
+//! offline on files (`validate`, `rules`).
+
+pub mod json;
+pub mod output;
+mod rules;
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tonic::transport::Channel;
+
+use crate::{
+    api::convert,
+    configuration::{self, Settings},
+    domain::{
+        submission::{Limits, validate_offline},
+        taxonomy::Taxonomies,
+        unit::{BudgetLevel, UnitType},
+    },
+    pb, startup, telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "juesuan", version, about = "部门决算: departmental final accounts — submit, check, consolidate")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC service (embedded SQLite store in the data directory).
+    Serve(ServeArgs),
+    /// Check a disclosure file offline against its year's taxonomy; nothing is sent or stored.
+    /// Exits 1 when there is an ERROR finding, 2 when the file cannot be read as a disclosure.
+    Validate {
+        /// The disclosure, in the proto JSON mapping of juesuan.v1.Disclosure.
+        file: PathBuf,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Submit a disclosure file to a running service and print its findings.
+    Submit {
+        /// The disclosure, in the proto JSON mapping of juesuan.v1.Disclosure.
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Key that makes the submission safe to retry; default: the file's SM3 digest, so that submitting the
+        /// same file twice makes one version.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Register and look up units.
+    #[command(subcommand)]
+    Units(UnitsCommand),
+    /// List and read submitted versions.
+    #[command(subcommand)]
+    Submissions(SubmissionsCommand),
+    /// List and show the rules of a fiscal year's taxonomy (offline).
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "JUESUAN_LISTEN", default_value = configuration::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, env = "JUESUAN_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    taxonomy: TaxonomyArgs,
+    /// Largest disclosure accepted, in bytes.
+    #[arg(long, env = "JUESUAN_MAX_DISCLOSURE_BYTES", default_value_t = Limits::default().max_disclosure_bytes)]
+    max_disclosure_bytes: usize,
+    /// Log format on stderr (filter with JUESUAN_LOG or RUST_LOG, e.g. "juesuan=debug").
+    #[arg(long, env = "JUESUAN_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text)]
+    log_format: telemetry::LogFormat,
+}
+
+#[derive(Args)]
+pub(crate) struct TaxonomyArgs {
+    /// Directory of the fiscal-year taxonomies (default: ./taxonomy, else the one the binary was built with).
+    #[arg(long, env = "JUESUAN_TAXONOMY_DIR")]
+    taxonomy_dir: Option<PathBuf>,
+}
+
+impl TaxonomyArgs {
+    pub(crate) fn load(&self) -> Result<Taxonomies, String> {
+        let dir = self.taxonomy_dir.clone().unwrap_or_else(configuration::default_taxonomy_dir);
+        Taxonomies::load(&dir).map_err(|e| format!("the taxonomy cannot be used: {e}"))
+    }
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// The service's address.
+    #[arg(long, env = "JUESUAN_SERVER", default_value = "http://127.0.0.1:50051")]
+    server: String,
+}
+
+impl ServerArgs {
+    async fn connect(&self) -> Result<Channel, String> {
+        Channel::from_shared(self.server.clone())
+            .map_err(|e| format!("bad server address {}: {e}", self.server))?
+            .connect()
+            .await
+            .map_err(|e| format!("cannot reach {}: {e} (is `juesuan serve` running?)", self.server))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// For people.
+    Table,
+    /// The proto JSON mapping.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// Register a unit (or re-register it: a record with the same --from-year is replaced).
+    Register(RegisterArgs),
+    /// Show a unit as registered for a year.
+    Get {
+        code: String,
+        #[arg(long)]
+        year: u32,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List a subtree of a year's tree (every unit when --root is not given).
+    List {
+        #[arg(long)]
+        root: Option<String>,
+        #[arg(long)]
+        year: u32,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Args)]
+struct RegisterArgs {
+    /// Unit code (单位代码).
+    #[arg(long)]
+    code: String,
+    /// Unit name.
+    #[arg(long)]
+    name: String,
+    /// First fiscal year the record applies to.
+    #[arg(long)]
+    from_year: u32,
+    /// Last fiscal year the record applies to (default: open-ended).
+    #[arg(long)]
+    to_year: Option<u32>,
+    /// 预算级次: central, provincial, prefecture, county, township.
+    #[arg(long, value_parser = parse_level)]
+    level: BudgetLevel,
+    /// 单位类型: administrative, public_institution_class_1, public_institution_class_2,
+    /// public_institution_commercial, enterprise, other (may be left out for a region node).
+    #[arg(long = "type", value_parser = parse_unit_type)]
+    unit_type: Option<UnitType>,
+    /// Parent node in the consolidation tree.
+    #[arg(long)]
+    parent: Option<String>,
+    /// Supervising department (主管部门).
+    #[arg(long)]
+    supervising_department: Option<String>,
+    /// 财政区划, six digits (e.g. 652300).
+    #[arg(long)]
+    region: String,
+    /// The unit is a supervising department (主管部门).
+    #[arg(long)]
+    department: bool,
+    /// The node is a fiscal region (财政区划) with no disclosure of its own.
+    #[arg(long)]
+    region_node: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+fn parse_level(text: &str) -> Result<BudgetLevel, String> {
+    BudgetLevel::from_code(text).ok_or_else(|| {
+        let all: Vec<&str> = BudgetLevel::ALL.iter().map(|l| l.code()).collect();
+        format!("one of {}", all.join(", "))
+    })
+}
+
+fn parse_unit_type(text: &str) -> Result<UnitType, String> {
+    UnitType::from_code(text).ok_or_else(|| {
+        let all: Vec<&str> = UnitType::ALL.iter().map(|t| t.code()).collect();
+        format!("one of {}", all.join(", "))
+    })
+}
+
+#[derive(Subcommand)]
+enum SubmissionsCommand {
+    /// List the versions of a unit's disclosure for a year.
+    List {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: u32,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show one version's findings (the current version unless --version is given).
+    Get {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: u32,
+        #[arg(long)]
+        version: Option<u32>,
+        /// Print the disclosure too (JSON only).
+        #[arg(long)]
+        include_disclosure: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Runs the command line; the exit code says how it went.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A gRPC status as a message for people, with its field violations.
+fn status_message(status: tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let mut message = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad_request) = status.get_error_details().bad_request() {
+        for violation in &bad_request.field_violations {
+            message.push_str(&format!("\n  {}: {}", violation.field, violation.description));
+        }
+    }
+    message
+}
+
+fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    json::from_json("Disclosure", &text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn print_report(report: &pb::ValidationReport, format: Format) -> ExitCode {
+    match format {
+        Format::Table => print!("{}", output::report(report)),
+        Format::Json => println!("{}", json::to_json("ValidationReport", report)),
+    }
+    if report.error_count > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+async fn dispatch(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Validate { file, taxonomy, format } => {
+            let taxonomies = taxonomy.load()?;
+            let disclosure = read_disclosure(&file)?;
+            let draft = convert::disclosure_draft(&disclosure).map_err(|v| violations_message(&file, v))?;
+            let (_, _, report) = validate_offline(&taxonomies, draft).map_err(|v| violations_message(&file, v))?;
+            Ok(print_report(&convert::report_to_pb(&report), format))
+        }
+        Command::Submit {
+            file,
+            server,
+            idempotency_key,
+            format,
+        } => {
+            let disclosure = read_disclosure(&file)?;
+            let key = idempotency_key.unwrap_or_else(|| {
+                format!("sm3:{}", crate::domain::submission::content_digest(&prost::Message::encode_to_vec(&disclosure)))
+            });
+            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let response = client
+                .submit(pb::SubmitRequest {
+                    idempotency_key: key,
+                    disclosure: Some(disclosure),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            let submission = response.submission.unwrap_or_default();
+            if format == Format::Table {
+                println!(
+                    "{} {}/{} version {} ({}){}",
+                    if response.replayed { "already submitted:" } else { "submitted:" },
+                    submission.unit_code,
+                    submission.fiscal_year,
+                    submission.version,
+                    state_name(submission.state),
+                    if response.replayed { " — the same idempotency key made it before" } else { "" }
+                );
+            }
+            Ok(print_report(&submission.report.unwrap_or_default(), format))
+        }
+        Command::Units(command) => units(command).await,
+        Command::Submissions(command) => submissions(command).await,
+        Command::Rules(command) => rules::run(command),
+    }
+}
+
+fn violations_message(file: &std::path::Path, violations: Vec<crate::domain::error::FieldViolation>) -> String {
+    let mut message = format!("{} is not a valid disclosure:", file.display());
+    for violation in violations {
+        message.push_str(&format!("\n  {}", violation.under("disclosure")));
+    }
+    message
+}
+
+fn state_name(state: i32) -> &'static str {
+    match pb::SubmissionState::try_from(state) {
+        Ok(pb::SubmissionState::RejectedByRules) => "rejected by rules",
+        Ok(pb::SubmissionState::PendingReview) => "pending review",
+        _ => "unknown state",
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    telemetry::init(args.log_format);
+    let settings = Settings {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        taxonomy_dir: args.taxonomy.taxonomy_dir.unwrap_or_else(configuration::default_taxonomy_dir),
+        limits: Limits {
+            max_disclosure_bytes: args.max_disclosure_bytes,
+        },
+    };
+    let app = startup::App::open(&settings).await.map_err(|e| error_chain(&e))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    startup::run(listener, app, startup::shutdown_signal())
+        .await
+        .map_err(|e| error_chain(&e))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An error with all of its causes, for the terminal.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        message.push_str(": ");
+        message.push_str(&next.to_string());
+        cause = next.source();
+    }
+    message
+}
+
+fn unit_line(unit: &pb::Unit, depth: usize) -> String {
+    let mut roles = Vec::new();
+    if unit.is_department {
+        roles.push("主管部门");
+    }
+    if unit.is_region {
+        roles.push("财政区划");
+    }
+    format!(
+        "{}{}  {}  [{}–{}] region {}{}{}",
+        "  ".repeat(depth),
+        unit.code,
+        unit.name,
+        unit.valid_from_year,
+        if unit.valid_to_year == 0 { String::new() } else { unit.valid_to_year.to_string() },
+        unit.fiscal_region_code,
+        if unit.parent_code.is_empty() { String::new() } else { format!(" parent {}", unit.parent_code) },
+        if roles.is_empty() { String::new() } else { format!(" ({})", roles.join(", ")) },
+    )
+}
+
+async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
+    match command {
+        UnitsCommand::Register(args) => {
+            let unit = pb::Unit {
+                code: args.code,
+                name: args.name,
+                valid_from_year: args.from_year,
+                valid_to_year: args.to_year.unwrap_or(0),
+                budget_level: level_to_pb(args.level) as i32,
+                unit_type: args.unit_type.map_or(0, |t| type_to_pb(t) as i32),
+                parent_code: args.parent.unwrap_or_default(),
+                supervising_department_code: args.supervising_department.unwrap_or_default(),
+                fiscal_region_code: args.region,
+                is_department: args.department,
+                is_region: args.region_node,
+            };
+            let mut client = pb::unit_registry_client::UnitRegistryClient::new(args.server.connect().await?);
+            let response = client
+                .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            let unit = response.unit.unwrap_or_default();
+            println!(
+                "{} {}",
+                if response.unchanged { "already registered:" } else { "registered:" },
+                unit_line(&unit, 0)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        UnitsCommand::Get {
+            code,
+            year,
+            server,
+            format,
+        } => {
+            let mut client = pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
+            let unit = client
+                .get_unit(pb::GetUnitRequest { code, fiscal_year: year })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            match format {
+                Format::Table => println!("{}", unit_line(&unit, 0)),
+                Format::Json => println!("{}", json::to_json("Unit", &unit)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UnitsCommand::List {
+            root,
+            year,
+            server,
+            format,
+        } => {
+            let mut client = pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
+            let response = client
+                .list_units(pb::ListUnitsRequest {
+                    root_code: root.unwrap_or_default(),
+                    fiscal_year: year,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            match format {
+                Format::Table => {
+                    for node in &response.units {
+                        println!("{}", unit_line(node.unit.as_ref().unwrap_or(&pb::Unit::default()), node.depth as usize));
+                    }
+                    println!("{} unit(s)", response.units.len());
+                }
+                Format::Json => println!("{}", json::to_json("ListUnitsResponse", &response)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn level_to_pb(level: BudgetLevel) -> pb::BudgetLevel {
+    match level {
+        BudgetLevel::Central => pb::BudgetLevel::Central,
+        BudgetLevel::Provincial => pb::BudgetLevel::Provincial,
+        BudgetLevel::Prefecture => pb::BudgetLevel::Prefecture,
+        BudgetLevel::County => pb::BudgetLevel::County,
+        BudgetLevel::Township => pb::BudgetLevel::Township,
+    }
+}
+
+fn type_to_pb(kind: UnitType) -> pb::UnitType {
+    match kind {
+        UnitType::Administrative => pb::UnitType::Administrative,
+        UnitType::PublicInstitutionClass1 => pb::UnitType::PublicInstitutionClass1,
+        UnitType::PublicInstitutionClass2 => pb::UnitType::PublicInstitutionClass2,
+        UnitType::PublicInstitutionCommercial => pb::UnitType::PublicInstitutionCommercial,
+        UnitType::Enterprise => pb::UnitType::Enterprise,
+        UnitType::Other => pb::UnitType::Other,
+    }
+}
+
+fn submission_line(s: &pb::Submission) -> String {
+    let report = s.report.clone().unwrap_or_default();
+    format!(
+        "v{}{}  {}  {} error(s) {} warning(s)  {} bytes  sm3 {}…  key {}",
+        s.version,
+        if s.current { " (current)" } else { "" },
+        state_name(s.state),
+        report.error_count,
+        report.warning_count,
+        s.content_bytes,
+        s.content_sm3.get(..16).unwrap_or(&s.content_sm3),
+        s.idempotency_key
+    )
+}
+
+async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
+    match command {
+        SubmissionsCommand::List {
+            unit,
+            year,
+            server,
+            format,
+        } => {
+            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let response = client
+                .list_submissions(pb::ListSubmissionsRequest {
+                    unit_code: unit,
+                    fiscal_year: year,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            match format {
+                Format::Table => {
+                    for s in &response.submissions {
+                        println!("{}", submission_line(s));
+                    }
+                    println!("{} version(s)", response.submissions.len());
+                }
+                Format::Json => println!("{}", json::to_json("ListSubmissionsResponse", &response)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SubmissionsCommand::Get {
+            unit,
+            year,
+            version,
+            include_disclosure,
+            server,
+            format,
+        } => {
+            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let submission = client
+                .get_submission(pb::GetSubmissionRequest {
+                    unit_code: unit,
+                    fiscal_year: year,
+                    version: version.unwrap_or(0),
+                    include_disclosure,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            match format {
+                Format::Table => {
+                    println!("{}", submission_line(&submission));
+                    print!("{}", output::report(&submission.report.clone().unwrap_or_default()));
+                }
+                Format::Json => println!("{}", json::to_json("Submission", &submission)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

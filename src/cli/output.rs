@@ -1,0 +1,134 @@
+//! Printing findings for people: one block per finding (severity, rule, cell, figures; then the message), and a
+//! summary line.
+
+use std::fmt::Write;
+
+use crate::pb;
+
+/// Display width of text in a terminal: CJK characters take two columns.
+pub fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+fn pad(text: &str, width: usize) -> String {
+    let mut out = text.to_owned();
+    for _ in display_width(text)..width {
+        out.push(' ');
+    }
+    out
+}
+
+fn severity_name(severity: i32) -> &'static str {
+    match pb::Severity::try_from(severity) {
+        Ok(pb::Severity::Error) => "ERROR",
+        Ok(pb::Severity::Warning) => "WARNING",
+        Ok(pb::Severity::Info) => "INFO",
+        _ => "?",
+    }
+}
+
+fn decimal(value: &Option<pb::Decimal>) -> &str {
+    value.as_ref().map_or("", |d| d.value.as_str())
+}
+
+/// Where a finding is: the project and indicator, or the first cell.
+fn place(finding: &pb::Finding) -> String {
+    if finding.project_index > 0 {
+        let mut place = format!("项目{} {}", finding.project_index, finding.project);
+        if !finding.indicator.is_empty() {
+            let _ = write!(place, " ·「{}」", finding.indicator);
+        }
+        return place;
+    }
+    if !finding.indicator.is_empty() {
+        return format!("单位整体 ·「{}」", finding.indicator);
+    }
+    finding
+        .cells
+        .first()
+        .map(|c| format!("{}[{}, {}]", c.table, c.row, c.column))
+        .unwrap_or_default()
+}
+
+pub fn report(report: &pb::ValidationReport) -> String {
+    let mut out = String::new();
+    if report.findings.is_empty() {
+        out.push_str("no findings\n");
+    } else {
+        let rule_width = report.findings.iter().map(|f| f.rule_id.len()).max().unwrap_or(4).max(4);
+        let _ = writeln!(
+            out,
+            "{}  {}  {:>12}  {:>12}  {:>10}  WHERE",
+            pad("SEVERITY", 8),
+            pad("RULE", rule_width),
+            "PROVIDED",
+            "EXPECTED",
+            "DIFF"
+        );
+        for finding in &report.findings {
+            let _ = writeln!(
+                out,
+                "{}  {}  {:>12}  {:>12}  {:>10}  {}",
+                pad(severity_name(finding.severity), 8),
+                pad(&finding.rule_id, rule_width),
+                decimal(&finding.provided),
+                decimal(&finding.expected),
+                decimal(&finding.difference),
+                place(finding)
+            );
+            let _ = writeln!(out, "          {}", finding.message);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} error(s), {} warning(s), {} info; {} checks evaluated, {} not evaluated (cells a partial table does not give)",
+        report.error_count, report.warning_count, report.info_count, report.checks_evaluated, report.checks_not_evaluated
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_text_takes_two_columns() {
+        assert_eq!(display_width("ab"), 2);
+        assert_eq!(display_width("本年收入"), 8);
+        assert_eq!(pad("收入", 6), "收入  ");
+    }
+
+    #[test]
+    fn a_report_prints_its_figures_and_summary() {
+        let report = pb::ValidationReport {
+            fiscal_year: 2024,
+            findings: vec![pb::Finding {
+                rule_id: "T01-BAL-001".into(),
+                severity: pb::Severity::Error as i32,
+                message: "本年收入合计不符".into(),
+                cells: vec![pb::CellRef {
+                    table: "T01".into(),
+                    row: "income_total".into(),
+                    column: "amount".into(),
+                }],
+                provided: Some(pb::Decimal { value: "8190.84".into() }),
+                expected: Some(pb::Decimal { value: "8189.84".into() }),
+                difference: Some(pb::Decimal { value: "1.00".into() }),
+                ..Default::default()
+            }],
+            error_count: 1,
+            checks_evaluated: 10,
+            ..Default::default()
+        };
+        let text = super::report(&report);
+        assert!(text.contains("ERROR     T01-BAL-001"), "{text}");
+        assert!(text.contains("8190.84") && text.contains("T01[income_total, amount]"), "{text}");
+        assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
+    }
+}

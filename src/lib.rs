@@ -1,0 +1,27 @@
+//! juesuan: a gRPC service for the yearly departmental final accounts (部门决算) of Chinese budget units.
+//!
+//! # Layout
+//! - [`pb`]: the types and service stubs generated from `proto/juesuan/v1` (the wire contract).
+//! - [`api`]: tonic services — convert a request, call the domain, map the error, convert the response.
+//! - [`domain`]: disclosures, units, taxonomies, rules, validation; no gRPC and no SQL.
+//! - [`store`]: persistence behind one interface (SQLite embedded by default).
+//! - [`configuration`], [`telemetry`], [`startup`]: settings, logs, and the server's `run(listener, shutdown)`.
+//! - [`cli`]: the `juesuan` command's subcommands other than `serve`.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod configuration;
+pub mod domain;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// Generated from `proto/juesuan/v1/*.proto`.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("juesuan.v1");
+
+    /// The encoded file descriptor set of the contracts, for server reflection and the proto JSON mapping.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("juesuan_descriptor");
+}

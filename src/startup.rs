@@ -1,0 +1,134 @@
+//! Building the application and serving it: [`App::open`] loads the taxonomies and opens the store; [`run`]
+//! serves gRPC on a listener until `shutdown` resolves, lets in-flight calls finish, and closes the store.
+
+use std::{future::Future, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::{
+    api::{
+        raw_body::CaptureDisclosureLayer, submissions::SubmissionsService, units::UnitRegistryService,
+    },
+    configuration::Settings,
+    domain::{
+        registry::Registry,
+        submission::{Limits, Submissions},
+        taxonomy::{Taxonomies, TaxonomyError},
+    },
+    pb,
+    store::{SqliteStore, Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the taxonomy cannot be used: {0}")]
+    Taxonomy(#[from] TaxonomyError),
+    #[error("the store cannot be opened")]
+    Store(#[from] StoreError),
+    #[error("the gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection cannot be set up")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Everything the services share.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub taxonomies: Arc<Taxonomies>,
+    pub limits: Limits,
+}
+
+impl App {
+    pub async fn open(settings: &Settings) -> Result<App, StartupError> {
+        let taxonomies = Taxonomies::load(&settings.taxonomy_dir)?;
+        for taxonomy in taxonomies.iter() {
+            tracing::info!(
+                year = %taxonomy.fiscal_year,
+                tables = taxonomy.tables.len(),
+                rules = taxonomy.rules.rules.len(),
+                dir = %taxonomy.dir.display(),
+                "taxonomy loaded"
+            );
+        }
+        let store = SqliteStore::open(&settings.data_dir).await?;
+        tracing::info!(data_dir = %settings.data_dir.display(), "store opened");
+        Ok(App {
+            store: Arc::new(store),
+            taxonomies: Arc::new(taxonomies),
+            limits: settings.limits,
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves. In-flight calls finish before this returns; the store is closed last.
+pub async fn run(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartupError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<pb::unit_registry_server::UnitRegistryServer<UnitRegistryService>>()
+        .await;
+    health
+        .set_serving::<pb::submissions_server::SubmissionsServer<SubmissionsService>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // The request around a disclosure is small (an idempotency key); this much room above the disclosure's own
+    // limit lets the domain name the exact size, while the layer refuses anything larger without buffering it.
+    let request_limit = app.limits.max_disclosure_bytes + 64 * 1024;
+    let registry = Registry::new(app.store.clone());
+    let submissions = Submissions::new(app.store.clone(), app.taxonomies.clone(), app.limits);
+    let units_server = pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
+    let submissions_server = pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
+        .max_decoding_message_size(request_limit + 1024);
+    let submissions_server =
+        tower::Layer::layer(&CaptureDisclosureLayer { limit: request_limit }, submissions_server);
+
+    let address = listener.local_addr().ok();
+    tracing::info!(address = ?address, "serving gRPC");
+    let result = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(units_server)
+        .add_service(submissions_server)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    app.store.close().await;
+    tracing::info!("stopped; store closed");
+    result.map_err(StartupError::from)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; finishing in-flight calls"),
+        () = terminate => tracing::info!("SIGTERM received; finishing in-flight calls"),
+    }
+}

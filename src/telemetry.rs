@@ -1,0 +1,24 @@
+//! Logs: `tracing` with an env filter (JUESUAN_LOG, then RUST_LOG; default "info"), as text or JSON lines on
+//! stderr.
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber; later calls (tests spawning several servers) are no-ops.
+pub fn init(format: LogFormat) {
+    let filter = std::env::var("JUESUAN_LOG")
+        .ok()
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
