@@ -5,7 +5,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 use crate::domain::{
     ids::{FiscalYear, IdempotencyKey, UnitCode},

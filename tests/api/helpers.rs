@@ -1,0 +1,179 @@
+//! Spawning the server as the binary does, on an ephemeral port, and clients for it.
+
+use std::path::{Path, PathBuf};
+
+use juesuan::{
+    configuration::Settings,
+    domain::submission::Limits,
+    pb::{self, submissions_client::SubmissionsClient, unit_registry_client::UnitRegistryClient},
+    startup::{self, App},
+};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+pub const UNIT: &str = "652300101";
+pub const DEPARTMENT: &str = "652300001";
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), startup::StartupError>>>,
+}
+
+pub fn taxonomy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy")
+}
+
+pub fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference-2024.json")
+}
+
+/// The reference disclosure (the fixture), parsed from its JSON mapping.
+pub fn reference() -> pb::Disclosure {
+    let text = std::fs::read_to_string(fixture_path()).expect("fixture is readable");
+    juesuan::cli::json::from_json("Disclosure", &text).expect("fixture parses")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(TempDir::new().expect("temp dir"), Limits::default()).await
+    }
+
+    /// Serves on a fresh port over an existing data directory (to test restarts).
+    pub async fn spawn_with(data_dir: TempDir, limits: Limits) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let settings = Settings {
+            listen: listener.local_addr().expect("local address"),
+            data_dir: data_dir.path().to_owned(),
+            taxonomy_dir: taxonomy_dir(),
+            limits,
+        };
+        let app = App::open(&settings).await.expect("app opens");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(startup::run(listener, app, async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            data_dir,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops gracefully (in-flight calls finish, the store closes) and hands back the data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("server task").expect("server stops cleanly");
+        }
+        let dir = TempDir::new().expect("temp dir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.address.clone())
+            .expect("address")
+            .connect()
+            .await
+            .expect("server reachable")
+    }
+
+    pub async fn units(&self) -> UnitRegistryClient<Channel> {
+        UnitRegistryClient::new(self.channel().await)
+    }
+
+    pub async fn submissions(&self) -> SubmissionsClient<Channel> {
+        SubmissionsClient::new(self.channel().await)
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// Registers the reference unit's department and the unit itself.
+    pub async fn register_reference_units(&self) {
+        let mut units = self.units().await;
+        for unit in [department(), reference_unit()] {
+            units
+                .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
+                .await
+                .expect("registers");
+        }
+    }
+
+    /// Rows of a table of the SQLite file, read directly (not through the service).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let path = self.data_dir.path().join(juesuan::store::DATABASE_FILE);
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("open the store file");
+        let query = match table {
+            "submissions" => "SELECT count(*) FROM submissions",
+            "units" => "SELECT count(*) FROM units",
+            "current_submissions" => "SELECT count(*) FROM current_submissions",
+            other => panic!("no such table {other}"),
+        };
+        let count: i64 = sqlx::query_scalar(query).fetch_one(&pool).await.expect("count");
+        pool.close().await;
+        count
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn department() -> pb::Unit {
+    pb::Unit {
+        code: DEPARTMENT.into(),
+        name: "昌吉州党委宣传部".into(),
+        valid_from_year: 2024,
+        budget_level: pb::BudgetLevel::Prefecture as i32,
+        unit_type: pb::UnitType::Administrative as i32,
+        fiscal_region_code: "652300".into(),
+        is_department: true,
+        ..Default::default()
+    }
+}
+
+pub fn reference_unit() -> pb::Unit {
+    pb::Unit {
+        code: UNIT.into(),
+        name: "昌吉州融媒体中心".into(),
+        valid_from_year: 2024,
+        budget_level: pb::BudgetLevel::Prefecture as i32,
+        unit_type: pb::UnitType::PublicInstitutionClass2 as i32,
+        parent_code: DEPARTMENT.into(),
+        supervising_department_code: DEPARTMENT.into(),
+        fiscal_region_code: "652300".into(),
+        ..Default::default()
+    }
+}
+
+pub fn submit_request(key: &str, disclosure: pb::Disclosure) -> pb::SubmitRequest {
+    pb::SubmitRequest {
+        idempotency_key: key.into(),
+        disclosure: Some(disclosure),
+    }
+}
+
+/// The field paths of an INVALID_ARGUMENT status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_error_details()
+        .bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect()
+}

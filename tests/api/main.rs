@@ -1,0 +1,11 @@
+//! Behaviour through the real gRPC server on port 0, with a real SQLite file in a temporary data directory.
+//! One test binary (one compile); each module covers one service or concern.
+
+mod helpers;
+
+mod bad_input;
+mod health_reflection;
+mod interop;
+mod restart;
+mod submissions;
+mod units;

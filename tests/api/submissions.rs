@@ -1,0 +1,169 @@
+use juesuan::pb;
+use prost::Message;
+
+use crate::helpers::{TestApp, UNIT, reference, submit_request};
+
+fn rule_ids(report: &pb::ValidationReport, severity: pb::Severity) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == severity as i32)
+        .map(|f| f.rule_id.clone())
+        .collect()
+}
+
+/// The reference with its one data-entry error fixed: the 国密 project's 分值 of 74.56 set to 10.
+fn corrected_reference() -> pb::Disclosure {
+    let mut disclosure = reference();
+    let project = disclosure
+        .project_evaluations
+        .iter_mut()
+        .find(|p| p.name.contains("国密算法升级改造"))
+        .expect("the 国密 project");
+    for row in &mut project.funds {
+        if row.weight.as_ref().is_some_and(|w| w.value == "74.56") {
+            row.weight = Some(pb::Decimal { value: "10".into() });
+        }
+    }
+    disclosure
+}
+
+#[tokio::test]
+async fn the_reference_disclosure_is_stored_with_its_findings() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut client = app.submissions().await;
+    let disclosure = reference();
+    let response = client
+        .submit(submit_request("reference-1", disclosure.clone()))
+        .await
+        .expect("submit")
+        .into_inner();
+    assert!(!response.replayed);
+    let submission = response.submission.expect("submission");
+    assert_eq!((submission.unit_code.as_str(), submission.fiscal_year, submission.version), (UNIT, 2024, 1));
+    assert!(submission.current);
+    // The 国密 project states 74.56 where the execution weight 10 belongs: two genuine errors.
+    let report = submission.report.expect("report");
+    assert_eq!(rule_ids(&report, pb::Severity::Error), ["EV-W-001", "EV-X-002"]);
+    assert_eq!(submission.state, pb::SubmissionState::RejectedByRules as i32);
+    // Rounding differences (8,190.84 against parts adding to 8,190.83) are not findings.
+    assert!(!report.findings.iter().any(|f| f.rule_id.starts_with("T01-BAL")));
+    // The digest is of the bytes as sent.
+    assert_eq!(
+        submission.content_sm3,
+        juesuan::domain::submission::content_digest(&disclosure.encode_to_vec())
+    );
+    assert_eq!(submission.content_bytes as usize, disclosure.encoded_len());
+}
+
+#[tokio::test]
+async fn a_retried_submit_returns_the_same_version() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut client = app.submissions().await;
+    let first = client
+        .submit(submit_request("retry-key", reference()))
+        .await
+        .expect("first")
+        .into_inner();
+    let second = client
+        .submit(submit_request("retry-key", reference()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert!(!first.replayed);
+    assert!(second.replayed);
+    assert_eq!(first.submission.unwrap().version, second.submission.unwrap().version);
+    assert_eq!(app.count_rows("submissions").await, 1);
+
+    // The same key with another disclosure is a client bug, not a retry.
+    let conflict = client
+        .submit(submit_request("retry-key", corrected_reference()))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), tonic::Code::AlreadyExists, "{conflict:?}");
+    assert_eq!(app.count_rows("submissions").await, 1);
+}
+
+#[tokio::test]
+async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut client = app.submissions().await;
+    client.submit(submit_request("v1", reference())).await.expect("v1");
+    let v2 = client
+        .submit(submit_request("v2", corrected_reference()))
+        .await
+        .expect("v2")
+        .into_inner()
+        .submission
+        .expect("submission");
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.state, pb::SubmissionState::PendingReview as i32, "the corrected disclosure has no ERROR");
+    assert!(rule_ids(v2.report.as_ref().unwrap(), pb::Severity::Error).is_empty());
+
+    let listed = client
+        .list_submissions(pb::ListSubmissionsRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    let versions: Vec<(u32, bool)> = listed.submissions.iter().map(|s| (s.version, s.current)).collect();
+    assert_eq!(versions, [(1, false), (2, true)]);
+
+    let v1 = client
+        .get_submission(pb::GetSubmissionRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: 1,
+            include_disclosure: true,
+        })
+        .await
+        .expect("get v1")
+        .into_inner();
+    assert_eq!(v1.disclosure.expect("disclosure"), reference());
+    let current = client
+        .get_submission(pb::GetSubmissionRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: 0,
+            include_disclosure: false,
+        })
+        .await
+        .expect("get current")
+        .into_inner();
+    assert_eq!(current.version, 2);
+    assert!(current.disclosure.is_none());
+}
+
+#[tokio::test]
+async fn validate_is_a_dry_run() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut client = app.submissions().await;
+    let report = client
+        .validate(pb::ValidateRequest {
+            disclosure: Some(reference()),
+        })
+        .await
+        .expect("validate")
+        .into_inner()
+        .report
+        .expect("report");
+    assert_eq!(report.error_count, 2);
+    assert!(report.checks_evaluated > 1000, "{}", report.checks_evaluated);
+    assert_eq!(app.count_rows("submissions").await, 0);
+    let missing = client
+        .get_submission(pb::GetSubmissionRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: 0,
+            include_disclosure: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+}
