@@ -18,8 +18,9 @@ CREATE TABLE units (
 
 CREATE INDEX units_by_parent ON units (parent_code);
 
--- Every submitted version, immutable: the disclosure's bytes exactly as received, their SM3 digest, and the
--- validation report made at submission.
+-- Every submitted version, immutable: the disclosure's bytes exactly as received, their SM3 digest, the
+-- validation report made at submission, and the figures keyed by codes (for year-over-year checks and
+-- consolidation, which then need not decode wire messages).
 CREATE TABLE submissions (
     id               INTEGER PRIMARY KEY,
     unit_code        TEXT    NOT NULL,
@@ -30,6 +31,7 @@ CREATE TABLE submissions (
     content_sm3      TEXT    NOT NULL,
     content          BLOB    NOT NULL,
     report_json      TEXT    NOT NULL,
+    facts_json       TEXT    NOT NULL,
     submitted_at_ms  INTEGER NOT NULL,
     UNIQUE (unit_code, fiscal_year, version)
 );
@@ -41,4 +43,13 @@ CREATE TABLE current_submissions (
     version     INTEGER NOT NULL,
     PRIMARY KEY (unit_code, fiscal_year),
     FOREIGN KEY (unit_code, fiscal_year, version) REFERENCES submissions (unit_code, fiscal_year, version)
+);
+
+-- Budget figures (年初预算数) a budget system gave for a unit and year, keyed by the taxonomy's codes.
+CREATE TABLE budgets (
+    unit_code     TEXT    NOT NULL,
+    fiscal_year   INTEGER NOT NULL,
+    figures_json  TEXT    NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (unit_code, fiscal_year)
 );

@@ -489,8 +489,10 @@ fn indicator(i: &pb::Indicator, path: &str, v: &mut Violations) -> Indicator {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluation(
     project: Option<String>,
+    goals: (&str, &str),
     funds: &[pb::FundsRow],
     indicators: &[pb::Indicator],
     total_weight: &Option<pb::Decimal>,
@@ -500,6 +502,8 @@ fn evaluation(
 ) -> Evaluation {
     Evaluation {
         project,
+        goal_expected: goals.0.to_owned(),
+        goal_actual: goals.1.to_owned(),
         funds: funds
             .iter()
             .enumerate()
@@ -540,7 +544,16 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
         })
         .collect();
     let unit_evaluation = d.unit_evaluation.as_ref().map(|u| {
-        evaluation(None, &u.funds, &u.indicators, &None, &u.total_score, "unit_evaluation", &mut v)
+        evaluation(
+            None,
+            (&u.goal_expected, &u.goal_actual),
+            &u.funds,
+            &u.indicators,
+            &None,
+            &u.total_score,
+            "unit_evaluation",
+            &mut v,
+        )
     });
     let project_evaluations = d
         .project_evaluations
@@ -553,6 +566,7 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
             }
             evaluation(
                 Some(pe.name.clone()),
+                (&pe.goal_expected, &pe.goal_actual),
                 &pe.funds,
                 &pe.indicators,
                 &pe.total_weight,

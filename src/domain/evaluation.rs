@@ -269,6 +269,9 @@ pub struct Evaluation {
     /// The project's name; `None` for the unit's overall evaluation.
     pub project: Option<String>,
     pub funds: Vec<FundsRow>,
+    /// 年度总体目标 · 预期目标 and 实际完成情况, as written (the narrative checks read the figures they state).
+    pub goal_expected: String,
+    pub goal_actual: String,
     pub indicators: Vec<Indicator>,
     /// 总分 weight as stated.
     pub total_weight: Option<Value>,

@@ -27,8 +27,23 @@ pub enum ParseValueError {
 }
 
 /// A decimal value exactly as disclosed, with its precision (its number of decimals) kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Value(Decimal);
+
+impl TryFrom<String> for Value {
+    type Error = ParseValueError;
+
+    fn try_from(text: String) -> Result<Value, ParseValueError> {
+        text.parse()
+    }
+}
+
+impl From<Value> for String {
+    fn from(value: Value) -> String {
+        value.to_string()
+    }
+}
 
 impl Value {
     pub const ZERO: Value = Value(Decimal::ZERO);

@@ -427,6 +427,8 @@ unmet = 0
         let p = policy();
         let evaluation = Evaluation {
             project: Some("p".into()),
+            goal_expected: String::new(),
+            goal_actual: String::new(),
             funds: vec![crate::domain::evaluation::FundsRow {
                 source: FundsSource::Total,
                 label: "年度资金总额".into(),

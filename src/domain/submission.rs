@@ -12,6 +12,7 @@ use sm3::{Digest, Sm3};
 use crate::{
     domain::{
         disclosure::{Disclosure, DisclosureDraft},
+        facts::Facts,
         error::{DomainError, FieldViolation},
         ids::{FiscalYear, IdempotencyKey, UnitCode},
         rules::Context,
@@ -56,6 +57,7 @@ pub struct NewSubmission {
     pub content_sm3: String,
     pub content: Vec<u8>,
     pub report: Report,
+    pub facts: Facts,
     pub state: SubmissionState,
     pub submitted_at_ms: i64,
 }
@@ -73,6 +75,8 @@ pub struct StoredSubmission {
     pub content_len: u64,
     /// The disclosure's bytes as received; `None` in listings.
     pub content: Option<Vec<u8>>,
+    /// The figures by codes; loaded with the content.
+    pub facts: Option<Facts>,
     pub report: Report,
     pub submitted_at_ms: i64,
 }
@@ -144,6 +148,11 @@ impl Submissions {
 
     /// Checks size, taxonomy, registry and codes, then runs the rules. Nothing is stored.
     pub async fn validate(&self, draft: DisclosureDraft, size: usize) -> Result<Report, DomainError> {
+        self.check(draft, size).await.map(|(report, _)| report)
+    }
+
+    /// Validation with the figures to store.
+    async fn check(&self, draft: DisclosureDraft, size: usize) -> Result<(Report, Facts), DomainError> {
         if size > self.limits.max_disclosure_bytes {
             return Err(DomainError::invalid(
                 "",
@@ -163,7 +172,24 @@ impl Submissions {
                 return Err(DomainError::InvalidArgument(violations));
             }
         };
-        Ok(validate(&taxonomy, &disclosure, Context::default()))
+        let cover = &disclosure.cover;
+        // Last year's figures that count (the latest version without errors), read under this year's layouts.
+        let last_year = match cover.fiscal_year.previous() {
+            Some(previous) => self
+                .store
+                .latest_valid_submission(&cover.unit_code, previous)
+                .await?
+                .and_then(|s| s.facts)
+                .map(|facts| facts.to_disclosure(&taxonomy, cover.clone())),
+            None => None,
+        };
+        let budget = self.store.budget(&cover.unit_code, cover.fiscal_year).await?;
+        let context = Context {
+            last_year: last_year.as_ref(),
+            budget: budget.as_ref(),
+        };
+        let report = validate(&taxonomy, &disclosure, context);
+        Ok((report, Facts::from_disclosure(&disclosure, &taxonomy)))
     }
 
     /// The cover must name a unit registered for the year, and agree with the registry on its place in the tree.
@@ -232,7 +258,7 @@ impl Submissions {
         }
         let unit_code = draft.cover.unit_code.clone();
         let fiscal_year = draft.cover.fiscal_year;
-        let report = self.validate(draft, content.len()).await?;
+        let (report, facts) = self.check(draft, content.len()).await?;
         let state = if report.has_errors() {
             SubmissionState::RejectedByRules
         } else {
@@ -245,6 +271,7 @@ impl Submissions {
             content_sm3: digest.clone(),
             content,
             report,
+            facts,
             state,
             submitted_at_ms: now_ms(),
         };

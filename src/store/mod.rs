@@ -8,6 +8,7 @@ use async_trait::async_trait;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 use crate::domain::{
+    budget::BudgetFigures,
     ids::{FiscalYear, IdempotencyKey, UnitCode},
     submission::{NewSubmission, StoredSubmission},
     unit::Unit,
@@ -72,6 +73,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every version of a unit's disclosure for a year, oldest first, without content.
     async fn submissions(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, StoreError>;
+
+    /// The latest version without ERROR findings, with content and facts (the figures that count until the
+    /// review workflow decides acceptance).
+    async fn latest_valid_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// Sets the budget figures of a unit and year (replacing earlier ones).
+    async fn put_budget(&self, unit: &UnitCode, year: FiscalYear, figures: &BudgetFigures) -> Result<(), StoreError>;
+
+    /// The budget figures of a unit and year, if a budget system gave them.
+    async fn budget(&self, unit: &UnitCode, year: FiscalYear) -> Result<Option<BudgetFigures>, StoreError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

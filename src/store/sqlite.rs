@@ -11,6 +11,8 @@ use sqlx::{
 
 use super::{Store, StoreError, SubmissionInsert, UnitUpsert};
 use crate::domain::{
+    budget::BudgetFigures,
+    facts::Facts,
     ids::{FiscalYear, IdempotencyKey, RegionCode, UnitCode},
     submission::{NewSubmission, StoredSubmission, SubmissionState},
     unit::{BudgetLevel, Unit, UnitType},
@@ -117,7 +119,7 @@ macro_rules! select_submissions {
     };
 }
 
-fn submission_from_row(row: &SqliteRow, content: Option<Vec<u8>>) -> Result<StoredSubmission, StoreError> {
+fn submission_from_row(row: &SqliteRow, content: Option<(Vec<u8>, Facts)>) -> Result<StoredSubmission, StoreError> {
     let unit: String = row.try_get("unit_code")?;
     let year: i64 = row.try_get("fiscal_year")?;
     let version: i64 = row.try_get("version")?;
@@ -138,7 +140,8 @@ fn submission_from_row(row: &SqliteRow, content: Option<Vec<u8>>) -> Result<Stor
         idempotency_key: row.try_get("idempotency_key")?,
         content_sm3: row.try_get("content_sm3")?,
         content_len: u64::try_from(content_len).unwrap_or(0),
-        content,
+        facts: content.as_ref().map(|(_, facts)| facts.clone()),
+        content: content.map(|(bytes, _)| bytes),
         report,
         submitted_at_ms: row.try_get("submitted_at_ms")?,
     })
@@ -161,7 +164,9 @@ impl SqliteStore {
             return Ok(None);
         };
         let content: Vec<u8> = row.try_get("content")?;
-        submission_from_row(&row, Some(content)).map(Some)
+        let facts_json: String = row.try_get("facts_json")?;
+        let facts: Facts = serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
+        submission_from_row(&row, Some((content, facts))).map(Some)
     }
 }
 
@@ -245,7 +250,7 @@ impl Store for SqliteStore {
 
     async fn submission_by_key(&self, key: &IdempotencyKey) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
-            select_submissions!(", s.content", "s.idempotency_key = ?"),
+            select_submissions!(", s.content, s.facts_json", "s.idempotency_key = ?"),
             vec![Bind::Text(key.as_str())],
         )
             .await
@@ -253,6 +258,7 @@ impl Store for SqliteStore {
 
     async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError> {
         let report_json = serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
+        let facts_json = serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.pool.begin().await?;
         // Taking the write lock first (a no-op write) serializes version numbering between writers.
@@ -268,8 +274,8 @@ impl Store for SqliteStore {
         .await?;
         let inserted = sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      report_json, submitted_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                                      report_json, facts_json, submitted_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
@@ -279,6 +285,7 @@ impl Store for SqliteStore {
         .bind(&new.content_sm3)
         .bind(&new.content)
         .bind(&report_json)
+        .bind(&facts_json)
         .bind(new.submitted_at_ms)
         .execute(&mut *tx)
         .await?;
@@ -310,6 +317,7 @@ impl Store for SqliteStore {
             content_sm3: new.content_sm3,
             content_len: new.content.len() as u64,
             content: Some(new.content),
+            facts: Some(new.facts),
             report: new.report,
             submitted_at_ms: new.submitted_at_ms,
         }))
@@ -325,14 +333,14 @@ impl Store for SqliteStore {
         match version {
             Some(version) => {
                 self.fetch_submission(
-                    select_submissions!(", s.content", "s.unit_code = ? AND s.fiscal_year = ? AND s.version = ?"),
+                    select_submissions!(", s.content, s.facts_json", "s.unit_code = ? AND s.fiscal_year = ? AND s.version = ?"),
                     vec![Bind::Text(unit.as_str()), Bind::Int(year), Bind::Int(i64::from(version))],
                 )
                 .await
             }
             None => {
                 self.fetch_submission(
-                    select_submissions!(", s.content", "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL"),
+                    select_submissions!(", s.content, s.facts_json", "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL"),
                     vec![Bind::Text(unit.as_str()), Bind::Int(year)],
                 )
                 .await
@@ -350,6 +358,49 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| submission_from_row(row, None)).collect()
+    }
+
+    async fn latest_valid_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<StoredSubmission>, StoreError> {
+        self.fetch_submission(
+            select_submissions!(
+                ", s.content, s.facts_json",
+                "s.unit_code = ? AND s.fiscal_year = ? AND s.state != 'rejected_by_rules' \
+                 ORDER BY s.version DESC LIMIT 1"
+            ),
+            vec![Bind::Text(unit.as_str()), Bind::Int(i64::from(year.get()))],
+        )
+        .await
+    }
+
+    async fn put_budget(&self, unit: &UnitCode, year: FiscalYear, figures: &BudgetFigures) -> Result<(), StoreError> {
+        let json = serde_json::to_string(figures).map_err(|e| corrupt(format!("budget: {e}")))?;
+        sqlx::query(
+            "INSERT INTO budgets (unit_code, fiscal_year, figures_json, updated_at_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (unit_code, fiscal_year) DO UPDATE SET figures_json = excluded.figures_json, \
+                                                              updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(unit.as_str())
+        .bind(i64::from(year.get()))
+        .bind(json)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn budget(&self, unit: &UnitCode, year: FiscalYear) -> Result<Option<BudgetFigures>, StoreError> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT figures_json FROM budgets WHERE unit_code = ? AND fiscal_year = ?")
+                .bind(unit.as_str())
+                .bind(i64::from(year.get()))
+                .fetch_optional(&self.pool)
+                .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt(format!("budget of {unit}/{year}: {e}"))))
+            .transpose()
     }
 
     async fn close(&self) {

@@ -15,6 +15,10 @@ pub enum TableRef {
     Indicators,
     /// `SUMMARY`: the evaluation's 总分 row ("total"; columns `SUMMARY_COLUMNS`).
     Summary,
+    /// `UNIT_FUNDS`: the unit's overall evaluation's funds rows, usable anywhere.
+    UnitFunds,
+    /// `PROJECTS`: the total funds row of every project evaluation (rows `*` only, in aggregates).
+    Projects,
 }
 
 /// Which rows a reference selects.
@@ -132,6 +136,8 @@ pub enum Func {
     IsProject,
     /// `last_year(expr)`: the expression evaluated on last year's accepted disclosure of the unit.
     LastYear,
+    /// `budget(cell)`: the budget figure (年初预算数) of a cell, as the budget system gave it.
+    Budget,
 }
 
 #[derive(Debug, Clone, PartialEq)]

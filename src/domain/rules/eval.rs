@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use super::{ast::*, RuleSet};
 use crate::domain::{
+    budget::BudgetFigures,
     disclosure::{CellState, Disclosure},
     evaluation::{Evaluation, FundsSource, Indicator, FUNDS_COLUMNS, INDICATOR_COLUMNS, SUMMARY_COLUMNS},
     money::{round_for_display, Interval, Value},
@@ -35,8 +36,10 @@ enum Binding<'a> {
 /// What the validation of one disclosure can see besides the disclosure itself.
 #[derive(Default, Clone, Copy)]
 pub struct Context<'a> {
-    /// Last year's accepted disclosure of the same unit, resolved against last year's taxonomy.
-    pub last_year: Option<(&'a Disclosure, &'a Taxonomy)>,
+    /// Last year's accepted disclosure of the same unit, resolved against this year's taxonomy (by codes).
+    pub last_year: Option<&'a Disclosure>,
+    /// The budget figures (年初预算数) of the unit for the year, as the budget system gave them.
+    pub budget: Option<&'a BudgetFigures>,
 }
 
 struct Env<'a> {
@@ -70,8 +73,47 @@ pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure,
         };
         env.clauses(rule, 0, &mut report);
     }
-    report.finish();
     report
+}
+
+/// Evaluates a standalone expression (no rule variables) to a number: its interval, and the cells it read.
+/// `None` when it is unknown or not a number.
+pub(super) fn evaluate_number(
+    rules: &RuleSet,
+    taxonomy: &Taxonomy,
+    disclosure: &Disclosure,
+    context: Context<'_>,
+    expr: &Expr,
+) -> (Option<Interval>, Vec<FoundCell>) {
+    let mut env = Env {
+        disclosure,
+        taxonomy,
+        rules,
+        vars: &[],
+        context,
+        bindings: Vec::new(),
+        record: Some(Vec::new()),
+        strict: false,
+    };
+    let value = match env.eval(expr) {
+        V::Num(interval) => Some(interval),
+        _ => None,
+    };
+    let mut cells = env.record.take().unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    cells.retain(|c| seen.insert(c.clone()));
+    (value, cells)
+}
+
+/// The same expression on last year's figures, when there are any.
+pub(super) fn evaluate_last_year(
+    rules: &RuleSet,
+    taxonomy: &Taxonomy,
+    context: Context<'_>,
+    expr: &Expr,
+) -> Option<Interval> {
+    let last_year = context.last_year?;
+    evaluate_number(rules, taxonomy, last_year, Context::default(), expr).0
 }
 
 impl<'a> Env<'a> {
@@ -442,8 +484,13 @@ impl<'a> Env<'a> {
                 };
                 self.table_cell(table, row, column)
             }
-            TableRef::Funds => {
-                let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
+            TableRef::Funds | TableRef::UnitFunds => {
+                let scope = if cell.table == TableRef::UnitFunds {
+                    self.disclosure.unit_evaluation.as_ref().map(|e| (e, 0))
+                } else {
+                    self.evaluation()
+                };
+                let Some((evaluation, position)) = scope else { return V::Unknown };
                 let RowSel::Code(code) = &cell.rows else { return V::Unknown };
                 let Some(source) = FundsSource::from_code(code) else { return V::Unknown };
                 let ColSel::Index(column) = cell.col else { return V::Unknown };
@@ -469,6 +516,8 @@ impl<'a> Env<'a> {
                 self.note(evaluation_cell(position, "summary".into(), SUMMARY_COLUMNS[column]));
                 self.evaluation_value(evaluation.summary(column), SUMMARY_COLUMNS[column])
             }
+            // The parser allows PROJECTS only in aggregates.
+            TableRef::Projects => V::Unknown,
         }
     }
 
@@ -562,6 +611,9 @@ impl<'a> Env<'a> {
     }
 
     fn aggregate_indicators(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
+        if cells.table == TableRef::Projects {
+            return self.aggregate_projects(agg, cells);
+        }
         let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
         let ColSel::Index(column) = cells.col else { return V::Unknown };
         if cells.table != TableRef::Indicators {
@@ -572,6 +624,34 @@ impl<'a> Env<'a> {
         for (i, indicator) in evaluation.indicators.iter().enumerate() {
             self.note(evaluation_cell(position, format!("indicator.{}", i + 1), INDICATOR_COLUMNS[column]));
             match self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column]) {
+                V::Num(value) => {
+                    count += 1;
+                    match total.checked_add(&value) {
+                        Some(sum) => total = sum,
+                        None => return V::Unknown,
+                    }
+                }
+                _ if agg == Agg::Sum => return V::Unknown,
+                _ => {}
+            }
+        }
+        match agg {
+            Agg::Sum => V::Num(total),
+            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
+            Agg::Present => V::Bool(count > 0),
+        }
+    }
+
+    /// Σ / count over the total funds row of every project evaluation.
+    fn aggregate_projects(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
+        let ColSel::Index(column) = cells.col else { return V::Unknown };
+        let disclosure = self.disclosure;
+        let mut total = Interval::zero();
+        let mut count = 0u32;
+        for (i, project) in disclosure.project_evaluations.iter().enumerate() {
+            self.note(evaluation_cell(i + 1, "funds.total".into(), FUNDS_COLUMNS[column]));
+            let value = project.funds_row(FundsSource::Total).and_then(|row| row.column(column));
+            match self.evaluation_value(value, FUNDS_COLUMNS[column]) {
                 V::Num(value) => {
                     count += 1;
                     match total.checked_add(&value) {
@@ -656,16 +736,25 @@ impl<'a> Env<'a> {
             Func::ExecutionScore => num(self.evaluation().and_then(|(e, _)| self.rules.scoring.execution_score(e))),
             Func::IsProject => V::Bool(self.evaluation().is_some_and(|(_, position)| position > 0)),
             Func::LastYear => {
-                let Some((disclosure, taxonomy)) = self.context.last_year else { return V::Unknown };
-                // Tables and columns are resolved against this year's taxonomy; last year's must have the same
-                // layout for the cells read, which the caller ensures by resolving by code.
-                if taxonomy.tables.len() != self.taxonomy.tables.len() {
-                    return V::Unknown;
-                }
+                let Some(disclosure) = self.context.last_year else { return V::Unknown };
                 let saved = std::mem::replace(&mut self.disclosure, disclosure);
                 let value = self.eval(&args[0]);
                 self.disclosure = saved;
                 value
+            }
+            Func::Budget => {
+                let (Some(budget), Some(Expr::Cell(cell))) = (self.context.budget, args.first()) else {
+                    return V::Unknown;
+                };
+                let TableRef::Table(table) = cell.table else { return V::Unknown };
+                let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                    return V::Unknown;
+                };
+                let def = &self.taxonomy.tables[table];
+                match budget.get(&def.code, row, &def.columns[column].code) {
+                    Some(value) => V::Num(value.rounded_interval()),
+                    None => V::Unknown,
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod ast;
 mod eval;
 mod lexer;
+pub mod narrative;
 mod parser;
 
 use std::collections::HashMap;
@@ -24,6 +25,8 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub definitions: Vec<ast::Definition>,
     pub scoring: ScoringPolicy,
+    /// Checks of the figures the narrative states (`narrative.toml`); `None` when the year has none.
+    pub narrative: Option<narrative::NarrativeChecks>,
     by_id: HashMap<String, usize>,
 }
 
@@ -34,7 +37,12 @@ impl RuleSet {
 
     /// Runs every rule on a disclosure.
     pub fn run(&self, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
-        eval::run(self, taxonomy, disclosure, context)
+        let mut report = eval::run(self, taxonomy, disclosure, context);
+        if self.narrative.is_some() {
+            narrative::run(self, taxonomy, disclosure, context, &mut report);
+        }
+        report.finish();
+        report
     }
 
     /// Loads the scoring policy (`scoring.toml`) of a taxonomy directory.
@@ -92,6 +100,16 @@ impl RuleSet {
             sources.insert(relative, source);
         }
 
+        let narrative_path = taxonomy.dir.join("narrative.toml");
+        let narrative = if narrative_path.exists() {
+            let file = SourceFile::read(&narrative_path)?;
+            let checks = narrative::load(&file, taxonomy, &mut definitions)?;
+            sources.insert("narrative.toml".to_owned(), file);
+            Some(checks)
+        } else {
+            None
+        };
+
         // Every name used must be defined somewhere, and definitions must not depend on themselves.
         let mut resolved = Vec::with_capacity(definitions.defined.len());
         for (slot, defined) in definitions.defined.iter().enumerate() {
@@ -124,6 +142,7 @@ impl RuleSet {
             rules,
             definitions: resolved,
             scoring,
+            narrative,
             by_id,
         })
     }
@@ -134,6 +153,7 @@ impl RuleSet {
             rules: Vec::new(),
             definitions: Vec::new(),
             scoring,
+            narrative: None,
             by_id: HashMap::new(),
         }
     }

@@ -81,6 +81,7 @@ const FUNCTIONS: &[(&str, Func)] = &[
     ("execution_score", Func::ExecutionScore),
     ("is_project", Func::IsProject),
     ("last_year", Func::LastYear),
+    ("budget", Func::Budget),
 ];
 
 const KEYWORDS: &[&str] = &[
@@ -107,6 +108,33 @@ pub fn parse_file(
         vars: Vec::new(),
     };
     parser.file()
+}
+
+/// Parses one expression (a narrative phrase's value, say); no rule variables are bound.
+pub fn parse_expression(
+    source: &str,
+    file: &str,
+    taxonomy: &Taxonomy,
+    definitions: &mut DefinitionTable,
+) -> Result<Expr, ParseError> {
+    let tokens = lex(source).map_err(|e| ParseError {
+        offset: e.offset,
+        message: e.message,
+    })?;
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        source,
+        file,
+        taxonomy,
+        definitions,
+        vars: Vec::new(),
+    };
+    let expr = parser.expr()?;
+    if parser.peek().is_some() {
+        return err(parser.offset(), format!("unexpected {} after the expression", parser.found()));
+    }
+    Ok(expr)
 }
 
 /// 1-based line of a byte offset.
@@ -662,9 +690,9 @@ impl<'a> Parser<'a> {
             Func::Completion | Func::ExpectedScore | Func::KindsMatch | Func::Comparable => {
                 needs_var(|k| k == VarKind::Indicator, "an indicator variable such as $i")?
             }
-            Func::Given => {
+            Func::Given | Func::Budget => {
                 if !matches!(args.first(), Some((_, Expr::Cell(_)))) {
-                    return err(args[0].0, "given() takes one cell, such as given(T01[income_total])");
+                    return err(args[0].0, format!("{name}() takes one cell, such as {name}(T01[income_total])"));
                 }
             }
             Func::ExecutionScore | Func::IsProject if !self.has_evaluation_scope() => {
@@ -681,6 +709,8 @@ impl<'a> Parser<'a> {
             "FUNDS" => TableRef::Funds,
             "IND" => TableRef::Indicators,
             "SUMMARY" => TableRef::Summary,
+            "UNIT_FUNDS" => TableRef::UnitFunds,
+            "PROJECTS" => TableRef::Projects,
             _ => match self.taxonomy.table_index(table_name) {
                 Some(index) => TableRef::Table(index),
                 None => {
@@ -691,7 +721,7 @@ impl<'a> Parser<'a> {
                 }
             },
         };
-        if !matches!(table, TableRef::Table(_)) && !self.has_evaluation_scope() {
+        if matches!(table, TableRef::Funds | TableRef::Indicators | TableRef::Summary) && !self.has_evaluation_scope() {
             return err(
                 offset,
                 format!("{table_name} is part of an evaluation: bind one first with \"for $e in evaluations\""),
@@ -726,6 +756,7 @@ impl<'a> Parser<'a> {
             TableRef::Funds => FUNDS_COLUMNS.len(),
             TableRef::Indicators => INDICATOR_COLUMNS.len(),
             TableRef::Summary => SUMMARY_COLUMNS.len(),
+            TableRef::UnitFunds | TableRef::Projects => FUNDS_COLUMNS.len(),
         }
     }
 
@@ -733,7 +764,7 @@ impl<'a> Parser<'a> {
         let offset = self.offset();
         let token = self.next().map(|t| t.tok);
         let sel = match (token, table) {
-            (Some(Tok::Star), TableRef::Table(_) | TableRef::Indicators) => RowSel::All,
+            (Some(Tok::Star), TableRef::Table(_) | TableRef::Indicators | TableRef::Projects) => RowSel::All,
             (Some(Tok::Var(name)), _) => {
                 let (slot, kind) = self.var(&name, offset)?;
                 match (kind, table) {
@@ -782,7 +813,7 @@ impl<'a> Parser<'a> {
                 self.check_pattern(index, &pattern, offset)?;
                 RowSel::Pattern(pattern)
             }
-            (Some(Tok::Word(code)), TableRef::Funds) => {
+            (Some(Tok::Word(code)), TableRef::Funds | TableRef::UnitFunds) => {
                 if FundsSource::from_code(&code).is_none() {
                     let codes: Vec<&str> = FundsSource::ALL.iter().map(|s| s.code()).collect();
                     return err(offset, format!("unknown funds row \"{code}\" ({})", codes.join(", ")));
@@ -832,7 +863,9 @@ impl<'a> Parser<'a> {
             Some(Tok::Word(code)) => {
                 let index = match table {
                     TableRef::Table(index) => self.taxonomy.tables[index].column_index(&code),
-                    TableRef::Funds => FUNDS_COLUMNS.iter().position(|c| *c == code),
+                    TableRef::Funds | TableRef::UnitFunds | TableRef::Projects => {
+                        FUNDS_COLUMNS.iter().position(|c| *c == code)
+                    }
                     TableRef::Indicators => INDICATOR_COLUMNS.iter().position(|c| *c == code),
                     TableRef::Summary => SUMMARY_COLUMNS.iter().position(|c| *c == code),
                 };
