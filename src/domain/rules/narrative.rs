@@ -754,7 +754,8 @@ mod tests {
 
     #[test]
     fn reads_changes_and_rates_with_their_signs() {
-        let text = normalize(":支出决算数为0.00万元，比上年决算减少3.00万元，下降100.00%,主要原因是：本年未安排");
+        // What follows "…宗教事务(项):支出决算数为" once the connector is stripped.
+        let text = normalize("0.00万元，比上年决算减少3.00万元，下降100.00%,主要原因是：本年未安排");
         let statement = read_statement(&text, "万元");
         assert_eq!(statement.amount, v("0.00"));
         assert_eq!(statement.change, v("-3.00"));
