@@ -71,7 +71,7 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
     let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
     assert_eq!(seen["version"], 1);
     assert_eq!(seen["state"], "SUBMISSION_STATE_REJECTED_BY_RULES");
-    assert_eq!(seen["error_rules"], serde_json::json!(["EV-W-001", "EV-X-002"]));
+    assert_eq!(seen["error_rules"], serde_json::json!(["EV-W-001", "EV-X-002", "NAR-AMOUNT"]));
     assert!(seen["warning_count"].as_u64().unwrap() > 10, "{seen}");
     // Decimals arrive as strings with their precision.
     assert_eq!(seen["first_provided"], "164.56");

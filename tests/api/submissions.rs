@@ -12,8 +12,9 @@ fn rule_ids(report: &pb::ValidationReport, severity: pb::Severity) -> Vec<String
         .collect()
 }
 
-/// The reference with its one data-entry error fixed: the 国密 project's 分值 of 74.56 set to 10.
-fn corrected_reference() -> pb::Disclosure {
+/// The reference with its genuine errors fixed: the 国密 project's 分值 of 74.56 set to 10, and the unit
+/// evaluation's text stating 7974.18 where its table says 7973.18.
+pub fn corrected_reference() -> pb::Disclosure {
     let mut disclosure = reference();
     let project = disclosure
         .project_evaluations
@@ -25,6 +26,8 @@ fn corrected_reference() -> pb::Disclosure {
             row.weight = Some(pb::Decimal { value: "10".into() });
         }
     }
+    let unit = disclosure.unit_evaluation.as_mut().expect("unit evaluation");
+    unit.goal_actual = unit.goal_actual.replace("7974.18", "7973.18");
     disclosure
 }
 
@@ -43,9 +46,10 @@ async fn the_reference_disclosure_is_stored_with_its_findings() {
     let submission = response.submission.expect("submission");
     assert_eq!((submission.unit_code.as_str(), submission.fiscal_year, submission.version), (UNIT, 2024, 1));
     assert!(submission.current);
-    // The 国密 project states 74.56 where the execution weight 10 belongs: two genuine errors.
+    // The 国密 project states 74.56 where the execution weight 10 belongs (two errors), and the unit evaluation's
+    // text states 7,974.18 where its table has 7,973.18.
     let report = submission.report.expect("report");
-    assert_eq!(rule_ids(&report, pb::Severity::Error), ["EV-W-001", "EV-X-002"]);
+    assert_eq!(rule_ids(&report, pb::Severity::Error), ["EV-W-001", "EV-X-002", "NAR-AMOUNT"]);
     assert_eq!(submission.state, pb::SubmissionState::RejectedByRules as i32);
     // Rounding differences (8,190.84 against parts adding to 8,190.83) are not findings.
     assert!(!report.findings.iter().any(|f| f.rule_id.starts_with("T01-BAL")));
@@ -153,7 +157,7 @@ async fn validate_is_a_dry_run() {
         .into_inner()
         .report
         .expect("report");
-    assert_eq!(report.error_count, 2);
+    assert_eq!(report.error_count, 3);
     assert!(report.checks_evaluated > 1000, "{}", report.checks_evaluated);
     assert_eq!(app.count_rows("submissions").await, 0);
     let missing = client
