@@ -23,5 +23,6 @@ pub mod pb {
     tonic::include_proto!("juesuan.v1");
 
     /// The encoded file descriptor set of the contracts, for server reflection and the proto JSON mapping.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("juesuan_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("juesuan_descriptor");
 }

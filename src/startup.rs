@@ -9,7 +9,8 @@ use tonic::transport::Server;
 
 use crate::{
     api::{
-        raw_body::CaptureDisclosureLayer, submissions::SubmissionsService, units::UnitRegistryService,
+        raw_body::CaptureDisclosureLayer, submissions::SubmissionsService,
+        units::UnitRegistryService,
     },
     configuration::Settings,
     domain::{
@@ -90,11 +91,17 @@ pub async fn run(
     let request_limit = app.limits.max_disclosure_bytes + 64 * 1024;
     let registry = Registry::new(app.store.clone());
     let submissions = Submissions::new(app.store.clone(), app.taxonomies.clone(), app.limits);
-    let units_server = pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
-    let submissions_server = pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
-        .max_decoding_message_size(request_limit + 1024);
+    let units_server =
+        pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
     let submissions_server =
-        tower::Layer::layer(&CaptureDisclosureLayer { limit: request_limit }, submissions_server);
+        pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
+            .max_decoding_message_size(request_limit + 1024);
+    let submissions_server = tower::Layer::layer(
+        &CaptureDisclosureLayer {
+            limit: request_limit,
+        },
+        submissions_server,
+    );
 
     let address = listener.local_addr().ok();
     tracing::info!(address = ?address, "serving gRPC");

@@ -6,12 +6,13 @@ use prost_types::Timestamp;
 use crate::{
     domain::{
         disclosure::{
-            AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection, ReportType, RowDraft,
-            SectionFact, TableDraft,
+            AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection,
+            ReportType, RowDraft, SectionFact, TableDraft,
         },
-        error::FieldViolation,
+        error::{FieldViolation, Path},
         evaluation::{
-            Comparator, DateSpec, Evaluation, FundsRow, FundsSource, Indicator, Measure, MeasureValue, ScoringRule,
+            Comparator, DateSpec, Evaluation, FundsRow, FundsSource, Indicator, Measure,
+            MeasureValue, ScoringRule,
         },
         ids::{FiscalYear, RegionCode, UnitCode},
         money::Value,
@@ -28,16 +29,21 @@ use crate::{
 pub struct Violations(pub Vec<FieldViolation>);
 
 impl Violations {
-    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
+    pub fn push(&mut self, field: impl std::fmt::Display, description: impl Into<String>) {
+        self.0
+            .push(FieldViolation::new(field.to_string(), description));
     }
 
     pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
-        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
     }
 }
 
-fn decimal(d: &Option<pb::Decimal>, path: &str, v: &mut Violations) -> Option<Value> {
+fn decimal(d: &Option<pb::Decimal>, path: Path<'_>, v: &mut Violations) -> Option<Value> {
     let d = d.as_ref()?;
     match d.value.parse::<Value>() {
         Ok(value) => Some(value),
@@ -49,10 +55,12 @@ fn decimal(d: &Option<pb::Decimal>, path: &str, v: &mut Violations) -> Option<Va
 }
 
 fn year(value: u32, path: &str, v: &mut Violations) -> Option<FiscalYear> {
-    FiscalYear::new(value).map_err(|e| v.push(path, e.to_string())).ok()
+    FiscalYear::new(value)
+        .map_err(|e| v.push(path, e.to_string()))
+        .ok()
 }
 
-fn enum_value<E: TryFrom<i32>>(value: i32, path: &str, v: &mut Violations) -> Option<E> {
+fn enum_value<E: TryFrom<i32>>(value: i32, path: Path<'_>, v: &mut Violations) -> Option<E> {
     match E::try_from(value) {
         Ok(e) => Some(e),
         Err(_) => {
@@ -108,7 +116,9 @@ fn unit_type_to_pb(kind: Option<UnitType>) -> pb::UnitType {
 }
 
 fn unit_code(text: &str, path: &str, v: &mut Violations) -> Option<UnitCode> {
-    UnitCode::parse(text).map_err(|e| v.push(path, e.to_string())).ok()
+    UnitCode::parse(text)
+        .map_err(|e| v.push(path, e.to_string()))
+        .ok()
 }
 
 fn optional_unit_code(text: &str, path: &str, v: &mut Violations) -> Option<UnitCode> {
@@ -127,30 +137,41 @@ pub fn unit_from_pb(unit: &pb::Unit) -> Result<Unit, Vec<FieldViolation>> {
         0 => None,
         y => year(y, "valid_to_year", &mut v),
     };
-    let level = enum_value::<pb::BudgetLevel>(unit.budget_level, "budget_level", &mut v).and_then(budget_level);
+    let level =
+        enum_value::<pb::BudgetLevel>(unit.budget_level, Path::ROOT.field("budget_level"), &mut v)
+            .and_then(budget_level);
     if level.is_none() && v.0.iter().all(|x| x.field != "budget_level") {
         v.push("budget_level", "is required");
     }
-    let kind = enum_value::<pb::UnitType>(unit.unit_type, "unit_type", &mut v).and_then(unit_type);
+    let kind = enum_value::<pb::UnitType>(unit.unit_type, Path::ROOT.field("unit_type"), &mut v)
+        .and_then(unit_type);
     let parent = optional_unit_code(&unit.parent_code, "parent_code", &mut v);
-    let supervising = optional_unit_code(&unit.supervising_department_code, "supervising_department_code", &mut v);
+    let supervising = optional_unit_code(
+        &unit.supervising_department_code,
+        "supervising_department_code",
+        &mut v,
+    );
     let region = RegionCode::parse(&unit.fiscal_region_code)
         .map_err(|e| v.push("fiscal_region_code", e.to_string()))
         .ok();
     match (code, valid_from, level, region) {
-        (Some(code), Some(valid_from), Some(budget_level), Some(fiscal_region)) if v.0.is_empty() => Ok(Unit {
-            code,
-            name: unit.name.trim().to_owned(),
-            valid_from,
-            valid_to,
-            budget_level,
-            unit_type: kind,
-            parent,
-            supervising_department: supervising,
-            fiscal_region,
-            is_department: unit.is_department,
-            is_region: unit.is_region,
-        }),
+        (Some(code), Some(valid_from), Some(budget_level), Some(fiscal_region))
+            if v.0.is_empty() =>
+        {
+            Ok(Unit {
+                code,
+                name: unit.name.trim().to_owned(),
+                valid_from,
+                valid_to,
+                budget_level,
+                unit_type: kind,
+                parent,
+                supervising_department: supervising,
+                fiscal_region,
+                is_department: unit.is_department,
+                is_region: unit.is_region,
+            })
+        }
         _ => Err(v.0),
     }
 }
@@ -163,7 +184,11 @@ pub fn unit_to_pb(unit: &Unit) -> pb::Unit {
         valid_to_year: unit.valid_to.map_or(0, FiscalYear::get),
         budget_level: budget_level_to_pb(unit.budget_level) as i32,
         unit_type: unit_type_to_pb(unit.unit_type) as i32,
-        parent_code: unit.parent.as_ref().map(ToString::to_string).unwrap_or_default(),
+        parent_code: unit
+            .parent
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         supervising_department_code: unit
             .supervising_department
             .as_ref()
@@ -183,7 +208,10 @@ pub fn tree_node_to_pb(node: &TreeNode) -> pb::UnitNode {
 }
 
 /// A code and a year from a request, both required.
-pub fn unit_and_year(code: &str, fiscal_year: u32) -> Result<(UnitCode, FiscalYear), Vec<FieldViolation>> {
+pub fn unit_and_year(
+    code: &str,
+    fiscal_year: u32,
+) -> Result<(UnitCode, FiscalYear), Vec<FieldViolation>> {
     let mut v = Violations::default();
     let code = unit_code(code, "unit_code", &mut v);
     let year = year(fiscal_year, "fiscal_year", &mut v);
@@ -214,13 +242,19 @@ pub fn code(text: &str, path: &str) -> Result<UnitCode, Vec<FieldViolation>> {
 }
 
 fn cover(cover: &pb::Cover, v: &mut Violations) -> Option<Cover> {
+    let root = Path::ROOT.field("cover");
     let code = unit_code(&cover.unit_code, "cover.unit_code", v);
     let fiscal_year = year(cover.fiscal_year, "cover.fiscal_year", v);
     let budget_level =
-        enum_value::<pb::BudgetLevel>(cover.budget_level, "cover.budget_level", v).and_then(budget_level);
-    let unit_type = enum_value::<pb::UnitType>(cover.unit_type, "cover.unit_type", v).and_then(unit_type);
-    let supervising =
-        optional_unit_code(&cover.supervising_department_code, "cover.supervising_department_code", v);
+        enum_value::<pb::BudgetLevel>(cover.budget_level, root.field("budget_level"), v)
+            .and_then(budget_level);
+    let unit_type =
+        enum_value::<pb::UnitType>(cover.unit_type, root.field("unit_type"), v).and_then(unit_type);
+    let supervising = optional_unit_code(
+        &cover.supervising_department_code,
+        "cover.supervising_department_code",
+        v,
+    );
     let parent = optional_unit_code(&cover.parent_unit_code, "cover.parent_unit_code", v);
     let region = if cover.fiscal_region_code.is_empty() {
         None
@@ -229,20 +263,25 @@ fn cover(cover: &pb::Cover, v: &mut Violations) -> Option<Cover> {
             .map_err(|e| v.push("cover.fiscal_region_code", e.to_string()))
             .ok()
     };
-    let report_type = match enum_value::<pb::ReportType>(cover.report_type, "cover.report_type", v) {
-        Some(pb::ReportType::Consolidated) => ReportType::Consolidated,
-        Some(pb::ReportType::Adjustment) => ReportType::Adjustment,
-        _ => ReportType::Single,
-    };
-    let amount_unit = match enum_value::<pb::AmountUnit>(cover.amount_unit, "cover.amount_unit", v) {
-        Some(pb::AmountUnit::Yuan) => Some(AmountUnit::Yuan),
-        Some(pb::AmountUnit::TenThousandYuan) => Some(AmountUnit::TenThousandYuan),
-        Some(pb::AmountUnit::Unspecified) => {
-            v.push("cover.amount_unit", "is required: AMOUNT_UNIT_YUAN or AMOUNT_UNIT_TEN_THOUSAND_YUAN");
-            None
-        }
-        None => None,
-    };
+    let report_type =
+        match enum_value::<pb::ReportType>(cover.report_type, root.field("report_type"), v) {
+            Some(pb::ReportType::Consolidated) => ReportType::Consolidated,
+            Some(pb::ReportType::Adjustment) => ReportType::Adjustment,
+            _ => ReportType::Single,
+        };
+    let amount_unit =
+        match enum_value::<pb::AmountUnit>(cover.amount_unit, root.field("amount_unit"), v) {
+            Some(pb::AmountUnit::Yuan) => Some(AmountUnit::Yuan),
+            Some(pb::AmountUnit::TenThousandYuan) => Some(AmountUnit::TenThousandYuan),
+            Some(pb::AmountUnit::Unspecified) => {
+                v.push(
+                    "cover.amount_unit",
+                    "is required: AMOUNT_UNIT_YUAN or AMOUNT_UNIT_TEN_THOUSAND_YUAN",
+                );
+                None
+            }
+            None => None,
+        };
     Some(Cover {
         unit_code: code?,
         unit_name: cover.unit_name.trim().to_owned(),
@@ -258,8 +297,12 @@ fn cover(cover: &pb::Cover, v: &mut Violations) -> Option<Cover> {
     })
 }
 
-fn table(table: &pb::Table, path: &str, v: &mut Violations) -> TableDraft {
-    let completeness = match enum_value::<pb::TableCompleteness>(table.completeness, &format!("{path}.completeness"), v) {
+fn table(table: &pb::Table, path: Path<'_>, v: &mut Violations) -> TableDraft {
+    let completeness = match enum_value::<pb::TableCompleteness>(
+        table.completeness,
+        path.field("completeness"),
+        v,
+    ) {
         Some(pb::TableCompleteness::Partial) => Completeness::Partial,
         _ => Completeness::Complete,
     };
@@ -268,18 +311,21 @@ fn table(table: &pb::Table, path: &str, v: &mut Violations) -> TableDraft {
         .iter()
         .enumerate()
         .map(|(r, row)| {
-            let row_path = format!("{path}.rows[{r}]");
+            let row_path = path.item("rows", r);
             let cells = row
                 .cells
                 .iter()
                 .enumerate()
                 .filter_map(|(c, cell)| {
-                    let cell_path = format!("{row_path}.cells[{c}].value");
+                    let cell_path = row_path.item("cells", c);
                     if cell.value.is_none() {
-                        v.push(cell_path, "is missing; give the cell's value, or leave the cell out");
+                        v.push(
+                            cell_path.field("value"),
+                            "is missing; give the cell's value, or leave the cell out",
+                        );
                         return None;
                     }
-                    decimal(&cell.value, &cell_path, v).map(|value| CellDraft {
+                    decimal(&cell.value, cell_path.field("value"), v).map(|value| CellDraft {
                         column: cell.column.clone(),
                         value,
                     })
@@ -319,8 +365,8 @@ impl Facts<'_> {
     }
 
     fn amount(&mut self, field: &'static str, value: &Option<pb::Decimal>) {
-        let path = format!("{}.{field}", self.section);
-        if let Some(value) = decimal(value, &path, self.v) {
+        let section = Path::ROOT.field(self.section);
+        if let Some(value) = decimal(value, section.field(field), self.v) {
             self.out.push(SectionFact {
                 section: self.section,
                 field,
@@ -333,7 +379,11 @@ impl Facts<'_> {
 fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
     let mut out = Vec::new();
     if let Some(s) = &d.staffing {
-        let mut f = Facts { section: "staffing", out: Vec::new(), v };
+        let mut f = Facts {
+            section: "staffing",
+            out: Vec::new(),
+            v,
+        };
         f.count("total", s.total);
         f.count("in_service", s.in_service);
         f.count("retired_cadres", s.retired_cadres);
@@ -346,7 +396,11 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
         out.extend(f.out);
     }
     if let Some(c) = &d.three_public_counts {
-        let mut f = Facts { section: "three_public_counts", out: Vec::new(), v };
+        let mut f = Facts {
+            section: "three_public_counts",
+            out: Vec::new(),
+            v,
+        };
         f.count("delegations", c.delegations);
         f.count("delegation_trips", c.delegation_trips);
         f.count("vehicles_purchased", c.vehicles_purchased);
@@ -356,7 +410,11 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
         out.extend(f.out);
     }
     if let Some(p) = &d.procurement {
-        let mut f = Facts { section: "procurement", out: Vec::new(), v };
+        let mut f = Facts {
+            section: "procurement",
+            out: Vec::new(),
+            v,
+        };
         f.amount("total", &p.total);
         f.amount("goods", &p.goods);
         f.amount("works", &p.works);
@@ -368,7 +426,11 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
         out.extend(f.out);
     }
     if let Some(a) = &d.assets {
-        let mut f = Facts { section: "assets", out: Vec::new(), v };
+        let mut f = Facts {
+            section: "assets",
+            out: Vec::new(),
+            v,
+        };
         f.amount("building_area_m2", &a.building_area_m2);
         f.amount("building_value", &a.building_value);
         f.count("vehicles", a.vehicles);
@@ -376,7 +438,10 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
         if let Some(u) = &a.vehicles_by_use {
             f.count("vehicles_by_use.senior_officials", u.senior_officials);
             f.count("vehicles_by_use.principal", u.principal);
-            f.count("vehicles_by_use.confidential_communication", u.confidential_communication);
+            f.count(
+                "vehicles_by_use.confidential_communication",
+                u.confidential_communication,
+            );
             f.count("vehicles_by_use.emergency", u.emergency);
             f.count("vehicles_by_use.law_enforcement", u.law_enforcement);
             f.count("vehicles_by_use.special_technical", u.special_technical);
@@ -387,7 +452,11 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
         out.extend(f.out);
     }
     if let Some(o) = &d.operating_expenses {
-        let mut f = Facts { section: "operating_expenses", out: Vec::new(), v };
+        let mut f = Facts {
+            section: "operating_expenses",
+            out: Vec::new(),
+            v,
+        };
         f.amount("agency_operating", &o.agency_operating);
         f.amount("public_expenses", &o.public_expenses);
         out.extend(f.out);
@@ -395,10 +464,13 @@ fn section_facts(d: &pb::Disclosure, v: &mut Violations) -> Vec<SectionFact> {
     out
 }
 
-fn funds_row(row: &pb::FundsRow, path: &str, v: &mut Violations) -> Option<FundsRow> {
-    let source = match enum_value::<pb::FundsSource>(row.source, &format!("{path}.source"), v)? {
+fn funds_row(row: &pb::FundsRow, path: Path<'_>, v: &mut Violations) -> Option<FundsRow> {
+    let source = match enum_value::<pb::FundsSource>(row.source, path.field("source"), v)? {
         pb::FundsSource::Unspecified => {
-            v.push(format!("{path}.source"), "is required (TOTAL, CURRENT_APPROPRIATION, …)");
+            v.push(
+                path.field("source"),
+                "is required (TOTAL, CURRENT_APPROPRIATION, …)",
+            );
             return None;
         }
         pb::FundsSource::Total => FundsSource::Total,
@@ -411,17 +483,17 @@ fn funds_row(row: &pb::FundsRow, path: &str, v: &mut Violations) -> Option<Funds
     Some(FundsRow {
         source,
         label: row.label.clone(),
-        initial_budget: decimal(&row.initial_budget, &format!("{path}.initial_budget"), v),
-        full_year_budget: decimal(&row.full_year_budget, &format!("{path}.full_year_budget"), v),
-        executed: decimal(&row.executed, &format!("{path}.executed"), v),
-        weight: decimal(&row.weight, &format!("{path}.weight"), v),
-        execution_rate: decimal(&row.execution_rate, &format!("{path}.execution_rate"), v),
-        score: decimal(&row.score, &format!("{path}.score"), v),
+        initial_budget: decimal(&row.initial_budget, path.field("initial_budget"), v),
+        full_year_budget: decimal(&row.full_year_budget, path.field("full_year_budget"), v),
+        executed: decimal(&row.executed, path.field("executed"), v),
+        weight: decimal(&row.weight, path.field("weight"), v),
+        execution_rate: decimal(&row.execution_rate, path.field("execution_rate"), v),
+        score: decimal(&row.score, path.field("score"), v),
     })
 }
 
-fn measure(m: &pb::Measure, path: &str, v: &mut Violations) -> Measure {
-    let comparator = match enum_value::<pb::Comparator>(m.comparator, &format!("{path}.comparator"), v) {
+fn measure(m: &pb::Measure, path: Path<'_>, v: &mut Violations) -> Measure {
+    let comparator = match enum_value::<pb::Comparator>(m.comparator, path.field("comparator"), v) {
         Some(pb::Comparator::Ge) => Some(Comparator::Ge),
         Some(pb::Comparator::Le) => Some(Comparator::Le),
         Some(pb::Comparator::Eq) => Some(Comparator::Eq),
@@ -431,13 +503,12 @@ fn measure(m: &pb::Measure, path: &str, v: &mut Violations) -> Measure {
         _ => None,
     };
     let number = |v: &mut Violations| {
-        let n = decimal(&m.number, &format!("{path}.number"), v);
         if m.number.is_none() {
-            v.push(format!("{path}.number"), "is required for this kind of measure");
+            v.push(path.field("number"), "is required for this kind of measure");
         }
-        n
+        decimal(&m.number, path.field("number"), v)
     };
-    let value = match enum_value::<pb::MeasureKind>(m.kind, &format!("{path}.kind"), v) {
+    let value = match enum_value::<pb::MeasureKind>(m.kind, path.field("kind"), v) {
         Some(pb::MeasureKind::Number) => number(v).map(|value| MeasureValue::Number {
             value,
             unit: m.unit.clone(),
@@ -450,7 +521,10 @@ fn measure(m: &pb::Measure, path: &str, v: &mut Violations) -> Measure {
         Some(pb::MeasureKind::Date) => match DateSpec::parse(&m.date) {
             Some(date) => Some(MeasureValue::Date(date)),
             None => {
-                v.push(format!("{path}.date"), format!("\"{}\" is not a date YYYY-MM-DD or a month YYYY-MM", m.date));
+                v.push(
+                    path.field("date"),
+                    format!("\"{}\" is not a date YYYY-MM-DD or a month YYYY-MM", m.date),
+                );
                 None
             }
         },
@@ -468,23 +542,30 @@ fn measure(m: &pb::Measure, path: &str, v: &mut Violations) -> Measure {
     }
 }
 
-fn indicator(i: &pb::Indicator, path: &str, v: &mut Violations) -> Indicator {
-    let scoring_rule = match enum_value::<pb::ScoringRule>(i.scoring_rule, &format!("{path}.scoring_rule"), v) {
-        Some(pb::ScoringRule::Proportional) => Some(ScoringRule::Proportional),
-        Some(pb::ScoringRule::Graded) => Some(ScoringRule::Graded),
-        Some(pb::ScoringRule::Direct) => Some(ScoringRule::Direct),
-        Some(pb::ScoringRule::Satisfaction) => Some(ScoringRule::Satisfaction),
-        _ => None,
-    };
+fn indicator(i: &pb::Indicator, path: Path<'_>, v: &mut Violations) -> Indicator {
+    let scoring_rule =
+        match enum_value::<pb::ScoringRule>(i.scoring_rule, path.field("scoring_rule"), v) {
+            Some(pb::ScoringRule::Proportional) => Some(ScoringRule::Proportional),
+            Some(pb::ScoringRule::Graded) => Some(ScoringRule::Graded),
+            Some(pb::ScoringRule::Direct) => Some(ScoringRule::Direct),
+            Some(pb::ScoringRule::Satisfaction) => Some(ScoringRule::Satisfaction),
+            _ => None,
+        };
     Indicator {
         level1: i.level1.clone(),
         level2: i.level2.clone(),
         name: i.name.clone(),
-        weight: decimal(&i.weight, &format!("{path}.weight"), v),
-        target: i.target.as_ref().map(|m| measure(m, &format!("{path}.target"), v)),
-        actual: i.actual.as_ref().map(|m| measure(m, &format!("{path}.actual"), v)),
-        completion_rate: decimal(&i.completion_rate, &format!("{path}.completion_rate"), v),
-        score: decimal(&i.score, &format!("{path}.score"), v),
+        weight: decimal(&i.weight, path.field("weight"), v),
+        target: i
+            .target
+            .as_ref()
+            .map(|m| measure(m, path.field("target"), v)),
+        actual: i
+            .actual
+            .as_ref()
+            .map(|m| measure(m, path.field("actual"), v)),
+        completion_rate: decimal(&i.completion_rate, path.field("completion_rate"), v),
+        score: decimal(&i.score, path.field("score"), v),
         scoring_rule,
     }
 }
@@ -497,7 +578,7 @@ fn evaluation(
     indicators: &[pb::Indicator],
     total_weight: &Option<pb::Decimal>,
     total_score: &Option<pb::Decimal>,
-    path: &str,
+    path: Path<'_>,
     v: &mut Violations,
 ) -> Evaluation {
     Evaluation {
@@ -507,15 +588,15 @@ fn evaluation(
         funds: funds
             .iter()
             .enumerate()
-            .filter_map(|(i, row)| funds_row(row, &format!("{path}.funds[{i}]"), v))
+            .filter_map(|(i, row)| funds_row(row, path.item("funds", i), v))
             .collect(),
         indicators: indicators
             .iter()
             .enumerate()
-            .map(|(i, ind)| indicator(ind, &format!("{path}.indicators[{i}]"), v))
+            .map(|(i, ind)| indicator(ind, path.item("indicators", i), v))
             .collect(),
-        total_weight: decimal(total_weight, &format!("{path}.total_weight"), v),
-        total_score: decimal(total_score, &format!("{path}.total_score"), v),
+        total_weight: decimal(total_weight, path.field("total_weight"), v),
+        total_score: decimal(total_score, path.field("total_score"), v),
     }
 }
 
@@ -523,7 +604,10 @@ fn evaluation(
 pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<FieldViolation>> {
     let mut v = Violations::default();
     let Some(pb_cover) = &d.cover else {
-        v.push("cover", "is required: a disclosure names its unit, year and amount unit");
+        v.push(
+            "cover",
+            "is required: a disclosure names its unit, year and amount unit",
+        );
         return Err(v.0);
     };
     let cover = cover(pb_cover, &mut v);
@@ -531,7 +615,7 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
         .tables
         .iter()
         .enumerate()
-        .map(|(t, tb)| table(tb, &format!("tables[{t}]"), &mut v))
+        .map(|(t, tb)| table(tb, Path::ROOT.item("tables", t), &mut v))
         .collect();
     let section_facts = section_facts(d, &mut v);
     let narrative = d
@@ -551,7 +635,7 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
             &u.indicators,
             &None,
             &u.total_score,
-            "unit_evaluation",
+            Path::ROOT.field("unit_evaluation"),
             &mut v,
         )
     });
@@ -560,9 +644,10 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
         .iter()
         .enumerate()
         .map(|(p, pe)| {
-            let path = format!("project_evaluations[{p}]");
+            let root = Path::ROOT;
+            let path = root.item("project_evaluations", p);
             if pe.name.trim().is_empty() {
-                v.push(format!("{path}.name"), "is required");
+                v.push(path.field("name"), "is required");
             }
             evaluation(
                 Some(pe.name.clone()),
@@ -571,7 +656,7 @@ pub fn disclosure_draft(d: &pb::Disclosure) -> Result<DisclosureDraft, Vec<Field
                 &pe.indicators,
                 &pe.total_weight,
                 &pe.total_score,
-                &path,
+                path,
                 &mut v,
             )
         })
@@ -598,7 +683,9 @@ fn severity_to_pb(severity: Severity) -> pb::Severity {
 }
 
 fn decimal_to_pb(value: Option<rust_decimal::Decimal>) -> Option<pb::Decimal> {
-    value.map(|d| pb::Decimal { value: d.to_string() })
+    value.map(|d| pb::Decimal {
+        value: d.to_string(),
+    })
 }
 
 fn cell_to_pb(cell: &CellRef) -> pb::CellRef {
@@ -618,7 +705,11 @@ pub fn finding_to_pb(f: &Finding) -> pb::Finding {
         provided: decimal_to_pb(f.provided),
         expected: decimal_to_pb(f.expected),
         difference: decimal_to_pb(f.difference),
-        project: f.project.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+        project: f
+            .project
+            .as_ref()
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default(),
         project_index: f.project.as_ref().map_or(0, |(i, _)| *i as u32),
         indicator: f.indicator.clone().unwrap_or_default(),
     }
@@ -644,7 +735,10 @@ fn timestamp(ms: i64) -> Timestamp {
 }
 
 /// A stored version for the wire; the disclosure is decoded from the stored bytes when asked for.
-pub fn submission_to_pb(s: &StoredSubmission, include_disclosure: bool) -> Result<pb::Submission, prost::DecodeError> {
+pub fn submission_to_pb(
+    s: &StoredSubmission,
+    include_disclosure: bool,
+) -> Result<pb::Submission, prost::DecodeError> {
     let disclosure = match (&s.content, include_disclosure) {
         (Some(bytes), true) => Some(prost::Message::decode(bytes.as_slice())?),
         _ => None,
@@ -683,7 +777,9 @@ mod tests {
     fn cell(column: &str, value: &str) -> pb::Cell {
         pb::Cell {
             column: column.into(),
-            value: Some(pb::Decimal { value: value.into() }),
+            value: Some(pb::Decimal {
+                value: value.into(),
+            }),
         }
     }
 
@@ -695,13 +791,22 @@ mod tests {
                 code: "T01".into(),
                 rows: vec![pb::Row {
                     code: "income_total".into(),
-                    cells: vec![cell("amount", "1,2"), cell("amount", "NaN"), pb::Cell { column: "x".into(), value: None }],
+                    cells: vec![
+                        cell("amount", "1,2"),
+                        cell("amount", "NaN"),
+                        pb::Cell {
+                            column: "x".into(),
+                            value: None,
+                        },
+                    ],
                     ..Default::default()
                 }],
                 ..Default::default()
             }],
             procurement: Some(pb::Procurement {
-                total: Some(pb::Decimal { value: "1e5".into() }),
+                total: Some(pb::Decimal {
+                    value: "1e5".into(),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -733,7 +838,10 @@ mod tests {
         })
         .unwrap_err();
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["cover.unit_code", "cover.fiscal_year", "cover.amount_unit"]);
+        assert_eq!(
+            fields,
+            ["cover.unit_code", "cover.fiscal_year", "cover.amount_unit"]
+        );
     }
 
     #[test]
@@ -753,7 +861,13 @@ mod tests {
             .iter()
             .map(|f| (f.field, f.value.to_string()))
             .collect();
-        assert_eq!(facts, [("total", "269".to_owned()), ("in_service_change", "-11".to_owned())]);
+        assert_eq!(
+            facts,
+            [
+                ("total", "269".to_owned()),
+                ("in_service_change", "-11".to_owned())
+            ]
+        );
     }
 
     #[test]
@@ -773,6 +887,9 @@ mod tests {
             fiscal_region_code: "65".into(),
             ..unit
         };
-        assert_eq!(unit_from_pb(&bad).unwrap_err()[0].field, "fiscal_region_code");
+        assert_eq!(
+            unit_from_pb(&bad).unwrap_err()[0].field,
+            "fiscal_region_code"
+        );
     }
 }

@@ -47,17 +47,24 @@ mod tests {
 
     #[test]
     fn invalid_arguments_carry_bad_request_details() {
-        let status = invalid_argument(vec![FieldViolation::new("cover.fiscal_year", "out of range")], "disclosure");
+        let status = invalid_argument(
+            vec![FieldViolation::new("cover.fiscal_year", "out of range")],
+            "disclosure",
+        );
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let bad_request = details.bad_request().expect("BadRequest details");
-        assert_eq!(bad_request.field_violations[0].field, "disclosure.cover.fiscal_year");
+        assert_eq!(
+            bad_request.field_violations[0].field,
+            "disclosure.cover.fiscal_year"
+        );
         assert_eq!(bad_request.field_violations[0].description, "out of range");
     }
 
     #[test]
     fn internal_errors_do_not_leak() {
-        let status: Status = DomainError::Store(StoreError::Corrupt("secret path /var/x".into())).into();
+        let status: Status =
+            DomainError::Store(StoreError::Corrupt("secret path /var/x".into())).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
     }
@@ -65,9 +72,18 @@ mod tests {
     #[test]
     fn every_kind_has_its_code() {
         let cases = [
-            (DomainError::NotFound { what: "unit", key: "x".into() }, Code::NotFound),
+            (
+                DomainError::NotFound {
+                    what: "unit",
+                    key: "x".into(),
+                },
+                Code::NotFound,
+            ),
             (DomainError::AlreadyExists("k".into()), Code::AlreadyExists),
-            (DomainError::FailedPrecondition("p".into()), Code::FailedPrecondition),
+            (
+                DomainError::FailedPrecondition("p".into()),
+                Code::FailedPrecondition,
+            ),
         ];
         for (error, code) in cases {
             assert_eq!(Status::from(error).code(), code);

@@ -11,7 +11,7 @@ use std::{
 
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use tonic::{body::Body, server::NamedService, Status};
+use tonic::{Status, body::Body, server::NamedService};
 use tower::{Layer, Service};
 
 use super::error::invalid_argument;
@@ -59,7 +59,10 @@ fn disclosure_field(path: &str) -> Option<u64> {
 
 impl<S> Service<http::Request<Body>> for CaptureDisclosure<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -94,7 +97,9 @@ where
                 }
                 Err(error) => return Ok(Status::from_error(error).into_http()),
             };
-            if let Some(raw) = unary_message(&collected).and_then(|message| field_bytes(message, field)) {
+            if let Some(raw) =
+                unary_message(&collected).and_then(|message| field_bytes(message, field))
+            {
                 parts.extensions.insert(RawDisclosure(raw));
             }
             let request = http::Request::from_parts(parts, Body::new(Full::new(collected)));
@@ -129,7 +134,8 @@ fn field_bytes(mut message: &[u8], wanted: u64) -> Option<Bytes> {
             1 => message = message.get(8..)?,
             5 => message = message.get(4..)?,
             2 => {
-                let length = usize::try_from(prost::encoding::decode_varint(&mut message).ok()?).ok()?;
+                let length =
+                    usize::try_from(prost::encoding::decode_varint(&mut message).ok()?).ok()?;
                 let value = message.get(..length)?;
                 if number == wanted {
                     out.extend_from_slice(value);
@@ -176,6 +182,9 @@ mod tests {
     fn refuses_frames_it_cannot_read() {
         assert!(unary_message(&[1, 0, 0, 0, 0]).is_none(), "compressed");
         assert!(unary_message(&[0, 0, 0, 0, 5, 1]).is_none(), "truncated");
-        assert!(field_bytes(&[0x0b], 1).is_none(), "groups are not supported");
+        assert!(
+            field_bytes(&[0x0b], 1).is_none(),
+            "groups are not supported"
+        );
     }
 }

@@ -32,7 +32,8 @@ fn under_disclosure(error: DomainError) -> Status {
 }
 
 fn required_disclosure(disclosure: Option<pb::Disclosure>) -> Result<pb::Disclosure, Status> {
-    disclosure.ok_or_else(|| invalid_argument(vec![FieldViolation::new("disclosure", "is required")], ""))
+    disclosure
+        .ok_or_else(|| invalid_argument(vec![FieldViolation::new("disclosure", "is required")], ""))
 }
 
 #[tonic::async_trait]
@@ -41,21 +42,36 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::ValidateRequest>,
     ) -> Result<Response<pb::ValidateResponse>, Status> {
-        let size = request.extensions().get::<RawDisclosure>().map(|raw| raw.0.len());
+        let size = request
+            .extensions()
+            .get::<RawDisclosure>()
+            .map(|raw| raw.0.len());
         let disclosure = required_disclosure(request.into_inner().disclosure)?;
         let size = size.unwrap_or_else(|| disclosure.encoded_len());
-        let draft = convert::disclosure_draft(&disclosure).map_err(|v| invalid_argument(v, "disclosure"))?;
-        let report = self.submissions.validate(draft, size).await.map_err(under_disclosure)?;
+        let draft = convert::disclosure_draft(&disclosure)
+            .map_err(|v| invalid_argument(v, "disclosure"))?;
+        let report = self
+            .submissions
+            .validate(draft, size)
+            .await
+            .map_err(under_disclosure)?;
         Ok(Response::new(pb::ValidateResponse {
             report: Some(convert::report_to_pb(&report)),
         }))
     }
 
-    async fn submit(&self, request: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
         let raw = request.extensions().get::<RawDisclosure>().cloned();
         let request = request.into_inner();
-        let key = IdempotencyKey::parse(&request.idempotency_key)
-            .map_err(|e| invalid_argument(vec![FieldViolation::new("idempotency_key", e.to_string())], ""))?;
+        let key = IdempotencyKey::parse(&request.idempotency_key).map_err(|e| {
+            invalid_argument(
+                vec![FieldViolation::new("idempotency_key", e.to_string())],
+                "",
+            )
+        })?;
         let disclosure = required_disclosure(request.disclosure)?;
         // The bytes exactly as the client sent them (captured by the raw-body layer); without the layer (the
         // service called in-process), the disclosure's encoding.
@@ -63,7 +79,8 @@ impl pb::submissions_server::Submissions for SubmissionsService {
             Some(raw) => raw.0.to_vec(),
             None => disclosure.encode_to_vec(),
         };
-        let draft = convert::disclosure_draft(&disclosure).map_err(|v| invalid_argument(v, "disclosure"))?;
+        let draft = convert::disclosure_draft(&disclosure)
+            .map_err(|v| invalid_argument(v, "disclosure"))?;
         let (stored, replayed) = self
             .submissions
             .submit(key, draft, bytes)
@@ -88,8 +105,8 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         request: Request<pb::GetSubmissionRequest>,
     ) -> Result<Response<pb::Submission>, Status> {
         let request = request.into_inner();
-        let (unit, year) =
-            convert::unit_and_year(&request.unit_code, request.fiscal_year).map_err(|v| invalid_argument(v, ""))?;
+        let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
+            .map_err(|v| invalid_argument(v, ""))?;
         let version = (request.version != 0).then_some(request.version);
         let stored = self.submissions.get(&unit, year, version).await?;
         Ok(Response::new(to_pb(&stored, request.include_disclosure)?))
@@ -100,16 +117,22 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         request: Request<pb::ListSubmissionsRequest>,
     ) -> Result<Response<pb::ListSubmissionsResponse>, Status> {
         let request = request.into_inner();
-        let (unit, year) =
-            convert::unit_and_year(&request.unit_code, request.fiscal_year).map_err(|v| invalid_argument(v, ""))?;
+        let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
+            .map_err(|v| invalid_argument(v, ""))?;
         let versions = self.submissions.list(&unit, year).await?;
         Ok(Response::new(pb::ListSubmissionsResponse {
-            submissions: versions.iter().map(|s| to_pb(s, false)).collect::<Result<_, _>>()?,
+            submissions: versions
+                .iter()
+                .map(|s| to_pb(s, false))
+                .collect::<Result<_, _>>()?,
         }))
     }
 }
 
-fn to_pb(stored: &crate::domain::submission::StoredSubmission, include_disclosure: bool) -> Result<pb::Submission, Status> {
+fn to_pb(
+    stored: &crate::domain::submission::StoredSubmission,
+    include_disclosure: bool,
+) -> Result<pb::Submission, Status> {
     convert::submission_to_pb(stored, include_disclosure).map_err(|e| {
         tracing::error!(unit = %stored.unit_code, version = stored.version, error = %e, "stored disclosure does not decode");
         Status::internal("internal error; the server's log has the cause")

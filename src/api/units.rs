@@ -23,7 +23,10 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
     ) -> Result<Response<pb::RegisterUnitResponse>, Status> {
         let Some(unit) = request.into_inner().unit else {
             return Err(invalid_argument(
-                vec![crate::domain::error::FieldViolation::new("unit", "is required")],
+                vec![crate::domain::error::FieldViolation::new(
+                    "unit",
+                    "is required",
+                )],
                 "",
             ));
         };
@@ -31,7 +34,9 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         let (unit, unchanged) = self.registry.register(unit).await.map_err(|e| {
             // Registry violations are about the unit's fields.
             match e {
-                crate::domain::error::DomainError::InvalidArgument(v) => invalid_argument(v, "unit"),
+                crate::domain::error::DomainError::InvalidArgument(v) => {
+                    invalid_argument(v, "unit")
+                }
                 other => other.into(),
             }
         })?;
@@ -41,21 +46,25 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         }))
     }
 
-    async fn get_unit(&self, request: Request<pb::GetUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn get_unit(
+        &self,
+        request: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let request = request.into_inner();
-        let (code, year) = convert::unit_and_year(&request.code, request.fiscal_year).map_err(|v| {
-            invalid_argument(
-                v.into_iter()
-                    .map(|mut x| {
-                        if x.field == "unit_code" {
-                            x.field = "code".into();
-                        }
-                        x
-                    })
-                    .collect(),
-                "",
-            )
-        })?;
+        let (code, year) =
+            convert::unit_and_year(&request.code, request.fiscal_year).map_err(|v| {
+                invalid_argument(
+                    v.into_iter()
+                        .map(|mut x| {
+                            if x.field == "unit_code" {
+                                x.field = "code".into();
+                            }
+                            x
+                        })
+                        .collect(),
+                    "",
+                )
+            })?;
         let unit = self.registry.get(&code, year).await?;
         Ok(Response::new(convert::unit_to_pb(&unit)))
     }
@@ -65,8 +74,10 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
         let request = request.into_inner();
-        let root = convert::optional_code(&request.root_code, "root_code").map_err(|v| invalid_argument(v, ""))?;
-        let year = convert::fiscal_year(request.fiscal_year, "fiscal_year").map_err(|v| invalid_argument(v, ""))?;
+        let root = convert::optional_code(&request.root_code, "root_code")
+            .map_err(|v| invalid_argument(v, ""))?;
+        let year = convert::fiscal_year(request.fiscal_year, "fiscal_year")
+            .map_err(|v| invalid_argument(v, ""))?;
         let nodes = self.registry.subtree(root.as_ref(), year).await?;
         Ok(Response::new(pb::ListUnitsResponse {
             units: nodes.iter().map(convert::tree_node_to_pb).collect(),

@@ -26,8 +26,11 @@ pub fn from_json<T: Message + Default>(name: &str, text: &str) -> Result<T, Json
         .get_message_by_name(&format!("juesuan.v1.{name}"))
         .expect("a message of the contracts");
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let dynamic =
-        DynamicMessage::deserialize_with_options(descriptor, &mut deserializer, &DeserializeOptions::new())?;
+    let dynamic = DynamicMessage::deserialize_with_options(
+        descriptor,
+        &mut deserializer,
+        &DeserializeOptions::new(),
+    )?;
     deserializer.end()?;
     Ok(T::decode(dynamic.encode_to_vec().as_slice())?)
 }
@@ -42,7 +45,10 @@ pub fn to_json<T: Message>(name: &str, message: &T) -> String {
     let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::pretty(&mut out);
     dynamic
-        .serialize_with_options(&mut serializer, &SerializeOptions::new().use_proto_field_name(true))
+        .serialize_with_options(
+            &mut serializer,
+            &SerializeOptions::new().use_proto_field_name(true),
+        )
         .expect("serializing to memory cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
@@ -57,15 +63,30 @@ mod tests {
                       "tables": [{"code": "T01", "rows": [{"code": "income_total",
                                   "cells": [{"column": "amount", "value": {"value": "8190.80"}}]}]}]}"#;
         let disclosure: pb::Disclosure = from_json("Disclosure", text).unwrap();
-        assert_eq!(disclosure.tables[0].rows[0].cells[0].value.as_ref().unwrap().value, "8190.80");
+        assert_eq!(
+            disclosure.tables[0].rows[0].cells[0]
+                .value
+                .as_ref()
+                .unwrap()
+                .value,
+            "8190.80"
+        );
         let back = to_json("Disclosure", &disclosure);
-        assert!(back.contains("\"8190.80\"") && back.contains("AMOUNT_UNIT_TEN_THOUSAND_YUAN"), "{back}");
+        assert!(
+            back.contains("\"8190.80\"") && back.contains("AMOUNT_UNIT_TEN_THOUSAND_YUAN"),
+            "{back}"
+        );
     }
 
     #[test]
     fn unknown_fields_are_refused_with_a_position() {
-        let err = from_json::<pb::Disclosure>("Disclosure", "{\n  \"cover\": {\"unit_kode\": \"U1\"}}").unwrap_err();
+        let err =
+            from_json::<pb::Disclosure>("Disclosure", "{\n  \"cover\": {\"unit_kode\": \"U1\"}}")
+                .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("unit_kode") && message.contains("line 2"), "{message}");
+        assert!(
+            message.contains("unit_kode") && message.contains("line 2"),
+            "{message}"
+        );
     }
 }

@@ -22,7 +22,11 @@ use crate::{
 };
 
 #[derive(Parser)]
-#[command(name = "juesuan", version, about = "部门决算: departmental final accounts — submit, check, consolidate")]
+#[command(
+    name = "juesuan",
+    version,
+    about = "部门决算: departmental final accounts — submit, check, consolidate"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +97,10 @@ pub(crate) struct TaxonomyArgs {
 
 impl TaxonomyArgs {
     pub(crate) fn load(&self) -> Result<Taxonomies, String> {
-        let dir = self.taxonomy_dir.clone().unwrap_or_else(configuration::default_taxonomy_dir);
+        let dir = self
+            .taxonomy_dir
+            .clone()
+            .unwrap_or_else(configuration::default_taxonomy_dir);
         Taxonomies::load(&dir).map_err(|e| format!("the taxonomy cannot be used: {e}"))
     }
 }
@@ -111,7 +118,12 @@ impl ServerArgs {
             .map_err(|e| format!("bad server address {}: {e}", self.server))?
             .connect()
             .await
-            .map_err(|e| format!("cannot reach {}: {e} (is `juesuan serve` running?)", self.server))
+            .map_err(|e| {
+                format!(
+                    "cannot reach {}: {e} (is `juesuan serve` running?)",
+                    self.server
+                )
+            })
     }
 }
 
@@ -238,7 +250,10 @@ enum SubmissionsCommand {
 /// Runs the command line; the exit code says how it went.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -260,14 +275,18 @@ fn status_message(status: tonic::Status) -> String {
     let mut message = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad_request) = status.get_error_details().bad_request() {
         for violation in &bad_request.field_violations {
-            message.push_str(&format!("\n  {}: {}", violation.field, violation.description));
+            message.push_str(&format!(
+                "\n  {}: {}",
+                violation.field, violation.description
+            ));
         }
     }
     message
 }
 
 fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     json::from_json("Disclosure", &text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
@@ -276,17 +295,27 @@ fn print_report(report: &pb::ValidationReport, format: Format) -> ExitCode {
         Format::Table => print!("{}", output::report(report)),
         Format::Json => println!("{}", json::to_json("ValidationReport", report)),
     }
-    if report.error_count > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if report.error_count > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn dispatch(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Validate { file, taxonomy, format } => {
+        Command::Validate {
+            file,
+            taxonomy,
+            format,
+        } => {
             let taxonomies = taxonomy.load()?;
             let disclosure = read_disclosure(&file)?;
-            let draft = convert::disclosure_draft(&disclosure).map_err(|v| violations_message(&file, v))?;
-            let (_, _, report) = validate_offline(&taxonomies, draft).map_err(|v| violations_message(&file, v))?;
+            let draft =
+                convert::disclosure_draft(&disclosure).map_err(|v| violations_message(&file, v))?;
+            let (_, _, report) =
+                validate_offline(&taxonomies, draft).map_err(|v| violations_message(&file, v))?;
             Ok(print_report(&convert::report_to_pb(&report), format))
         }
         Command::Submit {
@@ -297,9 +326,15 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         } => {
             let disclosure = read_disclosure(&file)?;
             let key = idempotency_key.unwrap_or_else(|| {
-                format!("sm3:{}", crate::domain::submission::content_digest(&prost::Message::encode_to_vec(&disclosure)))
+                format!(
+                    "sm3:{}",
+                    crate::domain::submission::content_digest(&prost::Message::encode_to_vec(
+                        &disclosure
+                    ))
+                )
             });
-            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let mut client =
+                pb::submissions_client::SubmissionsClient::new(server.connect().await?);
             let response = client
                 .submit(pb::SubmitRequest {
                     idempotency_key: key,
@@ -312,12 +347,20 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             if format == Format::Table {
                 println!(
                     "{} {}/{} version {} ({}){}",
-                    if response.replayed { "already submitted:" } else { "submitted:" },
+                    if response.replayed {
+                        "already submitted:"
+                    } else {
+                        "submitted:"
+                    },
                     submission.unit_code,
                     submission.fiscal_year,
                     submission.version,
                     state_name(submission.state),
-                    if response.replayed { " — the same idempotency key made it before" } else { "" }
+                    if response.replayed {
+                        " — the same idempotency key made it before"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(print_report(&submission.report.unwrap_or_default(), format))
@@ -328,7 +371,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
     }
 }
 
-fn violations_message(file: &std::path::Path, violations: Vec<crate::domain::error::FieldViolation>) -> String {
+fn violations_message(
+    file: &std::path::Path,
+    violations: Vec<crate::domain::error::FieldViolation>,
+) -> String {
     let mut message = format!("{} is not a valid disclosure:", file.display());
     for violation in violations {
         message.push_str(&format!("\n  {}", violation.under("disclosure")));
@@ -349,12 +395,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir,
-        taxonomy_dir: args.taxonomy.taxonomy_dir.unwrap_or_else(configuration::default_taxonomy_dir),
+        taxonomy_dir: args
+            .taxonomy
+            .taxonomy_dir
+            .unwrap_or_else(configuration::default_taxonomy_dir),
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
         },
     };
-    let app = startup::App::open(&settings).await.map_err(|e| error_chain(&e))?;
+    let app = startup::App::open(&settings)
+        .await
+        .map_err(|e| error_chain(&e))?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -390,10 +441,22 @@ fn unit_line(unit: &pb::Unit, depth: usize) -> String {
         unit.code,
         unit.name,
         unit.valid_from_year,
-        if unit.valid_to_year == 0 { String::new() } else { unit.valid_to_year.to_string() },
+        if unit.valid_to_year == 0 {
+            String::new()
+        } else {
+            unit.valid_to_year.to_string()
+        },
         unit.fiscal_region_code,
-        if unit.parent_code.is_empty() { String::new() } else { format!(" parent {}", unit.parent_code) },
-        if roles.is_empty() { String::new() } else { format!(" ({})", roles.join(", ")) },
+        if unit.parent_code.is_empty() {
+            String::new()
+        } else {
+            format!(" parent {}", unit.parent_code)
+        },
+        if roles.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", roles.join(", "))
+        },
     )
 }
 
@@ -413,7 +476,8 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
                 is_department: args.department,
                 is_region: args.region_node,
             };
-            let mut client = pb::unit_registry_client::UnitRegistryClient::new(args.server.connect().await?);
+            let mut client =
+                pb::unit_registry_client::UnitRegistryClient::new(args.server.connect().await?);
             let response = client
                 .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
                 .await
@@ -422,7 +486,11 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
             let unit = response.unit.unwrap_or_default();
             println!(
                 "{} {}",
-                if response.unchanged { "already registered:" } else { "registered:" },
+                if response.unchanged {
+                    "already registered:"
+                } else {
+                    "registered:"
+                },
                 unit_line(&unit, 0)
             );
             Ok(ExitCode::SUCCESS)
@@ -433,9 +501,13 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
             server,
             format,
         } => {
-            let mut client = pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
+            let mut client =
+                pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
             let unit = client
-                .get_unit(pb::GetUnitRequest { code, fiscal_year: year })
+                .get_unit(pb::GetUnitRequest {
+                    code,
+                    fiscal_year: year,
+                })
                 .await
                 .map_err(status_message)?
                 .into_inner();
@@ -451,7 +523,8 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
             server,
             format,
         } => {
-            let mut client = pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
+            let mut client =
+                pb::unit_registry_client::UnitRegistryClient::new(server.connect().await?);
             let response = client
                 .list_units(pb::ListUnitsRequest {
                     root_code: root.unwrap_or_default(),
@@ -463,7 +536,13 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
             match format {
                 Format::Table => {
                     for node in &response.units {
-                        println!("{}", unit_line(node.unit.as_ref().unwrap_or(&pb::Unit::default()), node.depth as usize));
+                        println!(
+                            "{}",
+                            unit_line(
+                                node.unit.as_ref().unwrap_or(&pb::Unit::default()),
+                                node.depth as usize
+                            )
+                        );
                     }
                     println!("{} unit(s)", response.units.len());
                 }
@@ -518,7 +597,8 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
             server,
             format,
         } => {
-            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let mut client =
+                pb::submissions_client::SubmissionsClient::new(server.connect().await?);
             let response = client
                 .list_submissions(pb::ListSubmissionsRequest {
                     unit_code: unit,
@@ -546,7 +626,8 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
             server,
             format,
         } => {
-            let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let mut client =
+                pb::submissions_client::SubmissionsClient::new(server.connect().await?);
             let submission = client
                 .get_submission(pb::GetSubmissionRequest {
                     unit_code: unit,
@@ -560,7 +641,10 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
             match format {
                 Format::Table => {
                     println!("{}", submission_line(&submission));
-                    print!("{}", output::report(&submission.report.clone().unwrap_or_default()));
+                    print!(
+                        "{}",
+                        output::report(&submission.report.clone().unwrap_or_default())
+                    );
                 }
                 Format::Json => println!("{}", json::to_json("Submission", &submission)),
             }

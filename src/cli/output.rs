@@ -9,8 +9,13 @@ use crate::pb;
 pub fn display_width(text: &str) -> usize {
     text.chars()
         .map(|c| match c as u32 {
-            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6 => 2,
             _ => 1,
         })
         .sum()
@@ -61,7 +66,13 @@ pub fn report(report: &pb::ValidationReport) -> String {
     if report.findings.is_empty() {
         out.push_str("no findings\n");
     } else {
-        let rule_width = report.findings.iter().map(|f| f.rule_id.len()).max().unwrap_or(4).max(4);
+        let rule_width = report
+            .findings
+            .iter()
+            .map(|f| f.rule_id.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         let _ = writeln!(
             out,
             "{}  {}  {:>12}  {:>12}  {:>10}  WHERE",
@@ -88,7 +99,11 @@ pub fn report(report: &pb::ValidationReport) -> String {
     let _ = writeln!(
         out,
         "{} error(s), {} warning(s), {} info; {} checks evaluated, {} not evaluated (cells a partial table does not give)",
-        report.error_count, report.warning_count, report.info_count, report.checks_evaluated, report.checks_not_evaluated
+        report.error_count,
+        report.warning_count,
+        report.info_count,
+        report.checks_evaluated,
+        report.checks_not_evaluated
     );
     out
 }
@@ -117,9 +132,15 @@ mod tests {
                     row: "income_total".into(),
                     column: "amount".into(),
                 }],
-                provided: Some(pb::Decimal { value: "8190.84".into() }),
-                expected: Some(pb::Decimal { value: "8189.84".into() }),
-                difference: Some(pb::Decimal { value: "1.00".into() }),
+                provided: Some(pb::Decimal {
+                    value: "8190.84".into(),
+                }),
+                expected: Some(pb::Decimal {
+                    value: "8189.84".into(),
+                }),
+                difference: Some(pb::Decimal {
+                    value: "1.00".into(),
+                }),
                 ..Default::default()
             }],
             error_count: 1,
@@ -128,7 +149,10 @@ mod tests {
         };
         let text = super::report(&report);
         assert!(text.contains("ERROR     T01-BAL-001"), "{text}");
-        assert!(text.contains("8190.84") && text.contains("T01[income_total, amount]"), "{text}");
+        assert!(
+            text.contains("8190.84") && text.contains("T01[income_total, amount]"),
+            "{text}"
+        );
         assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
     }
 }

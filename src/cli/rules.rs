@@ -32,18 +32,27 @@ pub enum RulesCommand {
 pub fn severity_name(taxonomy: &Taxonomy, spec: SeveritySpec) -> String {
     match spec {
         SeveritySpec::Fixed(severity) => severity.name().to_owned(),
-        SeveritySpec::Policy => format!("{} (scoring policy)", taxonomy.rules.scoring.mismatch_severity.name()),
+        SeveritySpec::Policy => format!(
+            "{} (scoring policy)",
+            taxonomy.rules.scoring.mismatch_severity.name()
+        ),
     }
 }
 
-fn years<'t>(taxonomies: &'t crate::domain::taxonomy::Taxonomies, year: Option<u32>) -> Result<Vec<&'t Taxonomy>, String> {
+fn years(
+    taxonomies: &crate::domain::taxonomy::Taxonomies,
+    year: Option<u32>,
+) -> Result<Vec<&Taxonomy>, String> {
     match year {
         None => Ok(taxonomies.iter().map(|t| t.as_ref()).collect()),
         Some(year) => {
             let year = FiscalYear::new(year).map_err(|e| e.to_string())?;
-            let taxonomy = taxonomies
-                .get(year)
-                .ok_or_else(|| format!("there is no taxonomy for {year} (years: {})", taxonomies.years_list()))?;
+            let taxonomy = taxonomies.get(year).ok_or_else(|| {
+                format!(
+                    "there is no taxonomy for {year} (years: {})",
+                    taxonomies.years_list()
+                )
+            })?;
             Ok(vec![taxonomy.as_ref()])
         }
     }
@@ -54,7 +63,11 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
         RulesCommand::List { year, taxonomy } => {
             let taxonomies = taxonomy.load()?;
             for taxonomy in years(&taxonomies, year)? {
-                println!("# {} — {} rules", taxonomy.fiscal_year, taxonomy.rules.rules.len());
+                println!(
+                    "# {} — {} rules",
+                    taxonomy.fiscal_year,
+                    taxonomy.rules.rules.len()
+                );
                 for rule in &taxonomy.rules.rules {
                     println!(
                         "{:<14} {:<9} {}",
@@ -79,7 +92,11 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
                         severity_name(taxonomy, rule.severity),
                         taxonomy.dir.join(&rule.origin.file).display(),
                         rule.origin.line,
-                        if rule.origin.generated { " (generated)" } else { "" }
+                        if rule.origin.generated {
+                            " (generated)"
+                        } else {
+                            ""
+                        }
                     );
                     println!("{}\n", rule.origin.text);
                 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    error::FieldViolation,
+    error::{FieldViolation, Path},
     evaluation::Evaluation,
     ids::{FiscalYear, RegionCode, UnitCode},
     money::Value,
@@ -237,7 +237,11 @@ impl Disclosure {
         let Some(data) = self.table(table) else {
             return CellState::Unknown;
         };
-        match data.rows.get(row).and_then(|r| r.cells.get(column).copied().flatten()) {
+        match data
+            .rows
+            .get(row)
+            .and_then(|r| r.cells.get(column).copied().flatten())
+        {
             Some(value) => CellState::Given(value),
             None if data.completeness == Completeness::Complete => CellState::Blank,
             None => CellState::Unknown,
@@ -274,7 +278,8 @@ impl DisclosureDraft {
         let mut first_position: BTreeMap<usize, usize> = BTreeMap::new();
 
         for (t, table) in self.tables.into_iter().enumerate() {
-            let path = format!("tables[{t}]");
+            let root = Path::ROOT;
+            let path = root.item("tables", t);
             let Some(index) = taxonomy.table_index(&table.code) else {
                 let known: Vec<&str> = taxonomy
                     .tables
@@ -283,7 +288,7 @@ impl DisclosureDraft {
                     .map(|d| d.code.as_str())
                     .collect();
                 violations.push(FieldViolation::new(
-                    format!("{path}.code"),
+                    path.field("code").to_string(),
                     format!(
                         "unknown table \"{}\" in the {} taxonomy (tables: {})",
                         table.code,
@@ -296,36 +301,46 @@ impl DisclosureDraft {
             let def = &taxonomy.tables[index];
             if let Some(section) = &def.section {
                 violations.push(FieldViolation::new(
-                    format!("{path}.code"),
+                    path.field("code").to_string(),
                     format!("table {} is filled from the disclosure's {section} section, not sent as a table", def.code),
                 ));
                 continue;
             }
             if let Some(first) = first_position.insert(index, t) {
                 violations.push(FieldViolation::new(
-                    format!("{path}.code"),
-                    format!("table {} is given twice (first as tables[{first}])", def.code),
+                    path.field("code").to_string(),
+                    format!(
+                        "table {} is given twice (first as tables[{first}])",
+                        def.code
+                    ),
                 ));
                 continue;
             }
             if table.declared_empty && !table.rows.is_empty() {
                 violations.push(FieldViolation::new(
-                    format!("{path}.rows"),
-                    format!("table {} is declared empty but has {} rows", def.code, table.rows.len()),
+                    path.field("rows").to_string(),
+                    format!(
+                        "table {} is declared empty but has {} rows",
+                        def.code,
+                        table.rows.len()
+                    ),
                 ));
                 continue;
             }
             if !table.declared_empty && table.rows.is_empty() {
                 violations.push(FieldViolation::new(
-                    format!("{path}.rows"),
-                    format!("table {} has no rows; to state an empty table (空表), set declared_empty", def.code),
+                    path.field("rows").to_string(),
+                    format!(
+                        "table {} has no rows; to state an empty table (空表), set declared_empty",
+                        def.code
+                    ),
                 ));
                 continue;
             }
             let mut rows: BTreeMap<String, RowData> = BTreeMap::new();
             let mut row_positions: BTreeMap<String, usize> = BTreeMap::new();
             for (r, row) in table.rows.into_iter().enumerate() {
-                let row_path = format!("{path}.rows[{r}]");
+                let row_path = path.item("rows", r);
                 if let Err(problem) = taxonomy.check_row_code(def, &row.code) {
                     let why = match problem {
                         RowCodeProblem::Unknown => format!(
@@ -343,23 +358,27 @@ impl DisclosureDraft {
                             row.code, def.code
                         ),
                     };
-                    violations.push(FieldViolation::new(format!("{row_path}.code"), why));
+                    violations.push(FieldViolation::new(row_path.field("code").to_string(), why));
                     continue;
                 }
                 if let Some(first) = row_positions.insert(row.code.clone(), r) {
                     violations.push(FieldViolation::new(
-                        format!("{row_path}.code"),
-                        format!("row {} is given twice in table {} (first as rows[{first}])", row.code, def.code),
+                        row_path.field("code").to_string(),
+                        format!(
+                            "row {} is given twice in table {} (first as rows[{first}])",
+                            row.code, def.code
+                        ),
                     ));
                     continue;
                 }
                 let mut cells = vec![None; def.columns.len()];
                 for (c, cell) in row.cells.into_iter().enumerate() {
-                    let cell_path = format!("{row_path}.cells[{c}]");
+                    let cell_path = row_path.item("cells", c);
                     let Some(column) = def.column_index(&cell.column) else {
-                        let known: Vec<&str> = def.columns.iter().map(|c| c.code.as_str()).collect();
+                        let known: Vec<&str> =
+                            def.columns.iter().map(|c| c.code.as_str()).collect();
                         violations.push(FieldViolation::new(
-                            format!("{cell_path}.column"),
+                            cell_path.field("column").to_string(),
                             format!(
                                 "unknown column \"{}\" of table {} (columns: {})",
                                 cell.column,
@@ -371,16 +390,22 @@ impl DisclosureDraft {
                     };
                     if cells[column].is_some() {
                         violations.push(FieldViolation::new(
-                            format!("{cell_path}.column"),
+                            cell_path.field("column").to_string(),
                             format!("column {} is given twice in row {}", cell.column, row.code),
                         ));
                         continue;
                     }
                     let kind = def.columns[column].kind;
-                    if kind.is_whole() && cell.value.scale() > 0 && !cell.value.decimal().fract().is_zero() {
+                    if kind.is_whole()
+                        && cell.value.scale() > 0
+                        && !cell.value.decimal().fract().is_zero()
+                    {
                         violations.push(FieldViolation::new(
-                            format!("{cell_path}.value"),
-                            format!("{} is a count and must be a whole number, not {}", cell.column, cell.value),
+                            cell_path.field("value").to_string(),
+                            format!(
+                                "{} is a count and must be a whole number, not {}",
+                                cell.column, cell.value
+                            ),
                         ));
                         continue;
                     }
@@ -409,7 +434,9 @@ impl DisclosureDraft {
                             line.fields
                                 .iter()
                                 .find(|(_, field)| field == fact.field)
-                                .map(|(column, _)| (index, line.code.clone(), *column, def.columns.len()))
+                                .map(|(column, _)| {
+                                    (index, line.code.clone(), *column, def.columns.len())
+                                })
                         })
                     })
                     .flatten()
@@ -418,7 +445,10 @@ impl DisclosureDraft {
                 // The taxonomy check at load time guarantees every field is mapped; reaching this is a bug.
                 violations.push(FieldViolation::new(
                     format!("{}.{}", fact.section, fact.field),
-                    format!("the {} taxonomy has no cell for this field", taxonomy.fiscal_year),
+                    format!(
+                        "the {} taxonomy has no cell for this field",
+                        taxonomy.fiscal_year
+                    ),
                 ));
                 continue;
             };
@@ -453,7 +483,10 @@ impl DisclosureDraft {
             } else if let Some(first) = narrative_seen.insert(section.key.clone(), n) {
                 violations.push(FieldViolation::new(
                     format!("narrative[{n}].key"),
-                    format!("narrative section \"{}\" is given twice (first as narrative[{first}])", section.key),
+                    format!(
+                        "narrative section \"{}\" is given twice (first as narrative[{first}])",
+                        section.key
+                    ),
                 ));
             }
         }
@@ -492,7 +525,11 @@ pub(crate) mod test_support {
     }
 
     /// A draft table from (row, column, value) triples.
-    pub fn table(code: &str, completeness: Completeness, cells: &[(&str, &str, &str)]) -> TableDraft {
+    pub fn table(
+        code: &str,
+        completeness: Completeness,
+        cells: &[(&str, &str, &str)],
+    ) -> TableDraft {
         let mut rows: Vec<RowDraft> = Vec::new();
         for (row, column, value) in cells {
             let cell = CellDraft {
@@ -544,15 +581,26 @@ mod tests {
         let draft = draft(
             2024,
             vec![
-                table("公开05", Completeness::Complete, &[("2070605", "total", "6588.51")]),
-                table("T06", Completeness::Partial, &[("total", "amount", "3740.26")]),
+                table(
+                    "公开05",
+                    Completeness::Complete,
+                    &[("2070605", "total", "6588.51")],
+                ),
+                table(
+                    "T06",
+                    Completeness::Partial,
+                    &[("total", "amount", "3740.26")],
+                ),
             ],
         );
         let disclosure = draft.resolve(&taxonomy).unwrap();
         let t05 = taxonomy.table_index("T05").unwrap();
         let t06 = taxonomy.table_index("T06").unwrap();
         let t09 = taxonomy.table_index("T09").unwrap();
-        assert_eq!(disclosure.cell(t05, "2070605", 0), CellState::Given("6588.51".parse().unwrap()));
+        assert_eq!(
+            disclosure.cell(t05, "2070605", 0),
+            CellState::Given("6588.51".parse().unwrap())
+        );
         assert_eq!(disclosure.cell(t05, "2070605", 1), CellState::Blank);
         assert_eq!(disclosure.cell(t06, "personnel", 0), CellState::Unknown);
         assert_eq!(disclosure.cell(t09, "total", 0), CellState::Unknown);
@@ -568,7 +616,11 @@ mod tests {
                 table(
                     "T05",
                     Completeness::Complete,
-                    &[("2070698", "total", "1"), ("total", "totl", "1"), ("income_total", "total", "1")],
+                    &[
+                        ("2070698", "total", "1"),
+                        ("total", "totl", "1"),
+                        ("income_total", "total", "1"),
+                    ],
                 ),
             ],
         );
@@ -582,13 +634,23 @@ mod tests {
                 "tables[1].rows[2].code"
             ]
         );
-        assert!(violations[1].description.contains("not in the 支出功能分类科目"), "{:?}", violations[1]);
+        assert!(
+            violations[1]
+                .description
+                .contains("not in the 支出功能分类科目"),
+            "{:?}",
+            violations[1]
+        );
     }
 
     #[test]
     fn duplicates_are_refused() {
         let taxonomy = taxonomy::year(2024);
-        let mut t05 = table("T05", Completeness::Complete, &[("207", "total", "1"), ("207", "basic", "1")]);
+        let mut t05 = table(
+            "T05",
+            Completeness::Complete,
+            &[("207", "total", "1"), ("207", "basic", "1")],
+        );
         // `table` merges cells of one row; split them into two rows with the same code.
         let extra = RowDraft {
             code: "207".into(),
@@ -598,11 +660,21 @@ mod tests {
         t05.rows.push(extra);
         let duplicate_cell = t05.rows[0].cells[0].clone();
         t05.rows[0].cells.push(duplicate_cell);
-        let draft = draft(2024, vec![t05, table("公开05", Completeness::Complete, &[("207", "total", "1")])]);
+        let draft = draft(
+            2024,
+            vec![
+                t05,
+                table("公开05", Completeness::Complete, &[("207", "total", "1")]),
+            ],
+        );
         let violations = draft.resolve(&taxonomy).unwrap_err();
         assert_eq!(
             fields(&violations),
-            ["tables[0].rows[0].cells[1].column", "tables[0].rows[1].code", "tables[1].code"]
+            [
+                "tables[0].rows[0].cells[1].column",
+                "tables[0].rows[1].code",
+                "tables[1].code"
+            ]
         );
     }
 
@@ -617,20 +689,31 @@ mod tests {
             declared_empty: false,
             rows: Vec::new(),
         };
-        let violations = draft(2024, vec![declared, undeclared]).resolve(&taxonomy).unwrap_err();
+        let violations = draft(2024, vec![declared, undeclared])
+            .resolve(&taxonomy)
+            .unwrap_err();
         assert_eq!(fields(&violations), ["tables[0].rows", "tables[1].rows"]);
     }
 
     #[test]
     fn an_empty_disclosure_is_refused() {
-        let violations = draft(2024, vec![]).resolve(&taxonomy::year(2024)).unwrap_err();
+        let violations = draft(2024, vec![])
+            .resolve(&taxonomy::year(2024))
+            .unwrap_err();
         assert_eq!(fields(&violations), [""]);
     }
 
     #[test]
     fn section_facts_land_in_their_tables_and_counts_must_be_whole() {
         let taxonomy = taxonomy::year(2024);
-        let mut d = draft(2024, vec![table("STAFF", Completeness::Complete, &[("total", "count", "1")])]);
+        let mut d = draft(
+            2024,
+            vec![table(
+                "STAFF",
+                Completeness::Complete,
+                &[("total", "count", "1")],
+            )],
+        );
         let violations = d.clone().resolve(&taxonomy).unwrap_err();
         assert_eq!(fields(&violations), ["tables[0].code"]);
 
@@ -642,10 +725,20 @@ mod tests {
         });
         let resolved = d.resolve(&taxonomy).unwrap();
         let staff = taxonomy.table_index("STAFF").unwrap();
-        assert_eq!(resolved.cell(staff, "in_service", 0), CellState::Given("170".parse().unwrap()));
+        assert_eq!(
+            resolved.cell(staff, "in_service", 0),
+            CellState::Given("170".parse().unwrap())
+        );
         assert_eq!(resolved.cell(staff, "retirees", 0), CellState::Unknown);
 
-        let bad = draft(2024, vec![table("T05", Completeness::Complete, &[("207", "total", "1.5")])]);
+        let bad = draft(
+            2024,
+            vec![table(
+                "T05",
+                Completeness::Complete,
+                &[("207", "total", "1.5")],
+            )],
+        );
         assert!(bad.resolve(&taxonomy).is_ok(), "amounts may have decimals");
     }
 }

@@ -139,7 +139,9 @@ impl DateSpec {
     /// Days since 1970-01-01 of the date (of the month's last day when only the month is given, which is when a
     /// "by month M" target ends).
     pub fn day_number(self) -> i64 {
-        let day = self.day.unwrap_or_else(|| days_in_month(self.year, self.month));
+        let day = self
+            .day
+            .unwrap_or_else(|| days_in_month(self.year, self.month));
         days_from_civil(self.year, self.month, day)
     }
 }
@@ -181,12 +183,18 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MeasureValue {
     /// A number with a unit of count or money.
-    Number { value: Value, unit: String },
+    Number {
+        value: Value,
+        unit: String,
+    },
     /// A percentage (98 for 98%).
     Percent(Value),
     Date(DateSpec),
     /// A duration with its time unit (天, 小时, 年, 月).
-    Duration { value: Value, unit: String },
+    Duration {
+        value: Value,
+        unit: String,
+    },
     /// A qualitative statement.
     Text(String),
 }
@@ -306,8 +314,15 @@ mod tests {
         let b = DateSpec::parse("2024-08-31").unwrap();
         let month = DateSpec::parse("2024-08").unwrap();
         assert_eq!(b.day_number() - a.day_number(), 10);
-        assert_eq!(month.day_number(), b.day_number(), "a month target ends on its last day");
-        assert_eq!(DateSpec::parse("1970-01-01").map(DateSpec::day_number), Some(0));
+        assert_eq!(
+            month.day_number(),
+            b.day_number(),
+            "a month target ends on its last day"
+        );
+        assert_eq!(
+            DateSpec::parse("1970-01-01").map(DateSpec::day_number),
+            Some(0)
+        );
     }
 
     #[test]
@@ -317,13 +332,19 @@ mod tests {
         assert!(DateSpec::parse("2024-02-29").is_some());
         assert!(DateSpec::parse("2024-13").is_none());
         assert!(DateSpec::parse("2024/08/01").is_none());
-        assert_eq!(DateSpec::parse("2024-08-01").unwrap().to_string(), "2024-08-01");
+        assert_eq!(
+            DateSpec::parse("2024-08-01").unwrap().to_string(),
+            "2024-08-01"
+        );
     }
 
     #[test]
     fn day_numbers_match_the_calendar() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(2024, 12, 31) - days_from_civil(2024, 1, 1), 365);
+        assert_eq!(
+            days_from_civil(2024, 12, 31) - days_from_civil(2024, 1, 1),
+            365
+        );
     }
 }

@@ -62,7 +62,9 @@ impl Facts {
     pub fn to_disclosure(&self, taxonomy: &Taxonomy, cover: Cover) -> Disclosure {
         let mut tables: Vec<Option<TableData>> = vec![None; taxonomy.tables.len()];
         for (code, facts) in &self.tables {
-            let Some(index) = taxonomy.table_index(code) else { continue };
+            let Some(index) = taxonomy.table_index(code) else {
+                continue;
+            };
             let def = &taxonomy.tables[index];
             let rows = facts
                 .rows
@@ -85,7 +87,11 @@ impl Facts {
                 })
                 .collect();
             tables[index] = Some(TableData {
-                completeness: if facts.partial { Completeness::Partial } else { Completeness::Complete },
+                completeness: if facts.partial {
+                    Completeness::Partial
+                } else {
+                    Completeness::Complete
+                },
                 declared_empty: facts.declared_empty,
                 rows,
             });
@@ -121,22 +127,46 @@ mod tests {
         let disclosure = draft(
             2024,
             vec![
-                table("T05", Completeness::Complete, &[("2070605", "total", "6588.51"), ("total", "total", "6588.51")]),
-                table("T06", Completeness::Partial, &[("public", "amount", "48.77")]),
+                table(
+                    "T05",
+                    Completeness::Complete,
+                    &[
+                        ("2070605", "total", "6588.51"),
+                        ("total", "total", "6588.51"),
+                    ],
+                ),
+                table(
+                    "T06",
+                    Completeness::Partial,
+                    &[("public", "amount", "48.77")],
+                ),
             ],
         )
         .resolve(&taxonomy)
         .unwrap();
         let facts = Facts::from_disclosure(&disclosure, &taxonomy);
-        assert_eq!(facts.get("T05", "2070605", "total"), Some("6588.51".parse().unwrap()));
+        assert_eq!(
+            facts.get("T05", "2070605", "total"),
+            Some("6588.51".parse().unwrap())
+        );
         let json = serde_json::to_string(&facts).unwrap();
-        assert!(json.contains("\"6588.51\""), "values stay decimal strings: {json}");
+        assert!(
+            json.contains("\"6588.51\""),
+            "values stay decimal strings: {json}"
+        );
         let back: Facts = serde_json::from_str(&json).unwrap();
         let rebuilt = back.to_disclosure(&taxonomy, disclosure.cover.clone());
-        assert_eq!(rebuilt.tables, disclosure.tables.iter().map(|t| t.clone().map(|mut t| {
-            t.rows.values_mut().for_each(|r| r.label.clear());
-            t
-        })).collect::<Vec<_>>());
+        assert_eq!(
+            rebuilt.tables,
+            disclosure
+                .tables
+                .iter()
+                .map(|t| t.clone().map(|mut t| {
+                    t.rows.values_mut().for_each(|r| r.label.clear());
+                    t
+                }))
+                .collect::<Vec<_>>()
+        );
         let t06 = taxonomy.table_index("T06").unwrap();
         assert_eq!(rebuilt.cell(t06, "personnel", 0), CellState::Unknown);
     }

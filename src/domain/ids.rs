@@ -172,16 +172,28 @@ mod tests {
         assert_eq!(FiscalYear::new(1999), Err(IdError::YearOutOfRange(1999)));
         assert_eq!(FiscalYear::new(0), Err(IdError::YearOutOfRange(0)));
         assert!(FiscalYear::new(LAST_FISCAL_YEAR + 1).is_err());
-        assert_eq!(FiscalYear::new(2024).unwrap().previous().unwrap().get(), 2023);
+        assert_eq!(
+            FiscalYear::new(2024).unwrap().previous().unwrap().get(),
+            2023
+        );
     }
 
     #[test]
     fn unit_codes_are_short_plain_ascii() {
         assert!(UnitCode::parse("652300-001").is_ok());
         assert_eq!(UnitCode::parse(""), Err(IdError::Empty));
-        assert!(matches!(UnitCode::parse("融媒体"), Err(IdError::BadUnitCode(_))));
-        assert!(matches!(UnitCode::parse("a b"), Err(IdError::BadUnitCode(_))));
-        assert!(matches!(UnitCode::parse(&"x".repeat(33)), Err(IdError::TooLong(..))));
+        assert!(matches!(
+            UnitCode::parse("融媒体"),
+            Err(IdError::BadUnitCode(_))
+        ));
+        assert!(matches!(
+            UnitCode::parse("a b"),
+            Err(IdError::BadUnitCode(_))
+        ));
+        assert!(matches!(
+            UnitCode::parse(&"x".repeat(33)),
+            Err(IdError::TooLong(..))
+        ));
         assert_eq!(UnitCode::parse_optional("").unwrap(), None);
     }
 
@@ -196,7 +208,10 @@ mod tests {
     #[test]
     fn idempotency_keys_are_printable() {
         assert!(IdempotencyKey::parse("2f1c7a3e-9b0d-4e55-8a60-0c1d2e3f4a5b").is_ok());
-        assert_eq!(IdempotencyKey::parse("a key"), Err(IdError::BadIdempotencyKey));
+        assert_eq!(
+            IdempotencyKey::parse("a key"),
+            Err(IdError::BadIdempotencyKey)
+        );
         assert_eq!(IdempotencyKey::parse(""), Err(IdError::Empty));
         assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
     }

@@ -11,23 +11,32 @@ use std::{fmt, str::FromStr};
 
 use rust_decimal::Decimal;
 
-/// Most digits a value may have (rust_decimal holds 28–29 significant digits; we keep one in reserve so that
-/// sums of many values cannot overflow).
-const MAX_DIGITS: usize = 26;
+/// Most digits a value may have: far beyond any budget, and small enough that sums of many values and the
+/// fixed-point intervals cannot overflow.
+const MAX_DIGITS: usize = 20;
+
+/// Most decimals a value may have: 万元 to the fen needs 6; percentages 2–4.
+pub const MAX_DECIMALS: usize = 8;
 
 /// Why a text is not a decimal value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseValueError {
     #[error("is empty; write a number such as \"0.00\"")]
     Empty,
-    #[error("\"{0}\" is not a plain decimal number: use digits, an optional leading '-' and an optional '.' (no thousands separators, exponents or signs such as '+')")]
+    #[error(
+        "\"{0}\" is not a plain decimal number: use digits, an optional leading '-' and an optional '.' (no thousands separators, exponents or signs such as '+')"
+    )]
     Malformed(String),
     #[error("\"{0}\" has more than {MAX_DIGITS} digits")]
     TooLong(String),
+    #[error("\"{0}\" has more than {MAX_DECIMALS} decimals")]
+    TooPrecise(String),
 }
 
 /// A decimal value exactly as disclosed, with its precision (its number of decimals) kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Value(Decimal);
 
@@ -64,12 +73,7 @@ impl Value {
 
     /// The interval this value stands for when it is a rounded figure: ± half a unit of its last decimal.
     pub fn rounded_interval(self) -> Interval {
-        let half_ulp = Decimal::new(5, self.scale() + 1);
-        Interval {
-            lo: self.0 - half_ulp,
-            hi: self.0 + half_ulp,
-            nominal: self.0,
-        }
+        Interval::rounded(self.0, self.scale())
     }
 
     /// The interval of an exact figure (a count): the value itself.
@@ -106,6 +110,9 @@ impl FromStr for Value {
         if int_part.len() + frac_part.map_or(0, str::len) > MAX_DIGITS {
             return Err(ParseValueError::TooLong(text.to_owned()));
         }
+        if frac_part.map_or(0, str::len) > MAX_DECIMALS {
+            return Err(ParseValueError::TooPrecise(text.to_owned()));
+        }
         Decimal::from_str_exact(text)
             .map(Value)
             .map_err(|_| ParseValueError::TooLong(text.to_owned()))
@@ -118,26 +125,148 @@ impl fmt::Display for Value {
     }
 }
 
+/// Fixed-point units per 1: intervals are computed in exact integers of 10⁻⁹ (a disclosed value has at most
+/// [`MAX_DECIMALS`] decimals, so its half-unit is exact), with division and multiplication rounded outward so
+/// that an interval always contains every value it may stand for.
+const UNITS: i128 = 1_000_000_000;
+const UNIT_SCALE: u32 = 9;
+
+/// Powers of ten up to 10²⁸ (the largest Decimal scale), computed once at compile time.
+const POW10: [i128; 29] = {
+    let mut table = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+fn to_units(value: Decimal) -> Option<i128> {
+    let scale = value.scale();
+    let mantissa = value.mantissa();
+    if scale <= UNIT_SCALE {
+        mantissa.checked_mul(POW10[(UNIT_SCALE - scale) as usize])
+    } else {
+        // Literals in rules may be written finer than 10⁻⁹; round them to the nearest unit.
+        let divisor = POW10[(scale - UNIT_SCALE) as usize];
+        Some((mantissa + mantissa.signum() * divisor / 2) / divisor)
+    }
+}
+
+fn from_units(units: i128) -> Decimal {
+    Decimal::from_i128_with_scale(units, UNIT_SCALE).normalize()
+}
+
+/// Quotient and remainder, in 64 bits when both fit (128-bit division is several times slower, and most
+/// figures of a disclosure fit).
+fn div_rem(a: i128, b: i128) -> Option<(i128, i128)> {
+    if let (Ok(a64), Ok(b64)) = (i64::try_from(a), i64::try_from(b)) {
+        let q = a64.checked_div(b64)?;
+        return Some((i128::from(q), i128::from(a64 - q * b64)));
+    }
+    let q = a.checked_div(b)?;
+    Some((q, a - q * b))
+}
+
+fn floor_div(a: i128, b: i128) -> Option<i128> {
+    let (q, r) = div_rem(a, b)?;
+    Some(if r != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    })
+}
+
+fn ceil_div(a: i128, b: i128) -> Option<i128> {
+    let (q, r) = div_rem(a, b)?;
+    Some(if r != 0 && ((a < 0) == (b < 0)) {
+        q + 1
+    } else {
+        q
+    })
+}
+
+fn round_div(a: i128, b: i128) -> Option<i128> {
+    let twice = a.checked_mul(2)?;
+    let q = floor_div(twice + b.signum() * b.abs(), 2 * b)?;
+    Some(q)
+}
+
 /// A closed interval [lo, hi] of possible true values, with the nominal value it was computed from (what the
 /// figures say when taken at face value; used to report "expected" and "difference").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interval {
-    pub lo: Decimal,
-    pub hi: Decimal,
-    pub nominal: Decimal,
+    lo: i128,
+    hi: i128,
+    nominal: i128,
 }
 
 impl Interval {
+    /// The interval of one exact value. Values finer than 10⁻⁹ are rounded to the nearest 10⁻⁹; values too large
+    /// for the fixed point (beyond 10²⁹) saturate, which no disclosure reaches.
     pub fn exact(value: Decimal) -> Interval {
+        let units = to_units(value).unwrap_or(if value.is_sign_negative() {
+            i128::MIN / 4
+        } else {
+            i128::MAX / 4
+        });
         Interval {
-            lo: value,
-            hi: value,
-            nominal: value,
+            lo: units,
+            hi: units,
+            nominal: units,
+        }
+    }
+
+    /// The interval a figure stands for when rounded at `scale` decimals: ± half a unit of that decimal.
+    pub fn rounded(value: Decimal, scale: u32) -> Interval {
+        let centre = Interval::exact(value).nominal;
+        let half = 5 * POW10[UNIT_SCALE.saturating_sub(scale + 1) as usize];
+        Interval {
+            lo: centre - half,
+            hi: centre + half,
+            nominal: centre,
         }
     }
 
     pub fn zero() -> Interval {
-        Interval::exact(Decimal::ZERO)
+        Interval {
+            lo: 0,
+            hi: 0,
+            nominal: 0,
+        }
+    }
+
+    /// An exact whole number, without going through a Decimal.
+    pub const fn whole(n: i64) -> Interval {
+        let units = n as i128 * UNITS;
+        Interval {
+            lo: units,
+            hi: units,
+            nominal: units,
+        }
+    }
+
+    pub fn lo(&self) -> Decimal {
+        from_units(self.lo)
+    }
+
+    pub fn hi(&self) -> Decimal {
+        from_units(self.hi)
+    }
+
+    /// The value the figures say at face value.
+    pub fn nominal(&self) -> Decimal {
+        from_units(self.nominal)
+    }
+
+    /// A single exact value.
+    pub fn is_point(&self) -> bool {
+        self.lo == self.hi
+    }
+
+    pub fn contains_zero(&self) -> bool {
+        self.lo <= 0 && self.hi >= 0
     }
 
     /// Whether some true value lies in both intervals: the rounding-aware "equals".
@@ -153,6 +282,38 @@ impl Interval {
     /// Whether some value of `self` can be < some value of `other`: the rounding-aware "<".
     pub fn may_be_lt(&self, other: &Interval) -> bool {
         self.lo < other.hi
+    }
+
+    /// Whether every value of `self` is ≤ every value of `other`.
+    pub fn surely_le(&self, other: &Interval) -> bool {
+        self.hi <= other.lo
+    }
+
+    /// Whether every value of `self` is < every value of `other`.
+    pub fn surely_lt(&self, other: &Interval) -> bool {
+        self.hi < other.lo
+    }
+
+    pub fn neg(&self) -> Interval {
+        Interval {
+            lo: -self.hi,
+            hi: -self.lo,
+            nominal: -self.nominal,
+        }
+    }
+
+    pub fn abs(&self) -> Interval {
+        if self.lo >= 0 {
+            *self
+        } else if self.hi <= 0 {
+            self.neg()
+        } else {
+            Interval {
+                lo: 0,
+                hi: self.hi.max(-self.lo),
+                nominal: self.nominal.abs(),
+            }
+        }
     }
 
     pub fn checked_add(&self, other: &Interval) -> Option<Interval> {
@@ -178,33 +339,53 @@ impl Interval {
             self.hi.checked_mul(other.lo)?,
             self.hi.checked_mul(other.hi)?,
         ];
+        let (min, max) = (*products.iter().min()?, *products.iter().max()?);
         Some(Interval {
-            lo: products.iter().copied().min()?,
-            hi: products.iter().copied().max()?,
-            nominal: self.nominal.checked_mul(other.nominal)?,
+            lo: floor_div(min, UNITS)?,
+            hi: ceil_div(max, UNITS)?,
+            nominal: round_div(self.nominal.checked_mul(other.nominal)?, UNITS)?,
         })
     }
 
     /// Division; `None` when the divisor's interval contains zero (the quotient is unbounded) or on overflow.
     pub fn checked_div(&self, other: &Interval) -> Option<Interval> {
-        if other.lo <= Decimal::ZERO && other.hi >= Decimal::ZERO {
+        if other.contains_zero() {
             return None;
         }
-        let quotients = [
-            self.lo.checked_div(other.lo)?,
-            self.lo.checked_div(other.hi)?,
-            self.hi.checked_div(other.lo)?,
-            self.hi.checked_div(other.hi)?,
-        ];
+        if other.hi < 0 {
+            // a / b = (−a) / (−b), with a positive divisor.
+            return self.neg().checked_div(&other.neg());
+        }
+        // The divisor is positive: the bounds come from two quotients, chosen by the dividend's sign.
+        let (lo_num, lo_den, hi_num, hi_den) = if self.lo >= 0 {
+            (self.lo, other.hi, self.hi, other.lo)
+        } else if self.hi <= 0 {
+            (self.lo, other.lo, self.hi, other.hi)
+        } else {
+            (self.lo, other.lo, self.hi, other.lo)
+        };
         Some(Interval {
-            lo: quotients.iter().copied().min()?,
-            hi: quotients.iter().copied().max()?,
-            nominal: self.nominal.checked_div(other.nominal)?,
+            lo: floor_div(lo_num.checked_mul(UNITS)?, lo_den)?,
+            hi: ceil_div(hi_num.checked_mul(UNITS)?, hi_den)?,
+            nominal: if other.nominal == 0 {
+                0
+            } else {
+                round_div(self.nominal.checked_mul(UNITS)?, other.nominal)?
+            },
         })
     }
 
     pub fn scale_by(&self, factor: Decimal) -> Option<Interval> {
         self.checked_mul(&Interval::exact(factor))
+    }
+
+    /// As a percentage: × 100, exactly.
+    pub fn percent(&self) -> Option<Interval> {
+        Some(Interval {
+            lo: self.lo.checked_mul(100)?,
+            hi: self.hi.checked_mul(100)?,
+            nominal: self.nominal.checked_mul(100)?,
+        })
     }
 
     /// The interval of min(self, other), taken bound by bound.
@@ -251,7 +432,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        for bad in ["1,2", "NaN", "1e5", "--3", "+3", "1.", ".5", " 1", "1 ", "１２", "0x10", "-", "1.2.3"] {
+        for bad in [
+            "1,2", "NaN", "1e5", "--3", "+3", "1.", ".5", " 1", "1 ", "１２", "0x10", "-", "1.2.3",
+        ] {
             assert!(
                 matches!(bad.parse::<Value>(), Err(ParseValueError::Malformed(_))),
                 "{bad:?} was accepted"
@@ -259,19 +442,26 @@ mod tests {
         }
         assert_eq!("".parse::<Value>(), Err(ParseValueError::Empty));
         assert!(matches!(
-            "1234567890123456789012345678".parse::<Value>(),
+            "123456789012345678901".parse::<Value>(),
             Err(ParseValueError::TooLong(_))
+        ));
+        assert!(matches!(
+            "0.123456789".parse::<Value>(),
+            Err(ParseValueError::TooPrecise(_))
         ));
     }
 
     #[test]
     fn a_rounded_value_stands_for_half_a_unit_either_side() {
         let interval = v("8190.84").rounded_interval();
-        assert_eq!(interval.lo, v("8190.835").decimal());
-        assert_eq!(interval.hi, v("8190.845").decimal());
+        assert_eq!(interval.lo(), v("8190.835").decimal());
+        assert_eq!(interval.hi(), v("8190.845").decimal());
         let interval = v("269").rounded_interval();
-        assert_eq!((interval.lo, interval.hi), (v("268.5").decimal(), v("269.5").decimal()));
-        assert_eq!(v("269").exact_interval().lo, v("269").decimal());
+        assert_eq!(
+            (interval.lo(), interval.hi()),
+            (v("268.5").decimal(), v("269.5").decimal())
+        );
+        assert_eq!(v("269").exact_interval().lo(), v("269").decimal());
     }
 
     fn sum(parts: &[&str]) -> Interval {
@@ -284,7 +474,7 @@ mod tests {
     fn parts_off_by_one_cent_from_rounding_are_consistent() {
         // The reference disclosure: 7,070.64 + 892.66 + 227.53 = 8,190.83, stated as 8,190.84.
         let parts = sum(&["7070.64", "892.66", "227.53"]);
-        assert_eq!(parts.nominal, v("8190.83").decimal());
+        assert_eq!(parts.nominal(), v("8190.83").decimal());
         assert!(v("8190.84").rounded_interval().overlaps(&parts));
     }
 
@@ -292,7 +482,7 @@ mod tests {
     fn a_whole_unit_off_is_not_rounding() {
         // The reference's narrative says 7,974.18 where the funds rows add to 7,973.18.
         let parts = sum(&["31.20", "7039.44", "902.54"]);
-        assert_eq!(parts.nominal, v("7973.18").decimal());
+        assert_eq!(parts.nominal(), v("7973.18").decimal());
         assert!(!v("7974.18").rounded_interval().overlaps(&parts));
         assert!(v("7973.19").rounded_interval().overlaps(&parts));
     }
@@ -302,9 +492,48 @@ mod tests {
         let a = v("10.0").rounded_interval(); // [9.95, 10.05]
         let b = v("4.0").rounded_interval(); // [3.95, 4.05]
         let diff = a.checked_sub(&b).unwrap();
-        assert_eq!((diff.lo, diff.hi), (v("5.90").decimal(), v("6.10").decimal()));
+        assert_eq!(
+            (diff.lo(), diff.hi()),
+            (v("5.90").decimal(), v("6.10").decimal())
+        );
         let ratio = a.checked_div(&b).unwrap();
-        assert!(ratio.lo < v("2.5").decimal() && ratio.hi > v("2.5").decimal());
+        assert!(ratio.lo() < v("2.5").decimal() && ratio.hi() > v("2.5").decimal());
+        // Outward rounding: 1/3 is inside [lo, hi] although neither bound is exact.
+        let third = Interval::exact(Decimal::ONE)
+            .checked_div(&Interval::exact(Decimal::from(3)))
+            .unwrap();
+        assert!(
+            third.lo() * Decimal::from(3) <= Decimal::ONE
+                && third.hi() * Decimal::from(3) >= Decimal::ONE
+        );
+        assert!(!third.is_point());
+        let negative = Interval::exact(-Decimal::ONE)
+            .checked_div(&Interval::exact(Decimal::from(3)))
+            .unwrap();
+        assert!(
+            negative.lo() * Decimal::from(3) <= -Decimal::ONE
+                && negative.hi() * Decimal::from(3) >= -Decimal::ONE
+        );
+        // Every sign combination contains the quotients of its bounds.
+        for (a, b) in [
+            ("-4.0", "2.0"),
+            ("4.0", "-2.0"),
+            ("-4.0", "-2.0"),
+            ("0.0", "2.0"),
+            ("0.04", "2.0"),
+        ] {
+            let (a, b) = (v(a).rounded_interval(), v(b).rounded_interval());
+            let q = a.checked_div(&b).unwrap();
+            for x in [a.lo(), a.hi()] {
+                for y in [b.lo(), b.hi()] {
+                    let exact = x / y;
+                    assert!(
+                        q.lo() <= exact && exact <= q.hi(),
+                        "{x}/{y} = {exact} outside {q:?}"
+                    );
+                }
+            }
+        }
         assert!(a.checked_div(&v("0.0").rounded_interval()).is_none());
     }
 
@@ -330,8 +559,35 @@ mod tests {
     }
 
     #[test]
+    fn signs_and_bounds() {
+        let i = v("-2.0").rounded_interval();
+        assert_eq!(
+            (i.abs().lo(), i.abs().hi()),
+            (v("1.95").decimal(), v("2.05").decimal())
+        );
+        assert!(v("0.00").rounded_interval().contains_zero());
+        assert!(v("1").exact_interval().surely_le(&v("1").exact_interval()));
+        assert!(
+            !v("1.0")
+                .rounded_interval()
+                .surely_le(&v("1.0").rounded_interval())
+        );
+        let fine = Decimal::from_str_exact("0.1234567891").unwrap();
+        assert_eq!(
+            Interval::exact(fine).lo(),
+            Decimal::from_str_exact("0.123456789").unwrap()
+        );
+    }
+
+    #[test]
     fn display_rounding_is_half_away_from_zero() {
-        assert_eq!(round_for_display(v("8190.835").decimal(), 2).to_string(), "8190.84");
-        assert_eq!(round_for_display(v("-0.005").decimal(), 2).to_string(), "-0.01");
+        assert_eq!(
+            round_for_display(v("8190.835").decimal(), 2).to_string(),
+            "8190.84"
+        );
+        assert_eq!(
+            round_for_display(v("-0.005").decimal(), 2).to_string(),
+            "-0.01"
+        );
     }
 }

@@ -36,7 +36,9 @@ impl Registry {
             match self.store.unit(parent, year).await? {
                 None => violations.push(FieldViolation::new(
                     "parent_code",
-                    format!("unit {parent} is not registered for {year}; register the parent first"),
+                    format!(
+                        "unit {parent} is not registered for {year}; register the parent first"
+                    ),
                 )),
                 Some(_) => {
                     if let Some(cycle) = self.cycle_through(&unit.code, parent, year).await? {
@@ -106,9 +108,14 @@ impl Registry {
 
     /// A unit and all of its descendants in one year's tree, depth first (siblings by code); every unit of the
     /// year when `root` is `None`.
-    pub async fn subtree(&self, root: Option<&UnitCode>, year: FiscalYear) -> Result<Vec<TreeNode>, DomainError> {
+    pub async fn subtree(
+        &self,
+        root: Option<&UnitCode>,
+        year: FiscalYear,
+    ) -> Result<Vec<TreeNode>, DomainError> {
         let units = self.store.units_for_year(year).await?;
-        let by_code: BTreeMap<UnitCode, Unit> = units.into_iter().map(|u| (u.code.clone(), u)).collect();
+        let by_code: BTreeMap<UnitCode, Unit> =
+            units.into_iter().map(|u| (u.code.clone(), u)).collect();
         let mut children: BTreeMap<&UnitCode, Vec<&UnitCode>> = BTreeMap::new();
         let mut roots: Vec<&UnitCode> = Vec::new();
         for unit in by_code.values() {

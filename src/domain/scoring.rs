@@ -90,28 +90,53 @@ struct RawDirect {
 
 impl ScoringPolicy {
     /// Parses `scoring.toml`; the error is a message (the loader adds file and position).
-    pub fn from_toml(text: &str) -> Result<ScoringPolicy, (Option<std::ops::Range<usize>>, String)> {
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| (e.span(), e.message().trim().to_owned()))?;
+    pub fn from_toml(
+        text: &str,
+    ) -> Result<ScoringPolicy, (Option<std::ops::Range<usize>>, String)> {
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|e| (e.span(), e.message().trim().to_owned()))?;
         let at = |key: &str| text.find(key).map(|i| i..i + key.len());
-        let mismatch_severity = Severity::parse(&raw.mismatch_severity)
-            .ok_or_else(|| (at("mismatch_severity"), "mismatch_severity is error, warning or info".to_owned()))?;
+        let mismatch_severity = Severity::parse(&raw.mismatch_severity).ok_or_else(|| {
+            (
+                at("mismatch_severity"),
+                "mismatch_severity is error, warning or info".to_owned(),
+            )
+        })?;
         let execution = match raw.execution.method.as_str() {
             "proportional" => ExecutionMethod::Proportional,
             "linear" => match (raw.execution.zero_at, raw.execution.full_at) {
-                (Some(zero_at), Some(full_at)) if zero_at < full_at => ExecutionMethod::Linear { zero_at, full_at },
+                (Some(zero_at), Some(full_at)) if zero_at < full_at => {
+                    ExecutionMethod::Linear { zero_at, full_at }
+                }
                 _ => {
-                    return Err((at("method"), "the linear method needs zero_at < full_at (percent)".to_owned()));
+                    return Err((
+                        at("method"),
+                        "the linear method needs zero_at < full_at (percent)".to_owned(),
+                    ));
                 }
             },
-            other => return Err((at("method"), format!("unknown execution method \"{other}\" (proportional or linear)"))),
+            other => {
+                return Err((
+                    at("method"),
+                    format!("unknown execution method \"{other}\" (proportional or linear)"),
+                ));
+            }
         };
         let over_limit = match raw.proportional.over_limit.as_str() {
             "deduct" => OverLimit::Deduct,
             "ratio" => OverLimit::Ratio,
-            other => return Err((at("over_limit"), format!("unknown over_limit \"{other}\" (deduct or ratio)"))),
+            other => {
+                return Err((
+                    at("over_limit"),
+                    format!("unknown over_limit \"{other}\" (deduct or ratio)"),
+                ));
+            }
         };
         if raw.score_decimals > 6 {
-            return Err((at("score_decimals"), "score_decimals is at most 6".to_owned()));
+            return Err((
+                at("score_decimals"),
+                "score_decimals is at most 6".to_owned(),
+            ));
         }
         Ok(ScoringPolicy {
             mismatch_severity,
@@ -126,13 +151,7 @@ impl ScoringPolicy {
 
     /// The interval a stated score stands for: at its own precision, but at least `score_decimals`.
     pub fn score_interval(&self, score: Value) -> Interval {
-        let scale = score.scale().max(self.score_decimals);
-        let half_ulp = Decimal::new(5, scale + 1);
-        Interval {
-            lo: score.decimal() - half_ulp,
-            hi: score.decimal() + half_ulp,
-            nominal: score.decimal(),
-        }
+        Interval::rounded(score.decimal(), score.scale().max(self.score_decimals))
     }
 
     /// The execution score of an evaluation, from its total funds row's 执行数 / 全年预算数.
@@ -143,8 +162,8 @@ impl ScoringPolicy {
             .executed?
             .rounded_interval()
             .checked_div(&total.full_year_budget?.rounded_interval())?
-            .scale_by(Decimal::ONE_HUNDRED)?;
-        let hundred = Interval::exact(Decimal::ONE_HUNDRED);
+            .percent()?;
+        let hundred = Interval::whole(100);
         let share = match &self.execution {
             ExecutionMethod::Proportional => rate.min(&hundred),
             ExecutionMethod::Linear { zero_at, full_at } => {
@@ -154,48 +173,96 @@ impl ScoringPolicy {
                     .checked_sub(&zero)?
                     .max(&Interval::zero())
                     .checked_div(&span)?
-                    .scale_by(Decimal::ONE_HUNDRED)?
+                    .percent()?
             }
         };
         weight.checked_mul(&share)?.checked_div(&hundred)
     }
 
+    /// Everything the policy says of an indicator, computed once: the rules ask for completion, score and
+    /// comparability of every indicator, and recomputing each from the measures would repeat the work.
+    pub fn assess(&self, indicator: &Indicator) -> Assessment {
+        let comparison = comparison(indicator);
+        Assessment {
+            kinds_match: kinds_match(indicator),
+            comparable: matches!(
+                comparison,
+                Some(Comparison::Ratio { .. } | Comparison::Met(_))
+            ),
+            completion: comparison.as_ref().and_then(|c| self.completion_of(c)),
+            expected_score: comparison
+                .as_ref()
+                .and_then(|c| self.score_of(indicator, c)),
+        }
+    }
+
     /// The completion rate (percent) the unit should state: actual / target × 100 for comparable numbers; 100 or
     /// 0 for a date target met or missed; the grade for a qualitative actual value.
     pub fn completion(&self, indicator: &Indicator) -> Option<Interval> {
-        match comparison(indicator)? {
-            Comparison::Ratio { ratio, .. } => Some(ratio),
-            Comparison::Met(met) => Some(Interval::exact(if met { Decimal::ONE_HUNDRED } else { Decimal::ZERO })),
-            Comparison::Grade(grade) => self.grades.get(&grade).map(|g| Interval::exact(*g)),
-        }
+        self.assess(indicator).completion
     }
 
     /// The score under the policy, or `None` when it cannot be recomputed (no weight, no rule, values that
     /// cannot be compared).
     pub fn expected_score(&self, indicator: &Indicator) -> Option<Interval> {
+        self.assess(indicator).expected_score
+    }
+
+    fn completion_of(&self, comparison: &Comparison<'_>) -> Option<Interval> {
+        match comparison {
+            Comparison::Ratio { ratio, .. } => Some(*ratio),
+            Comparison::Met(met) => Some(if *met {
+                Interval::whole(100)
+            } else {
+                Interval::zero()
+            }),
+            Comparison::Grade(grade) => self.grades.get(*grade).map(|g| Interval::exact(*g)),
+        }
+    }
+
+    fn score_of(&self, indicator: &Indicator, comparison: &Comparison<'_>) -> Option<Interval> {
         let weight = indicator.weight?.exact_interval();
         let rule = indicator.scoring_rule?;
-        let hundred = Interval::exact(Decimal::ONE_HUNDRED);
-        let share = match (rule, comparison(indicator)?) {
-            (_, Comparison::Grade(grade)) => Interval::exact(*self.grades.get(&grade)?),
-            (_, Comparison::Met(met)) => Interval::exact(if met { Decimal::ONE_HUNDRED } else { self.direct_unmet }),
+        let hundred = Interval::whole(100);
+        let share = match (rule, comparison) {
+            (_, Comparison::Grade(grade)) => Interval::exact(*self.grades.get(*grade)?),
+            (_, Comparison::Met(met)) => Interval::exact(if *met {
+                Decimal::ONE_HUNDRED
+            } else {
+                self.direct_unmet
+            }),
             (ScoringRule::Direct | ScoringRule::Graded, Comparison::Ratio { met, .. }) => {
-                Interval::exact(if met { Decimal::ONE_HUNDRED } else { self.direct_unmet })
+                Interval::exact(if *met {
+                    Decimal::ONE_HUNDRED
+                } else {
+                    self.direct_unmet
+                })
             }
-            (ScoringRule::Proportional | ScoringRule::Satisfaction, Comparison::Ratio { ratio, met, upper_limit }) => {
-                if upper_limit {
-                    if met {
+            (
+                ScoringRule::Proportional | ScoringRule::Satisfaction,
+                Comparison::Ratio {
+                    ratio,
+                    met,
+                    upper_limit,
+                },
+            ) => {
+                if *upper_limit {
+                    if *met {
                         hundred
                     } else {
                         match self.over_limit {
-                            OverLimit::Deduct => Interval::exact(Decimal::from(200))
-                                .checked_sub(&ratio)?
+                            OverLimit::Deduct => Interval::whole(200)
+                                .checked_sub(ratio)?
                                 .max(&Interval::zero()),
-                            OverLimit::Ratio => hundred.checked_mul(&hundred)?.checked_div(&ratio)?,
+                            OverLimit::Ratio => {
+                                hundred.checked_mul(&hundred)?.checked_div(ratio)?
+                            }
                         }
                     }
                 } else {
-                    ratio.min(&Interval::exact(self.completion_cap)).min(&hundred)
+                    ratio
+                        .min(&Interval::exact(self.completion_cap))
+                        .min(&hundred)
                 }
             }
         };
@@ -203,20 +270,37 @@ impl ScoringPolicy {
     }
 }
 
+/// What the policy makes of one indicator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Assessment {
+    /// Target and actual are of the same kind and unit (`None` when either is missing).
+    pub kinds_match: Option<bool>,
+    /// Target and actual can be compared as numbers or dates.
+    pub comparable: bool,
+    pub completion: Option<Interval>,
+    pub expected_score: Option<Interval>,
+}
+
 /// How an indicator's actual value compares with its target.
-enum Comparison {
+enum Comparison<'i> {
     /// Numbers of the same kind and unit: actual / target × 100, whether the target is met, and whether the target
     /// is an upper limit (≤, <).
-    Ratio { ratio: Interval, met: bool, upper_limit: bool },
+    Ratio {
+        ratio: Interval,
+        met: bool,
+        upper_limit: bool,
+    },
     /// Dates: whether the target is met.
     Met(bool),
     /// A qualitative actual value: its statement, to be graded.
-    Grade(String),
+    Grade(&'i str),
 }
 
 /// Units that name the same thing ("万" and "万元").
 fn same_unit(a: &str, b: &str) -> bool {
-    let norm = |u: &str| u.trim().trim_end_matches('元').to_owned();
+    fn norm(unit: &str) -> &str {
+        unit.trim().trim_end_matches('元')
+    }
     a == b || norm(a) == norm(b)
 }
 
@@ -226,7 +310,9 @@ pub fn kinds_match(indicator: &Indicator) -> Option<bool> {
     let actual = indicator.actual.as_ref()?.value.as_ref()?;
     Some(match (target, actual) {
         (MeasureValue::Number { unit: a, .. }, MeasureValue::Number { unit: b, .. })
-        | (MeasureValue::Duration { unit: a, .. }, MeasureValue::Duration { unit: b, .. }) => same_unit(a, b),
+        | (MeasureValue::Duration { unit: a, .. }, MeasureValue::Duration { unit: b, .. }) => {
+            same_unit(a, b)
+        }
         (MeasureValue::Text(_), _) => true,
         (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
     })
@@ -234,23 +320,26 @@ pub fn kinds_match(indicator: &Indicator) -> Option<bool> {
 
 /// Whether target and actual can be compared as numbers or dates.
 pub fn comparable(indicator: &Indicator) -> bool {
-    matches!(comparison(indicator), Some(Comparison::Ratio { .. } | Comparison::Met(_)))
+    matches!(
+        comparison(indicator),
+        Some(Comparison::Ratio { .. } | Comparison::Met(_))
+    )
 }
 
 fn number_of(value: &MeasureValue) -> Option<Interval> {
     match value {
-        MeasureValue::Number { value, .. } | MeasureValue::Duration { value, .. } | MeasureValue::Percent(value) => {
-            Some(value.rounded_interval())
-        }
+        MeasureValue::Number { value, .. }
+        | MeasureValue::Duration { value, .. }
+        | MeasureValue::Percent(value) => Some(value.rounded_interval()),
         _ => None,
     }
 }
 
-fn comparison(indicator: &Indicator) -> Option<Comparison> {
+fn comparison(indicator: &Indicator) -> Option<Comparison<'_>> {
     let target = indicator.target.as_ref()?;
     let actual = indicator.actual.as_ref()?.value.as_ref()?;
     if let MeasureValue::Text(statement) = actual {
-        return Some(Comparison::Grade(statement.clone()));
+        return Some(Comparison::Grade(statement));
     }
     if !kinds_match(indicator)? {
         return None;
@@ -273,19 +362,23 @@ fn comparison(indicator: &Indicator) -> Option<Comparison> {
             let t = number_of(target_value)?;
             let a = number_of(actual_value)?;
             let met = match comparator {
-                Comparator::Ge | Comparator::Eq => a.hi >= t.lo,
-                Comparator::Gt => a.hi > t.lo,
-                Comparator::Le => a.lo <= t.hi,
-                Comparator::Lt => a.lo < t.hi,
+                Comparator::Ge | Comparator::Eq => t.may_be_le(&a),
+                Comparator::Gt => t.may_be_lt(&a),
+                Comparator::Le => a.may_be_le(&t),
+                Comparator::Lt => a.may_be_lt(&t),
                 Comparator::Qualitative => return None,
             };
-            let ratio = if t.lo <= Decimal::ZERO && t.hi >= Decimal::ZERO {
+            let ratio = if t.contains_zero() {
                 // A target of zero ("差错率 ≤ 0%") has no ratio: met is full, missed is nothing.
                 return Some(Comparison::Met(met));
             } else {
-                a.checked_div(&t)?.scale_by(Decimal::ONE_HUNDRED)?
+                a.checked_div(&t)?.percent()?
             };
-            Some(Comparison::Ratio { ratio, met, upper_limit })
+            Some(Comparison::Ratio {
+                ratio,
+                met,
+                upper_limit,
+            })
         }
     }
 }
@@ -342,18 +435,33 @@ unmet = 0
     }
 
     fn stated(policy: &ScoringPolicy, score: &str, expected: Option<Interval>) -> bool {
-        policy.score_interval(score.parse().unwrap()).overlaps(&expected.unwrap())
+        policy
+            .score_interval(score.parse().unwrap())
+            .overlaps(&expected.unwrap())
     }
 
     #[test]
     fn a_cost_over_its_limit_loses_the_excess() {
         // 访贫问苦成本: ≤ 3.84万元, actual 3.86万元, weight 10, stated 100.5% and 9.95.
         let p = policy();
-        let i = indicator("10", number(Comparator::Le, "3.84", "万元"), number(Comparator::Eq, "3.86", "万元"), ScoringRule::Proportional);
-        assert!(p.score_interval("100.5".parse().unwrap()).overlaps(&p.completion(&i).unwrap()) || {
-            // completion is stated at one decimal: 100.52 → 100.5
-            "100.5".parse::<Value>().unwrap().rounded_interval().overlaps(&p.completion(&i).unwrap())
-        });
+        let i = indicator(
+            "10",
+            number(Comparator::Le, "3.84", "万元"),
+            number(Comparator::Eq, "3.86", "万元"),
+            ScoringRule::Proportional,
+        );
+        assert!(
+            p.score_interval("100.5".parse().unwrap())
+                .overlaps(&p.completion(&i).unwrap())
+                || {
+                    // completion is stated at one decimal: 100.52 → 100.5
+                    "100.5"
+                        .parse::<Value>()
+                        .unwrap()
+                        .rounded_interval()
+                        .overlaps(&p.completion(&i).unwrap())
+                }
+        );
         assert!(stated(&p, "9.95", p.expected_score(&i)));
         assert!(!stated(&p, "10", p.expected_score(&i)));
     }
@@ -362,7 +470,12 @@ unmet = 0
     fn a_cost_under_its_limit_earns_the_full_weight() {
         // 实事好事成双: ≤ 3.25, actual 3.23: met, full 10 (the reference states 9.84).
         let p = policy();
-        let i = indicator("10", number(Comparator::Le, "3.25", "万元"), number(Comparator::Eq, "3.23", "万元"), ScoringRule::Proportional);
+        let i = indicator(
+            "10",
+            number(Comparator::Le, "3.25", "万元"),
+            number(Comparator::Eq, "3.23", "万元"),
+            ScoringRule::Proportional,
+        );
         assert!(stated(&p, "10", p.expected_score(&i)));
         assert!(!stated(&p, "9.84", p.expected_score(&i)));
     }
@@ -371,10 +484,23 @@ unmet = 0
     fn an_at_least_target_scores_in_proportion_and_is_capped() {
         let p = policy();
         // 设备采购数量: ≥ 45件, actual 41件, weight 15 → 13.67 (the reference states 11.63).
-        let i = indicator("15", number(Comparator::Ge, "45", "件"), number(Comparator::Eq, "41", "件"), ScoringRule::Proportional);
+        let i = indicator(
+            "15",
+            number(Comparator::Ge, "45", "件"),
+            number(Comparator::Eq, "41", "件"),
+            ScoringRule::Proportional,
+        );
         let expected = p.expected_score(&i).unwrap();
-        assert!(expected.lo < "13.67".parse().unwrap() && expected.hi > "13.66".parse().unwrap(), "{expected:?}");
-        let over = indicator("10", number(Comparator::Ge, "310", "期"), number(Comparator::Eq, "314", "期"), ScoringRule::Proportional);
+        assert!(
+            expected.lo() < "13.67".parse().unwrap() && expected.hi() > "13.66".parse().unwrap(),
+            "{expected:?}"
+        );
+        let over = indicator(
+            "10",
+            number(Comparator::Ge, "310", "期"),
+            number(Comparator::Eq, "314", "期"),
+            ScoringRule::Proportional,
+        );
         assert!(stated(&p, "10", p.expected_score(&over)));
     }
 
@@ -386,9 +512,19 @@ unmet = 0
             comparator: Some(c),
             value: Some(MeasureValue::Date(DateSpec::parse(d).unwrap())),
         };
-        let late = indicator("10", date(Comparator::Eq, "2024-10-03"), date(Comparator::Eq, "2024-10-23"), ScoringRule::Proportional);
+        let late = indicator(
+            "10",
+            date(Comparator::Eq, "2024-10-03"),
+            date(Comparator::Eq, "2024-10-23"),
+            ScoringRule::Proportional,
+        );
         assert!(stated(&p, "0", p.expected_score(&late)));
-        let in_month = indicator("10", date(Comparator::Le, "2024-08"), date(Comparator::Eq, "2024-08-23"), ScoringRule::Direct);
+        let in_month = indicator(
+            "10",
+            date(Comparator::Le, "2024-08"),
+            date(Comparator::Eq, "2024-08-23"),
+            ScoringRule::Direct,
+        );
         assert!(stated(&p, "10", p.expected_score(&in_month)));
     }
 
@@ -399,7 +535,12 @@ unmet = 0
             comparator: None,
             value: Some(MeasureValue::Date(DateSpec::parse("2024-07-05").unwrap())),
         };
-        let i = indicator("10", number(Comparator::Le, "300", "天"), actual, ScoringRule::Proportional);
+        let i = indicator(
+            "10",
+            number(Comparator::Le, "300", "天"),
+            actual,
+            ScoringRule::Proportional,
+        );
         assert_eq!(kinds_match(&i), Some(false));
         assert!(!comparable(&i));
         assert!(policy().expected_score(&i).is_none());
@@ -413,9 +554,19 @@ unmet = 0
             comparator: Some(Comparator::Qualitative),
             value: Some(MeasureValue::Text(t.into())),
         };
-        let i = indicator("30", text("长期坚持"), text("达到预期指标"), ScoringRule::Graded);
+        let i = indicator(
+            "30",
+            text("长期坚持"),
+            text("达到预期指标"),
+            ScoringRule::Graded,
+        );
         assert!(stated(&p, "30", p.expected_score(&i)));
-        let partly = indicator("30", text("长期坚持"), text("部分达到预期指标"), ScoringRule::Graded);
+        let partly = indicator(
+            "30",
+            text("长期坚持"),
+            text("部分达到预期指标"),
+            ScoringRule::Graded,
+        );
         assert!(stated(&p, "18", p.expected_score(&partly)));
         let unknown_grade = indicator("30", text("长期坚持"), text("很好"), ScoringRule::Graded);
         assert!(p.expected_score(&unknown_grade).is_none());
@@ -444,7 +595,10 @@ unmet = 0
             total_score: None,
         };
         let score = p.execution_score(&evaluation).unwrap();
-        assert!(p.score_interval("7.38".parse().unwrap()).overlaps(&score), "{score:?}");
+        assert!(
+            p.score_interval("7.38".parse().unwrap()).overlaps(&score),
+            "{score:?}"
+        );
         assert!(!p.score_interval("8.95".parse().unwrap()).overlaps(&score));
     }
 

@@ -12,8 +12,8 @@ use sm3::{Digest, Sm3};
 use crate::{
     domain::{
         disclosure::{Disclosure, DisclosureDraft},
-        facts::Facts,
         error::{DomainError, FieldViolation},
+        facts::Facts,
         ids::{FiscalYear, IdempotencyKey, UnitCode},
         rules::Context,
         taxonomy::{Taxonomies, Taxonomy},
@@ -114,12 +114,18 @@ pub fn validate_offline(
     Ok((taxonomy, disclosure, report))
 }
 
-fn resolve(taxonomies: &Taxonomies, draft: DisclosureDraft) -> Result<(Arc<Taxonomy>, Disclosure), Vec<FieldViolation>> {
+fn resolve(
+    taxonomies: &Taxonomies,
+    draft: DisclosureDraft,
+) -> Result<(Arc<Taxonomy>, Disclosure), Vec<FieldViolation>> {
     let year = draft.cover.fiscal_year;
     let Some(taxonomy) = taxonomies.get(year) else {
         return Err(vec![FieldViolation::new(
             "cover.fiscal_year",
-            format!("there is no taxonomy for fiscal year {year} (years with one: {})", taxonomies.years_list()),
+            format!(
+                "there is no taxonomy for fiscal year {year} (years with one: {})",
+                taxonomies.years_list()
+            ),
         )]);
     };
     let disclosure = draft.resolve(taxonomy)?;
@@ -147,12 +153,20 @@ impl Submissions {
     }
 
     /// Checks size, taxonomy, registry and codes, then runs the rules. Nothing is stored.
-    pub async fn validate(&self, draft: DisclosureDraft, size: usize) -> Result<Report, DomainError> {
+    pub async fn validate(
+        &self,
+        draft: DisclosureDraft,
+        size: usize,
+    ) -> Result<Report, DomainError> {
         self.check(draft, size).await.map(|(report, _)| report)
     }
 
     /// Validation with the figures to store.
-    async fn check(&self, draft: DisclosureDraft, size: usize) -> Result<(Report, Facts), DomainError> {
+    async fn check(
+        &self,
+        draft: DisclosureDraft,
+        size: usize,
+    ) -> Result<(Report, Facts), DomainError> {
         if size > self.limits.max_disclosure_bytes {
             return Err(DomainError::invalid(
                 "",
@@ -183,7 +197,10 @@ impl Submissions {
                 .map(|facts| facts.to_disclosure(&taxonomy, cover.clone())),
             None => None,
         };
-        let budget = self.store.budget(&cover.unit_code, cover.fiscal_year).await?;
+        let budget = self
+            .store
+            .budget(&cover.unit_code, cover.fiscal_year)
+            .await?;
         let context = Context {
             last_year: last_year.as_ref(),
             budget: budget.as_ref(),
@@ -193,17 +210,24 @@ impl Submissions {
     }
 
     /// The cover must name a unit registered for the year, and agree with the registry on its place in the tree.
-    async fn check_cover_against_registry(&self, draft: &DisclosureDraft) -> Result<Vec<FieldViolation>, DomainError> {
+    async fn check_cover_against_registry(
+        &self,
+        draft: &DisclosureDraft,
+    ) -> Result<Vec<FieldViolation>, DomainError> {
         let cover = &draft.cover;
         let year = cover.fiscal_year;
         let Some(unit) = self.store.unit(&cover.unit_code, year).await? else {
             return Ok(vec![FieldViolation::new(
                 "cover.unit_code",
-                format!("unit {} is not registered for fiscal year {year}", cover.unit_code),
+                format!(
+                    "unit {} is not registered for fiscal year {year}",
+                    cover.unit_code
+                ),
             )]);
         };
         let mut violations = Vec::new();
-        let show = |code: Option<&UnitCode>| code.map_or_else(|| "none".to_owned(), |c| c.to_string());
+        let show =
+            |code: Option<&UnitCode>| code.map_or_else(|| "none".to_owned(), |c| c.to_string());
         if cover.parent_unit_code.is_some() && cover.parent_unit_code != unit.parent {
             violations.push(FieldViolation::new(
                 "cover.parent_unit_code",
@@ -232,13 +256,19 @@ impl Submissions {
         {
             violations.push(FieldViolation::new(
                 "cover.fiscal_region_code",
-                format!("the registry has {} as the fiscal region of {}", unit.fiscal_region, unit.code),
+                format!(
+                    "the registry has {} as the fiscal region of {}",
+                    unit.fiscal_region, unit.code
+                ),
             ));
         }
         if unit.is_region {
             violations.push(FieldViolation::new(
                 "cover.unit_code",
-                format!("{} is a fiscal region node, which has no disclosure of its own", unit.code),
+                format!(
+                    "{} is a fiscal region node, which has no disclosure of its own",
+                    unit.code
+                ),
             ));
         }
         Ok(violations)
@@ -299,13 +329,21 @@ impl Submissions {
             })
     }
 
-    pub async fn list(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, DomainError> {
+    pub async fn list(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Vec<StoredSubmission>, DomainError> {
         Ok(self.store.submissions(unit, year).await?)
     }
 }
 
 /// A retried call: the same key must carry the same disclosure.
-fn replay(existing: StoredSubmission, digest: &str, key: &IdempotencyKey) -> Result<(StoredSubmission, bool), DomainError> {
+fn replay(
+    existing: StoredSubmission,
+    digest: &str,
+    key: &IdempotencyKey,
+) -> Result<(StoredSubmission, bool), DomainError> {
     if existing.content_sm3 == digest {
         Ok((existing, true))
     } else {
@@ -340,7 +378,10 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for state in [SubmissionState::RejectedByRules, SubmissionState::PendingReview] {
+        for state in [
+            SubmissionState::RejectedByRules,
+            SubmissionState::PendingReview,
+        ] {
             assert_eq!(SubmissionState::from_code(state.code()), Some(state));
         }
     }

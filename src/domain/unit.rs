@@ -123,7 +123,10 @@ impl Unit {
         } else if name_chars > Self::MAX_NAME_CHARS {
             violations.push(FieldViolation::new(
                 "name",
-                format!("has {name_chars} characters; at most {}", Self::MAX_NAME_CHARS),
+                format!(
+                    "has {name_chars} characters; at most {}",
+                    Self::MAX_NAME_CHARS
+                ),
             ));
         }
         if let Some(to) = self.valid_to
@@ -135,7 +138,10 @@ impl Unit {
             ));
         }
         if self.parent.as_ref() == Some(&self.code) {
-            violations.push(FieldViolation::new("parent_code", "a unit cannot be its own parent"));
+            violations.push(FieldViolation::new(
+                "parent_code",
+                "a unit cannot be its own parent",
+            ));
         }
         if self.is_region && self.is_department {
             violations.push(FieldViolation::new(
@@ -144,7 +150,10 @@ impl Unit {
             ));
         }
         if !self.is_region && self.unit_type.is_none() {
-            violations.push(FieldViolation::new("unit_type", "is required for a unit that is not a region"));
+            violations.push(FieldViolation::new(
+                "unit_type",
+                "is required for a unit that is not a region",
+            ));
         }
         violations
     }
@@ -185,7 +194,10 @@ mod tests {
         u.parent = Some(u.code.clone());
         u.unit_type = None;
         let fields: Vec<String> = u.check().into_iter().map(|v| v.field).collect();
-        assert_eq!(fields, ["name", "valid_to_year", "parent_code", "unit_type"]);
+        assert_eq!(
+            fields,
+            ["name", "valid_to_year", "parent_code", "unit_type"]
+        );
     }
 
     #[test]

@@ -58,7 +58,10 @@ pub trait Store: Send + Sync + 'static {
     async fn units_for_year(&self, year: FiscalYear) -> Result<Vec<Unit>, StoreError>;
 
     /// The submission made with an idempotency key, with its content.
-    async fn submission_by_key(&self, key: &IdempotencyKey) -> Result<Option<StoredSubmission>, StoreError>;
+    async fn submission_by_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<StoredSubmission>, StoreError>;
 
     /// Stores a new version (numbered after the unit's last one for the year) and makes it current, atomically.
     async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError>;
@@ -72,7 +75,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
     /// Every version of a unit's disclosure for a year, oldest first, without content.
-    async fn submissions(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, StoreError>;
+    async fn submissions(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Vec<StoredSubmission>, StoreError>;
 
     /// The latest version without ERROR findings, with content and facts (the figures that count until the
     /// review workflow decides acceptance).
@@ -83,10 +90,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
     /// Sets the budget figures of a unit and year (replacing earlier ones).
-    async fn put_budget(&self, unit: &UnitCode, year: FiscalYear, figures: &BudgetFigures) -> Result<(), StoreError>;
+    async fn put_budget(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        figures: &BudgetFigures,
+    ) -> Result<(), StoreError>;
 
     /// The budget figures of a unit and year, if a budget system gave them.
-    async fn budget(&self, unit: &UnitCode, year: FiscalYear) -> Result<Option<BudgetFigures>, StoreError>;
+    async fn budget(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<BudgetFigures>, StoreError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

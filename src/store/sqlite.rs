@@ -6,7 +6,10 @@ use std::{path::Path, time::Duration};
 use async_trait::async_trait;
 use sqlx::{
     Row,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+        SqliteSynchronous,
+    },
 };
 
 use super::{Store, StoreError, SubmissionInsert, UnitUpsert};
@@ -92,11 +95,15 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit, StoreError> {
         budget_level: BudgetLevel::from_code(&budget_level)
             .ok_or_else(|| corrupt(format!("unit {code}: budget level {budget_level}")))?,
         unit_type: unit_type
-            .map(|t| UnitType::from_code(&t).ok_or_else(|| corrupt(format!("unit {code}: unit type {t}"))))
+            .map(|t| {
+                UnitType::from_code(&t)
+                    .ok_or_else(|| corrupt(format!("unit {code}: unit type {t}")))
+            })
             .transpose()?,
         parent: optional_code(row.try_get("parent_code")?)?,
         supervising_department: optional_code(row.try_get("supervising_code")?)?,
-        fiscal_region: RegionCode::parse(&region).map_err(|e| corrupt(format!("unit {code}: {e}")))?,
+        fiscal_region: RegionCode::parse(&region)
+            .map_err(|e| corrupt(format!("unit {code}: {e}")))?,
         is_department: row.try_get("is_department")?,
         is_region: row.try_get("is_region")?,
     })
@@ -119,7 +126,10 @@ macro_rules! select_submissions {
     };
 }
 
-fn submission_from_row(row: &SqliteRow, content: Option<(Vec<u8>, Facts)>) -> Result<StoredSubmission, StoreError> {
+fn submission_from_row(
+    row: &SqliteRow,
+    content: Option<(Vec<u8>, Facts)>,
+) -> Result<StoredSubmission, StoreError> {
     let unit: String = row.try_get("unit_code")?;
     let year: i64 = row.try_get("fiscal_year")?;
     let version: i64 = row.try_get("version")?;
@@ -129,13 +139,15 @@ fn submission_from_row(row: &SqliteRow, content: Option<(Vec<u8>, Facts)>) -> Re
     let report: Report = serde_json::from_str(&report_json)
         .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
     Ok(StoredSubmission {
-        unit_code: UnitCode::parse(&unit).map_err(|e| corrupt(format!("submission unit {unit}: {e}")))?,
+        unit_code: UnitCode::parse(&unit)
+            .map_err(|e| corrupt(format!("submission unit {unit}: {e}")))?,
         fiscal_year: u32::try_from(year)
             .ok()
             .and_then(|y| FiscalYear::new(y).ok())
             .ok_or_else(|| corrupt(format!("submission year {year}")))?,
         version: u32::try_from(version).map_err(|_| corrupt(format!("version {version}")))?,
-        state: SubmissionState::from_code(&state).ok_or_else(|| corrupt(format!("state {state}")))?,
+        state: SubmissionState::from_code(&state)
+            .ok_or_else(|| corrupt(format!("state {state}")))?,
         current: row.try_get("current")?,
         idempotency_key: row.try_get("idempotency_key")?,
         content_sm3: row.try_get("content_sm3")?,
@@ -165,7 +177,8 @@ impl SqliteStore {
         };
         let content: Vec<u8> = row.try_get("content")?;
         let facts_json: String = row.try_get("facts_json")?;
-        let facts: Facts = serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
+        let facts: Facts =
+            serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
         submission_from_row(&row, Some((content, facts))).map(Some)
     }
 }
@@ -179,11 +192,15 @@ enum Bind<'a> {
 impl Store for SqliteStore {
     async fn upsert_unit(&self, unit: &Unit) -> Result<UnitUpsert, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query(concat!("SELECT ", unit_columns!(), " FROM units WHERE code = ? AND valid_from = ?"))
-            .bind(unit.code.as_str())
-            .bind(i64::from(unit.valid_from.get()))
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            unit_columns!(),
+            " FROM units WHERE code = ? AND valid_from = ?"
+        ))
+        .bind(unit.code.as_str())
+        .bind(i64::from(unit.valid_from.get()))
+        .fetch_optional(&mut *tx)
+        .await?;
         let outcome = match existing {
             Some(row) if unit_from_row(&row)? == *unit => return Ok(UnitUpsert::Unchanged),
             Some(_) => UnitUpsert::Replaced,
@@ -248,17 +265,22 @@ impl Store for SqliteStore {
         Ok(units)
     }
 
-    async fn submission_by_key(&self, key: &IdempotencyKey) -> Result<Option<StoredSubmission>, StoreError> {
+    async fn submission_by_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(", s.content, s.facts_json", "s.idempotency_key = ?"),
             vec![Bind::Text(key.as_str())],
         )
-            .await
+        .await
     }
 
     async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError> {
-        let report_json = serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
-        let facts_json = serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
+        let report_json =
+            serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
+        let facts_json =
+            serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.pool.begin().await?;
         // Taking the write lock first (a no-op write) serializes version numbering between writers.
@@ -333,14 +355,24 @@ impl Store for SqliteStore {
         match version {
             Some(version) => {
                 self.fetch_submission(
-                    select_submissions!(", s.content, s.facts_json", "s.unit_code = ? AND s.fiscal_year = ? AND s.version = ?"),
-                    vec![Bind::Text(unit.as_str()), Bind::Int(year), Bind::Int(i64::from(version))],
+                    select_submissions!(
+                        ", s.content, s.facts_json",
+                        "s.unit_code = ? AND s.fiscal_year = ? AND s.version = ?"
+                    ),
+                    vec![
+                        Bind::Text(unit.as_str()),
+                        Bind::Int(year),
+                        Bind::Int(i64::from(version)),
+                    ],
                 )
                 .await
             }
             None => {
                 self.fetch_submission(
-                    select_submissions!(", s.content, s.facts_json", "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL"),
+                    select_submissions!(
+                        ", s.content, s.facts_json",
+                        "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL"
+                    ),
                     vec![Bind::Text(unit.as_str()), Bind::Int(year)],
                 )
                 .await
@@ -348,7 +380,11 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn submissions(&self, unit: &UnitCode, year: FiscalYear) -> Result<Vec<StoredSubmission>, StoreError> {
+    async fn submissions(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Vec<StoredSubmission>, StoreError> {
         let rows = sqlx::query(select_submissions!(
             "",
             "s.unit_code = ? AND s.fiscal_year = ? ORDER BY s.version"
@@ -357,7 +393,9 @@ impl Store for SqliteStore {
         .bind(i64::from(year.get()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| submission_from_row(row, None)).collect()
+        rows.iter()
+            .map(|row| submission_from_row(row, None))
+            .collect()
     }
 
     async fn latest_valid_submission(
@@ -376,7 +414,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_budget(&self, unit: &UnitCode, year: FiscalYear, figures: &BudgetFigures) -> Result<(), StoreError> {
+    async fn put_budget(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        figures: &BudgetFigures,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(figures).map_err(|e| corrupt(format!("budget: {e}")))?;
         sqlx::query(
             "INSERT INTO budgets (unit_code, fiscal_year, figures_json, updated_at_ms) VALUES (?, ?, ?, ?) \
@@ -392,15 +435,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn budget(&self, unit: &UnitCode, year: FiscalYear) -> Result<Option<BudgetFigures>, StoreError> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT figures_json FROM budgets WHERE unit_code = ? AND fiscal_year = ?")
-                .bind(unit.as_str())
-                .bind(i64::from(year.get()))
-                .fetch_optional(&self.pool)
-                .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt(format!("budget of {unit}/{year}: {e}"))))
-            .transpose()
+    async fn budget(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<BudgetFigures>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT figures_json FROM budgets WHERE unit_code = ? AND fiscal_year = ?",
+        )
+        .bind(unit.as_str())
+        .bind(i64::from(year.get()))
+        .fetch_optional(&self.pool)
+        .await?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| corrupt(format!("budget of {unit}/{year}: {e}")))
+        })
+        .transpose()
     }
 
     async fn close(&self) {

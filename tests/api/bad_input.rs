@@ -8,14 +8,20 @@ use crate::helpers::{TestApp, reference, submit_request, violated_fields};
 fn cell(column: &str, value: &str) -> pb::Cell {
     pb::Cell {
         column: column.into(),
-        value: Some(pb::Decimal { value: value.into() }),
+        value: Some(pb::Decimal {
+            value: value.into(),
+        }),
     }
 }
 
 /// The reference with a table replaced by the given rows.
 fn with_t05_rows(rows: Vec<pb::Row>) -> pb::Disclosure {
     let mut disclosure = reference();
-    let t05 = disclosure.tables.iter_mut().find(|t| t.code == "T05").expect("T05");
+    let t05 = disclosure
+        .tables
+        .iter_mut()
+        .find(|t| t.code == "T05")
+        .expect("T05");
     t05.rows = rows;
     disclosure
 }
@@ -36,7 +42,11 @@ async fn submit_expecting(app: &TestApp, disclosure: pb::Disclosure) -> Vec<Stri
         .await
         .expect_err("refused");
     let fields = violated_fields(&status);
-    assert_eq!(app.count_rows("submissions").await, 0, "nothing stored for {fields:?}");
+    assert_eq!(
+        app.count_rows("submissions").await,
+        0,
+        "nothing stored for {fields:?}"
+    );
     assert_eq!(app.count_rows("current_submissions").await, 0);
     fields
 }
@@ -46,8 +56,16 @@ async fn malformed_decimals_name_the_cell() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
     for bad in ["1,2", "NaN", "1e5", "", "--3"] {
-        let fields = submit_expecting(&app, with_t05_rows(vec![row("207", vec![cell("total", bad)])])).await;
-        assert_eq!(fields, ["disclosure.tables[4].rows[0].cells[0].value"], "for {bad:?}");
+        let fields = submit_expecting(
+            &app,
+            with_t05_rows(vec![row("207", vec![cell("total", bad)])]),
+        )
+        .await;
+        assert_eq!(
+            fields,
+            ["disclosure.tables[4].rows[0].cells[0].value"],
+            "for {bad:?}"
+        );
     }
 }
 
@@ -58,10 +76,16 @@ async fn unknown_codes_name_the_table_row_or_column() {
 
     let mut unknown_table = reference();
     unknown_table.tables[0].code = "T10".into();
-    assert_eq!(submit_expecting(&app, unknown_table).await, ["disclosure.tables[0].code"]);
+    assert_eq!(
+        submit_expecting(&app, unknown_table).await,
+        ["disclosure.tables[0].code"]
+    );
 
     let unknown_row = with_t05_rows(vec![row("2070698", vec![cell("total", "1.00")])]);
-    assert_eq!(submit_expecting(&app, unknown_row).await, ["disclosure.tables[4].rows[0].code"]);
+    assert_eq!(
+        submit_expecting(&app, unknown_row).await,
+        ["disclosure.tables[4].rows[0].code"]
+    );
 
     let unknown_column = with_t05_rows(vec![row("207", vec![cell("totl", "1.00")])]);
     assert_eq!(
@@ -78,7 +102,10 @@ async fn duplicate_rows_are_refused() {
         row("207", vec![cell("total", "1.00")]),
         row("207", vec![cell("total", "2.00")]),
     ]);
-    assert_eq!(submit_expecting(&app, duplicated).await, ["disclosure.tables[4].rows[1].code"]);
+    assert_eq!(
+        submit_expecting(&app, duplicated).await,
+        ["disclosure.tables[4].rows[1].code"]
+    );
 }
 
 #[tokio::test]
@@ -89,7 +116,10 @@ async fn fiscal_years_out_of_range_or_without_taxonomy_are_refused() {
         let mut disclosure = reference();
         disclosure.cover.as_mut().unwrap().fiscal_year = year;
         let fields = submit_expecting(&app, disclosure).await;
-        assert!(fields.contains(&"disclosure.cover.fiscal_year".to_owned()), "{year}: {fields:?}");
+        assert!(
+            fields.contains(&"disclosure.cover.fiscal_year".to_owned()),
+            "{year}: {fields:?}"
+        );
     }
 }
 
@@ -99,7 +129,10 @@ async fn an_unknown_unit_is_refused() {
     app.register_reference_units().await;
     let mut disclosure = reference();
     disclosure.cover.as_mut().unwrap().unit_code = "652399999".into();
-    assert_eq!(submit_expecting(&app, disclosure).await, ["disclosure.cover.unit_code"]);
+    assert_eq!(
+        submit_expecting(&app, disclosure).await,
+        ["disclosure.cover.unit_code"]
+    );
 }
 
 #[tokio::test]

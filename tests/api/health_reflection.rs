@@ -1,4 +1,6 @@
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -42,12 +44,23 @@ async fn reflection_lists_the_services() {
         .await
         .expect("reflection call")
         .into_inner();
-    let response = responses.message().await.expect("a response").expect("not empty");
+    let response = responses
+        .message()
+        .await
+        .expect("a response")
+        .expect("not empty");
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
         panic!("unexpected reflection response {response:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["juesuan.v1.UnitRegistry", "juesuan.v1.Submissions", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "juesuan.v1.UnitRegistry",
+        "juesuan.v1.Submissions",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }

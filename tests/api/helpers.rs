@@ -70,7 +70,10 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(handle) = self.handle.take() {
-            handle.await.expect("server task").expect("server stops cleanly");
+            handle
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
         let dir = TempDir::new().expect("temp dir");
         std::mem::replace(&mut self.data_dir, dir)
@@ -109,14 +112,19 @@ impl TestApp {
     pub async fn count_rows(&self, table: &str) -> i64 {
         let path = self.data_dir.path().join(juesuan::store::DATABASE_FILE);
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-        let pool = sqlx::SqlitePool::connect_with(options).await.expect("open the store file");
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("open the store file");
         let query = match table {
             "submissions" => "SELECT count(*) FROM submissions",
             "units" => "SELECT count(*) FROM units",
             "current_submissions" => "SELECT count(*) FROM current_submissions",
             other => panic!("no such table {other}"),
         };
-        let count: i64 = sqlx::query_scalar(query).fetch_one(&pool).await.expect("count");
+        let count: i64 = sqlx::query_scalar(query)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
         pool.close().await;
         count
     }

@@ -12,7 +12,10 @@ use crate::helpers::{TestApp, fixture_path};
 
 fn has_packages(python: &Path) -> bool {
     Command::new(python)
-        .args(["-c", "import grpc, grpc_tools, grpc_reflection, google.rpc.error_details_pb2"])
+        .args([
+            "-c",
+            "import grpc, grpc_tools, grpc_reflection, google.rpc.error_details_pb2",
+        ])
         .output()
         .is_ok_and(|out| out.status.success())
 }
@@ -45,13 +48,18 @@ fn python() -> PathBuf {
         .arg(root.join("tests/interop/requirements.txt"))
         .status()
         .expect("pip runs");
-    assert!(installed.success(), "pip install of tests/interop/requirements.txt failed");
+    assert!(
+        installed.success(),
+        "pip install of tests/interop/requirements.txt failed"
+    );
     venv_python
 }
 
 #[tokio::test]
 async fn a_python_grpcio_client_submits_and_reads_findings() {
-    let python = tokio::task::spawn_blocking(python).await.expect("python setup");
+    let python = tokio::task::spawn_blocking(python)
+        .await
+        .expect("python setup");
     let app = TestApp::spawn().await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -68,10 +76,14 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
         "client failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
+    let seen: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the client prints JSON");
     assert_eq!(seen["version"], 1);
     assert_eq!(seen["state"], "SUBMISSION_STATE_REJECTED_BY_RULES");
-    assert_eq!(seen["error_rules"], serde_json::json!(["EV-W-001", "EV-X-002", "NAR-AMOUNT"]));
+    assert_eq!(
+        seen["error_rules"],
+        serde_json::json!(["EV-W-001", "EV-X-002", "NAR-AMOUNT"])
+    );
     assert!(seen["warning_count"].as_u64().unwrap() > 10, "{seen}");
     // Decimals arrive as strings with their precision.
     assert_eq!(seen["first_provided"], "164.56");
@@ -82,8 +94,15 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
         serde_json::json!(["disclosure.tables[0].rows[0].cells[0].value"])
     );
     let services = seen["services"].as_array().unwrap();
-    for expected in ["juesuan.v1.Submissions", "juesuan.v1.UnitRegistry", "grpc.health.v1.Health"] {
-        assert!(services.iter().any(|s| s == expected), "{expected} not in {services:?}");
+    for expected in [
+        "juesuan.v1.Submissions",
+        "juesuan.v1.UnitRegistry",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            services.iter().any(|s| s == expected),
+            "{expected} not in {services:?}"
+        );
     }
     assert_eq!(app.count_rows("submissions").await, 1);
 }

@@ -21,7 +21,10 @@ async fn everything_is_still_there_after_a_restart() {
         .unwrap();
     let mut changed = reference();
     changed.narrative.pop();
-    client.submit(submit_request("before-restart-2", changed)).await.expect("v2");
+    client
+        .submit(submit_request("before-restart-2", changed))
+        .await
+        .expect("v2");
     drop(client);
 
     let data_dir = app.stop().await;
@@ -35,7 +38,14 @@ async fn everything_is_still_there_after_a_restart() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.submissions.iter().map(|s| s.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        listed
+            .submissions
+            .iter()
+            .map(|s| s.version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
     let v1 = client
         .get_submission(pb::GetSubmissionRequest {
             unit_code: UNIT.into(),
@@ -101,7 +111,10 @@ fn the_binary_stops_cleanly_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let exit = child.wait().expect("exits");
     assert!(exit.success(), "exit status {exit:?}; log: {rest:?}");
-    assert!(rest.iter().any(|l| l.contains("SIGTERM received")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("SIGTERM received")),
+        "{rest:?}"
+    );
     assert!(rest.iter().any(|l| l.contains("store closed")), "{rest:?}");
     assert!(data_dir.path().join(juesuan::store::DATABASE_FILE).exists());
 }

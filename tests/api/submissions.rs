@@ -26,7 +26,10 @@ pub fn corrected_reference() -> pb::Disclosure {
             row.weight = Some(pb::Decimal { value: "10".into() });
         }
     }
-    let unit = disclosure.unit_evaluation.as_mut().expect("unit evaluation");
+    let unit = disclosure
+        .unit_evaluation
+        .as_mut()
+        .expect("unit evaluation");
     unit.goal_actual = unit.goal_actual.replace("7974.18", "7973.18");
     disclosure
 }
@@ -44,15 +47,33 @@ async fn the_reference_disclosure_is_stored_with_its_findings() {
         .into_inner();
     assert!(!response.replayed);
     let submission = response.submission.expect("submission");
-    assert_eq!((submission.unit_code.as_str(), submission.fiscal_year, submission.version), (UNIT, 2024, 1));
+    assert_eq!(
+        (
+            submission.unit_code.as_str(),
+            submission.fiscal_year,
+            submission.version
+        ),
+        (UNIT, 2024, 1)
+    );
     assert!(submission.current);
     // The 国密 project states 74.56 where the execution weight 10 belongs (two errors), and the unit evaluation's
     // text states 7,974.18 where its table has 7,973.18.
     let report = submission.report.expect("report");
-    assert_eq!(rule_ids(&report, pb::Severity::Error), ["EV-W-001", "EV-X-002", "NAR-AMOUNT"]);
-    assert_eq!(submission.state, pb::SubmissionState::RejectedByRules as i32);
+    assert_eq!(
+        rule_ids(&report, pb::Severity::Error),
+        ["EV-W-001", "EV-X-002", "NAR-AMOUNT"]
+    );
+    assert_eq!(
+        submission.state,
+        pb::SubmissionState::RejectedByRules as i32
+    );
     // Rounding differences (8,190.84 against parts adding to 8,190.83) are not findings.
-    assert!(!report.findings.iter().any(|f| f.rule_id.starts_with("T01-BAL")));
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.rule_id.starts_with("T01-BAL"))
+    );
     // The digest is of the bytes as sent.
     assert_eq!(
         submission.content_sm3,
@@ -78,7 +99,10 @@ async fn a_retried_submit_returns_the_same_version() {
         .into_inner();
     assert!(!first.replayed);
     assert!(second.replayed);
-    assert_eq!(first.submission.unwrap().version, second.submission.unwrap().version);
+    assert_eq!(
+        first.submission.unwrap().version,
+        second.submission.unwrap().version
+    );
     assert_eq!(app.count_rows("submissions").await, 1);
 
     // The same key with another disclosure is a client bug, not a retry.
@@ -95,7 +119,10 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
     let mut client = app.submissions().await;
-    client.submit(submit_request("v1", reference())).await.expect("v1");
+    client
+        .submit(submit_request("v1", reference()))
+        .await
+        .expect("v1");
     let v2 = client
         .submit(submit_request("v2", corrected_reference()))
         .await
@@ -104,7 +131,11 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
         .submission
         .expect("submission");
     assert_eq!(v2.version, 2);
-    assert_eq!(v2.state, pb::SubmissionState::PendingReview as i32, "the corrected disclosure has no ERROR");
+    assert_eq!(
+        v2.state,
+        pb::SubmissionState::PendingReview as i32,
+        "the corrected disclosure has no ERROR"
+    );
     assert!(rule_ids(v2.report.as_ref().unwrap(), pb::Severity::Error).is_empty());
 
     let listed = client
@@ -115,7 +146,11 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
         .await
         .expect("list")
         .into_inner();
-    let versions: Vec<(u32, bool)> = listed.submissions.iter().map(|s| (s.version, s.current)).collect();
+    let versions: Vec<(u32, bool)> = listed
+        .submissions
+        .iter()
+        .map(|s| (s.version, s.current))
+        .collect();
     assert_eq!(versions, [(1, false), (2, true)]);
 
     let v1 = client
@@ -158,7 +193,11 @@ async fn validate_is_a_dry_run() {
         .report
         .expect("report");
     assert_eq!(report.error_count, 3);
-    assert!(report.checks_evaluated > 1000, "{}", report.checks_evaluated);
+    assert!(
+        report.checks_evaluated > 1000,
+        "{}",
+        report.checks_evaluated
+    );
     assert_eq!(app.count_rows("submissions").await, 0);
     let missing = client
         .get_submission(pb::GetSubmissionRequest {

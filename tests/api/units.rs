@@ -52,14 +52,20 @@ async fn a_unit_moves_to_another_parent_from_a_year_on() {
         name: "昌吉州文化体育广播电视和旅游局".into(),
         ..department()
     };
-    units.register_unit(pb::RegisterUnitRequest { unit: Some(other) }).await.expect("register");
+    units
+        .register_unit(pb::RegisterUnitRequest { unit: Some(other) })
+        .await
+        .expect("register");
     let moved = pb::Unit {
         valid_from_year: 2025,
         parent_code: "652300002".into(),
         supervising_department_code: "652300002".into(),
         ..reference_unit()
     };
-    units.register_unit(pb::RegisterUnitRequest { unit: Some(moved) }).await.expect("move");
+    units
+        .register_unit(pb::RegisterUnitRequest { unit: Some(moved) })
+        .await
+        .expect("move");
     for (year, parent) in [(2024, DEPARTMENT), (2025, "652300002"), (2030, "652300002")] {
         let unit = units
             .get_unit(pb::GetUnitRequest {
@@ -94,12 +100,18 @@ async fn bad_units_are_refused_field_by_field() {
         ..reference_unit()
     };
     let status = units
-        .register_unit(pb::RegisterUnitRequest { unit: Some(malformed) })
+        .register_unit(pb::RegisterUnitRequest {
+            unit: Some(malformed),
+        })
         .await
         .unwrap_err();
     assert_eq!(
         violated_fields(&status),
-        ["unit.code", "unit.valid_from_year", "unit.fiscal_region_code"]
+        [
+            "unit.code",
+            "unit.valid_from_year",
+            "unit.fiscal_region_code"
+        ]
     );
     assert_eq!(app.count_rows("units").await, 0);
 

@@ -170,9 +170,14 @@ pub enum EvaluationSet {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Domain {
     /// The rows given in a table, optionally only those matching a pattern.
-    Rows { table: usize, pattern: Option<String> },
+    Rows {
+        table: usize,
+        pattern: Option<String>,
+    },
     /// The columns of a table's layout.
-    Columns { table: usize },
+    Columns {
+        table: usize,
+    },
     Evaluations(EvaluationSet),
     Indicators,
 }

@@ -5,12 +5,14 @@ use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
-use super::{ast::*, RuleSet};
+use super::{RuleSet, ast::*};
 use crate::domain::{
     budget::BudgetFigures,
     disclosure::{CellState, Disclosure},
-    evaluation::{Evaluation, FundsSource, Indicator, FUNDS_COLUMNS, INDICATOR_COLUMNS, SUMMARY_COLUMNS},
-    money::{round_for_display, Interval, Value},
+    evaluation::{
+        Evaluation, FUNDS_COLUMNS, FundsSource, INDICATOR_COLUMNS, Indicator, SUMMARY_COLUMNS,
+    },
+    money::{Interval, Value, round_for_display},
     scoring,
     taxonomy::Taxonomy,
     validation::{CellRef as FoundCell, Finding, Report, Severity},
@@ -28,9 +30,56 @@ enum V<'a> {
 enum Binding<'a> {
     Unbound,
     Row(&'a str),
-    Column { table: usize, index: usize },
-    Evaluation { evaluation: &'a Evaluation, position: usize },
-    Indicator { indicator: &'a Indicator, position: usize },
+    Column {
+        table: usize,
+        index: usize,
+    },
+    Evaluation {
+        evaluation: &'a Evaluation,
+        position: usize,
+    },
+    Indicator {
+        indicator: &'a Indicator,
+        position: usize,
+    },
+}
+
+/// The scoring policy's assessments of a disclosure's indicators, made on first use: slot `offsets[e] + i` is
+/// indicator `i` (from 1) of evaluation `e` (0 = the unit's, then the projects).
+struct Assessments {
+    offsets: Vec<usize>,
+    slots: Vec<Option<scoring::Assessment>>,
+}
+
+impl Assessments {
+    fn new(disclosure: &Disclosure) -> Assessments {
+        let mut offsets = vec![0];
+        let unit = disclosure
+            .unit_evaluation
+            .as_ref()
+            .map_or(0, |e| e.indicators.len());
+        let mut next = unit;
+        for project in &disclosure.project_evaluations {
+            offsets.push(next);
+            next += project.indicators.len();
+        }
+        Assessments {
+            offsets,
+            slots: vec![None; next],
+        }
+    }
+
+    /// No slots: expressions outside rules (narrative values) do not read indicators.
+    fn none() -> Assessments {
+        Assessments {
+            offsets: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+
+    fn slot(&self, evaluation: usize, indicator: usize) -> Option<usize> {
+        Some(self.offsets.get(evaluation)? + indicator.checked_sub(1)?)
+    }
 }
 
 /// What the validation of one disclosure can see besides the disclosure itself.
@@ -52,14 +101,23 @@ struct Env<'a> {
     bindings: Vec<Binding<'a>>,
     /// Cells read, when a failing check is re-run to explain itself.
     record: Option<Vec<FoundCell>>,
+    /// The scoring policy's assessment of each indicator, by (evaluation, indicator) position, shared by every
+    /// rule of a run.
+    assessments: &'a std::cell::RefCell<Assessments>,
     /// Whether comparisons must hold for every value the figures may stand for (conditions), rather than for
     /// some value (checks). A check fails only when no rounding could make it hold; a condition holds only when
     /// no rounding could make it fail — so `when X > 0` is false for a stated 0.00.
     strict: bool,
 }
 
-pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
+pub(super) fn run(
+    rules: &RuleSet,
+    taxonomy: &Taxonomy,
+    disclosure: &Disclosure,
+    context: Context<'_>,
+) -> Report {
     let mut report = Report::new(disclosure.cover.fiscal_year);
+    let assessments = std::cell::RefCell::new(Assessments::new(disclosure));
     for rule in &rules.rules {
         let mut env = Env {
             disclosure,
@@ -69,6 +127,7 @@ pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure,
             context,
             bindings: vec![Binding::Unbound; rule.vars.len()],
             record: None,
+            assessments: &assessments,
             strict: false,
         };
         env.clauses(rule, 0, &mut report);
@@ -84,7 +143,9 @@ pub(super) fn evaluate_number(
     disclosure: &Disclosure,
     context: Context<'_>,
     expr: &Expr,
+    record: bool,
 ) -> (Option<Interval>, Vec<FoundCell>) {
+    let assessments = std::cell::RefCell::new(Assessments::none());
     let mut env = Env {
         disclosure,
         taxonomy,
@@ -92,7 +153,8 @@ pub(super) fn evaluate_number(
         vars: &[],
         context,
         bindings: Vec::new(),
-        record: Some(Vec::new()),
+        record: record.then(Vec::new),
+        assessments: &assessments,
         strict: false,
     };
     let value = match env.eval(expr) {
@@ -113,7 +175,7 @@ pub(super) fn evaluate_last_year(
     expr: &Expr,
 ) -> Option<Interval> {
     let last_year = context.last_year?;
-    evaluate_number(rules, taxonomy, last_year, Context::default(), expr).0
+    evaluate_number(rules, taxonomy, last_year, Context::default(), expr, false).0
 }
 
 impl<'a> Env<'a> {
@@ -137,7 +199,9 @@ impl<'a> Env<'a> {
                 let slot = *slot;
                 match domain {
                     Domain::Rows { table, pattern } => {
-                        let Some(data) = self.disclosure.table(*table) else { return };
+                        let Some(data) = self.disclosure.table(*table) else {
+                            return;
+                        };
                         for code in data.rows.keys() {
                             if pattern.as_ref().is_some_and(|p| !matches_pattern(code, p)) {
                                 continue;
@@ -148,7 +212,10 @@ impl<'a> Env<'a> {
                     }
                     Domain::Columns { table } => {
                         for column in 0..self.taxonomy.tables[*table].columns.len() {
-                            self.bindings[slot] = Binding::Column { table: *table, index: column };
+                            self.bindings[slot] = Binding::Column {
+                                table: *table,
+                                index: column,
+                            };
                             self.clauses(rule, index + 1, report);
                         }
                     }
@@ -161,14 +228,22 @@ impl<'a> Env<'a> {
                             EvaluationSet::Unit => unit.collect(),
                         };
                         for (evaluation, position) in chosen {
-                            self.bindings[slot] = Binding::Evaluation { evaluation, position };
+                            self.bindings[slot] = Binding::Evaluation {
+                                evaluation,
+                                position,
+                            };
                             self.clauses(rule, index + 1, report);
                         }
                     }
                     Domain::Indicators => {
-                        let Some((evaluation, _)) = self.evaluation() else { return };
+                        let Some((evaluation, _)) = self.evaluation() else {
+                            return;
+                        };
                         for (position, indicator) in evaluation.indicators.iter().enumerate() {
-                            self.bindings[slot] = Binding::Indicator { indicator, position: position + 1 };
+                            self.bindings[slot] = Binding::Indicator {
+                                indicator,
+                                position: position + 1,
+                            };
                             self.clauses(rule, index + 1, report);
                         }
                     }
@@ -198,7 +273,7 @@ impl<'a> Env<'a> {
                 let right_value = self.eval(right);
                 let scale = self.display_scale(left);
                 match (left_value, right_value) {
-                    (V::Num(l), V::Num(r)) => (Some(l.nominal), Some(r.nominal), scale),
+                    (V::Num(l), V::Num(r)) => (Some(l.nominal()), Some(r.nominal()), scale),
                     _ => (None, None, scale),
                 }
             }
@@ -266,7 +341,10 @@ impl<'a> Env<'a> {
         let mut indicator = None;
         for binding in &self.bindings {
             match binding {
-                Binding::Evaluation { evaluation, position } if *position > 0 => {
+                Binding::Evaluation {
+                    evaluation,
+                    position,
+                } if *position > 0 => {
                     project = Some((*position, evaluation.project.clone().unwrap_or_default()));
                 }
                 Binding::Indicator { indicator: i, .. } => indicator = Some(i.name.clone()),
@@ -291,7 +369,8 @@ impl<'a> Env<'a> {
         difference: Option<Decimal>,
     ) -> String {
         let mut out = String::new();
-        let number = |value: Option<Decimal>| value.map_or_else(|| "?".to_owned(), |v| v.to_string());
+        let number =
+            |value: Option<Decimal>| value.map_or_else(|| "?".to_owned(), |v| v.to_string());
         for piece in &template.pieces {
             match piece {
                 Piece::Text(text) => out.push_str(text),
@@ -302,9 +381,15 @@ impl<'a> Env<'a> {
                 Piece::VarName(slot) => out.push_str(&self.binding_name(*slot)),
                 Piece::Project => {
                     let (project, _) = self.scope_names();
-                    out.push_str(project.as_ref().map_or("单位整体", |(_, name)| name.as_str()));
+                    out.push_str(
+                        project
+                            .as_ref()
+                            .map_or("单位整体", |(_, name)| name.as_str()),
+                    );
                 }
-                Piece::Indicator => out.push_str(self.current_indicator().map_or("", |i| i.name.as_str())),
+                Piece::Indicator => {
+                    out.push_str(self.current_indicator().map_or("", |i| i.name.as_str()))
+                }
                 Piece::Target => out.push_str(
                     self.current_indicator()
                         .and_then(|i| i.target.as_ref())
@@ -324,28 +409,41 @@ impl<'a> Env<'a> {
     fn binding_code(&self, slot: usize) -> String {
         match self.bindings[slot] {
             Binding::Row(code) => code.to_owned(),
-            Binding::Column { table, index } => self.taxonomy.tables[table].columns[index].code.clone(),
-            Binding::Evaluation { evaluation, .. } => evaluation.project.clone().unwrap_or_else(|| "单位整体".into()),
+            Binding::Column { table, index } => {
+                self.taxonomy.tables[table].columns[index].code.clone()
+            }
+            Binding::Evaluation { evaluation, .. } => evaluation
+                .project
+                .clone()
+                .unwrap_or_else(|| "单位整体".into()),
             Binding::Indicator { indicator, .. } => indicator.name.clone(),
             Binding::Unbound => String::new(),
         }
     }
 
     fn binding_name(&self, slot: usize) -> String {
-        match (self.bindings[slot], self.vars.get(slot).map(|(_, kind)| *kind)) {
+        match (
+            self.bindings[slot],
+            self.vars.get(slot).map(|(_, kind)| *kind),
+        ) {
             (Binding::Row(code), Some(VarKind::Row { table })) => self
                 .taxonomy
                 .row_name(&self.taxonomy.tables[table], code)
                 .unwrap_or(code)
                 .to_owned(),
-            (Binding::Column { table, index }, _) => self.taxonomy.tables[table].columns[index].name.clone(),
+            (Binding::Column { table, index }, _) => {
+                self.taxonomy.tables[table].columns[index].name.clone()
+            }
             _ => self.binding_code(slot),
         }
     }
 
     fn evaluation(&self) -> Option<(&'a Evaluation, usize)> {
         self.bindings.iter().find_map(|b| match b {
-            Binding::Evaluation { evaluation, position } => Some((*evaluation, *position)),
+            Binding::Evaluation {
+                evaluation,
+                position,
+            } => Some((*evaluation, *position)),
             _ => None,
         })
     }
@@ -365,8 +463,14 @@ impl<'a> Env<'a> {
         match col {
             ColSel::Index(index) => Some(*index),
             ColSel::Var(slot) => match self.bindings[*slot] {
-                Binding::Column { table: var_table, index } if var_table == table => Some(index),
-                Binding::Column { table: var_table, index } => {
+                Binding::Column {
+                    table: var_table,
+                    index,
+                } if var_table == table => Some(index),
+                Binding::Column {
+                    table: var_table,
+                    index,
+                } => {
                     let code = &self.taxonomy.tables[var_table].columns[index].code;
                     self.taxonomy.tables[table].column_index(code)
                 }
@@ -375,9 +479,10 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn note(&mut self, cell: FoundCell) {
+    /// Records a cell read, when a failing check is being explained; the cell is only built then.
+    fn note(&mut self, cell: impl FnOnce() -> FoundCell) {
         if let Some(record) = &mut self.record {
-            record.push(cell);
+            record.push(cell());
         }
     }
 
@@ -402,11 +507,7 @@ impl<'a> Env<'a> {
             Expr::Var(slot) => V::Str(Cow::Owned(self.binding_code(*slot))),
             Expr::Call(func, args) => self.call(*func, args),
             Expr::Neg(inner) => match self.eval(inner) {
-                V::Num(i) => V::Num(Interval {
-                    lo: -i.hi,
-                    hi: -i.lo,
-                    nominal: -i.nominal,
-                }),
+                V::Num(i) => V::Num(i.neg()),
                 _ => V::Unknown,
             },
             Expr::Bin(op, left, right) => {
@@ -425,12 +526,12 @@ impl<'a> Env<'a> {
                 let (l, r) = (self.eval(left), self.eval(right));
                 match (l, r) {
                     (V::Num(l), V::Num(r)) if self.strict => V::Bool(match op {
-                        CmpOp::Eq => l.lo == l.hi && r.lo == r.hi && l.lo == r.lo,
+                        CmpOp::Eq => l.is_point() && r.is_point() && l == r,
                         CmpOp::Ne => !l.overlaps(&r),
-                        CmpOp::Le => l.hi <= r.lo,
-                        CmpOp::Ge => r.hi <= l.lo,
-                        CmpOp::Lt => l.hi < r.lo,
-                        CmpOp::Gt => r.hi < l.lo,
+                        CmpOp::Le => l.surely_le(&r),
+                        CmpOp::Ge => r.surely_le(&l),
+                        CmpOp::Lt => l.surely_lt(&r),
+                        CmpOp::Gt => r.surely_lt(&l),
                     }),
                     (V::Num(l), V::Num(r)) => V::Bool(match op {
                         CmpOp::Eq => l.overlaps(&r),
@@ -479,7 +580,10 @@ impl<'a> Env<'a> {
     fn cell(&mut self, cell: &'a CellRef) -> V<'a> {
         match cell.table {
             TableRef::Table(table) => {
-                let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                let (Some(row), Some(column)) = (
+                    self.row_code(&cell.rows),
+                    self.column_index(table, &cell.col),
+                ) else {
                     return V::Unknown;
                 };
                 self.table_cell(table, row, column)
@@ -490,11 +594,21 @@ impl<'a> Env<'a> {
                 } else {
                     self.evaluation()
                 };
-                let Some((evaluation, position)) = scope else { return V::Unknown };
-                let RowSel::Code(code) = &cell.rows else { return V::Unknown };
-                let Some(source) = FundsSource::from_code(code) else { return V::Unknown };
-                let ColSel::Index(column) = cell.col else { return V::Unknown };
-                self.note(evaluation_cell(position, format!("funds.{code}"), FUNDS_COLUMNS[column]));
+                let Some((evaluation, position)) = scope else {
+                    return V::Unknown;
+                };
+                let RowSel::Code(code) = &cell.rows else {
+                    return V::Unknown;
+                };
+                let Some(source) = FundsSource::from_code(code) else {
+                    return V::Unknown;
+                };
+                let ColSel::Index(column) = cell.col else {
+                    return V::Unknown;
+                };
+                self.note(|| {
+                    evaluation_cell(position, format!("funds.{code}"), FUNDS_COLUMNS[column])
+                });
                 match evaluation.funds_row(source) {
                     Some(row) => self.evaluation_value(row.column(column), FUNDS_COLUMNS[column]),
                     // A funds table lists the sources it has; a source it does not list has nothing.
@@ -503,17 +617,39 @@ impl<'a> Env<'a> {
                 }
             }
             TableRef::Indicators => {
-                let Some((_, position)) = self.evaluation() else { return V::Unknown };
-                let RowSel::Var(slot) = cell.rows else { return V::Unknown };
-                let Binding::Indicator { indicator, position: i } = self.bindings[slot] else { return V::Unknown };
-                let ColSel::Index(column) = cell.col else { return V::Unknown };
-                self.note(evaluation_cell(position, format!("indicator.{i}"), INDICATOR_COLUMNS[column]));
+                let Some((_, position)) = self.evaluation() else {
+                    return V::Unknown;
+                };
+                let RowSel::Var(slot) = cell.rows else {
+                    return V::Unknown;
+                };
+                let Binding::Indicator {
+                    indicator,
+                    position: i,
+                } = self.bindings[slot]
+                else {
+                    return V::Unknown;
+                };
+                let ColSel::Index(column) = cell.col else {
+                    return V::Unknown;
+                };
+                self.note(|| {
+                    evaluation_cell(
+                        position,
+                        format!("indicator.{i}"),
+                        INDICATOR_COLUMNS[column],
+                    )
+                });
                 self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column])
             }
             TableRef::Summary => {
-                let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
-                let ColSel::Index(column) = cell.col else { return V::Unknown };
-                self.note(evaluation_cell(position, "summary".into(), SUMMARY_COLUMNS[column]));
+                let Some((evaluation, position)) = self.evaluation() else {
+                    return V::Unknown;
+                };
+                let ColSel::Index(column) = cell.col else {
+                    return V::Unknown;
+                };
+                self.note(|| evaluation_cell(position, "summary".into(), SUMMARY_COLUMNS[column]));
                 self.evaluation_value(evaluation.summary(column), SUMMARY_COLUMNS[column])
             }
             // The parser allows PROJECTS only in aggregates.
@@ -536,13 +672,11 @@ impl<'a> Env<'a> {
 
     fn table_cell(&mut self, table: usize, row: &str, column: usize) -> V<'a> {
         let def = &self.taxonomy.tables[table];
-        if self.record.is_some() {
-            self.note(FoundCell {
-                table: def.code.clone(),
-                row: row.to_owned(),
-                column: def.columns[column].code.clone(),
-            });
-        }
+        self.note(|| FoundCell {
+            table: def.code.clone(),
+            row: row.to_owned(),
+            column: def.columns[column].code.clone(),
+        });
         match self.disclosure.cell(table, row, column) {
             CellState::Given(value) => V::Num(if def.columns[column].kind.is_exact() {
                 value.exact_interval()
@@ -556,18 +690,31 @@ impl<'a> Env<'a> {
 
     /// The rows a multi-row selector picks among the rows given.
     fn selected_rows(&self, table: usize, rows: &'a RowSel) -> Vec<&'a str> {
-        let Some(data) = self.disclosure.table(table) else { return Vec::new() };
+        let Some(data) = self.disclosure.table(table) else {
+            return Vec::new();
+        };
         let given = data.rows.keys().map(String::as_str);
         match rows {
             RowSel::Code(_) | RowSel::Var(_) => self.row_code(rows).into_iter().collect(),
             RowSel::All => given.collect(),
-            RowSel::Pattern(pattern) => given.filter(|code| matches_pattern(code, pattern)).collect(),
+            RowSel::Pattern(pattern) => given
+                .filter(|code| matches_pattern(code, pattern))
+                .collect(),
             RowSel::Range(from, to) => given
-                .filter(|code| code.len() == from.len() && *code >= from.as_str() && *code <= to.as_str())
+                .filter(|code| {
+                    code.len() == from.len() && *code >= from.as_str() && *code <= to.as_str()
+                })
                 .collect(),
             RowSel::Children(slot) => {
-                let Binding::Row(parent) = self.bindings[*slot] else { return Vec::new() };
-                nearest_descendants(self.taxonomy, table, data.rows.keys().map(String::as_str), parent)
+                let Binding::Row(parent) = self.bindings[*slot] else {
+                    return Vec::new();
+                };
+                nearest_descendants(
+                    self.taxonomy,
+                    table,
+                    data.rows.keys().map(String::as_str),
+                    parent,
+                )
             }
         }
     }
@@ -577,7 +724,9 @@ impl<'a> Env<'a> {
             // IND[*, column]: over the evaluation's indicators.
             return self.aggregate_indicators(agg, cells);
         };
-        let Some(column) = self.column_index(table, &cells.col) else { return V::Unknown };
+        let Some(column) = self.column_index(table, &cells.col) else {
+            return V::Unknown;
+        };
         let Some(data) = self.disclosure.table(table) else {
             return match agg {
                 Agg::Present => V::Bool(false),
@@ -590,7 +739,10 @@ impl<'a> Env<'a> {
         for row in self.selected_rows(table, &cells.rows) {
             match self.table_cell(table, row, column) {
                 V::Num(value) => {
-                    if matches!(self.disclosure.cell(table, row, column), CellState::Given(_)) {
+                    if matches!(
+                        self.disclosure.cell(table, row, column),
+                        CellState::Given(_)
+                    ) {
                         count += 1;
                     }
                     match total.checked_add(&value) {
@@ -614,15 +766,25 @@ impl<'a> Env<'a> {
         if cells.table == TableRef::Projects {
             return self.aggregate_projects(agg, cells);
         }
-        let Some((evaluation, position)) = self.evaluation() else { return V::Unknown };
-        let ColSel::Index(column) = cells.col else { return V::Unknown };
+        let Some((evaluation, position)) = self.evaluation() else {
+            return V::Unknown;
+        };
+        let ColSel::Index(column) = cells.col else {
+            return V::Unknown;
+        };
         if cells.table != TableRef::Indicators {
             return V::Unknown;
         }
         let mut total = Interval::zero();
         let mut count = 0u32;
         for (i, indicator) in evaluation.indicators.iter().enumerate() {
-            self.note(evaluation_cell(position, format!("indicator.{}", i + 1), INDICATOR_COLUMNS[column]));
+            self.note(|| {
+                evaluation_cell(
+                    position,
+                    format!("indicator.{}", i + 1),
+                    INDICATOR_COLUMNS[column],
+                )
+            });
             match self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column]) {
                 V::Num(value) => {
                     count += 1;
@@ -644,13 +806,17 @@ impl<'a> Env<'a> {
 
     /// Σ / count over the total funds row of every project evaluation.
     fn aggregate_projects(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
-        let ColSel::Index(column) = cells.col else { return V::Unknown };
+        let ColSel::Index(column) = cells.col else {
+            return V::Unknown;
+        };
         let disclosure = self.disclosure;
         let mut total = Interval::zero();
         let mut count = 0u32;
         for (i, project) in disclosure.project_evaluations.iter().enumerate() {
-            self.note(evaluation_cell(i + 1, "funds.total".into(), FUNDS_COLUMNS[column]));
-            let value = project.funds_row(FundsSource::Total).and_then(|row| row.column(column));
+            self.note(|| evaluation_cell(i + 1, "funds.total".into(), FUNDS_COLUMNS[column]));
+            let value = project
+                .funds_row(FundsSource::Total)
+                .and_then(|row| row.column(column));
             match self.evaluation_value(value, FUNDS_COLUMNS[column]) {
                 V::Num(value) => {
                     count += 1;
@@ -671,48 +837,71 @@ impl<'a> Env<'a> {
     }
 
     fn call(&mut self, func: Func, args: &'a [Expr]) -> V<'a> {
-        let indicator = |env: &Self| match args.first() {
-            Some(Expr::Var(slot)) => match env.bindings[*slot] {
-                Binding::Indicator { indicator, .. } => Some(indicator),
-                _ => None,
-            },
-            _ => None,
+        let assessment = |env: &Self| -> Option<scoring::Assessment> {
+            let Some(Expr::Var(slot)) = args.first() else {
+                return None;
+            };
+            let Binding::Indicator {
+                indicator,
+                position,
+            } = env.bindings[*slot]
+            else {
+                return None;
+            };
+            let (_, evaluation) = env.evaluation()?;
+            let slot = env.assessments.borrow().slot(evaluation, position);
+            if let Some(cached) =
+                slot.and_then(|s| env.assessments.borrow().slots.get(s).copied().flatten())
+            {
+                return Some(cached);
+            }
+            let assessed = env.rules.scoring.assess(indicator);
+            if let Some(s) = slot
+                && let Some(entry) = env.assessments.borrow_mut().slots.get_mut(s)
+            {
+                *entry = Some(assessed);
+            }
+            Some(assessed)
         };
         let num = |value: Option<Interval>| value.map_or(V::Unknown, V::Num);
         match func {
             Func::Abs => match self.eval(&args[0]) {
-                V::Num(i) if i.lo >= Decimal::ZERO => V::Num(i),
-                V::Num(i) if i.hi <= Decimal::ZERO => V::Num(Interval {
-                    lo: -i.hi,
-                    hi: -i.lo,
-                    nominal: -i.nominal,
-                }),
-                V::Num(i) => V::Num(Interval {
-                    lo: Decimal::ZERO,
-                    hi: i.hi.max(-i.lo),
-                    nominal: i.nominal.abs(),
-                }),
+                V::Num(i) => V::Num(i.abs()),
                 _ => V::Unknown,
             },
             Func::Min | Func::Max => match (self.eval(&args[0]), self.eval(&args[1])) {
-                (V::Num(a), V::Num(b)) => V::Num(if func == Func::Min { a.min(&b) } else { a.max(&b) }),
+                (V::Num(a), V::Num(b)) => V::Num(if func == Func::Min {
+                    a.min(&b)
+                } else {
+                    a.max(&b)
+                }),
                 _ => V::Unknown,
             },
             Func::Given => match &args[0] {
                 Expr::Cell(cell) => match cell.table {
                     TableRef::Table(table) => {
-                        let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                        let (Some(row), Some(column)) = (
+                            self.row_code(&cell.rows),
+                            self.column_index(table, &cell.col),
+                        ) else {
                             return V::Unknown;
                         };
-                        V::Bool(matches!(self.disclosure.cell(table, row, column), CellState::Given(_)))
+                        V::Bool(matches!(
+                            self.disclosure.cell(table, row, column),
+                            CellState::Given(_)
+                        ))
                     }
                     _ => V::Bool(matches!(self.cell(cell), V::Num(_))),
                 },
                 _ => V::Unknown,
             },
             Func::Level | Func::HasChildren => {
-                let Some(Expr::Var(slot)) = args.first() else { return V::Unknown };
-                let (Binding::Row(code), Some(&(_, VarKind::Row { table }))) = (self.bindings[*slot], self.vars.get(*slot)) else {
+                let Some(Expr::Var(slot)) = args.first() else {
+                    return V::Unknown;
+                };
+                let (Binding::Row(code), Some(&(_, VarKind::Row { table }))) =
+                    (self.bindings[*slot], self.vars.get(*slot))
+                else {
                     return V::Unknown;
                 };
                 let def = &self.taxonomy.tables[table];
@@ -724,30 +913,51 @@ impl<'a> Env<'a> {
                 if func == Func::Level {
                     return V::Num(Interval::exact(Decimal::from(level)));
                 }
-                let Some(data) = self.disclosure.table(table) else { return V::Bool(false) };
-                V::Bool(level > 0 && !nearest_descendants(self.taxonomy, table, data.rows.keys().map(String::as_str), code).is_empty())
+                let Some(data) = self.disclosure.table(table) else {
+                    return V::Bool(false);
+                };
+                V::Bool(
+                    level > 0
+                        && !nearest_descendants(
+                            self.taxonomy,
+                            table,
+                            data.rows.keys().map(String::as_str),
+                            code,
+                        )
+                        .is_empty(),
+                )
             }
-            Func::Completion => num(indicator(self).and_then(|i| self.rules.scoring.completion(i))),
-            Func::ExpectedScore => num(indicator(self).and_then(|i| self.rules.scoring.expected_score(i))),
-            Func::KindsMatch => indicator(self)
-                .and_then(scoring::kinds_match)
+            Func::Completion => num(assessment(self).and_then(|a| a.completion)),
+            Func::ExpectedScore => num(assessment(self).and_then(|a| a.expected_score)),
+            Func::KindsMatch => assessment(self)
+                .and_then(|a| a.kinds_match)
                 .map_or(V::Unknown, V::Bool),
-            Func::Comparable => indicator(self).map_or(V::Unknown, |i| V::Bool(scoring::comparable(i))),
-            Func::ExecutionScore => num(self.evaluation().and_then(|(e, _)| self.rules.scoring.execution_score(e))),
+            Func::Comparable => assessment(self).map_or(V::Unknown, |a| V::Bool(a.comparable)),
+            Func::ExecutionScore => num(self
+                .evaluation()
+                .and_then(|(e, _)| self.rules.scoring.execution_score(e))),
             Func::IsProject => V::Bool(self.evaluation().is_some_and(|(_, position)| position > 0)),
             Func::LastYear => {
-                let Some(disclosure) = self.context.last_year else { return V::Unknown };
+                let Some(disclosure) = self.context.last_year else {
+                    return V::Unknown;
+                };
                 let saved = std::mem::replace(&mut self.disclosure, disclosure);
                 let value = self.eval(&args[0]);
                 self.disclosure = saved;
                 value
             }
             Func::Budget => {
-                let (Some(budget), Some(Expr::Cell(cell))) = (self.context.budget, args.first()) else {
+                let (Some(budget), Some(Expr::Cell(cell))) = (self.context.budget, args.first())
+                else {
                     return V::Unknown;
                 };
-                let TableRef::Table(table) = cell.table else { return V::Unknown };
-                let (Some(row), Some(column)) = (self.row_code(&cell.rows), self.column_index(table, &cell.col)) else {
+                let TableRef::Table(table) = cell.table else {
+                    return V::Unknown;
+                };
+                let (Some(row), Some(column)) = (
+                    self.row_code(&cell.rows),
+                    self.column_index(table, &cell.col),
+                ) else {
                     return V::Unknown;
                 };
                 let def = &self.taxonomy.tables[table];
@@ -762,7 +972,11 @@ impl<'a> Env<'a> {
 
 fn evaluation_cell(position: usize, row: String, column: &str) -> FoundCell {
     FoundCell {
-        table: if position == 0 { "EVAL".into() } else { "PROJ".into() },
+        table: if position == 0 {
+            "EVAL".into()
+        } else {
+            "PROJ".into()
+        },
         row,
         column: column.to_owned(),
     }
@@ -784,8 +998,12 @@ fn nearest_descendants<'r>(
     given: impl Iterator<Item = &'r str> + Clone,
     parent: &str,
 ) -> Vec<&'r str> {
-    let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else { return Vec::new() };
-    let Some(level) = list.level_of_shape(parent) else { return Vec::new() };
+    let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else {
+        return Vec::new();
+    };
+    let Some(level) = list.level_of_shape(parent) else {
+        return Vec::new();
+    };
     for digits in list.level_digits.iter().skip(level as usize) {
         let found: Vec<&str> = given
             .clone()

@@ -123,7 +123,8 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                                 _ => {
                                     return Err(LexError {
                                         offset: i - 1,
-                                        message: "unknown escape: only \\\" and \\\\ are allowed".into(),
+                                        message: "unknown escape: only \\\" and \\\\ are allowed"
+                                            .into(),
                                     });
                                 }
                             }
@@ -218,7 +219,10 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                     },
                 };
                 i += len;
-                tokens.push(Token { tok, span: start..i });
+                tokens.push(Token {
+                    tok,
+                    span: start..i,
+                });
             }
         }
     }
@@ -266,7 +270,10 @@ mod tests {
 
     #[test]
     fn strings_keep_chinese_text_and_escapes() {
-        assert_eq!(toks(r#""本年收入\"合计\"""#), [Tok::Str("本年收入\"合计\"".into())]);
+        assert_eq!(
+            toks(r#""本年收入\"合计\"""#),
+            [Tok::Str("本年收入\"合计\"".into())]
+        );
     }
 
     #[test]

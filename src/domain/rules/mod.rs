@@ -10,12 +10,12 @@ mod parser;
 use std::collections::HashMap;
 
 pub use ast::{Rule, SeveritySpec};
-pub use eval::{matches_pattern, Context};
+pub use eval::{Context, matches_pattern};
 
 use crate::domain::{
     disclosure::Disclosure,
     scoring::ScoringPolicy,
-    taxonomy::{load::SourceFile, Taxonomy, TaxonomyError},
+    taxonomy::{Taxonomy, TaxonomyError, load::SourceFile},
     validation::Report,
 };
 
@@ -36,7 +36,12 @@ impl RuleSet {
     }
 
     /// Runs every rule on a disclosure.
-    pub fn run(&self, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
+    pub fn run(
+        &self,
+        taxonomy: &Taxonomy,
+        disclosure: &Disclosure,
+        context: Context<'_>,
+    ) -> Report {
         let mut report = eval::run(self, taxonomy, disclosure, context);
         if self.narrative.is_some() {
             narrative::run(self, taxonomy, disclosure, context, &mut report);
@@ -55,8 +60,10 @@ impl RuleSet {
     }
 
     /// Loads `rules/*.rules` of a taxonomy directory, in file-name order.
-    pub(crate) fn load(taxonomy: &Taxonomy, scoring: ScoringPolicy) -> Result<RuleSet, TaxonomyError> {
-
+    pub(crate) fn load(
+        taxonomy: &Taxonomy,
+        scoring: ScoringPolicy,
+    ) -> Result<RuleSet, TaxonomyError> {
         let rules_dir = taxonomy.dir.join("rules");
         let mut files: Vec<_> = std::fs::read_dir(&rules_dir)
             .map_err(|e| TaxonomyError {
@@ -125,17 +132,25 @@ impl RuleSet {
                     let source = &sources[file];
                     return Err(source.error_at(
                         *offset..*offset,
-                        format!("\"{name}\" is neither a definition, a cover attribute nor a table"),
+                        format!(
+                            "\"{name}\" is neither a definition, a cover attribute nor a table"
+                        ),
                     ));
                 }
             }
         }
         if let Some(cycle) = find_cycle(&resolved) {
             let (_, file, offset) = definitions.defined[cycle[0]].as_ref().expect("resolved");
-            let names: Vec<&str> = cycle.iter().map(|&slot| resolved[slot].name.as_str()).collect();
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&slot| resolved[slot].name.as_str())
+                .collect();
             return Err(sources[file].error_at(
                 *offset..*offset,
-                format!("definitions refer to each other in a cycle: {}", names.join(" → ")),
+                format!(
+                    "definitions refer to each other in a cycle: {}",
+                    names.join(" → ")
+                ),
             ));
         }
         Ok(RuleSet {
@@ -185,7 +200,12 @@ fn find_cycle(definitions: &[ast::Definition]) -> Option<Vec<usize>> {
     // 0 = unvisited, 1 = on the current path, 2 = done.
     let mut state = vec![0u8; definitions.len()];
     let mut path = Vec::new();
-    fn visit(node: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        node: usize,
+        edges: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         state[node] = 1;
         path.push(node);
         for &next in &edges[node] {

@@ -69,7 +69,23 @@ pub struct BudgetVariance {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// What a label found in a section's text stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Phrase(usize),
+    /// A level marker of generated phrases: (generated index).
+    Marker(usize),
+    Budget(usize),
+}
+
+/// All labels of one section in one automaton, so that a text is read once whatever the number of phrases.
+#[derive(Debug, Clone)]
+struct SectionMatcher {
+    automaton: aho_corasick::AhoCorasick,
+    targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
 pub struct NarrativeChecks {
     pub amount: CheckKind,
     pub share: CheckKind,
@@ -80,6 +96,17 @@ pub struct NarrativeChecks {
     pub phrases: Vec<Phrase>,
     pub generated: Vec<GeneratedPhrases>,
     pub budget_variances: Vec<BudgetVariance>,
+    matchers: HashMap<String, SectionMatcher>,
+}
+
+impl PartialEq for NarrativeChecks {
+    fn eq(&self, other: &NarrativeChecks) -> bool {
+        // The matchers are derived from the rest.
+        self.kinds() == other.kinds()
+            && self.phrases == other.phrases
+            && self.generated == other.generated
+            && self.budget_variances == other.budget_variances
+    }
 }
 
 impl NarrativeChecks {
@@ -97,17 +124,24 @@ impl NarrativeChecks {
 
 /// Full-width punctuation as ASCII, so that "（类）" and "(类)", "：" and ":" match alike.
 pub fn normalize(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (i, c) in text.char_indices() {
+        let ascii = match c {
             '（' => '(',
             '）' => ')',
             '：' => ':',
             '，' => ',',
             '；' => ';',
             '　' => ' ',
-            other => other,
-        })
-        .collect()
+            _ => continue,
+        };
+        out.push_str(&text[copied..i]);
+        out.push(ascii);
+        copied = i + c.len_utf8();
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 // ---- loading ----
@@ -184,7 +218,9 @@ struct RawBudgetVariance {
 
 /// Sections phrases may name: the taxonomy's narrative sections and the evaluations' goal texts.
 fn section_exists(taxonomy: &Taxonomy, key: &str) -> bool {
-    taxonomy.narrative_section(key).is_some() || key == "unit_evaluation.goal_actual" || key == "unit_evaluation.goal_expected"
+    taxonomy.narrative_section(key).is_some()
+        || key == "unit_evaluation.goal_actual"
+        || key == "unit_evaluation.goal_expected"
 }
 
 pub(super) fn load(
@@ -196,19 +232,30 @@ pub(super) fn load(
     let relative = "narrative.toml";
     let expression = |spanned: &toml::Spanned<String>, definitions: &mut DefinitionTable| {
         // The expression's offsets are inside the string; +1 skips the opening quote.
-        parse_expression(spanned.get_ref(), relative, taxonomy, definitions)
-            .map_err(|e| file.error_at(spanned.span().start + 1 + e.offset..spanned.span().end, e.message))
+        parse_expression(spanned.get_ref(), relative, taxonomy, definitions).map_err(|e| {
+            file.error_at(
+                spanned.span().start + 1 + e.offset..spanned.span().end,
+                e.message,
+            )
+        })
     };
     let section = |spanned: &toml::Spanned<String>| {
         if section_exists(taxonomy, spanned.get_ref()) {
             Ok(spanned.get_ref().clone())
         } else {
-            Err(file.error_at(spanned.span(), format!("no narrative section \"{}\" in taxonomy.toml", spanned.get_ref())))
+            Err(file.error_at(
+                spanned.span(),
+                format!(
+                    "no narrative section \"{}\" in taxonomy.toml",
+                    spanned.get_ref()
+                ),
+            ))
         }
     };
     let kind = |raw: RawKind| -> Result<CheckKind, TaxonomyError> {
-        let severity = Severity::parse(raw.severity.get_ref())
-            .ok_or_else(|| file.error_at(raw.severity.span(), "severity is error, warning or info"))?;
+        let severity = Severity::parse(raw.severity.get_ref()).ok_or_else(|| {
+            file.error_at(raw.severity.span(), "severity is error, warning or info")
+        })?;
         Ok(CheckKind {
             id: raw.id,
             severity,
@@ -225,26 +272,43 @@ pub(super) fn load(
             label: normalize(&p.label),
             value: expression(&p.value, definitions)?,
             unit: normalize(&p.unit),
-            share_of: p.share_of.as_ref().map(|s| expression(s, definitions)).transpose()?,
+            share_of: p
+                .share_of
+                .as_ref()
+                .map(|s| expression(s, definitions))
+                .transpose()?,
             line: line_of(p.section.span()),
         });
     }
     let mut generated = Vec::new();
     for g in raw.generated {
         let Some(table) = taxonomy.table_index(g.table.get_ref()) else {
-            return Err(file.error_at(g.table.span(), format!("unknown table \"{}\"", g.table.get_ref())));
+            return Err(file.error_at(
+                g.table.span(),
+                format!("unknown table \"{}\"", g.table.get_ref()),
+            ));
         };
         let def = &taxonomy.tables[table];
         let Some(list) = taxonomy.code_list_of(def) else {
-            return Err(file.error_at(g.table.span(), format!("table {} has no code-list rows", def.code)));
+            return Err(file.error_at(
+                g.table.span(),
+                format!("table {} has no code-list rows", def.code),
+            ));
         };
         let Some(column) = def.column_index(&g.column) else {
-            return Err(file.error_at(g.table.span(), format!("table {} has no column \"{}\"", def.code, g.column)));
+            return Err(file.error_at(
+                g.table.span(),
+                format!("table {} has no column \"{}\"", def.code, g.column),
+            ));
         };
         if g.suffixes.len() != list.level_digits.len() {
             return Err(file.error_at(
                 g.table.span(),
-                format!("suffixes needs one entry per level of {} ({})", list.name, list.level_digits.len()),
+                format!(
+                    "suffixes needs one entry per level of {} ({})",
+                    list.name,
+                    list.level_digits.len()
+                ),
             ));
         }
         let suffixes: Vec<String> = g.suffixes.iter().map(|s| normalize(s)).collect();
@@ -258,18 +322,30 @@ pub(super) fn load(
             let mut current: Option<&str> = Some(code);
             while let Some(c) = current {
                 let e = list.get(c).expect("ancestors of listed codes are listed");
-                parts.push(format!("{}{}", normalize(&e.name), suffixes[e.level as usize - 1]));
+                parts.push(format!(
+                    "{}{}",
+                    normalize(&e.name),
+                    suffixes[e.level as usize - 1]
+                ));
                 current = list.parent_of(c);
             }
             parts.reverse();
             labels.insert(parts.concat(), code.clone());
         }
-        let markers = g.levels.iter().map(|&l| suffixes[l as usize - 1].clone()).collect();
+        let markers = g
+            .levels
+            .iter()
+            .map(|&l| suffixes[l as usize - 1].clone())
+            .collect();
         generated.push(GeneratedPhrases {
             section: section(&g.section)?,
             table,
             column,
-            share_of: g.share_of.as_ref().map(|s| expression(s, definitions)).transpose()?,
+            share_of: g
+                .share_of
+                .as_ref()
+                .map(|s| expression(s, definitions))
+                .transpose()?,
             labels,
             markers,
             connector: normalize(&g.connector),
@@ -286,7 +362,41 @@ pub(super) fn load(
             line: line_of(b.section.span()),
         });
     }
+    let mut patterns: HashMap<String, (Vec<String>, Vec<Target>)> = HashMap::new();
+    for (i, phrase) in phrases.iter().enumerate() {
+        let entry = patterns.entry(phrase.section.clone()).or_default();
+        entry.0.push(phrase.label.clone());
+        entry.1.push(Target::Phrase(i));
+    }
+    for (i, generated) in generated.iter().enumerate() {
+        let entry = patterns.entry(generated.section.clone()).or_default();
+        for marker in &generated.markers {
+            entry.0.push(marker.clone());
+            entry.1.push(Target::Marker(i));
+        }
+    }
+    for (i, variance) in budget_variances.iter().enumerate() {
+        let entry = patterns.entry(variance.section.clone()).or_default();
+        entry.0.push(variance.label.clone());
+        entry.1.push(Target::Budget(i));
+    }
+    let mut matchers = HashMap::new();
+    for (section, (labels, targets)) in patterns {
+        // Leftmost-longest: where labels overlap, the longer one is meant ("公务用车购置费全年预算数" rather than
+        // "公务用车购置费" followed by words). A DFA, built once at start-up, reads each text in one pass.
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&labels)
+            .map_err(|e| {
+                file.error(format!(
+                    "the labels of section {section} cannot be matched: {e}"
+                ))
+            })?;
+        matchers.insert(section, SectionMatcher { automaton, targets });
+    }
     Ok(NarrativeChecks {
+        matchers,
         amount: kind(raw.checks.amount)?,
         share: kind(raw.checks.share)?,
         change: kind(raw.checks.change)?,
@@ -331,7 +441,9 @@ fn read_number(text: &str) -> Option<(Value, usize)> {
         return None;
     }
     // ",ddd" groups continue the number; any other comma ends it.
-    while i + 3 < bytes.len() + 0 && bytes[i] == b',' && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+    while i + 3 < bytes.len()
+        && bytes[i] == b','
+        && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
         && !bytes.get(i + 4).is_some_and(u8::is_ascii_digit)
     {
         digits.push_str(&text[i + 1..i + 4]);
@@ -367,7 +479,13 @@ fn skip_connector(text: &str) -> &str {
     }
 }
 
-const CHANGE_LEADS: [&str; 5] = ["与上年相比,", "与上年相比", "比上年决算", "比上年", "较上年"];
+const CHANGE_LEADS: [&str; 5] = [
+    "与上年相比,",
+    "与上年相比",
+    "比上年决算",
+    "比上年",
+    "较上年",
+];
 
 /// Reads the statement after a label. Items after the figure belong to it until something else starts; a
 /// sentence that begins "与上年相比" continues the previous one.
@@ -383,7 +501,8 @@ fn read_statement(text: &str, unit: &str) -> Statement {
     loop {
         rest = rest.trim_start_matches([',', ' ']);
         if let Some(after) = rest.strip_prefix('。').or_else(|| rest.strip_prefix(';')) {
-            if CHANGE_LEADS.iter().any(|lead| after.starts_with(lead)) && statement.change.is_none() {
+            if CHANGE_LEADS.iter().any(|lead| after.starts_with(lead)) && statement.change.is_none()
+            {
                 rest = after;
                 continue;
             }
@@ -408,26 +527,45 @@ fn read_statement(text: &str, unit: &str) -> Statement {
                 _ => break,
             }
         }
-        let signed = |prefix: &str, negative: bool, suffix: &str, rest: &str| -> Option<(Stated, usize)> {
+        let signed = |prefix: &str,
+                      negative: bool,
+                      suffix: &str,
+                      rest: &str|
+         -> Option<(Stated, usize)> {
             let after = rest.strip_prefix(prefix)?;
             let (value, used) = read_number(after)?;
             let after_number = &after[used..];
             let unit_len = if suffix.is_empty() {
-                after_number.chars().take_while(|c| !c.is_ascii_punctuation() && *c != '。' && *c != ',' && !c.is_ascii_digit()).take(3).map(char::len_utf8).sum()
+                after_number
+                    .chars()
+                    .take_while(|c| {
+                        !c.is_ascii_punctuation() && *c != '。' && *c != ',' && !c.is_ascii_digit()
+                    })
+                    .take(3)
+                    .map(char::len_utf8)
+                    .sum()
             } else if after_number.starts_with(suffix) {
                 suffix.len()
             } else {
                 return None;
             };
-            let value = if negative { Value::from_decimal(-value.decimal()) } else { value };
+            let value = if negative {
+                Value::from_decimal(-value.decimal())
+            } else {
+                value
+            };
             Some((Stated { value }, prefix.len() + used + unit_len))
         };
-        if let Some((stated, used)) = signed("增加", false, "", rest).or_else(|| signed("减少", true, "", rest)) {
+        if let Some((stated, used)) =
+            signed("增加", false, "", rest).or_else(|| signed("减少", true, "", rest))
+        {
             statement.change.get_or_insert(stated);
             rest = &rest[used..];
             continue;
         }
-        if let Some((stated, used)) = signed("增长", false, "%", rest).or_else(|| signed("下降", true, "%", rest)) {
+        if let Some((stated, used)) =
+            signed("增长", false, "%", rest).or_else(|| signed("下降", true, "%", rest))
+        {
             statement.rate.get_or_insert(stated);
             rest = &rest[used..];
             continue;
@@ -457,14 +595,34 @@ fn render(kind: &CheckKind, fill: &[(&str, String)]) -> String {
 }
 
 fn percent(interval: Interval) -> Option<Interval> {
-    interval.scale_by(Decimal::ONE_HUNDRED)
+    interval.percent()
 }
 
 impl Checker<'_> {
     /// The expression's value in 万元 (what narratives state) when `unit` is 万元 and the tables are in 元.
-    fn value(&self, expr: &Expr, unit: &str) -> (Option<Interval>, Vec<CellRef>) {
-        let (value, cells) = evaluate_number(self.rules, self.taxonomy, self.disclosure, self.context, expr);
-        (value.and_then(|v| self.in_stated_unit(v, unit)), cells)
+    fn value(&self, expr: &Expr, unit: &str) -> Option<Interval> {
+        let (value, _) = evaluate_number(
+            self.rules,
+            self.taxonomy,
+            self.disclosure,
+            self.context,
+            expr,
+            false,
+        );
+        value.and_then(|v| self.in_stated_unit(v, unit))
+    }
+
+    /// The cells an expression reads, for a finding (evaluated again only when a check fails).
+    fn cells(&self, expr: &Expr) -> Vec<CellRef> {
+        evaluate_number(
+            self.rules,
+            self.taxonomy,
+            self.disclosure,
+            self.context,
+            expr,
+            true,
+        )
+        .1
     }
 
     fn in_stated_unit(&self, value: Interval, unit: &str) -> Option<Interval> {
@@ -495,7 +653,7 @@ impl Checker<'_> {
         mut cells: Vec<CellRef>,
         fill: &[(&str, String)],
     ) {
-        let expected_shown = round_for_display(expected.nominal, provided.scale().max(2));
+        let expected_shown = round_for_display(expected.nominal(), provided.scale().max(2));
         let difference = provided.decimal() - expected_shown;
         let title = match section {
             "unit_evaluation.goal_actual" => "单位整体支出绩效自评表·实际完成情况".to_owned(),
@@ -550,8 +708,7 @@ impl Checker<'_> {
         share_of: Option<&Expr>,
     ) {
         let checks = self.checks;
-        let (value, cells) = self.value(value_expr, unit);
-        let Some(value) = value else {
+        let Some(value) = self.value(value_expr, unit) else {
             if statement.amount.is_some() {
                 self.report.checks_not_evaluated += 1;
             }
@@ -560,50 +717,75 @@ impl Checker<'_> {
         if let Some(amount) = statement.amount {
             let stated = Self::stated_interval(amount, unit);
             if !self.compare(stated.overlaps(&value)) {
-                self.finding(&checks.amount, section, label, amount.value, value, cells.clone(), &[("unit", unit.to_owned())]);
+                let cells = self.cells(value_expr);
+                self.finding(
+                    &checks.amount,
+                    section,
+                    label,
+                    amount.value,
+                    value,
+                    cells,
+                    &[("unit", unit.to_owned())],
+                );
             }
         }
         if let (Some(share), Some(base)) = (statement.share, share_of) {
-            let (base_value, base_cells) = self.value(base, unit);
-            match base_value.and_then(|b| value.checked_div(&b)).and_then(percent) {
+            match self
+                .value(base, unit)
+                .and_then(|b| value.checked_div(&b))
+                .and_then(percent)
+            {
                 Some(expected) => {
                     if !self.compare(share.value.rounded_interval().overlaps(&expected)) {
-                        let mut all = cells.clone();
-                        all.extend(base_cells);
-                        self.finding(&checks.share, section, label, share.value, expected, all, &[("unit", "%".into())]);
+                        let mut cells = self.cells(value_expr);
+                        cells.extend(self.cells(base));
+                        self.finding(
+                            &checks.share,
+                            section,
+                            label,
+                            share.value,
+                            expected,
+                            cells,
+                            &[("unit", "%".into())],
+                        );
                     }
                 }
                 None => self.report.checks_not_evaluated += 1,
             }
         }
         if let (Some(change), Some(rate)) = (statement.change, statement.rate) {
-            // Last year = this year − change; rate = change / last year.
+            // Last year = this year − change; rate = change / last year. When last year was zero the rate is
+            // undefined, and only "0" with no change is consistent; nothing to check.
             let change_interval = Self::stated_interval(change, unit);
             let last = value.checked_sub(&change_interval);
-            match last.and_then(|last| change_interval.checked_div(&last)).and_then(percent) {
-                Some(expected) => {
-                    if !self.compare(rate.value.rounded_interval().overlaps(&expected)) {
-                        self.finding(
-                            &checks.change,
-                            section,
-                            label,
-                            rate.value,
-                            expected,
-                            cells.clone(),
-                            &[("change", change.value.to_string()), ("unit", unit.to_owned())],
-                        );
-                    }
-                }
-                // Last year was zero: a rate is undefined; only "0" with no change is consistent.
-                None => {}
+            if let Some(expected) = last
+                .and_then(|last| change_interval.checked_div(&last))
+                .and_then(percent)
+                && !self.compare(rate.value.rounded_interval().overlaps(&expected))
+            {
+                let cells = self.cells(value_expr);
+                self.finding(
+                    &checks.change,
+                    section,
+                    label,
+                    rate.value,
+                    expected,
+                    cells,
+                    &[
+                        ("change", change.value.to_string()),
+                        ("unit", unit.to_owned()),
+                    ],
+                );
             }
         }
         if let Some(change) = statement.change
-            && let Some(last) = evaluate_last_year(self.rules, self.taxonomy, self.context, value_expr)
-                .and_then(|last| self.in_stated_unit(last, unit))
+            && let Some(last) =
+                evaluate_last_year(self.rules, self.taxonomy, self.context, value_expr)
+                    .and_then(|last| self.in_stated_unit(last, unit))
             && let Some(expected) = value.checked_sub(&last)
             && !self.compare(Self::stated_interval(change, unit).overlaps(&expected))
         {
+            let cells = self.cells(value_expr);
             self.finding(
                 &checks.year_over_year,
                 section,
@@ -611,81 +793,119 @@ impl Checker<'_> {
                 change.value,
                 expected,
                 cells,
-                &[("unit", unit.to_owned()), ("last_year", round_for_display(last.nominal, 2).to_string())],
+                &[
+                    ("unit", unit.to_owned()),
+                    (
+                        "last_year",
+                        round_for_display(last.nominal(), 2).to_string(),
+                    ),
+                ],
             );
         }
     }
 
-    fn check_budget_variance(&mut self, variance: &BudgetVariance, text: &str) {
+    /// One "…年初预算数X万元，决算数Y万元，预决算差异率Z%" after the label, whose statement starts at `start`.
+    fn check_budget_variance(&mut self, variance: &BudgetVariance, text: &str, start: usize) {
         let checks = self.checks;
-        let mut from = 0;
-        while let Some(found) = text[from..].find(&variance.label) {
-            let start = from + found + variance.label.len();
-            from = start;
-            let sentence_end = text[start..].find(['。', ';']).map_or(text.len(), |e| start + e);
-            let sentence = &text[start..sentence_end];
-            let Some((budget, used)) = read_number(skip_connector(sentence)) else { continue };
-            let after_budget = &skip_connector(sentence)[used..];
-            let actual = after_budget
-                .find("决算数")
-                .and_then(|i| read_number(skip_connector(&after_budget[i + "决算数".len()..])));
-            let rate = sentence.find("预决算差异率").and_then(|i| {
-                let after = skip_connector(&sentence[i + "预决算差异率".len()..]);
-                read_number(after).filter(|(_, used)| after[*used..].starts_with('%'))
-            });
-            let (budget_value, budget_cells) = self.value(&variance.budget, "万元");
-            if let Some(expected) = budget_value
-                && !self.compare(budget.rounded_interval().overlaps(&expected))
+        let sentence_end = text[start..]
+            .find(['。', ';'])
+            .map_or(text.len(), |e| start + e);
+        let sentence = skip_connector(&text[start..sentence_end]);
+        let Some((budget, used)) = read_number(sentence) else {
+            return;
+        };
+        let after_budget = &sentence[used..];
+        let actual = after_budget
+            .find("决算数")
+            .and_then(|i| read_number(skip_connector(&after_budget[i + "决算数".len()..])));
+        let rate = sentence.find("预决算差异率").and_then(|i| {
+            let after = skip_connector(&sentence[i + "预决算差异率".len()..]);
+            read_number(after).filter(|(_, used)| after[*used..].starts_with('%'))
+        });
+        if let Some(expected) = self.value(&variance.budget, "万元")
+            && !self.compare(budget.rounded_interval().overlaps(&expected))
+        {
+            let cells = self.cells(&variance.budget);
+            self.finding(
+                &checks.budget_figure,
+                &variance.section,
+                &variance.label,
+                budget,
+                expected,
+                cells,
+                &[("unit", "万元".into())],
+            );
+        }
+        if let (Some((actual, _)), Some((rate, _))) = (actual, rate) {
+            let b = budget.rounded_interval();
+            let a = actual.rounded_interval();
+            // A zero budget has no rate; a stated 0.00% with no spending is consistent.
+            if let Some(expected) = a
+                .checked_sub(&b)
+                .and_then(|d| d.checked_div(&b))
+                .and_then(percent)
+                && !self.compare(rate.rounded_interval().overlaps(&expected))
             {
-                self.finding(&checks.budget_figure, &variance.section, &variance.label, budget, expected, budget_cells, &[("unit", "万元".into())]);
-            }
-            if let (Some((actual, _)), Some((rate, _))) = (actual, rate) {
-                let b = budget.rounded_interval();
-                let a = actual.rounded_interval();
-                match a.checked_sub(&b).and_then(|d| d.checked_div(&b)).and_then(percent) {
-                    Some(expected) => {
-                        if !self.compare(rate.rounded_interval().overlaps(&expected)) {
-                            let (_, cells) = self.value(&variance.actual, "万元");
-                            self.finding(&checks.budget_rate, &variance.section, "预决算差异率", rate, expected, cells, &[("unit", "%".into())]);
-                        }
-                    }
-                    // A zero budget has no rate; a stated 0.00% with no spending is consistent.
-                    None => {}
-                }
+                let cells = self.cells(&variance.actual);
+                self.finding(
+                    &checks.budget_rate,
+                    &variance.section,
+                    "预决算差异率",
+                    rate,
+                    expected,
+                    cells,
+                    &[("unit", "%".into())],
+                );
             }
         }
     }
 }
 
-/// The narrative texts of a disclosure by section key: its sections and the unit evaluation's goal texts.
-fn texts(disclosure: &Disclosure) -> Vec<(&str, String)> {
-    let mut texts: Vec<(&str, String)> =
-        disclosure.narrative.iter().map(|s| (s.key.as_str(), normalize(&s.text))).collect();
+/// The narrative texts of a disclosure by section key (its sections and the unit evaluation's goal texts),
+/// normalized, for the sections that have phrases.
+fn texts<'d>(disclosure: &'d Disclosure, checks: &NarrativeChecks) -> Vec<(&'d str, String)> {
+    let mut raw: Vec<(&str, &str)> = disclosure
+        .narrative
+        .iter()
+        .map(|s| (s.key.as_str(), s.text.as_str()))
+        .collect();
     if let Some(unit) = &disclosure.unit_evaluation {
-        texts.push(("unit_evaluation.goal_expected", normalize(&unit.goal_expected)));
-        texts.push(("unit_evaluation.goal_actual", normalize(&unit.goal_actual)));
+        raw.push(("unit_evaluation.goal_expected", &unit.goal_expected));
+        raw.push(("unit_evaluation.goal_actual", &unit.goal_actual));
     }
-    texts
+    raw.into_iter()
+        .filter(|(key, _)| checks.matchers.contains_key(*key))
+        .map(|(key, text)| (key, normalize(text)))
+        .collect()
 }
 
 /// Where the label ending at `end` starts: after the last sentence or clause boundary, and after list
 /// numbering such as "4.".
 fn label_start(text: &str, end: usize) -> usize {
     let head = &text[..end];
-    let mut start = head
-        .rfind(['\n', '。', ';', ',', ':'])
-        .map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
+    let mut start = head.rfind(['\n', '。', ';', ',', ':']).map_or(0, |i| {
+        i + head[i..].chars().next().map_or(1, char::len_utf8)
+    });
     let rest = &text[start..end];
     let numbering = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
-    if numbering > 0 && (rest[numbering..].starts_with('.') || rest[numbering..].starts_with('、')) {
+    if numbering > 0 && (rest[numbering..].starts_with('.') || rest[numbering..].starts_with('、'))
+    {
         start += numbering + rest[numbering..].chars().next().map_or(0, char::len_utf8);
     }
     start
 }
 
-pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>, report: &mut Report) {
-    let Some(narrative) = &rules.narrative else { return };
-    let texts = texts(disclosure);
+pub(super) fn run(
+    rules: &RuleSet,
+    taxonomy: &Taxonomy,
+    disclosure: &Disclosure,
+    context: Context<'_>,
+    report: &mut Report,
+) {
+    let Some(narrative) = &rules.narrative else {
+        return;
+    };
+    let texts = texts(disclosure, narrative);
     let mut checker = Checker {
         checks: narrative,
         rules,
@@ -695,28 +915,39 @@ pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure,
         report,
     };
     for (key, text) in &texts {
-        for phrase in narrative.phrases.iter().filter(|p| p.section == *key) {
-            let mut from = 0;
-            while let Some(found) = text[from..].find(&phrase.label) {
-                let start = from + found;
-                from = start + phrase.label.len();
-                // A label inside a longer word ("年初财政拨款结转和结余" holds "结转和结余") is not this phrase.
-                let statement = read_statement(&text[from..], &phrase.unit);
-                if statement != Statement::default() {
-                    checker.check_statement(key, &phrase.label, &phrase.unit, &statement, &phrase.value, phrase.share_of.as_ref());
+        let Some(matcher) = narrative.matchers.get(*key) else {
+            continue;
+        };
+        for found in matcher.automaton.find_iter(text.as_str()) {
+            let end = found.end();
+            match matcher.targets[found.pattern().as_usize()] {
+                Target::Phrase(i) => {
+                    let phrase = &narrative.phrases[i];
+                    let statement = read_statement(&text[end..], &phrase.unit);
+                    if statement != Statement::default() {
+                        checker.check_statement(
+                            key,
+                            &phrase.label,
+                            &phrase.unit,
+                            &statement,
+                            &phrase.value,
+                            phrase.share_of.as_ref(),
+                        );
+                    }
                 }
-            }
-        }
-        for generated in narrative.generated.iter().filter(|g| g.section == *key) {
-            for marker in &generated.markers {
-                let mut from = 0;
-                while let Some(found) = text[from..].find(marker.as_str()) {
-                    let end = from + found + marker.len();
-                    from = end;
+                Target::Marker(g) => {
+                    let generated = &narrative.generated[g];
                     let start = label_start(text, end);
-                    let Some(code) = generated.labels.get(&text[start..end]) else { continue };
+                    let Some(code) = generated.labels.get(&text[start..end]) else {
+                        continue;
+                    };
                     let after = &text[end..];
-                    let statement = read_statement(after.strip_prefix(generated.connector.as_str()).unwrap_or(after), "万元");
+                    let statement = read_statement(
+                        after
+                            .strip_prefix(generated.connector.as_str())
+                            .unwrap_or(after),
+                        "万元",
+                    );
                     if statement == Statement::default() {
                         continue;
                     }
@@ -725,12 +956,19 @@ pub(super) fn run(rules: &RuleSet, taxonomy: &Taxonomy, disclosure: &Disclosure,
                         rows: super::ast::RowSel::Code(code.clone()),
                         col: super::ast::ColSel::Index(generated.column),
                     });
-                    checker.check_statement(key, &text[start..end], "万元", &statement, &value, generated.share_of.as_ref());
+                    checker.check_statement(
+                        key,
+                        &text[start..end],
+                        "万元",
+                        &statement,
+                        &value,
+                        generated.share_of.as_ref(),
+                    );
+                }
+                Target::Budget(b) => {
+                    checker.check_budget_variance(&narrative.budget_variances[b], text, end)
                 }
             }
-        }
-        for variance in narrative.budget_variances.iter().filter(|v| v.section == *key) {
-            checker.check_budget_variance(variance, text);
         }
     }
 }
@@ -740,7 +978,18 @@ mod tests {
     use super::*;
 
     fn v(text: &str) -> Option<Stated> {
-        Some(Stated { value: text.parse().unwrap() })
+        Some(Stated {
+            value: text.parse().unwrap(),
+        })
+    }
+
+    #[test]
+    fn normalizes_full_width_punctuation_only() {
+        assert_eq!(
+            normalize("收入（含专用）：8,190.84万元，占；"),
+            "收入(含专用):8,190.84万元,占;"
+        );
+        assert_eq!(normalize("plain"), "plain");
     }
 
     #[test]
@@ -755,13 +1004,16 @@ mod tests {
     #[test]
     fn reads_changes_and_rates_with_their_signs() {
         // What follows "…宗教事务(项):支出决算数为" once the connector is stripped.
-        let text = normalize("0.00万元，比上年决算减少3.00万元，下降100.00%,主要原因是：本年未安排");
+        let text =
+            normalize("0.00万元，比上年决算减少3.00万元，下降100.00%,主要原因是：本年未安排");
         let statement = read_statement(&text, "万元");
         assert_eq!(statement.amount, v("0.00"));
         assert_eq!(statement.change, v("-3.00"));
         assert_eq!(statement.rate, v("-100.00"));
 
-        let continued = normalize("7,070.64万元，占本年支出合计的88.68%。与上年相比，增加962.13万元，增长15.75%，主要原因");
+        let continued = normalize(
+            "7,070.64万元，占本年支出合计的88.68%。与上年相比，增加962.13万元，增长15.75%，主要原因",
+        );
         let statement = read_statement(&continued, "万元");
         assert_eq!(statement.share, v("88.68"));
         assert_eq!(statement.change, v("962.13"));
@@ -778,15 +1030,30 @@ mod tests {
         assert_eq!(read_statement(&text, "万元").amount, v("0.00"));
         let text = normalize("全年预算数0.00万元");
         assert_eq!(read_statement(&text, "万元"), Statement::default());
-        assert_eq!(read_statement("为7974.18万元,总预算", "万元").amount, v("7974.18"));
-        assert_eq!(read_statement("8辆,价值296.94万元", "万元"), Statement::default());
+        assert_eq!(
+            read_statement("为7974.18万元,总预算", "万元").amount,
+            v("7974.18")
+        );
+        assert_eq!(
+            read_statement("8辆,价值296.94万元", "万元"),
+            Statement::default()
+        );
     }
 
     #[test]
     fn numbers_keep_their_precision_and_stop_at_separators() {
-        assert_eq!(read_number("1,220.67万元").map(|(v, _)| v.to_string()), Some("1220.67".into()));
-        assert_eq!(read_number("5,2").map(|(v, u)| (v.to_string(), u)), Some(("5".into(), 1)));
-        assert_eq!(read_number("100.00%").map(|(v, _)| v.to_string()), Some("100.00".into()));
+        assert_eq!(
+            read_number("1,220.67万元").map(|(v, _)| v.to_string()),
+            Some("1220.67".into())
+        );
+        assert_eq!(
+            read_number("5,2").map(|(v, u)| (v.to_string(), u)),
+            Some(("5".into(), 1))
+        );
+        assert_eq!(
+            read_number("100.00%").map(|(v, _)| v.to_string()),
+            Some("100.00".into())
+        );
         assert!(read_number("万元").is_none());
     }
 
@@ -794,6 +1061,9 @@ mod tests {
     fn labels_start_after_numbering() {
         let text = normalize("（二）结构\n1.文化旅游体育与传媒支出(类)7,057.75万元");
         let end = text.find("(类)").unwrap() + "(类)".len();
-        assert_eq!(&text[label_start(&text, end)..end], "文化旅游体育与传媒支出(类)");
+        assert_eq!(
+            &text[label_start(&text, end)..end],
+            "文化旅游体育与传媒支出(类)"
+        );
     }
 }

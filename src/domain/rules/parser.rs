@@ -85,7 +85,8 @@ const FUNCTIONS: &[(&str, Func)] = &[
 ];
 
 const KEYWORDS: &[&str] = &[
-    "rule", "define", "generate", "for", "in", "when", "check", "and", "or", "not", "rows", "columns", "matching",
+    "rule", "define", "generate", "for", "in", "when", "check", "and", "or", "not", "rows",
+    "columns", "matching",
 ];
 
 pub fn parse_file(
@@ -132,7 +133,10 @@ pub fn parse_expression(
     };
     let expr = parser.expr()?;
     if parser.peek().is_some() {
-        return err(parser.offset(), format!("unexpected {} after the expression", parser.found()));
+        return err(
+            parser.offset(),
+            format!("unexpected {} after the expression", parser.found()),
+        );
     }
     Ok(expr)
 }
@@ -147,7 +151,6 @@ impl<'a> Parser<'a> {
         self.tokens.get(self.pos).map(|t| &t.tok)
     }
 
-
     fn offset(&self) -> usize {
         self.tokens
             .get(self.pos)
@@ -161,14 +164,18 @@ impl<'a> Parser<'a> {
     }
 
     fn found(&self) -> String {
-        self.peek().map_or_else(|| "the end of the file".to_owned(), Tok::describe)
+        self.peek()
+            .map_or_else(|| "the end of the file".to_owned(), Tok::describe)
     }
 
     fn expect(&mut self, tok: Tok, what: &str) -> Result<Token, ParseError> {
         if self.peek() == Some(&tok) {
             Ok(self.next().expect("peeked"))
         } else {
-            err(self.offset(), format!("expected {what}, found {}", self.found()))
+            err(
+                self.offset(),
+                format!("expected {what}, found {}", self.found()),
+            )
         }
     }
 
@@ -181,7 +188,10 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             Ok(())
         } else {
-            err(self.offset(), format!("expected \"{word}\", found {}", self.found()))
+            err(
+                self.offset(),
+                format!("expected \"{word}\", found {}", self.found()),
+            )
         }
     }
 
@@ -193,7 +203,10 @@ impl<'a> Parser<'a> {
             }) => Ok((w, span.start)),
             _ => {
                 self.pos -= 1;
-                err(self.offset(), format!("expected {what}, found {}", self.found()))
+                err(
+                    self.offset(),
+                    format!("expected {what}, found {}", self.found()),
+                )
             }
         }
     }
@@ -208,7 +221,10 @@ impl<'a> Parser<'a> {
                 _ => {
                     return err(
                         self.offset(),
-                        format!("expected \"rule\", \"define\" or \"generate\", found {}", self.found()),
+                        format!(
+                            "expected \"rule\", \"define\" or \"generate\", found {}",
+                            self.found()
+                        ),
                     );
                 }
             }
@@ -238,7 +254,9 @@ impl<'a> Parser<'a> {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
             && !id.ends_with('-');
         if !well_formed {
             return err(
@@ -274,7 +292,10 @@ impl<'a> Parser<'a> {
             }) => Ok((s, span.start)),
             _ => {
                 self.pos -= 1;
-                err(self.offset(), format!("expected {what}, found {}", self.found()))
+                err(
+                    self.offset(),
+                    format!("expected {what}, found {}", self.found()),
+                )
             }
         }
     }
@@ -297,13 +318,15 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        self.expect_word("check")
-            .map_err(|e| ParseError {
-                message: format!("{} (a rule ends with \"check <condition>\")", e.message),
-                ..e
-            })?;
+        self.expect_word("check").map_err(|e| ParseError {
+            message: format!("{} (a rule ends with \"check <condition>\")", e.message),
+            ..e
+        })?;
         let check = self.expr()?;
-        let end = self.tokens.get(self.pos - 1).map_or(self.source.len(), |t| t.span.end);
+        let end = self
+            .tokens
+            .get(self.pos - 1)
+            .map_or(self.source.len(), |t| t.span.end);
         let message = self.template(&message_text, message_offset)?;
         Ok(Rule {
             id,
@@ -325,10 +348,18 @@ impl<'a> Parser<'a> {
         self.expect_word("define")?;
         let (name, offset) = self.word("a name to define")?;
         if KEYWORDS.contains(&name.as_str()) || FUNCTIONS.iter().any(|(f, _)| *f == name) {
-            return err(offset, format!("\"{name}\" is a keyword or function and cannot be defined"));
+            return err(
+                offset,
+                format!("\"{name}\" is a keyword or function and cannot be defined"),
+            );
         }
-        if self.taxonomy.table(&name).is_some() || ["FUNDS", "IND", "SUMMARY"].contains(&name.as_str()) {
-            return err(offset, format!("\"{name}\" names a table and cannot be defined"));
+        if self.taxonomy.table(&name).is_some()
+            || ["FUNDS", "IND", "SUMMARY"].contains(&name.as_str())
+        {
+            return err(
+                offset,
+                format!("\"{name}\" names a table and cannot be defined"),
+            );
         }
         self.expect(Tok::Assign, "'='")?;
         self.vars.clear();
@@ -337,7 +368,8 @@ impl<'a> Parser<'a> {
         if let Some((_, file, _)) = &self.definitions.defined[slot] {
             return err(offset, format!("\"{name}\" is already defined (in {file})"));
         }
-        self.definitions.defined[slot] = Some((Definition { name, expr }, self.file.to_owned(), offset));
+        self.definitions.defined[slot] =
+            Some((Definition { name, expr }, self.file.to_owned(), offset));
         Ok(())
     }
 
@@ -348,7 +380,10 @@ impl<'a> Parser<'a> {
         self.expect_word("generate")?;
         let (kind, kind_offset) = self.word("what to generate (hierarchy)")?;
         if kind != "hierarchy" {
-            return err(kind_offset, format!("cannot generate \"{kind}\"; only \"hierarchy\""));
+            return err(
+                kind_offset,
+                format!("cannot generate \"{kind}\"; only \"hierarchy\""),
+            );
         }
         let (prefix, _) = self.rule_id()?;
         let severity = self.severity()?;
@@ -361,7 +396,10 @@ impl<'a> Parser<'a> {
                 return err(offset, format!("unknown table \"{name}\""));
             };
             if self.taxonomy.tables[index].codes.is_none() {
-                return err(offset, format!("table {name} has no code-list rows to generate a hierarchy for"));
+                return err(
+                    offset,
+                    format!("table {name} has no code-list rows to generate a hierarchy for"),
+                );
             }
             tables.push(index);
             if self.peek() == Some(&Tok::Comma) {
@@ -370,7 +408,10 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let end = self.tokens.get(self.pos - 1).map_or(self.source.len(), |t| t.span.end);
+        let end = self
+            .tokens
+            .get(self.pos - 1)
+            .map_or(self.source.len(), |t| t.span.end);
         let text = self.source[start..end].to_owned();
         let mut rules = Vec::new();
         for table in tables {
@@ -390,7 +431,13 @@ impl<'a> Parser<'a> {
                 message,
                 vars: std::mem::take(&mut self.vars),
                 clauses: vec![
-                    Clause::For(0, Domain::Rows { table, pattern: None }),
+                    Clause::For(
+                        0,
+                        Domain::Rows {
+                            table,
+                            pattern: None,
+                        },
+                    ),
                     Clause::For(1, Domain::Columns { table }),
                     Clause::When(Expr::Call(Func::HasChildren, vec![Expr::Var(0)])),
                 ],
@@ -425,19 +472,29 @@ impl<'a> Parser<'a> {
             .map(|slot| (slot, self.vars[slot].1))
             .ok_or_else(|| ParseError {
                 offset,
-                message: format!("${name} is not bound here (bind it with \"for ${name} in …\" before)"),
+                message: format!(
+                    "${name} is not bound here (bind it with \"for ${name} in …\" before)"
+                ),
             })
     }
 
     fn has_evaluation_scope(&self) -> bool {
-        self.vars.iter().any(|(_, kind)| *kind == VarKind::Evaluation)
+        self.vars
+            .iter()
+            .any(|(_, kind)| *kind == VarKind::Evaluation)
     }
 
     fn table_code(&mut self) -> Result<usize, ParseError> {
         let (name, offset) = self.word("a table code")?;
         match self.taxonomy.table_index(&name) {
             Some(index) => Ok(index),
-            None => err(offset, format!("unknown table \"{name}\" in the {} taxonomy", self.taxonomy.fiscal_year)),
+            None => err(
+                offset,
+                format!(
+                    "unknown table \"{name}\" in the {} taxonomy",
+                    self.taxonomy.fiscal_year
+                ),
+            ),
         }
     }
 
@@ -450,11 +507,15 @@ impl<'a> Parser<'a> {
             }) => (v, span.start),
             _ => {
                 self.pos -= 1;
-                return err(self.offset(), format!("expected a $variable, found {}", self.found()));
+                return err(
+                    self.offset(),
+                    format!("expected a $variable, found {}", self.found()),
+                );
             }
         };
         self.expect_word("in")?;
-        let (domain_word, domain_offset) = self.word("rows, columns, evaluations, projects, unit_evaluation or indicators")?;
+        let (domain_word, domain_offset) =
+            self.word("rows, columns, evaluations, projects, unit_evaluation or indicators")?;
         let (domain, kind) = match domain_word.as_str() {
             "rows" => {
                 let table = self.table_code()?;
@@ -478,18 +539,29 @@ impl<'a> Parser<'a> {
                 (Domain::Columns { table }, VarKind::Column { table })
             }
             "evaluations" => (Domain::Evaluations(EvaluationSet::All), VarKind::Evaluation),
-            "projects" => (Domain::Evaluations(EvaluationSet::Projects), VarKind::Evaluation),
-            "unit_evaluation" => (Domain::Evaluations(EvaluationSet::Unit), VarKind::Evaluation),
+            "projects" => (
+                Domain::Evaluations(EvaluationSet::Projects),
+                VarKind::Evaluation,
+            ),
+            "unit_evaluation" => (
+                Domain::Evaluations(EvaluationSet::Unit),
+                VarKind::Evaluation,
+            ),
             "indicators" => {
                 if !self.has_evaluation_scope() {
-                    return err(domain_offset, "indicators need an evaluation: bind one first with \"for $e in evaluations\"");
+                    return err(
+                        domain_offset,
+                        "indicators need an evaluation: bind one first with \"for $e in evaluations\"",
+                    );
                 }
                 (Domain::Indicators, VarKind::Indicator)
             }
             other => {
                 return err(
                     domain_offset,
-                    format!("cannot range over \"{other}\" (rows, columns, evaluations, projects, unit_evaluation, indicators)"),
+                    format!(
+                        "cannot range over \"{other}\" (rows, columns, evaluations, projects, unit_evaluation, indicators)"
+                    ),
                 );
             }
         };
@@ -503,12 +575,18 @@ impl<'a> Parser<'a> {
     fn check_pattern(&self, table: usize, pattern: &str, offset: usize) -> Result<(), ParseError> {
         let def = &self.taxonomy.tables[table];
         let Some(list) = self.taxonomy.code_list_of(def) else {
-            return err(offset, format!("table {} has no code-list rows to match", def.code));
+            return err(
+                offset,
+                format!("table {} has no code-list rows to match", def.code),
+            );
         };
         if list.level_of_shape(&pattern.replace('?', "0")).is_none() {
             return err(
                 offset,
-                format!("pattern {pattern} does not have the length of a {} code {:?}", list.name, list.level_digits),
+                format!(
+                    "pattern {pattern} does not have the length of a {} code {:?}",
+                    list.name, list.level_digits
+                ),
             );
         }
         Ok(())
@@ -551,7 +629,12 @@ impl<'a> Parser<'a> {
             Some(Tok::Ge) => CmpOp::Ge,
             Some(Tok::Lt) => CmpOp::Lt,
             Some(Tok::Gt) => CmpOp::Gt,
-            Some(Tok::Assign) => return err(self.offset(), "use \"==\" to compare (\"=\" only follows define)"),
+            Some(Tok::Assign) => {
+                return err(
+                    self.offset(),
+                    "use \"==\" to compare (\"=\" only follows define)",
+                );
+            }
             _ => return Ok(left),
         };
         self.pos += 1;
@@ -599,12 +682,10 @@ impl<'a> Parser<'a> {
         let offset = self.offset();
         match self.next().map(|t| t.tok) {
             Some(Tok::Number(n)) => {
-                let value: Decimal = n
-                    .parse()
-                    .map_err(|_| ParseError {
-                        offset,
-                        message: format!("{n} is not a number"),
-                    })?;
+                let value: Decimal = n.parse().map_err(|_| ParseError {
+                    offset,
+                    message: format!("{n} is not a number"),
+                })?;
                 Ok(Expr::Num(value))
             }
             Some(Tok::Str(s)) => Ok(Expr::Str(s)),
@@ -619,7 +700,10 @@ impl<'a> Parser<'a> {
             }
             Some(Tok::Word(word)) => {
                 if KEYWORDS.contains(&word.as_str()) {
-                    return err(offset, format!("expected a value, found the keyword \"{word}\""));
+                    return err(
+                        offset,
+                        format!("expected a value, found the keyword \"{word}\""),
+                    );
                 }
                 match self.peek() {
                     Some(Tok::LBracket) => Ok(Expr::Cell(self.cell_ref(&word, offset, true)?)),
@@ -674,7 +758,10 @@ impl<'a> Parser<'a> {
             _ => 1,
         };
         if args.len() != arity {
-            return err(offset, format!("{name}() takes {arity} argument(s), not {}", args.len()));
+            return err(
+                offset,
+                format!("{name}() takes {arity} argument(s), not {}", args.len()),
+            );
         }
         let needs_var = |kind: fn(VarKind) -> bool, what: &str| -> Result<(), ParseError> {
             match args.first() {
@@ -684,19 +771,29 @@ impl<'a> Parser<'a> {
             }
         };
         match func {
-            Func::Level | Func::HasChildren => {
-                needs_var(|k| matches!(k, VarKind::Row { .. }), "a row variable such as $r")?
-            }
+            Func::Level | Func::HasChildren => needs_var(
+                |k| matches!(k, VarKind::Row { .. }),
+                "a row variable such as $r",
+            )?,
             Func::Completion | Func::ExpectedScore | Func::KindsMatch | Func::Comparable => {
-                needs_var(|k| k == VarKind::Indicator, "an indicator variable such as $i")?
+                needs_var(
+                    |k| k == VarKind::Indicator,
+                    "an indicator variable such as $i",
+                )?
             }
-            Func::Given | Func::Budget => {
-                if !matches!(args.first(), Some((_, Expr::Cell(_)))) {
-                    return err(args[0].0, format!("{name}() takes one cell, such as {name}(T01[income_total])"));
-                }
+            Func::Given | Func::Budget if !matches!(args.first(), Some((_, Expr::Cell(_)))) => {
+                return err(
+                    args[0].0,
+                    format!("{name}() takes one cell, such as {name}(T01[income_total])"),
+                );
             }
             Func::ExecutionScore | Func::IsProject if !self.has_evaluation_scope() => {
-                return err(offset, format!("{name}() needs an evaluation: bind one with \"for $e in evaluations\""));
+                return err(
+                    offset,
+                    format!(
+                        "{name}() needs an evaluation: bind one with \"for $e in evaluations\""
+                    ),
+                );
             }
             _ => {}
         }
@@ -704,7 +801,12 @@ impl<'a> Parser<'a> {
     }
 
     /// `TABLE[rows]` or `TABLE[rows, column]`. `single` asks for exactly one cell.
-    fn cell_ref(&mut self, table_name: &str, offset: usize, single: bool) -> Result<CellRef, ParseError> {
+    fn cell_ref(
+        &mut self,
+        table_name: &str,
+        offset: usize,
+        single: bool,
+    ) -> Result<CellRef, ParseError> {
         let table = match table_name {
             "FUNDS" => TableRef::Funds,
             "IND" => TableRef::Indicators,
@@ -716,15 +818,24 @@ impl<'a> Parser<'a> {
                 None => {
                     return err(
                         offset,
-                        format!("unknown table \"{table_name}\" in the {} taxonomy", self.taxonomy.fiscal_year),
+                        format!(
+                            "unknown table \"{table_name}\" in the {} taxonomy",
+                            self.taxonomy.fiscal_year
+                        ),
                     );
                 }
             },
         };
-        if matches!(table, TableRef::Funds | TableRef::Indicators | TableRef::Summary) && !self.has_evaluation_scope() {
+        if matches!(
+            table,
+            TableRef::Funds | TableRef::Indicators | TableRef::Summary
+        ) && !self.has_evaluation_scope()
+        {
             return err(
                 offset,
-                format!("{table_name} is part of an evaluation: bind one first with \"for $e in evaluations\""),
+                format!(
+                    "{table_name} is part of an evaluation: bind one first with \"for $e in evaluations\""
+                ),
             );
         }
         self.expect(Tok::LBracket, "'['")?;
@@ -742,7 +853,12 @@ impl<'a> Parser<'a> {
         } else {
             let columns = self.column_count(table);
             if columns != 1 {
-                return err(self.offset(), format!("{table_name} has {columns} columns: name one, as in {table_name}[row, column]"));
+                return err(
+                    self.offset(),
+                    format!(
+                        "{table_name} has {columns} columns: name one, as in {table_name}[row, column]"
+                    ),
+                );
             }
             ColSel::Index(0)
         };
@@ -764,12 +880,20 @@ impl<'a> Parser<'a> {
         let offset = self.offset();
         let token = self.next().map(|t| t.tok);
         let sel = match (token, table) {
-            (Some(Tok::Star), TableRef::Table(_) | TableRef::Indicators | TableRef::Projects) => RowSel::All,
+            (Some(Tok::Star), TableRef::Table(_) | TableRef::Indicators | TableRef::Projects) => {
+                RowSel::All
+            }
             (Some(Tok::Var(name)), _) => {
                 let (slot, kind) = self.var(&name, offset)?;
                 match (kind, table) {
-                    (VarKind::Row { .. }, TableRef::Table(_)) | (VarKind::Indicator, TableRef::Indicators) => RowSel::Var(slot),
-                    _ => return err(offset, format!("${name} does not range over rows of this table")),
+                    (VarKind::Row { .. }, TableRef::Table(_))
+                    | (VarKind::Indicator, TableRef::Indicators) => RowSel::Var(slot),
+                    _ => {
+                        return err(
+                            offset,
+                            format!("${name} does not range over rows of this table"),
+                        );
+                    }
                 }
             }
             (Some(Tok::Word(word)), TableRef::Table(index)) if word == "children" => {
@@ -800,7 +924,10 @@ impl<'a> Parser<'a> {
                         return err(to_offset, "expected the code that ends the range");
                     };
                     if to.len() != code.len() || to < code {
-                        return err(to_offset, format!("range {code}..{to} must go up between codes of one length"));
+                        return err(
+                            to_offset,
+                            format!("range {code}..{to} must go up between codes of one length"),
+                        );
                     }
                     self.check_pattern(index, &code, offset)?;
                     RowSel::Range(code, to)
@@ -816,13 +943,19 @@ impl<'a> Parser<'a> {
             (Some(Tok::Word(code)), TableRef::Funds | TableRef::UnitFunds) => {
                 if FundsSource::from_code(&code).is_none() {
                     let codes: Vec<&str> = FundsSource::ALL.iter().map(|s| s.code()).collect();
-                    return err(offset, format!("unknown funds row \"{code}\" ({})", codes.join(", ")));
+                    return err(
+                        offset,
+                        format!("unknown funds row \"{code}\" ({})", codes.join(", ")),
+                    );
                 }
                 RowSel::Code(code)
             }
             (Some(Tok::Word(code)), TableRef::Summary) if code == "total" => RowSel::Code(code),
             _ => {
-                return err(offset, "expected a row: a code, a line, a pattern such as 301??, a range, * or a $variable");
+                return err(
+                    offset,
+                    "expected a row: a code, a line, a pattern such as 301??, a range, * or a $variable",
+                );
             }
         };
         Ok(sel)
@@ -832,11 +965,20 @@ impl<'a> Parser<'a> {
         let def = &self.taxonomy.tables[table];
         match self.taxonomy.check_row_code(def, code) {
             Ok(()) => Ok(()),
-            Err(RowCodeProblem::Unknown) => err(offset, format!("table {} has no row \"{code}\"", def.code)),
-            Err(RowCodeProblem::NotInCodeList) => err(offset, format!("code {code} is not in the code list of table {}", def.code)),
-            Err(RowCodeProblem::LevelNotReported(level)) => {
-                err(offset, format!("table {} does not report codes of level {level} such as {code}", def.code))
+            Err(RowCodeProblem::Unknown) => {
+                err(offset, format!("table {} has no row \"{code}\"", def.code))
             }
+            Err(RowCodeProblem::NotInCodeList) => err(
+                offset,
+                format!("code {code} is not in the code list of table {}", def.code),
+            ),
+            Err(RowCodeProblem::LevelNotReported(level)) => err(
+                offset,
+                format!(
+                    "table {} does not report codes of level {level} such as {code}",
+                    def.code
+                ),
+            ),
         }
     }
 
@@ -849,15 +991,26 @@ impl<'a> Parser<'a> {
                     (VarKind::Column { table: var_table }, TableRef::Table(index)) => {
                         let var_columns = &self.taxonomy.tables[var_table].columns;
                         let columns = &self.taxonomy.tables[index].columns;
-                        if var_table != index && !var_columns.iter().all(|c| columns.iter().any(|d| d.code == c.code)) {
-                            return err(offset, format!(
-                                "${name} ranges over columns of {} that {} does not have",
-                                self.taxonomy.tables[var_table].code, self.taxonomy.tables[index].code
-                            ));
+                        if var_table != index
+                            && !var_columns
+                                .iter()
+                                .all(|c| columns.iter().any(|d| d.code == c.code))
+                        {
+                            return err(
+                                offset,
+                                format!(
+                                    "${name} ranges over columns of {} that {} does not have",
+                                    self.taxonomy.tables[var_table].code,
+                                    self.taxonomy.tables[index].code
+                                ),
+                            );
                         }
                         Ok(ColSel::Var(slot))
                     }
-                    _ => err(offset, format!("${name} does not range over columns of this table")),
+                    _ => err(
+                        offset,
+                        format!("${name} does not range over columns of this table"),
+                    ),
                 }
             }
             Some(Tok::Word(code)) => {
@@ -893,7 +1046,10 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if brace.starts_with('}') {
-                return err(offset, "a '}' without '{' in the message (write }} for a brace)");
+                return err(
+                    offset,
+                    "a '}' without '{' in the message (write }} for a brace)",
+                );
             }
             let Some(close) = brace.find('}') else {
                 return err(offset, "a '{' without '}' in the message");
@@ -914,15 +1070,28 @@ impl<'a> Parser<'a> {
                         None => (&var[1..], None),
                     };
                     let Some(slot) = self.vars.iter().position(|(n, _)| n == var_name) else {
-                        return err(offset, format!("the message uses {{{var}}} but ${var_name} is not bound"));
+                        return err(
+                            offset,
+                            format!("the message uses {{{var}}} but ${var_name} is not bound"),
+                        );
                     };
                     match field {
                         None => Piece::VarCode(slot),
                         Some("name") => Piece::VarName(slot),
-                        Some(other) => return err(offset, format!("unknown placeholder field \".{other}\" (only .name)")),
+                        Some(other) => {
+                            return err(
+                                offset,
+                                format!("unknown placeholder field \".{other}\" (only .name)"),
+                            );
+                        }
                     }
                 }
-                other => return err(offset, format!("unknown placeholder {{{other}}} in the message")),
+                other => {
+                    return err(
+                        offset,
+                        format!("unknown placeholder {{{other}}} in the message"),
+                    );
+                }
             };
             if !literal.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut literal)));

@@ -43,7 +43,10 @@ impl CodeList {
     }
 
     /// The known direct children of a code, in code order.
-    pub fn children<'a>(&'a self, code: &'a str) -> impl Iterator<Item = (&'a str, &'a CodeEntry)> + 'a {
+    pub fn children<'a>(
+        &'a self,
+        code: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a CodeEntry)> + 'a {
         let child_digits = self
             .level_of_shape(code)
             .and_then(|level| self.level_digits.get(level as usize).copied());
@@ -61,7 +64,14 @@ mod tests {
 
     fn functional() -> CodeList {
         let mut entries = BTreeMap::new();
-        for (code, level) in [("207", 1), ("20706", 2), ("2070605", 3), ("2070699", 3), ("20708", 2), ("2070808", 3)] {
+        for (code, level) in [
+            ("207", 1),
+            ("20706", 2),
+            ("2070605", 3),
+            ("2070699", 3),
+            ("20708", 2),
+            ("2070808", 3),
+        ] {
             entries.insert(
                 code.to_owned(),
                 CodeEntry {

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    CodeEntry, CodeList, CodeRows, ColumnDef, ColumnKind, LineDef, NarrativeDef, TableDef, Taxonomies, Taxonomy,
+    CodeEntry, CodeList, CodeRows, ColumnDef, ColumnKind, LineDef, NarrativeDef, TableDef,
+    Taxonomies, Taxonomy,
 };
 use crate::domain::{disclosure::SECTIONS, ids::FiscalYear, rules::RuleSet};
 
@@ -28,7 +29,12 @@ pub struct TaxonomyError {
 impl fmt::Display for TaxonomyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message),
+            Some((line, column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.file.display(),
+                self.message
+            ),
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
@@ -212,7 +218,8 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
             ),
         ));
     }
-    let fiscal_year = FiscalYear::new(dir_year).map_err(|e| main.error_at(raw.fiscal_year.span(), e.to_string()))?;
+    let fiscal_year = FiscalYear::new(dir_year)
+        .map_err(|e| main.error_at(raw.fiscal_year.span(), e.to_string()))?;
 
     let mut code_lists = BTreeMap::new();
     for (key, list) in raw.code_lists {
@@ -226,7 +233,10 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
         if !narrative_keys.insert(section.key.get_ref().clone()) {
             return Err(main.error_at(
                 section.key.span(),
-                format!("narrative section \"{}\" is defined twice", section.key.get_ref()),
+                format!(
+                    "narrative section \"{}\" is defined twice",
+                    section.key.get_ref()
+                ),
             ));
         }
         narrative.push(NarrativeDef {
@@ -255,7 +265,12 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
     Ok(taxonomy)
 }
 
-fn load_code_list(main: &SourceFile, dir: &Path, key: &str, raw: RawCodeList) -> Result<CodeList, TaxonomyError> {
+fn load_code_list(
+    main: &SourceFile,
+    dir: &Path,
+    key: &str,
+    raw: RawCodeList,
+) -> Result<CodeList, TaxonomyError> {
     let levels = raw.levels.get_ref();
     if levels.is_empty() || levels.windows(2).any(|w| w[0] >= w[1]) || levels[0] == 0 {
         return Err(main.error_at(
@@ -325,7 +340,10 @@ fn load_tables(
         let index = tables.len();
         let code = raw_table.code.get_ref().clone();
         if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(file.error_at(raw_table.code.span(), "a table code is ASCII letters, digits and '_'"));
+            return Err(file.error_at(
+                raw_table.code.span(),
+                "a table code is ASCII letters, digits and '_'",
+            ));
         }
         for name in std::iter::once(&raw_table.code).chain(&raw_table.aliases) {
             if let Some(&other) = lookup.get(name.get_ref()) {
@@ -352,7 +370,10 @@ fn load_tables(
             if columns.iter().any(|c| &c.code == column.code.get_ref()) {
                 return Err(file.error_at(
                     column.code.span(),
-                    format!("column \"{}\" is defined twice in {code}", column.code.get_ref()),
+                    format!(
+                        "column \"{}\" is defined twice in {code}",
+                        column.code.get_ref()
+                    ),
                 ));
             }
             columns.push(ColumnDef {
@@ -362,7 +383,10 @@ fn load_tables(
             });
         }
         if columns.is_empty() {
-            return Err(file.error_at(raw_table.code.span(), format!("table {code} has no columns")));
+            return Err(file.error_at(
+                raw_table.code.span(),
+                format!("table {code} has no columns"),
+            ));
         }
 
         let codes = match raw_table.codes {
@@ -420,7 +444,9 @@ fn load_tables(
                     ));
                 }
                 if codes.is_some() {
-                    return Err(file.error_at(spanned.span(), "a section table cannot have code-list rows"));
+                    return Err(
+                        file.error_at(spanned.span(), "a section table cannot have code-list rows")
+                    );
                 }
                 Some(known.fields)
             }
@@ -432,7 +458,9 @@ fn load_tables(
             let line_code = line.code.get_ref();
             if line_code.is_empty()
                 || line_code.bytes().all(|b| b.is_ascii_digit())
-                || !line_code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                || !line_code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 return Err(file.error_at(
                     line.code.span(),
@@ -440,15 +468,23 @@ fn load_tables(
                 ));
             }
             if lines.iter().any(|l| &l.code == line_code) {
-                return Err(file.error_at(line.code.span(), format!("line \"{line_code}\" is defined twice in {code}")));
+                return Err(file.error_at(
+                    line.code.span(),
+                    format!("line \"{line_code}\" is defined twice in {code}"),
+                ));
             }
             let mut fields = Vec::new();
             for (column_code, field) in line.fields {
                 let Some(fields_allowed) = section_fields else {
-                    return Err(file.error_at(field.span(), "fields are only for tables with a section"));
+                    return Err(
+                        file.error_at(field.span(), "fields are only for tables with a section")
+                    );
                 };
                 let Some(column_index) = columns.iter().position(|c| c.code == column_code) else {
-                    return Err(file.error_at(field.span(), format!("table {code} has no column \"{column_code}\"")));
+                    return Err(file.error_at(
+                        field.span(),
+                        format!("table {code} has no column \"{column_code}\""),
+                    ));
                 };
                 if !fields_allowed.contains(&field.get_ref().as_str()) {
                     return Err(file.error_at(
@@ -462,7 +498,10 @@ fn load_tables(
                     ));
                 }
                 if !mapped_fields.insert(field.get_ref().clone()) {
-                    return Err(file.error_at(field.span(), format!("field \"{}\" is mapped twice", field.get_ref())));
+                    return Err(file.error_at(
+                        field.span(),
+                        format!("field \"{}\" is mapped twice", field.get_ref()),
+                    ));
                 }
                 fields.push((column_index, field.into_inner()));
             }
@@ -482,18 +521,29 @@ fn load_tables(
             if !unmapped.is_empty() {
                 return Err(file.error_at(
                     spanned.span(),
-                    format!("fields of section \"{}\" not mapped to any cell: {}", spanned.get_ref(), unmapped.join(", ")),
+                    format!(
+                        "fields of section \"{}\" not mapped to any cell: {}",
+                        spanned.get_ref(),
+                        unmapped.join(", ")
+                    ),
                 ));
             }
         }
         if lines.is_empty() && codes.is_none() {
-            return Err(file.error_at(raw_table.code.span(), format!("table {code} has neither lines nor code rows")));
+            return Err(file.error_at(
+                raw_table.code.span(),
+                format!("table {code} has neither lines nor code rows"),
+            ));
         }
 
         tables.push(TableDef {
             code,
             name: raw_table.name,
-            aliases: raw_table.aliases.into_iter().map(Spanned::into_inner).collect(),
+            aliases: raw_table
+                .aliases
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
             columns,
             lines,
             codes,
@@ -516,10 +566,19 @@ mod tests {
         assert_eq!(t05.code, "T05");
         assert_eq!(taxonomy.check_row_code(t05, "2070605"), Ok(()));
         assert_eq!(taxonomy.check_row_code(t05, "total"), Ok(()));
-        assert_eq!(taxonomy.check_row_code(t05, "2070698"), Err(RowCodeProblem::NotInCodeList));
-        assert_eq!(taxonomy.check_row_code(t05, "income_total"), Err(RowCodeProblem::Unknown));
+        assert_eq!(
+            taxonomy.check_row_code(t05, "2070698"),
+            Err(RowCodeProblem::NotInCodeList)
+        );
+        assert_eq!(
+            taxonomy.check_row_code(t05, "income_total"),
+            Err(RowCodeProblem::Unknown)
+        );
         let t01 = taxonomy.table("T01").unwrap();
-        assert_eq!(taxonomy.check_row_code(t01, "20706"), Err(RowCodeProblem::LevelNotReported(2)));
+        assert_eq!(
+            taxonomy.check_row_code(t01, "20706"),
+            Err(RowCodeProblem::LevelNotReported(2))
+        );
         assert_eq!(taxonomy.row_name(t05, "2070605"), Some("出版发行"));
     }
 
@@ -565,7 +624,10 @@ mod tests {
         let bad = GOOD_TABLE.replace("\"functional\"", "\"funktional\"");
         let err = load_with(&bad, "207\tx\n").unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(4), "{err}");
-        assert!(err.message.contains("unknown code list \"funktional\""), "{err}");
+        assert!(
+            err.message.contains("unknown code list \"funktional\""),
+            "{err}"
+        );
 
         let bad = GOOD_TABLE.replace("kind = \"amount\"", "kind = \"money\"");
         let err = load_with(&bad, "207\tx\n").unwrap_err();
@@ -587,7 +649,11 @@ mod tests {
     fn a_section_field_left_unmapped_is_refused() {
         let table = "[[tables]]\ncode = \"OPEX\"\nname = \"x\"\nsection = \"operating_expenses\"\ncolumns = [{ code = \"amount\", name = \"a\", kind = \"amount\" }]\nlines = [{ code = \"agency_operating\", name = \"a\", fields = { amount = \"agency_operating\" } }]\n";
         let err = load_with(table, "207\tx\n").unwrap_err();
-        assert!(err.message.contains("not mapped to any cell: public_expenses"), "{err}");
+        assert!(
+            err.message
+                .contains("not mapped to any cell: public_expenses"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -595,7 +661,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let year_dir = dir.path().join("2025");
         std::fs::create_dir_all(&year_dir).unwrap();
-        std::fs::write(year_dir.join("taxonomy.toml"), "fiscal_year = 2024\nname = \"t\"\n").unwrap();
+        std::fs::write(
+            year_dir.join("taxonomy.toml"),
+            "fiscal_year = 2024\nname = \"t\"\n",
+        )
+        .unwrap();
         let err = load_year(2025, &year_dir).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(1));
         assert!(err.message.contains("directory is 2025/"), "{err}");

@@ -172,7 +172,10 @@ impl Taxonomy {
 
     /// The code list a table's coded rows come from.
     pub fn code_list_of(&self, table: &TableDef) -> Option<&CodeList> {
-        table.codes.as_ref().map(|rows| &self.code_lists[&rows.list])
+        table
+            .codes
+            .as_ref()
+            .map(|rows| &self.code_lists[&rows.list])
     }
 
     /// The row's name from the layout or the code list.
