@@ -53,3 +53,15 @@ CREATE TABLE budgets (
     updated_at_ms INTEGER NOT NULL,
     PRIMARY KEY (unit_code, fiscal_year)
 );
+
+-- Written explanations of a version's WARNING findings, by finding key. The version itself stays as submitted.
+CREATE TABLE explanations (
+    unit_code       TEXT    NOT NULL,
+    fiscal_year     INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    finding_key     TEXT    NOT NULL,
+    text            TEXT    NOT NULL,
+    explained_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (unit_code, fiscal_year, version, finding_key),
+    FOREIGN KEY (unit_code, fiscal_year, version) REFERENCES submissions (unit_code, fiscal_year, version)
+);

@@ -712,6 +712,8 @@ pub fn finding_to_pb(f: &Finding) -> pb::Finding {
             .unwrap_or_default(),
         project_index: f.project.as_ref().map_or(0, |(i, _)| *i as u32),
         indicator: f.indicator.clone().unwrap_or_default(),
+        key: f.key.clone(),
+        explanation: f.explanation.clone().unwrap_or_default(),
     }
 }
 
@@ -724,6 +726,7 @@ pub fn report_to_pb(report: &Report) -> pb::ValidationReport {
         info_count: report.count(Severity::Info) as u32,
         checks_evaluated: report.checks_evaluated,
         checks_not_evaluated: report.checks_not_evaluated,
+        unexplained_warning_count: report.unexplained_warnings() as u32,
     }
 }
 

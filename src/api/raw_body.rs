@@ -168,6 +168,7 @@ mod tests {
         let request = pb::SubmitRequest {
             idempotency_key: "k-1".into(),
             disclosure: Some(disclosure.clone()),
+            ..Default::default()
         };
         let mut frame = vec![0u8];
         let encoded = request.encode_to_vec();

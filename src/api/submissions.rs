@@ -81,11 +81,21 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         };
         let draft = convert::disclosure_draft(&disclosure)
             .map_err(|v| invalid_argument(v, "disclosure"))?;
+        let explanations: std::collections::BTreeMap<String, String> =
+            request.explanations.into_iter().collect();
         let (stored, replayed) = self
             .submissions
-            .submit(key, draft, bytes)
+            .submit(key, draft, bytes, &explanations)
             .await
-            .map_err(under_disclosure)?;
+            .map_err(|e| match e {
+                // Explanation problems are about the request's explanations, not the disclosure.
+                DomainError::InvalidArgument(v)
+                    if v.iter().all(|x| x.field.starts_with("explanations[")) =>
+                {
+                    invalid_argument(v, "")
+                }
+                other => under_disclosure(other),
+            })?;
         tracing::info!(
             unit = %stored.unit_code,
             year = %stored.fiscal_year,
@@ -126,6 +136,22 @@ impl pb::submissions_server::Submissions for SubmissionsService {
                 .map(|s| to_pb(s, false))
                 .collect::<Result<_, _>>()?,
         }))
+    }
+
+    async fn explain_findings(
+        &self,
+        request: Request<pb::ExplainFindingsRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        let request = request.into_inner();
+        let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
+            .map_err(|v| invalid_argument(v, ""))?;
+        let version = (request.version != 0).then_some(request.version);
+        let explanations = request.explanations.into_iter().collect();
+        let stored = self
+            .submissions
+            .explain(&unit, year, version, &explanations)
+            .await?;
+        Ok(Response::new(to_pb(&stored, false)?))
     }
 }
 

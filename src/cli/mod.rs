@@ -56,6 +56,9 @@ enum Command {
         /// same file twice makes one version.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Explain a WARNING finding, by the key a dry run (`juesuan validate`) printed: KEY=TEXT. Repeatable.
+        #[arg(long = "explain", value_parser = parse_explanation)]
+        explanations: Vec<(String, String)>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -245,6 +248,31 @@ enum SubmissionsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Explain WARNING findings of a stored version (the current one unless --version is given).
+    Explain {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: u32,
+        #[arg(long)]
+        version: Option<u32>,
+        /// KEY=TEXT, the key as printed with the finding. Repeatable.
+        #[arg(long = "explain", value_parser = parse_explanation, required = true)]
+        explanations: Vec<(String, String)>,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+fn parse_explanation(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, explanation)) if !key.trim().is_empty() && !explanation.trim().is_empty() => {
+            Ok((key.trim().to_owned(), explanation.trim().to_owned()))
+        }
+        _ => Err("write KEY=TEXT, with the finding's key and the explanation".to_owned()),
+    }
 }
 
 /// Runs the command line; the exit code says how it went.
@@ -322,6 +350,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             file,
             server,
             idempotency_key,
+            explanations,
             format,
         } => {
             let disclosure = read_disclosure(&file)?;
@@ -339,6 +368,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 .submit(pb::SubmitRequest {
                     idempotency_key: key,
                     disclosure: Some(disclosure),
+                    explanations: explanations.into_iter().collect(),
                 })
                 .await
                 .map_err(status_message)?
@@ -577,12 +607,13 @@ fn type_to_pb(kind: UnitType) -> pb::UnitType {
 fn submission_line(s: &pb::Submission) -> String {
     let report = s.report.clone().unwrap_or_default();
     format!(
-        "v{}{}  {}  {} error(s) {} warning(s)  {} bytes  sm3 {}…  key {}",
+        "v{}{}  {}  {} error(s) {} warning(s) ({} unexplained)  {} bytes  sm3 {}…  key {}",
         s.version,
         if s.current { " (current)" } else { "" },
         state_name(s.state),
         report.error_count,
         report.warning_count,
+        report.unexplained_warning_count,
         s.content_bytes,
         s.content_sm3.get(..16).unwrap_or(&s.content_sm3),
         s.idempotency_key
@@ -634,6 +665,38 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                     fiscal_year: year,
                     version: version.unwrap_or(0),
                     include_disclosure,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            match format {
+                Format::Table => {
+                    println!("{}", submission_line(&submission));
+                    print!(
+                        "{}",
+                        output::report(&submission.report.clone().unwrap_or_default())
+                    );
+                }
+                Format::Json => println!("{}", json::to_json("Submission", &submission)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SubmissionsCommand::Explain {
+            unit,
+            year,
+            version,
+            explanations,
+            server,
+            format,
+        } => {
+            let mut client =
+                pb::submissions_client::SubmissionsClient::new(server.connect().await?);
+            let submission = client
+                .explain_findings(pb::ExplainFindingsRequest {
+                    unit_code: unit,
+                    fiscal_year: year,
+                    version: version.unwrap_or(0),
+                    explanations: explanations.into_iter().collect(),
                 })
                 .await
                 .map_err(status_message)?

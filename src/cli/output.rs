@@ -93,14 +93,22 @@ pub fn report(report: &pb::ValidationReport) -> String {
                 decimal(&finding.difference),
                 place(finding)
             );
-            let _ = writeln!(out, "          {}", finding.message);
+            if finding.key.is_empty() {
+                let _ = writeln!(out, "          {}", finding.message);
+            } else {
+                let _ = writeln!(out, "          {}  [key {}]", finding.message, finding.key);
+            }
+            if !finding.explanation.is_empty() {
+                let _ = writeln!(out, "          explained: {}", finding.explanation);
+            }
         }
     }
     let _ = writeln!(
         out,
-        "{} error(s), {} warning(s), {} info; {} checks evaluated, {} not evaluated (cells a partial table does not give)",
+        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (cells a partial table does not give)",
         report.error_count,
         report.warning_count,
+        report.unexplained_warning_count,
         report.info_count,
         report.checks_evaluated,
         report.checks_not_evaluated
@@ -153,6 +161,9 @@ mod tests {
             text.contains("8190.84") && text.contains("T01[income_total, amount]"),
             "{text}"
         );
-        assert!(text.contains("1 error(s), 0 warning(s)"), "{text}");
+        assert!(
+            text.contains("1 error(s), 0 warning(s) (0 unexplained)"),
+            "{text}"
+        );
     }
 }

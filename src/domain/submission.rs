@@ -2,6 +2,7 @@
 //! immutable versions, and reading them back.
 
 use std::{
+    collections::BTreeMap,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -58,6 +59,8 @@ pub struct NewSubmission {
     pub content: Vec<u8>,
     pub report: Report,
     pub facts: Facts,
+    /// Explanations given with the submission (finding key → text), already applied to `report`.
+    pub explanations: Vec<(String, String)>,
     pub state: SubmissionState,
     pub submitted_at_ms: i64,
 }
@@ -281,6 +284,7 @@ impl Submissions {
         key: IdempotencyKey,
         draft: DisclosureDraft,
         content: Vec<u8>,
+        explanations: &BTreeMap<String, String>,
     ) -> Result<(StoredSubmission, bool), DomainError> {
         let digest = content_digest(&content);
         if let Some(existing) = self.store.submission_by_key(&key).await? {
@@ -288,7 +292,12 @@ impl Submissions {
         }
         let unit_code = draft.cover.unit_code.clone();
         let fiscal_year = draft.cover.fiscal_year;
-        let (report, facts) = self.check(draft, content.len()).await?;
+        let (mut report, facts) = self.check(draft, content.len()).await?;
+        let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
+        report
+            .check_explanations(given())
+            .map_err(DomainError::InvalidArgument)?;
+        report.apply_explanations(given());
         let state = if report.has_errors() {
             SubmissionState::RejectedByRules
         } else {
@@ -302,6 +311,10 @@ impl Submissions {
             content,
             report,
             facts,
+            explanations: explanations
+                .iter()
+                .map(|(k, t)| (k.clone(), t.trim().to_owned()))
+                .collect(),
             state,
             submitted_at_ms: now_ms(),
         };
@@ -335,6 +348,37 @@ impl Submissions {
         year: FiscalYear,
     ) -> Result<Vec<StoredSubmission>, DomainError> {
         Ok(self.store.submissions(unit, year).await?)
+    }
+
+    /// Explains findings of a stored version (the current one when `version` is `None`); ERROR findings cannot
+    /// be explained. Returns the version with its explanations.
+    pub async fn explain(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: Option<u32>,
+        explanations: &BTreeMap<String, String>,
+    ) -> Result<StoredSubmission, DomainError> {
+        if explanations.is_empty() {
+            return Err(DomainError::invalid(
+                "explanations",
+                "give at least one explanation",
+            ));
+        }
+        let stored = self.get(unit, year, version).await?;
+        let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
+        stored
+            .report
+            .check_explanations(given())
+            .map_err(DomainError::InvalidArgument)?;
+        let rows: Vec<(String, String)> = explanations
+            .iter()
+            .map(|(k, t)| (k.clone(), t.trim().to_owned()))
+            .collect();
+        self.store
+            .put_explanations(unit, year, stored.version, &rows)
+            .await?;
+        self.get(unit, year, Some(stored.version)).await
     }
 }
 

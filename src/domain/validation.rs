@@ -4,7 +4,10 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{disclosure::Disclosure, ids::FiscalYear, rules::Context, taxonomy::Taxonomy};
+use crate::domain::{
+    disclosure::Disclosure, error::FieldViolation, ids::FiscalYear, rules::Context,
+    taxonomy::Taxonomy,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
@@ -53,7 +56,37 @@ pub struct Finding {
     pub project: Option<(usize, String)>,
     /// The indicator's name (三级指标).
     pub indicator: Option<String>,
+    /// A key that names this finding stably across versions: the same rule on the same cells (and project and
+    /// indicator) has the same key, whatever the figures. Explanations refer to findings by it.
+    #[serde(default)]
+    pub key: String,
+    /// The unit's written explanation (WARNING and INFO only).
+    #[serde(default)]
+    pub explanation: Option<String>,
 }
+
+impl Finding {
+    fn compute_key(&self) -> String {
+        use sm3::{Digest, Sm3};
+        let mut hasher = Sm3::new();
+        hasher.update(self.rule_id.as_bytes());
+        for cell in &self.cells {
+            hasher.update(
+                format!("|{}\u{1f}{}\u{1f}{}", cell.table, cell.row, cell.column).as_bytes(),
+            );
+        }
+        if let Some((position, name)) = &self.project {
+            hasher.update(format!("|p{position}\u{1f}{name}").as_bytes());
+        }
+        if let Some(indicator) = &self.indicator {
+            hasher.update(format!("|i{indicator}").as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..8])
+    }
+}
+
+/// Most characters an explanation may have.
+pub const MAX_EXPLANATION_CHARS: usize = 4000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -76,6 +109,70 @@ impl Report {
     /// Orders findings errors first; within a severity, in the order the rules ran (table order).
     pub fn finish(&mut self) {
         self.findings.sort_by_key(|f| f.severity);
+        for finding in &mut self.findings {
+            finding.key = finding.compute_key();
+        }
+    }
+
+    /// WARNING findings without an explanation: acceptance needs none left.
+    pub fn unexplained_warnings(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning && f.explanation.is_none())
+            .count()
+    }
+
+    /// Checks explanations (finding key → text) against the findings, without applying them: each must name a
+    /// finding of this report that is not an ERROR, and say something. Paths are "explanations[KEY]".
+    pub fn check_explanations<'e>(
+        &self,
+        explanations: impl IntoIterator<Item = (&'e str, &'e str)>,
+    ) -> Result<(), Vec<FieldViolation>> {
+        let mut violations = Vec::new();
+        for (key, text) in explanations {
+            let field = format!("explanations[{key}]");
+            let chars = text.trim().chars().count();
+            match self.findings.iter().find(|f| f.key == key) {
+                None => violations.push(FieldViolation::new(
+                    field,
+                    format!("there is no finding {key} in this version"),
+                )),
+                Some(f) if f.severity == Severity::Error => violations.push(FieldViolation::new(
+                    field,
+                    format!(
+                        "finding {key} ({}) is an ERROR: errors are corrected, not explained",
+                        f.rule_id
+                    ),
+                )),
+                Some(_) if chars == 0 => {
+                    violations.push(FieldViolation::new(field, "the explanation is empty"))
+                }
+                Some(_) if chars > MAX_EXPLANATION_CHARS => violations.push(FieldViolation::new(
+                    field,
+                    format!(
+                        "the explanation has {chars} characters; at most {MAX_EXPLANATION_CHARS}"
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(violations)
+        }
+    }
+
+    /// Attaches explanations (already checked) to their findings.
+    pub fn apply_explanations<'e>(
+        &mut self,
+        explanations: impl IntoIterator<Item = (&'e str, &'e str)>,
+    ) {
+        for (key, text) in explanations {
+            if let Some(finding) = self.findings.iter_mut().find(|f| f.key == key) {
+                finding.explanation = Some(text.trim().to_owned());
+            }
+        }
     }
 
     pub fn count(&self, severity: Severity) -> usize {

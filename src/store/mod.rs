@@ -63,7 +63,8 @@ pub trait Store: Send + Sync + 'static {
         key: &IdempotencyKey,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
-    /// Stores a new version (numbered after the unit's last one for the year) and makes it current, atomically.
+    /// Stores a new version (numbered after the unit's last one for the year), with the explanations given with
+    /// it, and makes it current, atomically.
     async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError>;
 
     /// One version with its content; `None` as version means the current one.
@@ -88,6 +89,15 @@ pub trait Store: Send + Sync + 'static {
         unit: &UnitCode,
         year: FiscalYear,
     ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// Records explanations (finding key → text) of a version's findings, replacing earlier ones of the same keys.
+    async fn put_explanations(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+        explanations: &[(String, String)],
+    ) -> Result<(), StoreError>;
 
     /// Sets the budget figures of a unit and year (replacing earlier ones).
     async fn put_budget(

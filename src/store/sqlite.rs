@@ -179,7 +179,28 @@ impl SqliteStore {
         let facts_json: String = row.try_get("facts_json")?;
         let facts: Facts =
             serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
-        submission_from_row(&row, Some((content, facts))).map(Some)
+        let mut submission = submission_from_row(&row, Some((content, facts)))?;
+        self.attach_explanations(&mut submission).await?;
+        Ok(Some(submission))
+    }
+
+    /// Puts a version's explanations on its report's findings.
+    async fn attach_explanations(
+        &self,
+        submission: &mut StoredSubmission,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT finding_key, text FROM explanations WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
+        )
+        .bind(submission.unit_code.as_str())
+        .bind(i64::from(submission.fiscal_year.get()))
+        .bind(i64::from(submission.version))
+        .fetch_all(&self.pool)
+        .await?;
+        submission
+            .report
+            .apply_explanations(rows.iter().map(|(k, t)| (k.as_str(), t.as_str())));
+        Ok(())
     }
 }
 
@@ -319,6 +340,20 @@ impl Store for SqliteStore {
                 .ok_or_else(|| corrupt("idempotency key conflict without a submission"))?;
             return Ok(SubmissionInsert::KeyTaken(existing));
         }
+        for (key, text) in &new.explanations {
+            sqlx::query(
+                "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(new.unit_code.as_str())
+            .bind(year)
+            .bind(next)
+            .bind(key)
+            .bind(text)
+            .bind(new.submitted_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO current_submissions (unit_code, fiscal_year, version) VALUES (?, ?, ?) \
              ON CONFLICT (unit_code, fiscal_year) DO UPDATE SET version = excluded.version",
@@ -393,9 +428,43 @@ impl Store for SqliteStore {
         .bind(i64::from(year.get()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let mut submissions = rows
+            .iter()
             .map(|row| submission_from_row(row, None))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        for submission in &mut submissions {
+            self.attach_explanations(submission).await?;
+        }
+        Ok(submissions)
+    }
+
+    async fn put_explanations(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+        explanations: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for (key, text) in explanations {
+            sqlx::query(
+                "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (unit_code, fiscal_year, version, finding_key) \
+                 DO UPDATE SET text = excluded.text, explained_at_ms = excluded.explained_at_ms",
+            )
+            .bind(unit.as_str())
+            .bind(i64::from(year.get()))
+            .bind(i64::from(version))
+            .bind(key)
+            .bind(text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn latest_valid_submission(

@@ -169,6 +169,7 @@ pub fn submit_request(key: &str, disclosure: pb::Disclosure) -> pb::SubmitReques
     pb::SubmitRequest {
         idempotency_key: key.into(),
         disclosure: Some(disclosure),
+        ..Default::default()
     }
 }
 

@@ -307,6 +307,8 @@ impl<'a> Env<'a> {
             difference,
             project,
             indicator,
+            key: String::new(),
+            explanation: None,
         }
     }
 

@@ -689,6 +689,8 @@ impl Checker<'_> {
             difference: Some(difference),
             project: None,
             indicator: None,
+            key: String::new(),
+            explanation: None,
         });
     }
 
