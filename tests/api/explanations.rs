@@ -70,7 +70,7 @@ async fn a_warning_is_explained_after_the_fact_and_an_error_is_not() {
     assert_eq!(
         fields,
         [
-            format!("explanations[0000000000000000]"),
+            "explanations[0000000000000000]".to_string(),
             format!("explanations[{error}]")
         ]
     );
