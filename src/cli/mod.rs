@@ -5,6 +5,29 @@ pub mod json;
 pub mod output;
 mod rules;
 
+/// Writes to stdout; when the reader has gone (`juesuan rules list | head`), stops quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = write!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write the output: {error}");
+            std::process::exit(2);
+        }
+    }};
+}
+
+/// `say!` with a newline.
+macro_rules! sayln {
+    ($($arg:tt)*) => {{
+        say!($($arg)*);
+        say!("\n");
+    }};
+}
+pub(crate) use {say, sayln};
+
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -320,8 +343,8 @@ fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
 
 fn print_report(report: &pb::ValidationReport, format: Format) -> ExitCode {
     match format {
-        Format::Table => print!("{}", output::report(report)),
-        Format::Json => println!("{}", json::to_json("ValidationReport", report)),
+        Format::Table => say!("{}", output::report(report)),
+        Format::Json => sayln!("{}", json::to_json("ValidationReport", report)),
     }
     if report.error_count > 0 {
         ExitCode::from(1)
@@ -375,7 +398,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 .into_inner();
             let submission = response.submission.unwrap_or_default();
             if format == Format::Table {
-                println!(
+                sayln!(
                     "{} {}/{} version {} ({}){}",
                     if response.replayed {
                         "already submitted:"
@@ -514,7 +537,7 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
                 .map_err(status_message)?
                 .into_inner();
             let unit = response.unit.unwrap_or_default();
-            println!(
+            sayln!(
                 "{} {}",
                 if response.unchanged {
                     "already registered:"
@@ -542,8 +565,8 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
                 .map_err(status_message)?
                 .into_inner();
             match format {
-                Format::Table => println!("{}", unit_line(&unit, 0)),
-                Format::Json => println!("{}", json::to_json("Unit", &unit)),
+                Format::Table => sayln!("{}", unit_line(&unit, 0)),
+                Format::Json => sayln!("{}", json::to_json("Unit", &unit)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -566,7 +589,7 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
             match format {
                 Format::Table => {
                     for node in &response.units {
-                        println!(
+                        sayln!(
                             "{}",
                             unit_line(
                                 node.unit.as_ref().unwrap_or(&pb::Unit::default()),
@@ -574,9 +597,9 @@ async fn units(command: UnitsCommand) -> Result<ExitCode, String> {
                             )
                         );
                     }
-                    println!("{} unit(s)", response.units.len());
+                    sayln!("{} unit(s)", response.units.len());
                 }
-                Format::Json => println!("{}", json::to_json("ListUnitsResponse", &response)),
+                Format::Json => sayln!("{}", json::to_json("ListUnitsResponse", &response)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -641,11 +664,11 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
             match format {
                 Format::Table => {
                     for s in &response.submissions {
-                        println!("{}", submission_line(s));
+                        sayln!("{}", submission_line(s));
                     }
-                    println!("{} version(s)", response.submissions.len());
+                    sayln!("{} version(s)", response.submissions.len());
                 }
-                Format::Json => println!("{}", json::to_json("ListSubmissionsResponse", &response)),
+                Format::Json => sayln!("{}", json::to_json("ListSubmissionsResponse", &response)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -671,13 +694,13 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                 .into_inner();
             match format {
                 Format::Table => {
-                    println!("{}", submission_line(&submission));
-                    print!(
+                    sayln!("{}", submission_line(&submission));
+                    say!(
                         "{}",
                         output::report(&submission.report.clone().unwrap_or_default())
                     );
                 }
-                Format::Json => println!("{}", json::to_json("Submission", &submission)),
+                Format::Json => sayln!("{}", json::to_json("Submission", &submission)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -703,13 +726,13 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                 .into_inner();
             match format {
                 Format::Table => {
-                    println!("{}", submission_line(&submission));
-                    print!(
+                    sayln!("{}", submission_line(&submission));
+                    say!(
                         "{}",
                         output::report(&submission.report.clone().unwrap_or_default())
                     );
                 }
-                Format::Json => println!("{}", json::to_json("Submission", &submission)),
+                Format::Json => sayln!("{}", json::to_json("Submission", &submission)),
             }
             Ok(ExitCode::SUCCESS)
         }

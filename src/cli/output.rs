@@ -105,7 +105,7 @@ pub fn report(report: &pb::ValidationReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (cells a partial table does not give)",
+        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (figures not given: partial tables, no last year, no budget)",
         report.error_count,
         report.warning_count,
         report.unexplained_warning_count,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::TaxonomyArgs;
+use super::{TaxonomyArgs, say, sayln};
 use crate::domain::{ids::FiscalYear, rules::SeveritySpec, taxonomy::Taxonomy};
 
 #[derive(Subcommand)]
@@ -63,13 +63,13 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
         RulesCommand::List { year, taxonomy } => {
             let taxonomies = taxonomy.load()?;
             for taxonomy in years(&taxonomies, year)? {
-                println!(
+                sayln!(
                     "# {} — {} rules",
                     taxonomy.fiscal_year,
                     taxonomy.rules.rules.len()
                 );
                 for rule in &taxonomy.rules.rules {
-                    println!(
+                    sayln!(
                         "{:<14} {:<9} {}",
                         rule.id,
                         severity_name(taxonomy, rule.severity),
@@ -85,12 +85,17 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
             for taxonomy in years(&taxonomies, year)? {
                 if let Some(rule) = taxonomy.rules.rule(&id) {
                     found = true;
-                    println!(
+                    sayln!(
                         "{} ({}, {}) — {}:{}{}",
                         rule.id,
                         taxonomy.fiscal_year,
                         severity_name(taxonomy, rule.severity),
-                        taxonomy.dir.join(&rule.origin.file).display(),
+                        taxonomy
+                            .dir
+                            .parent()
+                            .unwrap_or(&taxonomy.dir)
+                            .join(&rule.origin.file)
+                            .display(),
                         rule.origin.line,
                         if rule.origin.generated {
                             " (generated)"
@@ -98,7 +103,7 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
                             ""
                         }
                     );
-                    println!("{}\n", rule.origin.text);
+                    sayln!("{}\n", rule.origin.text);
                 }
             }
             if found {

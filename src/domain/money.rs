@@ -410,7 +410,10 @@ impl Interval {
 /// Rounds a computed value for display at the precision of the figure it is compared with, so that "expected"
 /// reads like a disclosed figure ("8190.83", not "8190.8300000").
 pub fn round_for_display(value: Decimal, scale: u32) -> Decimal {
-    value.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    let mut rounded =
+        value.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(scale);
+    rounded
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
     assert!(seen["warning_count"].as_u64().unwrap() > 10, "{seen}");
     // Decimals arrive as strings with their precision.
     assert_eq!(seen["first_provided"], "164.56");
-    assert_eq!(seen["first_expected"], "100");
+    assert_eq!(seen["first_expected"], "100.00");
     assert_eq!(seen["bad_code"], "INVALID_ARGUMENT");
     assert_eq!(
         seen["bad_fields"],

@@ -10,3 +10,4 @@ mod interop;
 mod restart;
 mod submissions;
 mod units;
+mod years;

@@ -286,6 +286,7 @@ impl<'a> Env<'a> {
         let mut seen = std::collections::HashSet::new();
         cells.retain(|c| seen.insert(c.clone()));
 
+        let provided = provided.map(|p| round_for_display(p, display_scale));
         let expected = expected.map(|e| round_for_display(e, display_scale));
         let difference = match (provided, expected) {
             (Some(p), Some(e)) => Some(p - e),
@@ -316,9 +317,17 @@ impl<'a> Env<'a> {
     /// decimals, the precision of disclosed amounts).
     fn display_scale(&self, left: &'a Expr) -> u32 {
         match left {
-            Expr::Cell(cell) => match self.cell_value(cell) {
-                Some(value) => value.scale().max(2),
-                None => 2,
+            Expr::Cell(cell) => match (self.cell_value(cell), cell.table) {
+                // Counts show as whole numbers; amounts, rates and scores with at least two decimals.
+                (Some(value), TableRef::Table(table))
+                    if self.column_index(table, &cell.col).is_some_and(|c| {
+                        self.taxonomy.tables[table].columns[c].kind.is_exact()
+                    }) =>
+                {
+                    value.scale()
+                }
+                (Some(value), _) => value.scale().max(2),
+                (None, _) => 2,
             },
             _ => 2,
         }

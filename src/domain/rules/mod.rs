@@ -15,7 +15,10 @@ pub use eval::{Context, matches_pattern};
 use crate::domain::{
     disclosure::Disclosure,
     scoring::ScoringPolicy,
-    taxonomy::{Taxonomy, TaxonomyError, load::SourceFile},
+    taxonomy::{
+        Taxonomy, TaxonomyError,
+        load::{SourceFile, Sources},
+    },
     validation::Report,
 };
 
@@ -50,41 +53,34 @@ impl RuleSet {
         report
     }
 
-    /// Loads the scoring policy (`scoring.toml`) of a taxonomy directory.
-    pub(crate) fn load_scoring(dir: &std::path::Path) -> Result<ScoringPolicy, TaxonomyError> {
-        let scoring_file = SourceFile::read(&dir.join("scoring.toml"))?;
+    /// Loads the scoring policy (`scoring.toml`) of a taxonomy.
+    pub(crate) fn load_scoring(sources: &Sources) -> Result<ScoringPolicy, TaxonomyError> {
+        let scoring_file = SourceFile::read(&sources.require("scoring.toml")?)?;
         ScoringPolicy::from_toml(&scoring_file.text).map_err(|(span, message)| match span {
             Some(span) => scoring_file.error_at(span, message),
             None => scoring_file.error(message),
         })
     }
 
-    /// Loads `rules/*.rules` of a taxonomy directory, in file-name order.
+    /// Loads `rules/*.rules` of a taxonomy (with those of the years it extends, a file of the same name
+    /// replacing the extended year's), in file-name order, and `narrative.toml`.
     pub(crate) fn load(
         taxonomy: &Taxonomy,
+        sources: &Sources,
         scoring: ScoringPolicy,
     ) -> Result<RuleSet, TaxonomyError> {
-        let rules_dir = taxonomy.dir.join("rules");
-        let mut files: Vec<_> = std::fs::read_dir(&rules_dir)
-            .map_err(|e| TaxonomyError {
-                file: rules_dir.clone(),
-                position: None,
-                message: format!("cannot read the rules directory: {e}"),
-            })?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "rules"))
-            .collect();
-        files.sort();
+        let files = sources.files("rules", "rules")?;
 
         let mut definitions = parser::DefinitionTable::default();
         let mut rules: Vec<Rule> = Vec::new();
-        let mut sources: HashMap<String, SourceFile> = HashMap::new();
+        let mut loaded: HashMap<String, SourceFile> = HashMap::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
-        for path in files {
+        for (_, path) in files {
             let source = SourceFile::read(&path)?;
+            // Relative to the taxonomy root, so that an inherited file shows the year it comes from.
+            let root = taxonomy.dir.parent().unwrap_or(&taxonomy.dir);
             let relative = path
-                .strip_prefix(&taxonomy.dir)
+                .strip_prefix(root)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .into_owned();
@@ -104,14 +100,13 @@ impl RuleSet {
                 by_id.insert(rule.id.clone(), rules.len());
                 rules.push(rule);
             }
-            sources.insert(relative, source);
+            loaded.insert(relative, source);
         }
 
-        let narrative_path = taxonomy.dir.join("narrative.toml");
-        let narrative = if narrative_path.exists() {
+        let narrative = if let Some(narrative_path) = sources.find("narrative.toml") {
             let file = SourceFile::read(&narrative_path)?;
             let checks = narrative::load(&file, taxonomy, &mut definitions)?;
-            sources.insert("narrative.toml".to_owned(), file);
+            loaded.insert("narrative.toml".to_owned(), file);
             Some(checks)
         } else {
             None
@@ -129,7 +124,7 @@ impl RuleSet {
                         .iter()
                         .find_map(|(name, &s)| (s == slot).then_some(name.as_str()))
                         .unwrap_or("?");
-                    let source = &sources[file];
+                    let source = &loaded[file];
                     return Err(source.error_at(
                         *offset..*offset,
                         format!(
@@ -145,7 +140,7 @@ impl RuleSet {
                 .iter()
                 .map(|&slot| resolved[slot].name.as_str())
                 .collect();
-            return Err(sources[file].error_at(
+            return Err(loaded[file].error_at(
                 *offset..*offset,
                 format!(
                     "definitions refer to each other in a cycle: {}",

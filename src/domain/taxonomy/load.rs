@@ -106,10 +106,13 @@ impl SourceFile {
 struct RawTaxonomy {
     fiscal_year: Spanned<u32>,
     name: String,
+    /// The year whose files and declarations this year takes where it has none of its own.
+    extends: Option<Spanned<u32>>,
+    code_lists: Option<BTreeMap<String, RawCodeList>>,
+    /// Changes to inherited code lists: list key → a file of "+ code name", "- code", "~ code name" lines.
     #[serde(default)]
-    code_lists: BTreeMap<String, RawCodeList>,
-    #[serde(default)]
-    narrative: Vec<RawNarrative>,
+    code_list_changes: BTreeMap<String, Spanned<String>>,
+    narrative: Option<Vec<RawNarrative>>,
 }
 
 #[derive(Deserialize)]
@@ -205,33 +208,165 @@ pub(super) fn load_all(root: &Path) -> Result<Taxonomies, TaxonomyError> {
     Ok(Taxonomies::from_taxonomies(taxonomies))
 }
 
+/// The directories a year's files are looked up in: its own first, then those of the years it extends.
+#[derive(Debug, Clone)]
+pub(crate) struct Sources {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Sources {
+    /// The first of the directories that has the file.
+    pub fn find(&self, relative: &str) -> Option<PathBuf> {
+        self.dirs
+            .iter()
+            .map(|d| d.join(relative))
+            .find(|p| p.exists())
+    }
+
+    /// Like `find`, but a missing file is an error naming where it was looked for.
+    pub fn require(&self, relative: &str) -> Result<PathBuf, TaxonomyError> {
+        self.find(relative).ok_or_else(|| TaxonomyError {
+            file: self.dirs[0].join(relative),
+            position: None,
+            message: if self.dirs.len() > 1 {
+                format!(
+                    "missing here and in the years it extends ({})",
+                    self.dirs.len() - 1
+                )
+            } else {
+                "missing".to_owned()
+            },
+        })
+    }
+
+    /// The `*.<extension>` files of a subdirectory across the chain, by file name: a year's own file replaces an
+    /// extended year's file of the same name. In file-name order.
+    pub fn files(
+        &self,
+        subdirectory: &str,
+        extension: &str,
+    ) -> Result<Vec<(String, PathBuf)>, TaxonomyError> {
+        let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for dir in self.dirs.iter().rev() {
+            let path = dir.join(subdirectory);
+            if !path.is_dir() {
+                continue;
+            }
+            let entries = std::fs::read_dir(&path).map_err(|e| TaxonomyError {
+                file: path.clone(),
+                position: None,
+                message: format!("cannot read: {e}"),
+            })?;
+            for entry in entries.filter_map(Result::ok) {
+                let file = entry.path();
+                if file.extension().is_some_and(|ext| ext == extension) {
+                    by_name.insert(entry.file_name().to_string_lossy().into_owned(), file);
+                }
+            }
+        }
+        Ok(by_name.into_iter().collect())
+    }
+}
+
+/// A year's `taxonomy.toml` and those of the years it extends, own first.
+fn read_chain(dir_year: u32, dir: &Path) -> Result<Vec<(SourceFile, RawTaxonomy)>, TaxonomyError> {
+    let mut chain: Vec<(SourceFile, RawTaxonomy)> = Vec::new();
+    let mut year = dir_year;
+    let mut current = dir.to_owned();
+    loop {
+        let file = SourceFile::read(&current.join("taxonomy.toml"))?;
+        let raw: RawTaxonomy = file.parse_toml()?;
+        if *raw.fiscal_year.get_ref() != year {
+            return Err(file.error_at(
+                raw.fiscal_year.span(),
+                format!(
+                    "fiscal_year is {} but the directory is {year}/",
+                    raw.fiscal_year.get_ref()
+                ),
+            ));
+        }
+        let extends = raw.extends.as_ref().map(|e| (*e.get_ref(), e.span()));
+        chain.push((file, raw));
+        let Some((parent, span)) = extends else {
+            return Ok(chain);
+        };
+        let (file, _) = chain.last().expect("just pushed");
+        if chain
+            .iter()
+            .any(|(_, r)| *r.fiscal_year.get_ref() == parent)
+        {
+            let years: Vec<String> = chain
+                .iter()
+                .map(|(_, r)| r.fiscal_year.get_ref().to_string())
+                .collect();
+            return Err(file.error_at(
+                span,
+                format!("extends makes a cycle: {} → {parent}", years.join(" → ")),
+            ));
+        }
+        let next = current.parent().map(|root| root.join(parent.to_string()));
+        match next {
+            Some(next) if next.join("taxonomy.toml").exists() => {
+                year = parent;
+                current = next;
+            }
+            _ => {
+                return Err(file.error_at(
+                    span,
+                    format!("extends {parent}, but there is no {parent}/ taxonomy beside it"),
+                ));
+            }
+        }
+    }
+}
+
 /// Loads one `<root>/<year>/` directory.
 pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyError> {
-    let main = SourceFile::read(&dir.join("taxonomy.toml"))?;
-    let raw: RawTaxonomy = main.parse_toml()?;
-    if *raw.fiscal_year.get_ref() != dir_year {
-        return Err(main.error_at(
-            raw.fiscal_year.span(),
-            format!(
-                "fiscal_year is {} but the directory is {dir_year}/",
-                raw.fiscal_year.get_ref()
-            ),
-        ));
-    }
+    let chain = read_chain(dir_year, dir)?;
+    let sources = Sources {
+        dirs: chain
+            .iter()
+            .map(|(file, _)| {
+                file.path
+                    .parent()
+                    .expect("a file in a directory")
+                    .to_owned()
+            })
+            .collect(),
+    };
+    let (main, raw) = &chain[0];
     let fiscal_year = FiscalYear::new(dir_year)
         .map_err(|e| main.error_at(raw.fiscal_year.span(), e.to_string()))?;
 
+    // Declarations a year does not make are those of the nearest year it extends that makes them.
+    let (lists_file, raw_lists) = chain
+        .iter()
+        .find_map(|(file, raw)| raw.code_lists.as_ref().map(|lists| (file, lists)))
+        .map_or((main, None), |(file, lists)| (file, Some(lists)));
     let mut code_lists = BTreeMap::new();
-    for (key, list) in raw.code_lists {
-        let loaded = load_code_list(&main, dir, &key, list)?;
-        code_lists.insert(key, loaded);
+    for (key, list) in raw_lists.into_iter().flatten() {
+        let loaded = load_code_list(lists_file, &sources, key, list)?;
+        code_lists.insert(key.clone(), loaded);
+    }
+    for (key, changes) in &raw.code_list_changes {
+        let Some(list) = code_lists.get_mut(key) else {
+            return Err(main.error_at(changes.span(), format!("no code list \"{key}\" to change")));
+        };
+        let path = sources
+            .require(changes.get_ref())
+            .map_err(|e| main.error_at(changes.span(), e.to_string()))?;
+        apply_code_changes(&SourceFile::read(&path)?, list)?;
     }
 
+    let (narrative_file, raw_narrative) = chain
+        .iter()
+        .find_map(|(file, raw)| raw.narrative.as_ref().map(|n| (file, n)))
+        .map_or((main, None), |(file, n)| (file, Some(n)));
     let mut narrative = Vec::new();
     let mut narrative_keys = HashSet::new();
-    for section in raw.narrative {
+    for section in raw_narrative.into_iter().flatten() {
         if !narrative_keys.insert(section.key.get_ref().clone()) {
-            return Err(main.error_at(
+            return Err(narrative_file.error_at(
                 section.key.span(),
                 format!(
                     "narrative section \"{}\" is defined twice",
@@ -240,20 +375,21 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
             ));
         }
         narrative.push(NarrativeDef {
-            key: section.key.into_inner(),
-            title: section.title,
+            key: section.key.get_ref().clone(),
+            title: section.title.clone(),
         });
     }
 
-    let tables_file = SourceFile::read(&dir.join("tables.toml"))?;
+    let tables_file = SourceFile::read(&sources.require("tables.toml")?)?;
     let raw_tables: RawTables = tables_file.parse_toml()?;
     let (tables, table_lookup) = load_tables(&tables_file, raw_tables, &code_lists)?;
 
-    let scoring = RuleSet::load_scoring(dir)?;
+    let scoring = RuleSet::load_scoring(&sources)?;
     let mut taxonomy = Taxonomy {
         fiscal_year,
-        name: raw.name,
+        name: raw.name.clone(),
         dir: dir.to_owned(),
+        sources: sources.dirs.clone(),
         code_lists,
         tables,
         narrative,
@@ -261,15 +397,106 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
         table_lookup,
     };
     // Rules name tables, rows and columns, so they are compiled against the layouts loaded above.
-    taxonomy.rules = RuleSet::load(&taxonomy, scoring)?;
+    taxonomy.rules = RuleSet::load(&taxonomy, &sources, scoring)?;
     Ok(taxonomy)
+}
+
+/// Applies a changes file to a code list: "+<TAB>code<TAB>name" adds, "-<TAB>code" removes (with its
+/// descendants' absence checked), "~<TAB>code<TAB>name" renames.
+fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), TaxonomyError> {
+    for (index, line) in file.text.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.split('\t');
+        let (op, code) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("").trim(),
+        );
+        let name = parts.next().map(str::trim).unwrap_or("");
+        let Some(level) = list.level_of_shape(code) else {
+            return Err(file.error_at_line(
+                line_no,
+                format!("\"{code}\" is not a code of {:?} digits", list.level_digits),
+            ));
+        };
+        match op {
+            "+" => {
+                if name.is_empty() {
+                    return Err(
+                        file.error_at_line(line_no, format!("code {code} is added without a name"))
+                    );
+                }
+                if let Some(parent) = list.parent_of(code)
+                    && !list.entries.contains_key(parent)
+                {
+                    return Err(file.error_at_line(
+                        line_no,
+                        format!("code {code} is added without its parent {parent}"),
+                    ));
+                }
+                if list
+                    .entries
+                    .insert(
+                        code.to_owned(),
+                        CodeEntry {
+                            name: name.to_owned(),
+                            level,
+                        },
+                    )
+                    .is_some()
+                {
+                    return Err(file.error_at_line(
+                        line_no,
+                        format!("code {code} is added but already listed"),
+                    ));
+                }
+            }
+            "-" => {
+                if list.entries.remove(code).is_none() {
+                    return Err(file
+                        .error_at_line(line_no, format!("code {code} is removed but not listed")));
+                }
+                if let Some((child, _)) = list
+                    .entries
+                    .range(code.to_owned()..)
+                    .find(|(c, _)| c.starts_with(code))
+                {
+                    return Err(file.error_at_line(
+                        line_no,
+                        format!("code {code} is removed but {child} under it is not"),
+                    ));
+                }
+            }
+            "~" => match list.entries.get_mut(code) {
+                Some(entry) if !name.is_empty() => entry.name = name.to_owned(),
+                Some(_) => {
+                    return Err(file
+                        .error_at_line(line_no, format!("code {code} is renamed without a name")));
+                }
+                None => {
+                    return Err(file
+                        .error_at_line(line_no, format!("code {code} is renamed but not listed")));
+                }
+            },
+            other => {
+                return Err(file.error_at_line(
+                    line_no,
+                    format!("\"{other}\" is not a change: start the line with +, - or ~ and a TAB"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn load_code_list(
     main: &SourceFile,
-    dir: &Path,
+    sources: &Sources,
     key: &str,
-    raw: RawCodeList,
+    raw: &RawCodeList,
 ) -> Result<CodeList, TaxonomyError> {
     let levels = raw.levels.get_ref();
     if levels.is_empty() || levels.windows(2).any(|w| w[0] >= w[1]) || levels[0] == 0 {
@@ -278,11 +505,13 @@ fn load_code_list(
             "levels must be increasing digit counts, such as [3, 5, 7]",
         ));
     }
-    let file = SourceFile::read(&dir.join(raw.file.get_ref()))
+    let file = sources
+        .require(raw.file.get_ref())
+        .and_then(|path| SourceFile::read(&path))
         .map_err(|e| main.error_at(raw.file.span(), e.to_string()))?;
     let mut list = CodeList {
         key: key.to_owned(),
-        name: raw.name,
+        name: raw.name.clone(),
         level_digits: levels.clone(),
         entries: BTreeMap::new(),
     };
@@ -669,5 +898,123 @@ mod tests {
         let err = load_year(2025, &year_dir).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(1));
         assert!(err.message.contains("directory is 2025/"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod year_tests {
+    use super::*;
+    use crate::domain::taxonomy::{RowCodeProblem, test_support};
+
+    #[test]
+    fn the_2025_taxonomy_is_2024_with_its_changes() {
+        let y2024 = test_support::year(2024);
+        let y2025 = test_support::year(2025);
+        assert_eq!(y2025.sources.len(), 2, "2025 extends 2024");
+        let t05 = |t: &Taxonomy| t.table("T05").unwrap().clone();
+        assert_eq!(y2024.check_row_code(&t05(&y2024), "2070606"), Ok(()));
+        assert_eq!(
+            y2025.check_row_code(&t05(&y2025), "2070606"),
+            Err(RowCodeProblem::NotInCodeList)
+        );
+        assert_eq!(y2025.check_row_code(&t05(&y2025), "2070609"), Ok(()));
+        assert_eq!(
+            y2024.check_row_code(&t05(&y2024), "2070609"),
+            Err(RowCodeProblem::NotInCodeList)
+        );
+        assert!(y2025.rules.rule("T09-YOY-001").is_some());
+        assert!(y2024.rules.rule("T09-YOY-001").is_none());
+        assert_eq!(y2025.rules.rules.len(), y2024.rules.rules.len() + 2);
+        assert!(
+            y2025
+                .rules
+                .rule("T01-BAL-001")
+                .unwrap()
+                .origin
+                .file
+                .starts_with("2024/")
+        );
+    }
+
+    fn write(dir: &Path, relative: &str, text: &str) {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A root with the shipped 2024 copied, and a 2025 with the given taxonomy.toml and files.
+    fn root_with_2025(taxonomy_toml: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy/2024");
+        for relative in [
+            "taxonomy.toml",
+            "tables.toml",
+            "scoring.toml",
+            "narrative.toml",
+            "codes/functional.tsv",
+            "codes/economic.tsv",
+        ] {
+            write(
+                &root.path().join("2024"),
+                relative,
+                &std::fs::read_to_string(shipped.join(relative)).unwrap(),
+            );
+        }
+        write(
+            &root.path().join("2024"),
+            "rules/00-definitions.rules",
+            &std::fs::read_to_string(shipped.join("rules/00-definitions.rules")).unwrap(),
+        );
+        write(&root.path().join("2025"), "taxonomy.toml", taxonomy_toml);
+        for (relative, text) in files {
+            write(&root.path().join("2025"), relative, text);
+        }
+        root
+    }
+
+    #[test]
+    fn an_extends_cycle_is_refused_at_its_line() {
+        let root = root_with_2025("fiscal_year = 2025\nname = \"x\"\nextends = 2024\n", &[]);
+        let main_2024 = root.path().join("2024/taxonomy.toml");
+        let text = std::fs::read_to_string(&main_2024).unwrap().replace(
+            "fiscal_year = 2024\n",
+            "fiscal_year = 2024\nextends = 2025\n",
+        );
+        std::fs::write(&main_2024, text).unwrap();
+        let err = load_year(2025, &root.path().join("2025")).unwrap_err();
+        assert!(err.message.contains("cycle: 2025 → 2024 → 2025"), "{err}");
+        assert!(err.file.ends_with("2024/taxonomy.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_code_change_is_refused_at_its_line() {
+        let root = root_with_2025(
+            "fiscal_year = 2025\nname = \"x\"\nextends = 2024\n[code_list_changes]\nfunctional = \"codes/changes.tsv\"\n",
+            &[(
+                "codes/changes.tsv",
+                "# header\n+\t2070698\t新项\n-\t2079998\n",
+            )],
+        );
+        let err = load_year(2025, &root.path().join("2025")).unwrap_err();
+        assert_eq!(err.position, Some((3, 1)), "{err}");
+        assert!(err.message.contains("removed but not listed"), "{err}");
+    }
+
+    #[test]
+    fn a_year_file_replaces_the_extended_years_file_of_the_same_name() {
+        let replacement = "define fiscal_income = T01[income_gpb]\ndefine income_sources = fiscal_income\ndefine extra = T01[income_total]\n";
+        let root = root_with_2025(
+            "fiscal_year = 2025\nname = \"x\"\nextends = 2024\n",
+            &[("rules/00-definitions.rules", replacement)],
+        );
+        let taxonomy = load_year(2025, &root.path().join("2025")).unwrap();
+        assert_eq!(taxonomy.rules.definitions.len(), 3);
+        assert!(taxonomy.rules.definitions.iter().any(|d| d.name == "extra"));
+        let inherited = load_year(2024, &root.path().join("2024")).unwrap();
+        assert_eq!(
+            inherited.rules.definitions.len(),
+            2,
+            "2024 keeps its own file"
+        );
     }
 }

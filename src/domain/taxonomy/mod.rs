@@ -128,6 +128,8 @@ pub struct Taxonomy {
     pub fiscal_year: FiscalYear,
     pub name: String,
     pub dir: PathBuf,
+    /// The directories files were taken from: this year's, then those of the years it extends.
+    pub sources: Vec<PathBuf>,
     pub code_lists: BTreeMap<String, CodeList>,
     pub tables: Vec<TableDef>,
     pub narrative: Vec<NarrativeDef>,
