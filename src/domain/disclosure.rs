@@ -508,6 +508,22 @@ impl DisclosureDraft {
 pub(crate) mod test_support {
     use super::*;
 
+    impl DisclosureDraft {
+        /// Resolution without the emptiness check, for tests that build a disclosure up from nothing.
+        pub fn resolve_unchecked(mut self, taxonomy: &Taxonomy) -> Disclosure {
+            if self.is_empty() {
+                self.narrative.push(NarrativeSection {
+                    key: taxonomy.narrative[0].key.clone(),
+                    title: String::new(),
+                    text: String::new(),
+                });
+            }
+            let mut disclosure = self.resolve(taxonomy).expect("resolves");
+            disclosure.narrative.clear();
+            disclosure
+        }
+    }
+
     pub fn cover(year: u32) -> Cover {
         Cover {
             unit_code: UnitCode::parse("U1").unwrap(),

@@ -348,3 +348,154 @@ mod tests {
         );
     }
 }
+
+impl Measure {
+    /// Reads a measure as printed in a self-evaluation table: ">=248期", "<=3.84万元", "=100%", "2024年8月31日前",
+    /// "2024年8月", "<=270天", "长期坚持".
+    pub fn parse(raw: &str) -> Measure {
+        let text = raw.trim();
+        let mut comparator = None;
+        let mut rest = text;
+        for (prefix, c) in [
+            (">=", Comparator::Ge),
+            ("<=", Comparator::Le),
+            ("≥", Comparator::Ge),
+            ("≤", Comparator::Le),
+            (">", Comparator::Gt),
+            ("<", Comparator::Lt),
+            ("=", Comparator::Eq),
+        ] {
+            if let Some(after) = rest.strip_prefix(prefix) {
+                comparator = Some(c);
+                rest = after.trim();
+                break;
+            }
+        }
+        if let Some((date, before)) = parse_chinese_date(rest) {
+            return Measure {
+                raw: raw.to_owned(),
+                comparator: Some(if before {
+                    Comparator::Le
+                } else {
+                    comparator.unwrap_or(Comparator::Eq)
+                }),
+                value: Some(MeasureValue::Date(date)),
+            };
+        }
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits > 0
+            && let Ok(value) = rest[..digits].parse::<Value>()
+        {
+            let unit = rest[digits..].trim().to_owned();
+            let value = match unit.as_str() {
+                "%" => MeasureValue::Percent(value),
+                "天" | "小时" | "年" | "个月" | "日" => {
+                    MeasureValue::Duration { value, unit }
+                }
+                _ => MeasureValue::Number { value, unit },
+            };
+            return Measure {
+                raw: raw.to_owned(),
+                comparator: Some(comparator.unwrap_or(Comparator::Eq)),
+                value: Some(value),
+            };
+        }
+        Measure {
+            raw: raw.to_owned(),
+            comparator: Some(Comparator::Qualitative),
+            value: Some(MeasureValue::Text(rest.to_owned())),
+        }
+    }
+}
+
+/// "2024年8月31日", "2024年8月", optionally followed by "前" (by that date) or "份".
+fn parse_chinese_date(text: &str) -> Option<(DateSpec, bool)> {
+    let (year, rest) = text.split_once('年')?;
+    let (month, rest) = rest.split_once('月')?;
+    let (day, rest) = match rest.split_once('日') {
+        Some((day, rest)) => (Some(day), rest),
+        None => (None, rest),
+    };
+    let before = match rest.trim() {
+        "" | "份" => false,
+        "前" => true,
+        _ => return None,
+    };
+    let mut spec = format!(
+        "{:04}-{:02}",
+        year.trim().parse::<u32>().ok()?,
+        month.trim().parse::<u32>().ok()?
+    );
+    if let Some(day) = day {
+        spec.push_str(&format!("-{:02}", day.trim().parse::<u32>().ok()?));
+    }
+    DateSpec::parse(&spec).map(|date| (date, before))
+}
+
+#[cfg(test)]
+mod measure_tests {
+    use super::*;
+
+    fn value(raw: &str) -> (Option<Comparator>, Option<MeasureValue>) {
+        let m = Measure::parse(raw);
+        (m.comparator, m.value)
+    }
+
+    #[test]
+    fn reads_numbers_percentages_durations_dates_and_text() {
+        assert_eq!(
+            value(">=248期"),
+            (
+                Some(Comparator::Ge),
+                Some(MeasureValue::Number {
+                    value: "248".parse().unwrap(),
+                    unit: "期".into()
+                })
+            )
+        );
+        assert_eq!(
+            value("=100%"),
+            (
+                Some(Comparator::Eq),
+                Some(MeasureValue::Percent("100".parse().unwrap()))
+            )
+        );
+        assert_eq!(
+            value("<=270天"),
+            (
+                Some(Comparator::Le),
+                Some(MeasureValue::Duration {
+                    value: "270".parse().unwrap(),
+                    unit: "天".into()
+                })
+            )
+        );
+        assert_eq!(
+            value("2024年8月31日前"),
+            (
+                Some(Comparator::Le),
+                Some(MeasureValue::Date(DateSpec::parse("2024-08-31").unwrap()))
+            )
+        );
+        assert_eq!(
+            value("=2024年8月"),
+            (
+                Some(Comparator::Eq),
+                Some(MeasureValue::Date(DateSpec::parse("2024-08").unwrap()))
+            )
+        );
+        assert_eq!(
+            value("长期坚持"),
+            (
+                Some(Comparator::Qualitative),
+                Some(MeasureValue::Text("长期坚持".into()))
+            )
+        );
+        assert_eq!(
+            value("每月25日前").1,
+            Some(MeasureValue::Text("每月25日前".into()))
+        );
+    }
+}

@@ -110,15 +110,17 @@ struct Env<'a> {
     strict: bool,
 }
 
-pub(super) fn run(
-    rules: &RuleSet,
+/// Runs the given rules of a rule set (all of them, or one when testing or explaining a rule).
+pub(super) fn run<'r>(
+    rules: &'r RuleSet,
+    selected: impl IntoIterator<Item = &'r Rule>,
     taxonomy: &Taxonomy,
     disclosure: &Disclosure,
     context: Context<'_>,
 ) -> Report {
     let mut report = Report::new(disclosure.cover.fiscal_year);
     let assessments = std::cell::RefCell::new(Assessments::new(disclosure));
-    for rule in &rules.rules {
+    for rule in selected {
         let mut env = Env {
             disclosure,
             taxonomy,
@@ -848,7 +850,7 @@ impl<'a> Env<'a> {
     }
 
     fn call(&mut self, func: Func, args: &'a [Expr]) -> V<'a> {
-        let assessment = |env: &Self| -> Option<scoring::Assessment> {
+        let assessment = |env: &mut Self| -> Option<scoring::Assessment> {
             let Some(Expr::Var(slot)) = args.first() else {
                 return None;
             };
@@ -860,6 +862,9 @@ impl<'a> Env<'a> {
                 return None;
             };
             let (_, evaluation) = env.evaluation()?;
+            // The policy reads the indicator's target and actual value: those are the cells a finding names.
+            env.note(|| evaluation_cell(evaluation, format!("indicator.{position}"), "target"));
+            env.note(|| evaluation_cell(evaluation, format!("indicator.{position}"), "actual"));
             let slot = env.assessments.borrow().slot(evaluation, position);
             if let Some(cached) =
                 slot.and_then(|s| env.assessments.borrow().slots.get(s).copied().flatten())

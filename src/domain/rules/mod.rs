@@ -3,9 +3,15 @@
 
 pub mod ast;
 mod eval;
+#[cfg(test)]
+mod examples;
 mod lexer;
 pub mod narrative;
 mod parser;
+#[cfg(test)]
+mod property_tests;
+#[cfg(test)]
+mod reference_tests;
 
 use std::collections::HashMap;
 
@@ -45,12 +51,44 @@ impl RuleSet {
         disclosure: &Disclosure,
         context: Context<'_>,
     ) -> Report {
-        let mut report = eval::run(self, taxonomy, disclosure, context);
+        let mut report = eval::run(self, &self.rules, taxonomy, disclosure, context);
         if self.narrative.is_some() {
             narrative::run(self, taxonomy, disclosure, context, &mut report);
         }
         report.finish();
         report
+    }
+
+    /// Runs one rule (or one kind of narrative check) alone: its findings and how many checks it evaluated.
+    /// `None` when the year has no such rule.
+    pub fn run_one(
+        &self,
+        id: &str,
+        taxonomy: &Taxonomy,
+        disclosure: &Disclosure,
+        context: Context<'_>,
+    ) -> Option<Report> {
+        if let Some(rule) = self.rule(id) {
+            let mut report = eval::run(self, [rule], taxonomy, disclosure, context);
+            report.finish();
+            return Some(report);
+        }
+        let narrative = self.narrative.as_ref()?;
+        narrative.kinds().iter().find(|kind| kind.id == id)?;
+        let mut report = Report::new(disclosure.cover.fiscal_year);
+        narrative::run(self, taxonomy, disclosure, context, &mut report);
+        report.findings.retain(|f| f.rule_id == id);
+        report.finish();
+        Some(report)
+    }
+
+    /// The ids of every rule and narrative check kind.
+    pub fn ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
+        if let Some(narrative) = &self.narrative {
+            ids.extend(narrative.kinds().iter().map(|k| k.id.as_str()));
+        }
+        ids
     }
 
     /// Loads the scoring policy (`scoring.toml`) of a taxonomy.
