@@ -2,6 +2,7 @@
 //! converts wire messages into these types and the store persists them.
 
 pub mod budget;
+pub mod consolidation;
 pub mod disclosure;
 pub mod error;
 pub mod evaluation;

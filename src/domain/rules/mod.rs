@@ -16,6 +16,37 @@ mod reference_tests;
 use std::collections::HashMap;
 
 pub use ast::{Rule, SeveritySpec};
+
+/// Parses an expression outside the rule files (consolidation's recomputed cells): no definitions, no variables.
+/// The error is a byte offset in `text` and a message.
+pub fn parse_standalone_expression(
+    text: &str,
+    taxonomy: &Taxonomy,
+) -> Result<ast::Expr, (usize, String)> {
+    let mut definitions = parser::DefinitionTable::default();
+    let expr = parser::parse_expression(text, "eliminations.toml", taxonomy, &mut definitions)
+        .map_err(|e| (e.offset, e.message))?;
+    if let Some((name, _)) = definitions.index.iter().next() {
+        return Err((
+            0,
+            format!("\"{name}\": definitions are not available here; write the cells"),
+        ));
+    }
+    Ok(expr)
+}
+
+/// Evaluates a standalone expression on a disclosure: its value at face value (no rounding interval), or `None`
+/// when unknown.
+pub fn evaluate_standalone(
+    rules: &RuleSet,
+    taxonomy: &Taxonomy,
+    disclosure: &Disclosure,
+    expr: &ast::Expr,
+) -> Option<rust_decimal::Decimal> {
+    eval::evaluate_number(rules, taxonomy, disclosure, Context::default(), expr, false)
+        .0
+        .map(|interval| interval.nominal())
+}
 pub use eval::{Context, matches_pattern};
 
 use crate::domain::{

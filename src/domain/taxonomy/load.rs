@@ -394,10 +394,12 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
         tables,
         narrative,
         rules: RuleSet::placeholder(scoring.clone()),
+        eliminations: None,
         table_lookup,
     };
     // Rules name tables, rows and columns, so they are compiled against the layouts loaded above.
     taxonomy.rules = RuleSet::load(&taxonomy, &sources, scoring)?;
+    taxonomy.eliminations = super::eliminations::load(&taxonomy, &sources)?;
     Ok(taxonomy)
 }
 

@@ -3,6 +3,7 @@
 //! service with its file, line and what is wrong.
 
 mod codes;
+pub mod eliminations;
 pub(crate) mod load;
 
 use std::{
@@ -135,6 +136,8 @@ pub struct Taxonomy {
     pub narrative: Vec<NarrativeDef>,
     /// The year's rules, definitions and scoring policy.
     pub rules: RuleSet,
+    /// What consolidation eliminates and recomputes (`eliminations.toml`); `None` when the year has none.
+    pub eliminations: Option<eliminations::Eliminations>,
     table_lookup: HashMap<String, usize>,
 }
 
