@@ -548,9 +548,9 @@ mod tests {
                 }
             }
             let n = parents.len();
-            for i in 0..n {
+            for (i, parent) in parents.iter().enumerate() {
                 // Parents point to earlier nodes, so the first tree is acyclic.
-                let parent = parents[i].filter(|_| i > 0).map(|p| p % i);
+                let parent = parent.filter(|_| i > 0).map(|p| p % i);
                 s.add_node(code(&format!("U{i}")), parent);
             }
             for op in ops {
