@@ -456,13 +456,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             max_disclosure_bytes: args.max_disclosure_bytes,
         },
     };
+    let shutdown =
+        startup::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let app = startup::App::open(&settings)
         .await
         .map_err(|e| error_chain(&e))?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    startup::run(listener, app, startup::shutdown_signal())
+    startup::run(listener, app, shutdown)
         .await
         .map_err(|e| error_chain(&e))?;
     Ok(ExitCode::SUCCESS)

@@ -84,7 +84,7 @@ pub const SECTIONS: &[Section] = &[
     },
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ReportType {
     /// 单户表.
     Single,
@@ -95,6 +95,25 @@ pub enum ReportType {
 }
 
 impl ReportType {
+    /// Stable text used in storage.
+    pub fn code(self) -> &'static str {
+        match self {
+            ReportType::Single => "single",
+            ReportType::Consolidated => "consolidated",
+            ReportType::Adjustment => "adjustment",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<ReportType> {
+        [
+            ReportType::Single,
+            ReportType::Consolidated,
+            ReportType::Adjustment,
+        ]
+        .into_iter()
+        .find(|t| t.code() == code)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ReportType::Single => "单户表",
@@ -104,9 +123,10 @@ impl ReportType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum AmountUnit {
     Yuan,
+    #[default]
     TenThousandYuan,
 }
 

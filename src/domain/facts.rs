@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    disclosure::{Completeness, Cover, Disclosure, RowData, TableData},
+    disclosure::{AmountUnit, Completeness, Cover, Disclosure, RowData, TableData},
     money::Value,
     taxonomy::Taxonomy,
 };
@@ -22,6 +22,9 @@ pub struct TableFacts {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
+    /// The unit the amounts are in.
+    #[serde(default)]
+    pub amount_unit: AmountUnit,
     /// table code → table.
     pub tables: BTreeMap<String, TableFacts>,
 }
@@ -54,7 +57,10 @@ impl Facts {
                 },
             );
         }
-        Facts { tables }
+        Facts {
+            amount_unit: disclosure.cover.amount_unit,
+            tables,
+        }
     }
 
     /// The figures as a disclosure under `taxonomy` (which may be another year's): tables, rows and columns the

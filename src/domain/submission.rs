@@ -12,7 +12,7 @@ use sm3::{Digest, Sm3};
 
 use crate::{
     domain::{
-        disclosure::{Disclosure, DisclosureDraft},
+        disclosure::{Disclosure, DisclosureDraft, ReportType},
         error::{DomainError, FieldViolation},
         facts::Facts,
         ids::{FiscalYear, IdempotencyKey, UnitCode},
@@ -54,6 +54,7 @@ impl SubmissionState {
 pub struct NewSubmission {
     pub unit_code: UnitCode,
     pub fiscal_year: FiscalYear,
+    pub report_type: ReportType,
     pub idempotency_key: IdempotencyKey,
     pub content_sm3: String,
     pub content: Vec<u8>,
@@ -70,6 +71,7 @@ pub struct NewSubmission {
 pub struct StoredSubmission {
     pub unit_code: UnitCode,
     pub fiscal_year: FiscalYear,
+    pub report_type: ReportType,
     pub version: u32,
     pub state: SubmissionState,
     pub current: bool,
@@ -194,7 +196,7 @@ impl Submissions {
         let last_year = match cover.fiscal_year.previous() {
             Some(previous) => self
                 .store
-                .latest_valid_submission(&cover.unit_code, previous)
+                .latest_valid_submission(&cover.unit_code, previous, cover.report_type)
                 .await?
                 .and_then(|s| s.facts)
                 .map(|facts| facts.to_disclosure(&taxonomy, cover.clone())),
@@ -292,6 +294,7 @@ impl Submissions {
         }
         let unit_code = draft.cover.unit_code.clone();
         let fiscal_year = draft.cover.fiscal_year;
+        let report_type = draft.cover.report_type;
         let (mut report, facts) = self.check(draft, content.len()).await?;
         let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
         report
@@ -306,6 +309,7 @@ impl Submissions {
         let new = NewSubmission {
             unit_code,
             fiscal_year,
+            report_type,
             idempotency_key: key.clone(),
             content_sm3: digest.clone(),
             content,

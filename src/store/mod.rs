@@ -9,8 +9,10 @@ pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 use crate::domain::{
     budget::BudgetFigures,
+    disclosure::ReportType,
+    facts::Facts,
     ids::{FiscalYear, IdempotencyKey, UnitCode},
-    submission::{NewSubmission, StoredSubmission},
+    submission::{NewSubmission, StoredSubmission, SubmissionState},
     unit::Unit,
 };
 
@@ -28,6 +30,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Where a unit's submissions for a year stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionStatus {
+    pub unit_code: UnitCode,
+    pub versions: u32,
+    pub latest_version: u32,
+    pub latest_state: SubmissionState,
+    pub latest_at_ms: i64,
+    /// The latest 单户表 version without ERROR findings: the one consolidation counts.
+    pub counted_version: Option<u32>,
 }
 
 /// What registering a unit record did.
@@ -82,13 +96,27 @@ pub trait Store: Send + Sync + 'static {
         year: FiscalYear,
     ) -> Result<Vec<StoredSubmission>, StoreError>;
 
-    /// The latest version without ERROR findings, with content and facts (the figures that count until the
-    /// review workflow decides acceptance).
+    /// The latest version of a report type without ERROR findings, with content and facts (the figures that
+    /// count until the review workflow decides acceptance).
     async fn latest_valid_submission(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
+        report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// For every unit of a year: its latest version without ERROR findings of a report type, and its figures.
+    async fn counted_facts(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Vec<(UnitCode, u32, Facts)>, StoreError>;
+
+    /// For every unit that submitted for a year: how many versions, the latest, and the one that counts.
+    async fn submission_statuses(
+        &self,
+        year: FiscalYear,
+    ) -> Result<Vec<SubmissionStatus>, StoreError>;
 
     /// Records explanations (finding key → text) of a version's findings, replacing earlier ones of the same keys.
     async fn put_explanations(

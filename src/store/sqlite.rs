@@ -12,9 +12,10 @@ use sqlx::{
     },
 };
 
-use super::{Store, StoreError, SubmissionInsert, UnitUpsert};
+use super::{Store, StoreError, SubmissionInsert, SubmissionStatus, UnitUpsert};
 use crate::domain::{
     budget::BudgetFigures,
+    disclosure::ReportType,
     facts::Facts,
     ids::{FiscalYear, IdempotencyKey, RegionCode, UnitCode},
     submission::{NewSubmission, StoredSubmission, SubmissionState},
@@ -113,7 +114,7 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit, StoreError> {
 macro_rules! select_submissions {
     ($extra:literal, $filter:literal) => {
         concat!(
-            "SELECT s.unit_code, s.fiscal_year, s.version, s.state, s.idempotency_key, s.content_sm3, \
+            "SELECT s.unit_code, s.fiscal_year, s.report_type, s.version, s.state, s.idempotency_key, s.content_sm3, \
                     length(s.content) AS content_len, s.report_json, s.submitted_at_ms, \
                     (c.version IS NOT NULL) AS current",
             $extra,
@@ -134,6 +135,7 @@ fn submission_from_row(
     let year: i64 = row.try_get("fiscal_year")?;
     let version: i64 = row.try_get("version")?;
     let state: String = row.try_get("state")?;
+    let report_type: String = row.try_get("report_type")?;
     let report_json: String = row.try_get("report_json")?;
     let content_len: i64 = row.try_get("content_len")?;
     let report: Report = serde_json::from_str(&report_json)
@@ -145,6 +147,8 @@ fn submission_from_row(
             .ok()
             .and_then(|y| FiscalYear::new(y).ok())
             .ok_or_else(|| corrupt(format!("submission year {year}")))?,
+        report_type: ReportType::from_code(&report_type)
+            .ok_or_else(|| corrupt(format!("report type {report_type}")))?,
         version: u32::try_from(version).map_err(|_| corrupt(format!("version {version}")))?,
         state: SubmissionState::from_code(&state)
             .ok_or_else(|| corrupt(format!("state {state}")))?,
@@ -317,8 +321,8 @@ impl Store for SqliteStore {
         .await?;
         let inserted = sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      report_json, facts_json, submitted_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                                      report_json, facts_json, submitted_at_ms, report_type) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
@@ -330,6 +334,7 @@ impl Store for SqliteStore {
         .bind(&report_json)
         .bind(&facts_json)
         .bind(new.submitted_at_ms)
+        .bind(new.report_type.code())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -367,6 +372,7 @@ impl Store for SqliteStore {
         Ok(SubmissionInsert::Inserted(StoredSubmission {
             unit_code: new.unit_code,
             fiscal_year: new.fiscal_year,
+            report_type: new.report_type,
             version: u32::try_from(next).map_err(|_| corrupt(format!("version {next}")))?,
             state: new.state,
             current: true,
@@ -471,16 +477,78 @@ impl Store for SqliteStore {
         &self,
         unit: &UnitCode,
         year: FiscalYear,
+        report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(
                 ", s.content, s.facts_json",
-                "s.unit_code = ? AND s.fiscal_year = ? AND s.state != 'rejected_by_rules' \
+                "s.unit_code = ? AND s.fiscal_year = ? AND s.report_type = ? AND s.state != 'rejected_by_rules' \
                  ORDER BY s.version DESC LIMIT 1"
             ),
-            vec![Bind::Text(unit.as_str()), Bind::Int(i64::from(year.get()))],
+            vec![
+                Bind::Text(unit.as_str()),
+                Bind::Int(i64::from(year.get())),
+                Bind::Text(report_type.code()),
+            ],
         )
         .await
+    }
+
+    async fn counted_facts(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Vec<(UnitCode, u32, Facts)>, StoreError> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT s.unit_code, s.version, s.facts_json FROM submissions s \
+             WHERE s.fiscal_year = ?1 AND s.report_type = ?2 AND s.version = \
+               (SELECT max(v.version) FROM submissions v WHERE v.unit_code = s.unit_code \
+                  AND v.fiscal_year = ?1 AND v.report_type = ?2 AND v.state != 'rejected_by_rules')",
+        )
+        .bind(i64::from(year.get()))
+        .bind(report_type.code())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(unit, version, json)| {
+                let code =
+                    UnitCode::parse(&unit).map_err(|e| corrupt(format!("unit {unit}: {e}")))?;
+                let facts: Facts = serde_json::from_str(&json)
+                    .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
+                Ok((code, u32::try_from(version).unwrap_or(0), facts))
+            })
+            .collect()
+    }
+
+    async fn submission_statuses(
+        &self,
+        year: FiscalYear,
+    ) -> Result<Vec<SubmissionStatus>, StoreError> {
+        let rows: Vec<(String, i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT s.unit_code, count(*), max(s.version), \
+               (SELECT l.state FROM submissions l WHERE l.unit_code = s.unit_code AND l.fiscal_year = s.fiscal_year \
+                ORDER BY l.version DESC LIMIT 1), \
+               max(s.submitted_at_ms), \
+               max(CASE WHEN s.state != 'rejected_by_rules' AND s.report_type = 'single' THEN s.version END) \
+             FROM submissions s WHERE s.fiscal_year = ? GROUP BY s.unit_code",
+        )
+        .bind(i64::from(year.get()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(unit, versions, latest, state, at, counted)| {
+                Ok(SubmissionStatus {
+                    unit_code: UnitCode::parse(&unit)
+                        .map_err(|e| corrupt(format!("unit {unit}: {e}")))?,
+                    versions: u32::try_from(versions).unwrap_or(0),
+                    latest_version: u32::try_from(latest).unwrap_or(0),
+                    latest_state: SubmissionState::from_code(&state)
+                        .ok_or_else(|| corrupt(format!("state {state}")))?,
+                    latest_at_ms: at,
+                    counted_version: counted.and_then(|v| u32::try_from(v).ok()),
+                })
+            })
+            .collect()
     }
 
     async fn put_budget(
