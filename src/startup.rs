@@ -9,11 +9,12 @@ use tonic::transport::Server;
 
 use crate::{
     api::{
-        raw_body::CaptureDisclosureLayer, submissions::SubmissionsService,
-        units::UnitRegistryService,
+        consolidation::ConsolidationService, raw_body::CaptureDisclosureLayer,
+        submissions::SubmissionsService, units::UnitRegistryService,
     },
     configuration::Settings,
     domain::{
+        consolidation::service::Consolidations,
         registry::Registry,
         submission::{Limits, Submissions},
         taxonomy::{Taxonomies, TaxonomyError},
@@ -77,6 +78,9 @@ pub async fn run(
     health
         .set_serving::<pb::submissions_server::SubmissionsServer<SubmissionsService>>()
         .await;
+    health
+        .set_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -89,10 +93,22 @@ pub async fn run(
     // The request around a disclosure is small (an idempotency key); this much room above the disclosure's own
     // limit lets the domain name the exact size, while the layer refuses anything larger without buffering it.
     let request_limit = app.limits.max_disclosure_bytes + 64 * 1024;
-    let registry = Registry::new(app.store.clone());
-    let submissions = Submissions::new(app.store.clone(), app.taxonomies.clone(), app.limits);
+    let consolidations = Arc::new(Consolidations::new(
+        app.store.clone(),
+        app.taxonomies.clone(),
+    ));
+    let registry = Registry::new(app.store.clone(), consolidations.clone());
+    let submissions = Submissions::new(
+        app.store.clone(),
+        app.taxonomies.clone(),
+        app.limits,
+        consolidations.clone(),
+    );
     let units_server =
         pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
+    let consolidation_server = pb::consolidation_server::ConsolidationServer::new(
+        ConsolidationService::new(consolidations),
+    );
     let submissions_server =
         pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
             .max_decoding_message_size(request_limit + 1024);
@@ -111,6 +127,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(units_server)
         .add_service(submissions_server)
+        .add_service(consolidation_server)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     app.store.close().await;

@@ -5,6 +5,7 @@ use prost_types::Timestamp;
 
 use crate::{
     domain::{
+        consolidation::service as consolidation,
         disclosure::{
             AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection,
             ReportType, RowDraft, SectionFact, TableDraft,
@@ -693,6 +694,7 @@ fn cell_to_pb(cell: &CellRef) -> pb::CellRef {
         table: cell.table.clone(),
         row: cell.row.clone(),
         column: cell.column.clone(),
+        unit_code: cell.unit.clone().unwrap_or_default(),
     }
 }
 
@@ -762,6 +764,133 @@ pub fn submission_to_pb(
         report: Some(report_to_pb(&s.report)),
         disclosure,
     })
+}
+
+/// The unit a request asks amounts in: 万元 when unspecified.
+pub fn amount_unit(value: i32) -> Result<AmountUnit, Vec<FieldViolation>> {
+    match pb::AmountUnit::try_from(value) {
+        Ok(pb::AmountUnit::Yuan) => Ok(AmountUnit::Yuan),
+        Ok(pb::AmountUnit::TenThousandYuan | pb::AmountUnit::Unspecified) => {
+            Ok(AmountUnit::TenThousandYuan)
+        }
+        Err(_) => Err(vec![FieldViolation::new(
+            "amount_unit",
+            format!("{value} is not a known amount unit"),
+        )]),
+    }
+}
+
+fn amount_unit_to_pb(unit: AmountUnit) -> pb::AmountUnit {
+    match unit {
+        AmountUnit::Yuan => pb::AmountUnit::Yuan,
+        AmountUnit::TenThousandYuan => pb::AmountUnit::TenThousandYuan,
+    }
+}
+
+fn table_view_to_pb(view: &consolidation::TableView) -> pb::Table {
+    pb::Table {
+        code: view.code.clone(),
+        completeness: pb::TableCompleteness::Complete as i32,
+        declared_empty: false,
+        rows: view
+            .rows
+            .iter()
+            .map(|(code, cells)| pb::Row {
+                code: code.clone(),
+                label: view.labels.get(code).cloned().unwrap_or_default(),
+                cells: cells
+                    .iter()
+                    .map(|(column, value)| pb::Cell {
+                        column: column.clone(),
+                        value: Some(pb::Decimal {
+                            value: value.to_string(),
+                        }),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn consolidated_to_pb(view: &consolidation::ConsolidatedView) -> pb::ConsolidatedReport {
+    pb::ConsolidatedReport {
+        node: Some(unit_to_pb(&view.node)),
+        fiscal_year: view.fiscal_year.get(),
+        amount_unit: amount_unit_to_pb(view.amount_unit) as i32,
+        tables: view.tables.iter().map(table_view_to_pb).collect(),
+        adjustments: view.adjustments.iter().map(table_view_to_pb).collect(),
+        elimination_findings: view.findings.iter().map(finding_to_pb).collect(),
+        partial: view.partial,
+        units_expected: view.units_expected,
+        units_counted: view.units_counted,
+        partial_tables: view.partial_tables.clone(),
+        inexact_figures: view.inexact_figures,
+        policy: view.policy.to_owned(),
+    }
+}
+
+pub fn explanation_to_pb(e: &consolidation::CellExplanation) -> pb::CellExplanation {
+    let decimal = |d: rust_decimal::Decimal| {
+        Some(pb::Decimal {
+            value: d.to_string(),
+        })
+    };
+    pb::CellExplanation {
+        node: Some(unit_to_pb(&e.node)),
+        cell: Some(cell_to_pb(&e.cell)),
+        value: decimal(e.value),
+        own: decimal(e.own),
+        own_version: e.own_version.unwrap_or(0),
+        children: e
+            .children
+            .iter()
+            .map(|c| pb::ChildContribution {
+                unit: Some(unit_to_pb(&c.unit)),
+                value: decimal(c.value),
+                has_children: c.has_children,
+                counted_version: c.counted_version.unwrap_or(0),
+            })
+            .collect(),
+        eliminations: e
+            .eliminations
+            .iter()
+            .map(|x| pb::EliminationEntry {
+                pair_id: x.pair_id.clone(),
+                pair_name: x.pair_name.clone(),
+                unit_code: x.unit.to_string(),
+                side: x.side.to_owned(),
+                amount: decimal(x.amount),
+            })
+            .collect(),
+    }
+}
+
+pub fn completeness_to_pb(view: &consolidation::CompletenessView) -> pb::CompletenessReport {
+    pb::CompletenessReport {
+        node: Some(unit_to_pb(&view.node)),
+        fiscal_year: view.fiscal_year.get(),
+        units: view
+            .units
+            .iter()
+            .map(|u| pb::UnitProgress {
+                unit: Some(unit_to_pb(&u.unit)),
+                depth: u.depth,
+                progress: match u.progress {
+                    consolidation::Progress::NotExpected => pb::Progress::NotExpected,
+                    consolidation::Progress::NeverSubmitted => pb::Progress::NeverSubmitted,
+                    consolidation::Progress::RejectedByRules => pb::Progress::RejectedByRules,
+                    consolidation::Progress::PendingReview => pb::Progress::PendingReview,
+                } as i32,
+                versions: u.versions,
+                latest_version: u.latest_version.unwrap_or(0),
+                counted_version: u.counted_version.unwrap_or(0),
+                last_change: u.last_change_ms.map(timestamp),
+            })
+            .collect(),
+        expected: view.expected,
+        counted: view.counted,
+        missing: view.missing,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The gRPC layer: tonic services that convert a request, call the domain, map the error and convert the
 //! response — nothing else.
 
+pub mod consolidation;
 pub mod convert;
 pub mod error;
 pub mod raw_body;

@@ -139,6 +139,7 @@ mod tests {
                     table: "T01".into(),
                     row: "income_total".into(),
                     column: "amount".into(),
+                    ..Default::default()
                 }],
                 provided: Some(pb::Decimal {
                     value: "8190.84".into(),

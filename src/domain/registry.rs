@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
     domain::{
+        consolidation::service::Consolidations,
         error::{DomainError, FieldViolation},
         ids::{FiscalYear, UnitCode},
         unit::Unit,
@@ -21,11 +22,15 @@ pub struct TreeNode {
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn Store>,
+    consolidations: Arc<Consolidations>,
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>) -> Registry {
-        Registry { store }
+    pub fn new(store: Arc<dyn Store>, consolidations: Arc<Consolidations>) -> Registry {
+        Registry {
+            store,
+            consolidations,
+        }
     }
 
     /// Registers a unit record. Returns the record and whether it was already registered exactly so.
@@ -67,6 +72,10 @@ impl Registry {
             return Err(DomainError::InvalidArgument(violations));
         }
         let outcome = self.store.upsert_unit(&unit).await?;
+        if outcome != UnitUpsert::Unchanged {
+            // A unit added or moved changes the trees consolidation keeps.
+            self.consolidations.on_unit_registered(&unit).await?;
+        }
         Ok((unit, outcome == UnitUpsert::Unchanged))
     }
 

@@ -12,6 +12,7 @@ use sm3::{Digest, Sm3};
 
 use crate::{
     domain::{
+        consolidation::service::Consolidations,
         disclosure::{Disclosure, DisclosureDraft, ReportType},
         error::{DomainError, FieldViolation},
         facts::Facts,
@@ -142,14 +143,21 @@ pub struct Submissions {
     store: Arc<dyn Store>,
     taxonomies: Arc<Taxonomies>,
     limits: Limits,
+    consolidations: Arc<Consolidations>,
 }
 
 impl Submissions {
-    pub fn new(store: Arc<dyn Store>, taxonomies: Arc<Taxonomies>, limits: Limits) -> Submissions {
+    pub fn new(
+        store: Arc<dyn Store>,
+        taxonomies: Arc<Taxonomies>,
+        limits: Limits,
+        consolidations: Arc<Consolidations>,
+    ) -> Submissions {
         Submissions {
             store,
             taxonomies,
             limits,
+            consolidations,
         }
     }
 
@@ -323,7 +331,11 @@ impl Submissions {
             submitted_at_ms: now_ms(),
         };
         match self.store.insert_submission(new).await? {
-            SubmissionInsert::Inserted(stored) => Ok((stored, false)),
+            SubmissionInsert::Inserted(stored) => {
+                // The consolidations the unit is part of change with a version that counts.
+                self.consolidations.on_submission(&stored).await;
+                Ok((stored, false))
+            }
             SubmissionInsert::KeyTaken(existing) => replay(existing, &digest, &key),
         }
     }

@@ -35,10 +35,16 @@ pub struct CellRef {
     pub table: String,
     pub row: String,
     pub column: String,
+    /// The unit whose disclosure the cell is of, when a finding spans several units (consolidation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl std::fmt::Display for CellRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(unit) = &self.unit {
+            write!(f, "{unit}:")?;
+        }
         write!(f, "{}[{}, {}]", self.table, self.row, self.column)
     }
 }

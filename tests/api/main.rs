@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod consolidation;
 mod explanations;
 mod health_reflection;
 mod interop;

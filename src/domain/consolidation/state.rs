@@ -6,7 +6,9 @@
 //! pairs when the node has children) — and `up_vec` — what they add to every strict ancestor (self, less the child
 //! side when the node has a parent). Then
 //!
-//!     consolidated(N) = self_vec(N) + Σ up_vec(d) over the strict descendants d of N,
+//! ```text
+//! consolidated(N) = self_vec(N) + Σ up_vec(d) over the strict descendants d of N
+//! ```
 //!
 //! which a full recompute evaluates bottom-up, and which a new version of one unit updates by adding the change
 //! of its two vectors to the unit and its ancestors. All figures are integers (fen), so both ways agree exactly.
@@ -48,21 +50,29 @@ impl OwnData {
     }
 }
 
-/// The eliminations compiled to cell ids: for each source cell, the cells its amount is removed from.
+/// The eliminations compiled to cell ids: for each source cell, the cells its amount is removed from — all
+/// pairs together (for the sums) and pair by pair (to explain a cell).
 #[derive(Debug, Clone)]
 pub struct Removals {
     child: Vec<Vec<CellId>>,
     parent: Vec<Vec<CellId>>,
+    by_pair: Vec<(Targets, Targets)>,
 }
+
+/// For each source cell, the cells its amount is removed from.
+type Targets = Vec<Vec<CellId>>;
 
 impl Removals {
     pub fn new(layout: &CellLayout, eliminations: Option<&Eliminations>) -> Removals {
         let mut child = vec![Vec::new(); layout.len()];
         let mut parent = vec![Vec::new(); layout.len()];
+        let mut by_pair = Vec::new();
         for pair in eliminations.map(|e| e.pairs.as_slice()).unwrap_or_default() {
+            let mut pair_child = vec![Vec::new(); layout.len()];
+            let mut pair_parent = vec![Vec::new(); layout.len()];
             for (removals, side) in [
-                (&pair.child_removes, &mut child),
-                (&pair.parent_removes, &mut parent),
+                (&pair.child_removes, &mut pair_child),
+                (&pair.parent_removes, &mut pair_parent),
             ] {
                 for removal in removals {
                     for (row, source) in layout.expand(&removal.from) {
@@ -75,8 +85,41 @@ impl Removals {
                     }
                 }
             }
+            for (all, one) in [(&mut child, &pair_child), (&mut parent, &pair_parent)] {
+                for (source, targets) in one.iter().enumerate() {
+                    all[source].extend(targets);
+                }
+            }
+            by_pair.push((pair_child, pair_parent));
         }
-        Removals { child, parent }
+        Removals {
+            child,
+            parent,
+            by_pair,
+        }
+    }
+
+    /// What each pair removes from one cell, given a unit's own figures and its side: (pair index, amount).
+    pub fn explain(&self, own: &OwnData, cell: CellId, child_side: bool) -> Vec<(usize, i64)> {
+        let mut out = Vec::new();
+        for (index, (child, parent)) in self.by_pair.iter().enumerate() {
+            let side = if child_side { child } else { parent };
+            let amount: i64 = own
+                .cells
+                .iter()
+                .map(|(source, value)| {
+                    side[*source as usize]
+                        .iter()
+                        .filter(|t| **t == cell)
+                        .count() as i64
+                        * -value
+                })
+                .sum();
+            if amount != 0 {
+                out.push((index, amount));
+            }
+        }
+        out
     }
 }
 
@@ -192,7 +235,8 @@ impl YearState {
         (self_vec, up_vec)
     }
 
-    fn ancestors(&self, node: NodeId) -> Vec<NodeId> {
+    /// The strict ancestors of a node, nearest first.
+    pub fn ancestors(&self, node: NodeId) -> Vec<NodeId> {
         let mut out = Vec::new();
         let mut current = self.nodes[node].parent;
         while let Some(a) = current {
@@ -414,19 +458,48 @@ impl YearState {
         normalize(cells)
     }
 
-    /// The eliminations of one unit's own figures at its parent, by removal side: what each source cell removes.
-    pub fn removal_of(&self, node: NodeId, child_side: bool) -> Sparse {
-        match &self.nodes[node].own {
-            Some(own) => normalize(self.removal(
-                own,
-                if child_side {
-                    &self.removals.child
-                } else {
-                    &self.removals.parent
-                },
-            )),
-            None => Vec::new(),
+    /// What each pair removes from one cell of a node's consolidation, from the node's own figures (the parent
+    /// side) and from each child's (the child side): (unit, pair index, is child side, amount).
+    pub fn eliminations_at(&self, node: NodeId, cell: CellId) -> Vec<(NodeId, usize, bool, i64)> {
+        let mut out = Vec::new();
+        let n = &self.nodes[node];
+        if let Some(own) = &n.own
+            && !n.children.is_empty()
+        {
+            out.extend(
+                self.removals
+                    .explain(own, cell, false)
+                    .into_iter()
+                    .map(|(p, a)| (node, p, false, a)),
+            );
         }
+        for &child in &n.children {
+            if let Some(own) = &self.nodes[child].own {
+                out.extend(
+                    self.removals
+                        .explain(own, cell, true)
+                        .into_iter()
+                        .map(|(p, a)| (child, p, true, a)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Sets a node's figures without updating anything: for loading a year, followed by `full_recompute`.
+    pub fn load_own(&mut self, node: NodeId, own: Option<OwnData>) {
+        self.nodes[node].own = own;
+    }
+
+    /// Sets a node's parent without updating anything: for loading a year, followed by `full_recompute`.
+    /// Refuses a cycle.
+    pub fn load_parent(&mut self, node: NodeId, parent: NodeId) -> bool {
+        if parent == node || self.ancestors(parent).contains(&node) {
+            return false;
+        }
+        self.nodes[node].parent = Some(parent);
+        self.nodes[parent].children.push(node);
+        true
     }
 
     /// Bytes held by the consolidated state (dense figures and contribution vectors).

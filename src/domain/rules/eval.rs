@@ -689,6 +689,7 @@ impl<'a> Env<'a> {
             table: def.code.clone(),
             row: row.to_owned(),
             column: def.columns[column].code.clone(),
+            unit: None,
         });
         match self.disclosure.cell(table, row, column) {
             CellState::Given(value) => V::Num(if def.columns[column].kind.is_exact() {
@@ -988,6 +989,7 @@ impl<'a> Env<'a> {
 
 fn evaluation_cell(position: usize, row: String, column: &str) -> FoundCell {
     FoundCell {
+        unit: None,
         table: if position == 0 {
             "EVAL".into()
         } else {

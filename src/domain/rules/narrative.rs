@@ -677,6 +677,7 @@ impl Checker<'_> {
                 table: "NARRATIVE".into(),
                 row: section.to_owned(),
                 column: label.to_owned(),
+                unit: None,
             },
         );
         self.report.findings.push(Finding {

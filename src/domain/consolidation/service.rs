@@ -1,0 +1,838 @@
+//! Consolidation as a service: each fiscal year's state built from the store on first use, kept current as
+//! versions are submitted and units move, and read as consolidated tables, explained cells, completeness and
+//! comparisons with what a node reported.
+//!
+//! Which version counts is a declared policy: [`POLICY`]. Until the review workflow exists, that is each unit's
+//! latest 单户表 without ERROR findings; once it does, it will be the latest accepted one.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Instant,
+};
+
+use rust_decimal::Decimal;
+use tokio::sync::{Mutex, RwLock};
+
+use super::{
+    layout::{CellId, CellLayout, factor, from_units, half_ulp, to_units},
+    state::{NodeId, OwnData, Removals, Sparse, YearState},
+};
+use crate::{
+    domain::{
+        disclosure::{AmountUnit, Completeness, ReportType, RowData, TableData},
+        error::DomainError,
+        facts::Facts,
+        ids::{FiscalYear, UnitCode},
+        money::{Value, round_for_display},
+        rules::evaluate_standalone,
+        submission::{StoredSubmission, SubmissionState},
+        taxonomy::{Taxonomies, Taxonomy},
+        unit::Unit,
+        validation::{CellRef, Finding, Report, Severity},
+    },
+    store::Store,
+};
+
+/// Which version of each unit counts in consolidation.
+pub const POLICY: &str = "latest valid 单户表: each unit's latest version of report type SINGLE without ERROR findings \
+                          (the latest accepted one once the review workflow exists)";
+
+/// A table of consolidated figures, in a display unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableView {
+    pub code: String,
+    /// Row code → (column code, value), in layout order.
+    pub rows: BTreeMap<String, Vec<(String, Decimal)>>,
+    /// Row code → the row's name in the layout or code list.
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsolidatedView {
+    pub node: Unit,
+    pub fiscal_year: FiscalYear,
+    pub amount_unit: AmountUnit,
+    pub tables: Vec<TableView>,
+    /// The eliminations made at the node (调整表), as the negative amounts they subtract.
+    pub adjustments: Vec<TableView>,
+    /// Elimination pairs whose two sides disagree, in the node's subtree.
+    pub findings: Vec<Finding>,
+    /// Whether some unit that should count has no valid version, or a counted version gives a table only partly.
+    pub partial: bool,
+    pub units_expected: u32,
+    pub units_counted: u32,
+    /// Tables that some counted version gives only partly.
+    pub partial_tables: Vec<String>,
+    /// Figures finer than a fen, rounded to the fen.
+    pub inexact_figures: u32,
+    pub policy: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildContribution {
+    pub unit: Unit,
+    pub value: Decimal,
+    pub has_children: bool,
+    pub counted_version: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EliminationEntry {
+    pub pair_id: String,
+    pub pair_name: String,
+    pub unit: UnitCode,
+    /// "parent" or "child".
+    pub side: &'static str,
+    /// What it removes from the cell (negative when it lowers it).
+    pub amount: Decimal,
+}
+
+/// A consolidated cell: the node's own figure, each child's consolidated figure, and the eliminations, which add
+/// up to the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellExplanation {
+    pub node: Unit,
+    pub cell: CellRef,
+    pub value: Decimal,
+    pub own: Decimal,
+    pub own_version: Option<u32>,
+    pub children: Vec<ChildContribution>,
+    pub eliminations: Vec<EliminationEntry>,
+}
+
+/// Where a unit of a subtree stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A fiscal region node: no disclosure of its own is expected.
+    NotExpected,
+    NeverSubmitted,
+    /// Its latest version has ERROR findings (an earlier valid version may still count).
+    RejectedByRules,
+    /// Its latest version has no ERROR findings and counts.
+    PendingReview,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitProgress {
+    pub unit: Unit,
+    pub depth: u32,
+    pub progress: Progress,
+    pub versions: u32,
+    pub latest_version: Option<u32>,
+    pub counted_version: Option<u32>,
+    pub last_change_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletenessView {
+    pub node: Unit,
+    pub fiscal_year: FiscalYear,
+    pub units: Vec<UnitProgress>,
+    pub expected: u32,
+    pub counted: u32,
+    pub missing: u32,
+}
+
+/// A year's state with what it was built from.
+pub struct YearData {
+    pub taxonomy: Arc<Taxonomy>,
+    pub state: YearState,
+    /// The registry record of each node.
+    pub units: Vec<Unit>,
+}
+
+pub struct Consolidations {
+    store: Arc<dyn Store>,
+    taxonomies: Arc<Taxonomies>,
+    years: Mutex<HashMap<FiscalYear, Arc<RwLock<YearData>>>>,
+}
+
+/// A counted version's figures as integers on the layout.
+pub fn own_data(taxonomy: &Taxonomy, layout: &CellLayout, version: u32, facts: &Facts) -> OwnData {
+    let mut cells: Vec<(CellId, i64, i64)> = Vec::new();
+    let mut partial_tables = Vec::new();
+    let mut inexact = 0;
+    for (code, table) in &facts.tables {
+        let Some(index) = taxonomy.table_index(code) else {
+            continue;
+        };
+        let def = &taxonomy.tables[index];
+        if table.partial {
+            partial_tables.push(index);
+        }
+        for (row, values) in &table.rows {
+            for (column, value) in values {
+                let Some(c) = def.column_index(column) else {
+                    continue;
+                };
+                let Some(id) = layout.id(index, row, c) else {
+                    continue;
+                };
+                let f = factor(def.columns[c].kind, facts.amount_unit);
+                let (units, exact) = to_units(*value, f);
+                if !exact {
+                    inexact += 1;
+                }
+                if units != 0 {
+                    cells.push((id, units, half_ulp(*value, f)));
+                }
+            }
+        }
+    }
+    cells.sort_unstable_by_key(|(id, _, _)| *id);
+    OwnData {
+        version,
+        half_ulps: cells.iter().map(|(_, _, h)| *h).collect(),
+        cells: cells.into_iter().map(|(id, v, _)| (id, v)).collect(),
+        partial_tables,
+        inexact,
+    }
+}
+
+fn not_found(code: &UnitCode, year: FiscalYear) -> DomainError {
+    DomainError::NotFound {
+        what: "node",
+        key: format!("{code} (fiscal year {year})"),
+    }
+}
+
+impl YearData {
+    fn node(&self, code: &UnitCode) -> Result<NodeId, DomainError> {
+        self.state
+            .by_code
+            .get(code)
+            .copied()
+            .ok_or_else(|| not_found(code, self.taxonomy.fiscal_year))
+    }
+
+    /// The nodes of a subtree, depth first (children by code), with their depth below the root.
+    fn subtree(&self, root: NodeId) -> Vec<(NodeId, u32)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(root, 0)];
+        while let Some((node, depth)) = stack.pop() {
+            out.push((node, depth));
+            let mut children = self.state.nodes[node].children.clone();
+            children.sort_by(|a, b| self.state.nodes[*b].code.cmp(&self.state.nodes[*a].code));
+            stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+        }
+        out
+    }
+
+    /// A figure of a cell in a display unit.
+    fn show(&self, cell: CellId, units: i64, unit: AmountUnit) -> Decimal {
+        from_units(units, factor(self.state.layout.kind(cell), unit))
+    }
+
+    fn cell_ref(&self, cell: CellId, unit: Option<&UnitCode>) -> CellRef {
+        let key = &self.state.layout.cells[cell as usize];
+        let def = &self.taxonomy.tables[key.table];
+        CellRef {
+            table: def.code.clone(),
+            row: key.row.clone(),
+            column: def.columns[key.column].code.clone(),
+            unit: unit.map(ToString::to_string),
+        }
+    }
+
+    /// Sparse figures as tables, only those asked for (all when `tables` is empty).
+    fn tables(&self, cells: &Sparse, unit: AmountUnit, tables: &[usize]) -> Vec<TableView> {
+        let mut by_table: BTreeMap<usize, TableView> = BTreeMap::new();
+        for &(cell, value) in cells {
+            let key = &self.state.layout.cells[cell as usize];
+            if !tables.is_empty() && !tables.contains(&key.table) {
+                continue;
+            }
+            let def = &self.taxonomy.tables[key.table];
+            let view = by_table.entry(key.table).or_insert_with(|| TableView {
+                code: def.code.clone(),
+                rows: BTreeMap::new(),
+                labels: BTreeMap::new(),
+            });
+            view.labels.entry(key.row.clone()).or_insert_with(|| {
+                self.taxonomy
+                    .row_name(def, &key.row)
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            view.rows.entry(key.row.clone()).or_default().push((
+                def.columns[key.column].code.clone(),
+                self.show(cell, value, unit),
+            ));
+        }
+        by_table.into_values().collect()
+    }
+
+    /// Adds the recomputed cells (percentages) to consolidated tables: evaluated on the consolidated figures.
+    fn recompute(&self, tables: &mut Vec<TableView>, requested: &[usize]) {
+        let Some(eliminations) = &self.taxonomy.eliminations else {
+            return;
+        };
+        if eliminations.recompute.is_empty() {
+            return;
+        }
+        // The consolidated figures as a disclosure, complete, to evaluate the formulas on.
+        let mut disclosure = crate::domain::facts::Facts::default()
+            .to_disclosure(&self.taxonomy, placeholder_cover(self.taxonomy.fiscal_year));
+        for view in tables.iter() {
+            let Some(index) = self.taxonomy.table_index(&view.code) else {
+                continue;
+            };
+            let def = &self.taxonomy.tables[index];
+            let data = disclosure.tables[index].get_or_insert_with(|| TableData {
+                completeness: Completeness::Complete,
+                declared_empty: false,
+                rows: BTreeMap::new(),
+            });
+            for (row, cells) in &view.rows {
+                let mut values = vec![None; def.columns.len()];
+                for (column, value) in cells {
+                    if let Some(c) = def.column_index(column) {
+                        values[c] = Some(Value::from_decimal(*value));
+                    }
+                }
+                data.rows.insert(
+                    row.clone(),
+                    RowData {
+                        label: String::new(),
+                        cells: values,
+                    },
+                );
+            }
+        }
+        for (pattern, expr) in &eliminations.recompute {
+            if !requested.is_empty() && !requested.contains(&pattern.table) {
+                continue;
+            }
+            let Some(value) =
+                evaluate_standalone(&self.taxonomy.rules, &self.taxonomy, &disclosure, expr)
+            else {
+                continue;
+            };
+            let def = &self.taxonomy.tables[pattern.table];
+            let row = pattern.row.clone().unwrap_or_default();
+            let view = match tables.iter_mut().find(|t| t.code == def.code) {
+                Some(view) => view,
+                None => {
+                    tables.push(TableView {
+                        code: def.code.clone(),
+                        rows: BTreeMap::new(),
+                        labels: BTreeMap::new(),
+                    });
+                    tables.last_mut().expect("just pushed")
+                }
+            };
+            view.labels.entry(row.clone()).or_insert_with(|| {
+                self.taxonomy
+                    .row_name(def, &row)
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            view.rows.entry(row).or_default().push((
+                def.columns[pattern.column].code.clone(),
+                round_for_display(value, 2),
+            ));
+        }
+    }
+
+    /// Elimination pairs whose two sides disagree at each node of a subtree with figures and children.
+    fn elimination_findings(&self, root: NodeId, unit: AmountUnit) -> Vec<Finding> {
+        let Some(eliminations) = &self.taxonomy.eliminations else {
+            return Vec::new();
+        };
+        let layout = &self.state.layout;
+        let mut findings = Vec::new();
+        for (node, _) in self.subtree(root) {
+            let n = &self.state.nodes[node];
+            let (Some(own), false) = (&n.own, n.children.is_empty()) else {
+                continue;
+            };
+            let children: Vec<&OwnData> = n
+                .children
+                .iter()
+                .filter_map(|c| self.state.nodes[*c].own.as_ref())
+                .collect();
+            if children.len() != n.children.len() {
+                // A child has no counted figures yet: the comparison would only show what is missing.
+                continue;
+            }
+            for pair in &eliminations.pairs {
+                let cell_of = |p: &crate::domain::taxonomy::eliminations::CellPattern| {
+                    layout.id(p.table, p.row.as_deref().unwrap_or_default(), p.column)
+                };
+                let (Some(parent_cell), Some(child_cell)) =
+                    (cell_of(&pair.parent), cell_of(&pair.child))
+                else {
+                    continue;
+                };
+                let provided = own.get(parent_cell);
+                let provided_half = own.half_ulp(parent_cell);
+                let expected: i64 = children.iter().map(|c| c.get(child_cell)).sum();
+                let expected_half: i64 = children.iter().map(|c| c.half_ulp(child_cell)).sum();
+                if (provided - expected).abs() <= provided_half + expected_half {
+                    continue;
+                }
+                let show = |cell, units| round_for_display(self.show(cell, units, unit), 2);
+                let (p, e) = (show(parent_cell, provided), show(child_cell, expected));
+                let parent_unit = &self.units[node];
+                let message = pair
+                    .message
+                    .replace(
+                        "{parent}",
+                        &format!("{} {}", parent_unit.code, parent_unit.name),
+                    )
+                    .replace("{provided}", &p.to_string())
+                    .replace("{expected}", &e.to_string())
+                    .replace("{difference}", &(p - e).to_string());
+                let mut cells = vec![self.cell_ref(parent_cell, Some(&n.code))];
+                cells.extend(
+                    n.children
+                        .iter()
+                        .map(|c| self.cell_ref(child_cell, Some(&self.state.nodes[*c].code))),
+                );
+                let mut finding = Finding {
+                    rule_id: pair.id.clone(),
+                    severity: pair.severity,
+                    message,
+                    cells,
+                    provided: Some(p),
+                    expected: Some(e),
+                    difference: Some(p - e),
+                    project: None,
+                    indicator: None,
+                    key: String::new(),
+                    explanation: None,
+                };
+                let mut report = Report::new(self.taxonomy.fiscal_year);
+                report.findings.push(finding.clone());
+                report.finish();
+                finding.key = report.findings[0].key.clone();
+                findings.push(finding);
+            }
+        }
+        findings
+    }
+}
+
+fn placeholder_cover(year: FiscalYear) -> crate::domain::disclosure::Cover {
+    crate::domain::disclosure::Cover {
+        unit_code: UnitCode::parse("consolidated").expect("a valid code"),
+        unit_name: String::new(),
+        fiscal_year: year,
+        budget_level: None,
+        unit_type: None,
+        supervising_department_code: None,
+        supervising_department_name: String::new(),
+        parent_unit_code: None,
+        fiscal_region_code: None,
+        report_type: ReportType::Consolidated,
+        amount_unit: AmountUnit::TenThousandYuan,
+    }
+}
+
+impl Consolidations {
+    pub fn new(store: Arc<dyn Store>, taxonomies: Arc<Taxonomies>) -> Consolidations {
+        Consolidations {
+            store,
+            taxonomies,
+            years: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A year's state, built from the store on first use.
+    pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
+        let mut years = self.years.lock().await;
+        if let Some(data) = years.get(&year) {
+            return Ok(data.clone());
+        }
+        let started = Instant::now();
+        let data = self.build(year).await?;
+        tracing::info!(
+            year = %year,
+            nodes = data.state.nodes.len(),
+            cells = data.state.layout.len(),
+            memory_bytes = data.state.memory_bytes(),
+            millis = started.elapsed().as_millis() as u64,
+            "consolidation built"
+        );
+        let data = Arc::new(RwLock::new(data));
+        years.insert(year, data.clone());
+        Ok(data)
+    }
+
+    async fn build(&self, year: FiscalYear) -> Result<YearData, DomainError> {
+        let taxonomy = self.taxonomies.get(year).cloned().ok_or_else(|| {
+            DomainError::invalid(
+                "fiscal_year",
+                format!(
+                    "there is no taxonomy for fiscal year {year} (years with one: {})",
+                    self.taxonomies.years_list()
+                ),
+            )
+        })?;
+        let layout = Arc::new(CellLayout::new(&taxonomy));
+        let removals = Arc::new(Removals::new(&layout, taxonomy.eliminations.as_ref()));
+        let mut state = YearState::new(layout.clone(), removals);
+        let units = self.store.units_for_year(year).await?;
+        for unit in &units {
+            state.add_node(unit.code.clone(), None);
+        }
+        for (node, unit) in units.iter().enumerate() {
+            if let Some(parent) = unit
+                .parent
+                .as_ref()
+                .and_then(|p| state.by_code.get(p).copied())
+            {
+                state.load_parent(node, parent);
+            }
+        }
+        for (code, version, facts) in self.store.counted_facts(year, ReportType::Single).await? {
+            if let Some(&node) = state.by_code.get(&code) {
+                state.load_own(node, Some(own_data(&taxonomy, &layout, version, &facts)));
+            }
+        }
+        state.full_recompute();
+        Ok(YearData {
+            taxonomy,
+            state,
+            units,
+        })
+    }
+
+    /// A version was stored: when it counts, its unit's figures change, and so do its ancestors'.
+    pub async fn on_submission(&self, stored: &StoredSubmission) {
+        if stored.report_type != ReportType::Single
+            || stored.state == SubmissionState::RejectedByRules
+        {
+            return;
+        }
+        let Some(facts) = &stored.facts else { return };
+        let data = self.years.lock().await.get(&stored.fiscal_year).cloned();
+        let Some(data) = data else { return };
+        let mut data = data.write().await;
+        let Some(&node) = data.state.by_code.get(&stored.unit_code) else {
+            return;
+        };
+        let own = own_data(&data.taxonomy, &data.state.layout, stored.version, facts);
+        data.state.set_own(node, Some(own));
+    }
+
+    /// A unit was registered or moved: every year already built that the record applies to is updated.
+    pub async fn on_unit_registered(&self, unit: &Unit) -> Result<(), DomainError> {
+        let built: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
+            .years
+            .lock()
+            .await
+            .iter()
+            .filter(|(year, _)| **year >= unit.valid_from)
+            .map(|(y, d)| (*y, d.clone()))
+            .collect();
+        for (year, data) in built {
+            // The record that applies to the year now (a later record may still take precedence).
+            let Some(record) = self.store.unit(&unit.code, year).await? else {
+                continue;
+            };
+            let mut data = data.write().await;
+            let node = match data.state.by_code.get(&record.code) {
+                Some(&node) => node,
+                None => {
+                    let node = data.state.add_node(record.code.clone(), None);
+                    data.units.push(record.clone());
+                    node
+                }
+            };
+            let parent = record
+                .parent
+                .as_ref()
+                .and_then(|p| data.state.by_code.get(p).copied());
+            data.state.set_parent(node, parent);
+            data.units[node] = record;
+        }
+        Ok(())
+    }
+
+    /// A node's consolidated tables (all, or those named), the eliminations made at it, and what is missing.
+    pub async fn consolidated(
+        &self,
+        code: &UnitCode,
+        year: FiscalYear,
+        tables: &[String],
+        unit: AmountUnit,
+    ) -> Result<ConsolidatedView, DomainError> {
+        let data = self.year(year).await?;
+        let data = data.read().await;
+        let node = data.node(code)?;
+        let mut requested = Vec::new();
+        for (i, name) in tables.iter().enumerate() {
+            match data.taxonomy.table_index(name) {
+                Some(index) => requested.push(index),
+                None => {
+                    return Err(DomainError::invalid(
+                        format!("tables[{i}]"),
+                        format!("unknown table \"{name}\" in the {year} taxonomy"),
+                    ));
+                }
+            }
+        }
+        let subtree = data.subtree(node);
+        let expected: Vec<NodeId> = subtree
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !data.units[*n].is_region)
+            .collect();
+        let counted: Vec<&OwnData> = expected
+            .iter()
+            .filter_map(|n| data.state.nodes[*n].own.as_ref())
+            .collect();
+        let mut partial_tables: Vec<String> = counted
+            .iter()
+            .flat_map(|o| {
+                o.partial_tables
+                    .iter()
+                    .map(|t| data.taxonomy.tables[*t].code.clone())
+            })
+            .collect();
+        partial_tables.sort();
+        partial_tables.dedup();
+        let mut views = data.tables(&data.state.consolidated(node), unit, &requested);
+        data.recompute(&mut views, &requested);
+        Ok(ConsolidatedView {
+            node: data.units[node].clone(),
+            fiscal_year: year,
+            amount_unit: unit,
+            tables: views,
+            adjustments: data.tables(&data.state.adjustments(node), unit, &requested),
+            findings: data.elimination_findings(node, unit),
+            partial: counted.len() < expected.len() || !partial_tables.is_empty(),
+            units_expected: expected.len() as u32,
+            units_counted: counted.len() as u32,
+            partial_tables,
+            inexact_figures: counted.iter().map(|o| o.inexact).sum(),
+            policy: POLICY,
+        })
+    }
+
+    /// One consolidated cell, down to what each child and each elimination contributes.
+    pub async fn explain(
+        &self,
+        code: &UnitCode,
+        year: FiscalYear,
+        table: &str,
+        row: &str,
+        column: &str,
+        unit: AmountUnit,
+    ) -> Result<CellExplanation, DomainError> {
+        let data = self.year(year).await?;
+        let data = data.read().await;
+        let node = data.node(code)?;
+        let taxonomy = &data.taxonomy;
+        let index = taxonomy
+            .table_index(table)
+            .ok_or_else(|| DomainError::invalid("table", format!("unknown table \"{table}\"")))?;
+        let def = &taxonomy.tables[index];
+        let c = def.column_index(column).ok_or_else(|| {
+            DomainError::invalid(
+                "column",
+                format!("table {} has no column \"{column}\"", def.code),
+            )
+        })?;
+        let cell = data.state.layout.id(index, row, c).ok_or_else(|| {
+            DomainError::invalid(
+                "row",
+                format!("{}[{row}, {column}] is not a consolidated cell (unknown row, or a column that is not summed)", def.code),
+            )
+        })?;
+        let n = &data.state.nodes[node];
+        let eliminations = taxonomy.eliminations.as_ref();
+        Ok(CellExplanation {
+            node: data.units[node].clone(),
+            cell: data.cell_ref(cell, None),
+            value: data.show(cell, data.state.value(node, cell), unit),
+            own: data.show(cell, n.own.as_ref().map_or(0, |o| o.get(cell)), unit),
+            own_version: n.own.as_ref().map(|o| o.version),
+            children: {
+                let mut children: Vec<ChildContribution> = n
+                    .children
+                    .iter()
+                    .map(|&child| ChildContribution {
+                        unit: data.units[child].clone(),
+                        value: data.show(cell, data.state.value(child, cell), unit),
+                        has_children: !data.state.nodes[child].children.is_empty(),
+                        counted_version: data.state.nodes[child].own.as_ref().map(|o| o.version),
+                    })
+                    .collect();
+                children.sort_by(|a, b| a.unit.code.cmp(&b.unit.code));
+                children
+            },
+            eliminations: data
+                .state
+                .eliminations_at(node, cell)
+                .into_iter()
+                .map(|(at, pair, child_side, amount)| {
+                    let pair = &eliminations.expect("eliminations were applied").pairs[pair];
+                    EliminationEntry {
+                        pair_id: pair.id.clone(),
+                        pair_name: pair.name.clone(),
+                        unit: data.state.nodes[at].code.clone(),
+                        side: if child_side { "child" } else { "parent" },
+                        amount: data.show(cell, amount, unit),
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// Every unit of a subtree with where its disclosure stands.
+    pub async fn completeness(
+        &self,
+        code: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<CompletenessView, DomainError> {
+        let data = self.year(year).await?;
+        let statuses: HashMap<UnitCode, crate::store::SubmissionStatus> = self
+            .store
+            .submission_statuses(year)
+            .await?
+            .into_iter()
+            .map(|s| (s.unit_code.clone(), s))
+            .collect();
+        let data = data.read().await;
+        let node = data.node(code)?;
+        let mut units = Vec::new();
+        for (n, depth) in data.subtree(node) {
+            let unit = data.units[n].clone();
+            let status = statuses.get(&unit.code);
+            let progress = match (unit.is_region, status) {
+                (true, _) => Progress::NotExpected,
+                (false, None) => Progress::NeverSubmitted,
+                (false, Some(s)) if s.latest_state == SubmissionState::RejectedByRules => {
+                    Progress::RejectedByRules
+                }
+                (false, Some(_)) => Progress::PendingReview,
+            };
+            units.push(UnitProgress {
+                unit,
+                depth,
+                progress,
+                versions: status.map_or(0, |s| s.versions),
+                latest_version: status.map(|s| s.latest_version),
+                counted_version: status.and_then(|s| s.counted_version),
+                last_change_ms: status.map(|s| s.latest_at_ms),
+            });
+        }
+        let expected = units
+            .iter()
+            .filter(|u| u.progress != Progress::NotExpected)
+            .count() as u32;
+        let counted = units.iter().filter(|u| u.counted_version.is_some()).count() as u32;
+        let missing = units
+            .iter()
+            .filter(|u| u.progress == Progress::NeverSubmitted)
+            .count() as u32;
+        Ok(CompletenessView {
+            node: data.units[node].clone(),
+            fiscal_year: year,
+            units,
+            expected,
+            counted,
+            missing,
+        })
+    }
+
+    /// The node's own reported 汇总表 (its latest valid version of report type CONSOLIDATED) against the computed
+    /// consolidation, cell by cell. A difference is a finding when it exceeds what rounding can explain: the
+    /// reported figure's own rounding plus the rounding of every figure the computed one adds up.
+    pub async fn compare_reported(
+        &self,
+        code: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<(u32, Report), DomainError> {
+        let reported = self
+            .store
+            .latest_valid_submission(code, year, ReportType::Consolidated)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: "reported consolidation (汇总表)",
+                key: format!("{code} (fiscal year {year})"),
+            })?;
+        let facts = reported.facts.clone().unwrap_or_default();
+        let data = self.year(year).await?;
+        let data = data.read().await;
+        let node = data.node(code)?;
+        let layout = &data.state.layout;
+        let reported_own = own_data(&data.taxonomy, layout, reported.version, &facts);
+        // What rounding may have moved each computed figure: the half-units of every figure it adds, and of every
+        // figure an elimination takes from it.
+        let mut slack = vec![0i64; layout.len()];
+        for (d, _) in data.subtree(node) {
+            let Some(own) = &data.state.nodes[d].own else {
+                continue;
+            };
+            for (i, (cell, _)) in own.cells.iter().enumerate() {
+                slack[*cell as usize] += own.half_ulps[i];
+            }
+        }
+        let computed = data.state.consolidated(node);
+        let mut cells: Vec<CellId> = computed
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(reported_own.cells.iter().map(|(c, _)| *c))
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        let tables_reported: Vec<usize> = facts
+            .tables
+            .keys()
+            .filter_map(|t| data.taxonomy.table_index(t))
+            .collect();
+        let mut report = Report::new(year);
+        let unit = facts.amount_unit;
+        for cell in cells {
+            let key = &layout.cells[cell as usize];
+            // Only the tables the 汇总表 gives are compared; in a partial table, only the cells it gives.
+            let Some(table_facts) = facts.tables.get(&data.taxonomy.tables[key.table].code) else {
+                continue;
+            };
+            if !tables_reported.contains(&key.table) {
+                continue;
+            }
+            let given = reported_own
+                .cells
+                .binary_search_by_key(&cell, |(c, _)| *c)
+                .is_ok()
+                || table_facts.rows.get(&key.row).is_some_and(|r| {
+                    r.contains_key(&data.taxonomy.tables[key.table].columns[key.column].code)
+                });
+            if table_facts.partial && !given {
+                continue;
+            }
+            report.checks_evaluated += 1;
+            let provided = reported_own.get(cell);
+            let expected = data.state.value(node, cell);
+            if (provided - expected).abs() <= reported_own.half_ulp(cell) + slack[cell as usize] {
+                continue;
+            }
+            let p = round_for_display(data.show(cell, provided, unit), 2);
+            let e = round_for_display(data.show(cell, expected, unit), 2);
+            let cell_ref = data.cell_ref(cell, None);
+            report.findings.push(Finding {
+                rule_id: "CONS-CMP-001".into(),
+                severity: Severity::Error,
+                message: format!(
+                    "汇总表 {cell_ref} 报 {p}，按所属单位决算汇总（含抵销）应为 {e}（差 {}），超出舍入误差",
+                    p - e
+                ),
+                cells: vec![cell_ref],
+                provided: Some(p),
+                expected: Some(e),
+                difference: Some(p - e),
+                project: None,
+                indicator: None,
+                key: String::new(),
+                explanation: None,
+            });
+        }
+        report.finish();
+        Ok((reported.version, report))
+    }
+}

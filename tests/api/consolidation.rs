@@ -1,0 +1,647 @@
+//! Consolidation through the server: a hand-built tree with transfers inside it, checked against figures
+//! computed by hand.
+//!
+//!     R  昌吉州 (a fiscal region: no disclosure of its own)
+//!     ├── D   宣传部 (a department with its own figures): pays its units 30 (对附属单位补助支出), receives 5 from U1
+//!     │   ├── U1  receives 20 (上级补助收入), pays 5 up (上缴上级支出)
+//!     │   └── U2  receives 10
+//!     └── D2  文旅局: its own small figures; its unit U3 never submits
+
+use std::collections::HashMap;
+
+use juesuan::pb;
+
+use crate::helpers::{TestApp, submit_request};
+
+fn decimal(value: &str) -> Option<pb::Decimal> {
+    Some(pb::Decimal {
+        value: value.into(),
+    })
+}
+
+fn table(code: &str, rows: &[(&str, &[(&str, &str)])]) -> pb::Table {
+    pb::Table {
+        code: code.into(),
+        completeness: pb::TableCompleteness::Complete as i32,
+        declared_empty: false,
+        rows: rows
+            .iter()
+            .map(|(row, cells)| pb::Row {
+                code: (*row).into(),
+                label: String::new(),
+                cells: cells
+                    .iter()
+                    .map(|(column, value)| pb::Cell {
+                        column: (*column).into(),
+                        value: decimal(value),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Figures of a unit's year, all under function 207 (万元).
+struct Figures<'a> {
+    gpb: &'a str,
+    superior: &'a str,
+    business: &'a str,
+    affiliated: &'a str,
+    other: &'a str,
+    income: &'a str,
+    basic: &'a str,
+    project: &'a str,
+    remit: &'a str,
+    subsidy: &'a str,
+    expenditure: &'a str,
+    carry: &'a str,
+}
+
+fn disclosure(unit: &str, parent: &str, report: pb::ReportType, f: &Figures) -> pb::Disclosure {
+    pb::Disclosure {
+        cover: Some(pb::Cover {
+            unit_code: unit.into(),
+            unit_name: unit.into(),
+            fiscal_year: 2024,
+            parent_unit_code: parent.into(),
+            report_type: report as i32,
+            amount_unit: pb::AmountUnit::TenThousandYuan as i32,
+            ..Default::default()
+        }),
+        tables: vec![
+            table(
+                "T01",
+                &[
+                    ("income_gpb", &[("amount", f.gpb)]),
+                    ("income_superior_subsidy", &[("amount", f.superior)]),
+                    ("income_business", &[("amount", f.business)]),
+                    ("income_affiliated_remit", &[("amount", f.affiliated)]),
+                    ("income_other", &[("amount", f.other)]),
+                    ("income_total", &[("amount", f.income)]),
+                    ("income_grand_total", &[("amount", f.income)]),
+                    ("207", &[("amount", f.expenditure)]),
+                    ("expenditure_total", &[("amount", f.expenditure)]),
+                    ("carryover_end", &[("amount", f.carry)]),
+                    ("expenditure_grand_total", &[("amount", f.income)]),
+                ],
+            ),
+            table(
+                "T02",
+                &[
+                    (
+                        "207",
+                        &[
+                            ("total", f.income),
+                            ("fiscal", f.gpb),
+                            ("superior_subsidy", f.superior),
+                            ("business", f.business),
+                            ("affiliated_remit", f.affiliated),
+                            ("other", f.other),
+                        ],
+                    ),
+                    (
+                        "total",
+                        &[
+                            ("total", f.income),
+                            ("fiscal", f.gpb),
+                            ("superior_subsidy", f.superior),
+                            ("business", f.business),
+                            ("affiliated_remit", f.affiliated),
+                            ("other", f.other),
+                        ],
+                    ),
+                ],
+            ),
+            table(
+                "T03",
+                &[
+                    (
+                        "207",
+                        &[
+                            ("total", f.expenditure),
+                            ("basic", f.basic),
+                            ("project", f.project),
+                            ("remit_superior", f.remit),
+                            ("subsidy_affiliated", f.subsidy),
+                        ],
+                    ),
+                    (
+                        "total",
+                        &[
+                            ("total", f.expenditure),
+                            ("basic", f.basic),
+                            ("project", f.project),
+                            ("remit_superior", f.remit),
+                            ("subsidy_affiliated", f.subsidy),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+const ZERO: &str = "0.00";
+
+fn d_figures() -> Figures<'static> {
+    Figures {
+        gpb: "200.00",
+        superior: ZERO,
+        business: ZERO,
+        affiliated: "5.00",
+        other: ZERO,
+        income: "205.00",
+        basic: "100.00",
+        project: "75.00",
+        remit: ZERO,
+        subsidy: "30.00",
+        expenditure: "205.00",
+        carry: ZERO,
+    }
+}
+
+fn u1_figures() -> Figures<'static> {
+    Figures {
+        gpb: ZERO,
+        superior: "20.00",
+        business: "80.00",
+        affiliated: ZERO,
+        other: ZERO,
+        income: "100.00",
+        basic: "60.00",
+        project: "20.00",
+        remit: "5.00",
+        subsidy: ZERO,
+        expenditure: "85.00",
+        carry: "15.00",
+    }
+}
+
+fn u2_figures(superior: &'static str, other: &'static str) -> Figures<'static> {
+    Figures {
+        gpb: ZERO,
+        superior,
+        business: ZERO,
+        affiliated: ZERO,
+        other,
+        income: "50.00",
+        basic: "50.00",
+        project: ZERO,
+        remit: ZERO,
+        subsidy: ZERO,
+        expenditure: "50.00",
+        carry: ZERO,
+    }
+}
+
+fn d2_figures() -> Figures<'static> {
+    Figures {
+        gpb: ZERO,
+        superior: ZERO,
+        business: ZERO,
+        affiliated: ZERO,
+        other: "10.00",
+        income: "10.00",
+        basic: "10.00",
+        project: ZERO,
+        remit: ZERO,
+        subsidy: ZERO,
+        expenditure: "10.00",
+        carry: ZERO,
+    }
+}
+
+fn unit(code: &str, parent: &str, department: bool, region: bool) -> pb::Unit {
+    pb::Unit {
+        code: code.into(),
+        name: format!("单位{code}"),
+        valid_from_year: 2024,
+        budget_level: pb::BudgetLevel::Prefecture as i32,
+        unit_type: if region {
+            0
+        } else {
+            pb::UnitType::PublicInstitutionClass1 as i32
+        },
+        parent_code: parent.into(),
+        fiscal_region_code: "652300".into(),
+        is_department: department,
+        is_region: region,
+        ..Default::default()
+    }
+}
+
+async fn tree(app: &TestApp) {
+    let mut units = app.units().await;
+    for u in [
+        unit("R", "", false, true),
+        unit("D", "R", true, false),
+        unit("U1", "D", false, false),
+        unit("U2", "D", false, false),
+        unit("D2", "R", true, false),
+        unit("U3", "D2", false, false),
+    ] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(u) })
+            .await
+            .expect("register");
+    }
+    let mut client = app.submissions().await;
+    for (code, parent, figures) in [
+        ("D", "R", d_figures()),
+        ("U1", "D", u1_figures()),
+        ("U2", "D", u2_figures("10.00", "40.00")),
+        ("D2", "R", d2_figures()),
+    ] {
+        let response = client
+            .submit(submit_request(
+                &format!("{code}-1"),
+                disclosure(code, parent, pb::ReportType::Single, &figures),
+            ))
+            .await
+            .expect("submit")
+            .into_inner();
+        let report = response.submission.unwrap().report.unwrap();
+        assert_eq!(report.error_count, 0, "{code}: {:#?}", report.findings);
+    }
+}
+
+async fn consolidated(app: &TestApp, node: &str) -> pb::ConsolidatedReport {
+    pb::consolidation_client::ConsolidationClient::new(app.channel().await)
+        .get_consolidated(pb::GetConsolidatedRequest {
+            node_code: node.into(),
+            fiscal_year: 2024,
+            ..Default::default()
+        })
+        .await
+        .expect("consolidated")
+        .into_inner()
+}
+
+fn cell<'t>(tables: &'t [pb::Table], table: &str, row: &str, column: &str) -> Option<&'t str> {
+    tables
+        .iter()
+        .find(|t| t.code == table)?
+        .rows
+        .iter()
+        .find(|r| r.code == row)?
+        .cells
+        .iter()
+        .find(|c| c.column == column)
+        .and_then(|c| c.value.as_ref().map(|v| v.value.as_str()))
+}
+
+#[tokio::test]
+async fn a_department_adds_its_units_and_eliminates_their_transfers() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let d = consolidated(&app, "D").await;
+    // 205 + 100 + 50, less 20 + 10 received from D and 5 D received from U1.
+    assert_eq!(
+        cell(&d.tables, "T01", "income_total", "amount"),
+        Some("320.00")
+    );
+    // 205 + 85 + 50, less the 30 D paid its units and the 5 U1 paid up.
+    assert_eq!(
+        cell(&d.tables, "T01", "expenditure_total", "amount"),
+        Some("305.00")
+    );
+    assert_eq!(cell(&d.tables, "T03", "207", "total"), Some("305.00"));
+    assert_eq!(cell(&d.tables, "T02", "207", "total"), Some("320.00"));
+    assert_eq!(
+        cell(&d.tables, "T01", "income_business", "amount"),
+        Some("80.00")
+    );
+    // Transfers inside the group are gone, not netted silently: they are in the adjustment layer.
+    assert_eq!(
+        cell(&d.tables, "T01", "income_superior_subsidy", "amount"),
+        None
+    );
+    assert_eq!(cell(&d.tables, "T03", "207", "subsidy_affiliated"), None);
+    assert_eq!(
+        cell(&d.adjustments, "T01", "income_superior_subsidy", "amount"),
+        Some("-30.00")
+    );
+    assert_eq!(
+        cell(&d.adjustments, "T01", "income_total", "amount"),
+        Some("-35.00")
+    );
+    assert_eq!(cell(&d.adjustments, "T03", "207", "total"), Some("-35.00"));
+    assert!(
+        d.elimination_findings.is_empty(),
+        "{:#?}",
+        d.elimination_findings
+    );
+    assert!(!d.partial);
+    assert_eq!((d.units_expected, d.units_counted), (3, 3));
+
+    // The region adds both departments; U3 never submitted, so it is partial.
+    let r = consolidated(&app, "R").await;
+    assert_eq!(
+        cell(&r.tables, "T01", "income_total", "amount"),
+        Some("330.00")
+    );
+    assert!(r.partial);
+    assert_eq!((r.units_expected, r.units_counted), (5, 4));
+}
+
+#[tokio::test]
+async fn a_cell_is_explained_down_to_units_and_its_parts_add_up() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let mut client = pb::consolidation_client::ConsolidationClient::new(app.channel().await);
+    let explanation = client
+        .explain_cell(pb::ExplainCellRequest {
+            node_code: "D".into(),
+            fiscal_year: 2024,
+            table: "T01".into(),
+            row: "income_total".into(),
+            column: "amount".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("explain")
+        .into_inner();
+    let parse = |d: &Option<pb::Decimal>| {
+        d.as_ref()
+            .unwrap()
+            .value
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    let children: Vec<(String, String)> = explanation
+        .children
+        .iter()
+        .map(|c| {
+            (
+                c.unit.as_ref().unwrap().code.clone(),
+                c.value.as_ref().unwrap().value.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        children,
+        [
+            ("U1".to_owned(), "100.00".to_owned()),
+            ("U2".to_owned(), "50.00".to_owned())
+        ]
+    );
+    let eliminations: Vec<(String, String, String)> = explanation
+        .eliminations
+        .iter()
+        .map(|e| {
+            (
+                e.pair_id.clone(),
+                e.unit_code.clone(),
+                e.amount.as_ref().unwrap().value.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        eliminations,
+        [
+            ("EL-REMIT".to_owned(), "D".to_owned(), "-5.00".to_owned()),
+            (
+                "EL-SUBSIDY".to_owned(),
+                "U1".to_owned(),
+                "-20.00".to_owned()
+            ),
+            (
+                "EL-SUBSIDY".to_owned(),
+                "U2".to_owned(),
+                "-10.00".to_owned()
+            ),
+        ]
+    );
+    let sum = parse(&explanation.own)
+        + explanation
+            .children
+            .iter()
+            .map(|c| parse(&c.value))
+            .sum::<rust_decimal::Decimal>()
+        + explanation
+            .eliminations
+            .iter()
+            .map(|e| parse(&e.amount))
+            .sum::<rust_decimal::Decimal>();
+    assert_eq!(sum, parse(&explanation.value));
+    assert_eq!(parse(&explanation.value).to_string(), "320.00");
+
+    // One level up: the region's cell is D's and D2's.
+    let up = client
+        .explain_cell(pb::ExplainCellRequest {
+            node_code: "R".into(),
+            fiscal_year: 2024,
+            table: "T01".into(),
+            row: "income_total".into(),
+            column: "amount".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(up.children.iter().all(|c| c.has_children));
+    assert_eq!(parse(&up.value).to_string(), "330.00");
+}
+
+#[tokio::test]
+async fn completeness_lists_exactly_the_missing_units() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let report = pb::consolidation_client::ConsolidationClient::new(app.channel().await)
+        .get_completeness(pb::GetCompletenessRequest {
+            node_code: "R".into(),
+            fiscal_year: 2024,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let states: HashMap<String, i32> = report
+        .units
+        .iter()
+        .map(|u| (u.unit.as_ref().unwrap().code.clone(), u.progress))
+        .collect();
+    let missing: Vec<&String> = states
+        .iter()
+        .filter(|(_, p)| **p == pb::Progress::NeverSubmitted as i32)
+        .map(|(code, _)| code)
+        .collect();
+    assert_eq!(missing, ["U3"]);
+    assert_eq!(states["R"], pb::Progress::NotExpected as i32);
+    assert_eq!(states["U1"], pb::Progress::PendingReview as i32);
+    assert_eq!((report.expected, report.counted, report.missing), (5, 4, 1));
+    assert!(
+        report
+            .units
+            .iter()
+            .filter(|u| u.unit.as_ref().unwrap().code == "U1")
+            .all(|u| u.last_change.is_some() && u.counted_version == 1)
+    );
+}
+
+#[tokio::test]
+async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let before = consolidated(&app, "R").await;
+    // U2 now says it received 12 from D, which paid 30 in all: 20 + 12 ≠ 30.
+    app.submissions()
+        .await
+        .submit(submit_request(
+            "U2-2",
+            disclosure(
+                "U2",
+                "D",
+                pb::ReportType::Single,
+                &u2_figures("12.00", "38.00"),
+            ),
+        ))
+        .await
+        .expect("resubmit");
+    let d = consolidated(&app, "D").await;
+    let finding = d
+        .elimination_findings
+        .iter()
+        .find(|f| f.rule_id == "EL-SUBSIDY")
+        .expect("a mismatch finding");
+    assert_eq!(
+        (
+            finding.provided.as_ref().unwrap().value.as_str(),
+            finding.expected.as_ref().unwrap().value.as_str()
+        ),
+        ("30.00", "32.00")
+    );
+    let units: Vec<&str> = finding.cells.iter().map(|c| c.unit_code.as_str()).collect();
+    assert_eq!(units, ["D", "U1", "U2"]);
+    assert_eq!(finding.cells[0].column, "subsidy_affiliated");
+    // The region sees the change at once: U2's 其他收入 fell by 2 and the 12 it now says it received from D is
+    // eliminated in full, so the region's income falls by 2.
+    let after = consolidated(&app, "R").await;
+    assert_eq!(
+        cell(&before.tables, "T01", "income_total", "amount"),
+        Some("330.00")
+    );
+    assert_eq!(
+        cell(&after.tables, "T01", "income_total", "amount"),
+        Some("328.00")
+    );
+    assert_eq!(
+        cell(&before.tables, "T01", "income_other", "amount"),
+        Some("50.00")
+    );
+    assert_eq!(
+        cell(&after.tables, "T01", "income_other", "amount"),
+        Some("48.00")
+    );
+    // The consolidation survives a restart (rebuilt from the store).
+    let dir = app.stop().await;
+    let app = TestApp::spawn_with(dir, juesuan::domain::submission::Limits::default()).await;
+    let rebuilt = consolidated(&app, "R").await;
+    assert_eq!(rebuilt.tables, after.tables);
+}
+
+#[tokio::test]
+async fn a_reported_consolidation_is_compared_within_rounding() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let reported = |income: &'static str, business: &'static str, carry: &'static str| Figures {
+        gpb: "200.00",
+        superior: ZERO,
+        business,
+        affiliated: ZERO,
+        other: "40.00",
+        income,
+        basic: "210.00",
+        project: "95.00",
+        remit: ZERO,
+        subsidy: ZERO,
+        expenditure: "305.00",
+        carry,
+    };
+    let mut client = app.submissions().await;
+    let mut compare = pb::consolidation_client::ConsolidationClient::new(app.channel().await);
+    // Off by one cent in two cells: rounding of the units' figures explains it.
+    let close = disclosure(
+        "D",
+        "R",
+        pb::ReportType::Consolidated,
+        &reported("320.01", "80.01", "15.00"),
+    );
+    let stored = client
+        .submit(submit_request("D-sum-1", close))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.submission.unwrap().report.unwrap().error_count, 0);
+    let result = compare
+        .compare_reported(pb::CompareReportedRequest {
+            node_code: "D".into(),
+            fiscal_year: 2024,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let report = result.report.unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    assert!(report.checks_evaluated > 10);
+
+    // A whole unit off is not rounding.
+    let far = disclosure(
+        "D",
+        "R",
+        pb::ReportType::Consolidated,
+        &reported("321.00", "81.00", "16.00"),
+    );
+    let stored = client
+        .submit(submit_request("D-sum-2", far))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stored.submission.unwrap().report.unwrap().error_count,
+        0,
+        "the 汇总表 itself balances"
+    );
+    let result = compare
+        .compare_reported(pb::CompareReportedRequest {
+            node_code: "D".into(),
+            fiscal_year: 2024,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        result.reported_version, 3,
+        "D's 单户表 is version 1, its 汇总表s 2 and 3"
+    );
+    let cells: Vec<String> = result
+        .report
+        .unwrap()
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}[{}, {}]",
+                f.cells[0].table, f.cells[0].row, f.cells[0].column
+            )
+        })
+        .collect();
+    assert!(
+        cells.contains(&"T01[income_total, amount]".to_owned()),
+        "{cells:?}"
+    );
+    assert!(
+        cells.contains(&"T01[income_business, amount]".to_owned()),
+        "{cells:?}"
+    );
+    // D's own 单户表 still counts in consolidation: the 汇总表 is not added to it.
+    assert_eq!(
+        cell(
+            &consolidated(&app, "D").await.tables,
+            "T01",
+            "income_total",
+            "amount"
+        ),
+        Some("320.00")
+    );
+}
