@@ -120,7 +120,8 @@ pub fn validate_offline(
     Ok((taxonomy, disclosure, report))
 }
 
-fn resolve(
+/// Resolves a draft against its year's taxonomy (codes, aliases, amounts) without validating it.
+pub fn resolve(
     taxonomies: &Taxonomies,
     draft: DisclosureDraft,
 ) -> Result<(Arc<Taxonomy>, Disclosure), Vec<FieldViolation>> {

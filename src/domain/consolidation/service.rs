@@ -42,10 +42,34 @@ pub const POLICY: &str = "latest valid 单户表: each unit's latest version of 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableView {
     pub code: String,
-    /// Row code → (column code, value), in layout order.
-    pub rows: BTreeMap<String, Vec<(String, Decimal)>>,
+    /// Rows in layout order (fixed lines, then codes 类 → 款 → 项), each with its (column code, value) cells in
+    /// layout order.
+    pub rows: Vec<(String, Vec<(String, Decimal)>)>,
     /// Row code → the row's name in the layout or code list.
     pub labels: BTreeMap<String, String>,
+}
+
+impl TableView {
+    fn new(code: &str) -> TableView {
+        TableView {
+            code: code.to_owned(),
+            rows: Vec::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// The cells of a row, added at the end when the row is new. Cells arrive in layout order, so the row asked
+    /// for is almost always the last one.
+    fn row_mut(&mut self, code: &str) -> &mut Vec<(String, Decimal)> {
+        let index = match self.rows.iter().rposition(|(c, _)| c == code) {
+            Some(index) => index,
+            None => {
+                self.rows.push((code.to_owned(), Vec::new()));
+                self.rows.len() - 1
+            }
+        };
+        &mut self.rows[index].1
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,14 +204,7 @@ pub fn own_data(taxonomy: &Taxonomy, layout: &CellLayout, version: u32, facts: &
             }
         }
     }
-    cells.sort_unstable_by_key(|(id, _, _)| *id);
-    OwnData {
-        version,
-        half_ulps: cells.iter().map(|(_, _, h)| *h).collect(),
-        cells: cells.into_iter().map(|(id, v, _)| (id, v)).collect(),
-        partial_tables,
-        inexact,
-    }
+    OwnData::new(version, cells, partial_tables, inexact)
 }
 
 fn not_found(code: &UnitCode, year: FiscalYear) -> DomainError {
@@ -244,18 +261,16 @@ impl YearData {
                 continue;
             }
             let def = &self.taxonomy.tables[key.table];
-            let view = by_table.entry(key.table).or_insert_with(|| TableView {
-                code: def.code.clone(),
-                rows: BTreeMap::new(),
-                labels: BTreeMap::new(),
-            });
+            let view = by_table
+                .entry(key.table)
+                .or_insert_with(|| TableView::new(&def.code));
             view.labels.entry(key.row.clone()).or_insert_with(|| {
                 self.taxonomy
                     .row_name(def, &key.row)
                     .unwrap_or_default()
                     .to_owned()
             });
-            view.rows.entry(key.row.clone()).or_default().push((
+            view.row_mut(&key.row).push((
                 def.columns[key.column].code.clone(),
                 self.show(cell, value, unit),
             ));
@@ -314,11 +329,7 @@ impl YearData {
             let view = match tables.iter_mut().find(|t| t.code == def.code) {
                 Some(view) => view,
                 None => {
-                    tables.push(TableView {
-                        code: def.code.clone(),
-                        rows: BTreeMap::new(),
-                        labels: BTreeMap::new(),
-                    });
+                    tables.push(TableView::new(&def.code));
                     tables.last_mut().expect("just pushed")
                 }
             };
@@ -328,7 +339,7 @@ impl YearData {
                     .unwrap_or_default()
                     .to_owned()
             });
-            view.rows.entry(row).or_default().push((
+            view.row_mut(&row).push((
                 def.columns[pattern.column].code.clone(),
                 round_for_display(value, 2),
             ));
@@ -765,18 +776,13 @@ impl Consolidations {
         // figure an elimination takes from it.
         let mut slack = vec![0i64; layout.len()];
         for (d, _) in data.subtree(node) {
-            let Some(own) = &data.state.nodes[d].own else {
-                continue;
-            };
-            for (i, (cell, _)) in own.cells.iter().enumerate() {
-                slack[*cell as usize] += own.half_ulps[i];
-            }
+            data.state.add_rounding_slack(d, &mut slack);
         }
         let computed = data.state.consolidated(node);
         let mut cells: Vec<CellId> = computed
             .iter()
             .map(|(c, _)| *c)
-            .chain(reported_own.cells.iter().map(|(c, _)| *c))
+            .chain(reported_own.iter().map(|(c, _)| c))
             .collect();
         cells.sort_unstable();
         cells.dedup();
@@ -796,10 +802,7 @@ impl Consolidations {
             if !tables_reported.contains(&key.table) {
                 continue;
             }
-            let given = reported_own
-                .cells
-                .binary_search_by_key(&cell, |(c, _)| *c)
-                .is_ok()
+            let given = reported_own.get(cell) != 0
                 || table_facts.rows.get(&key.row).is_some_and(|r| {
                     r.contains_key(&data.taxonomy.tables[key.table].columns[key.column].code)
                 });

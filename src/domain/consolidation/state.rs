@@ -1,17 +1,20 @@
 //! The consolidation of one fiscal year's tree, kept current.
 //!
 //! A node's consolidated figures are its own figures, plus its children's consolidated figures, minus the
-//! eliminations made at the node (DESIGN §4). Eliminations are linear in the units' own figures, so each node's own
-//! figures make two fixed vectors: `self_vec` — what they add to the node itself (own, less the parent side of the
-//! pairs when the node has children) — and `up_vec` — what they add to every strict ancestor (self, less the child
-//! side when the node has a parent). Then
+//! eliminations made at the node (DESIGN §4). Eliminations are linear in the units' own figures, so a node's own
+//! figures `own(N)` contribute
 //!
 //! ```text
-//! consolidated(N) = self_vec(N) + Σ up_vec(d) over the strict descendants d of N
+//! self(N) = own(N) + parent_removal(own(N))   [the parent side of the pairs, when N has children]
+//! up(N)   = self(N) + child_removal(own(N))   [the child side, when N has a parent]
+//! consolidated(N) = self(N) + Σ up(d) over the strict descendants d of N
 //! ```
 //!
-//! which a full recompute evaluates bottom-up, and which a new version of one unit updates by adding the change
-//! of its two vectors to the unit and its ancestors. All figures are integers (fen), so both ways agree exactly.
+//! A full recompute evaluates this bottom-up into a dense vector per node with children. A new version of one
+//! unit changes `self` and `up` by the same formulas applied to the change of its figures, which is added to the
+//! unit and its ancestors. All figures are integers (fen), so both ways agree exactly. The two vectors are not
+//! stored: they are derived from the own figures when needed, which keeps the state to the counted figures
+//! (13 bytes a cell) and one dense vector per consolidated node.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -22,31 +25,178 @@ pub type NodeId = usize;
 /// Cells and integer figures, sorted by cell, without zeros.
 pub type Sparse = Vec<(CellId, i64)>;
 
-/// The figures of the version of a unit that counts.
+/// The figures of the version of a unit that counts, column by column (ids, figures, rounding) to keep the
+/// largest part of the state compact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnData {
     pub version: u32,
-    /// Sorted by cell, no duplicates.
-    pub cells: Sparse,
-    /// What rounding may have moved each figure, in the same order.
-    pub half_ulps: Vec<i64>,
+    /// Cells with a figure, ascending, no duplicates.
+    ids: Vec<CellId>,
+    /// The figures in integer units, in the same order.
+    values: Vec<i64>,
+    /// What rounding may have moved each figure, coded by [`encode_half_ulp`], in the same order.
+    half_ulps: Vec<u8>,
     /// Tables the version gives only partly.
     pub partial_tables: Vec<usize>,
     /// Figures finer than the integer unit (a fen), which were rounded.
     pub inexact: u32,
 }
 
+/// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
+/// rounds up to 1): one byte holds it. Code 0 is 1 unit; code n is 5·10^(n−1). A value between two codes takes
+/// the larger, so that rounding tolerance is never understated.
+fn encode_half_ulp(half: i64) -> u8 {
+    let mut code = 0u8;
+    while code < 19 && decode_half_ulp(code) < half {
+        code += 1;
+    }
+    code
+}
+
+fn decode_half_ulp(code: u8) -> i64 {
+    match code {
+        0 => 1,
+        n => 5 * 10i64.saturating_pow(u32::from(n) - 1),
+    }
+}
+
 impl OwnData {
-    pub fn get(&self, cell: CellId) -> i64 {
-        self.cells
-            .binary_search_by_key(&cell, |(c, _)| *c)
-            .map_or(0, |i| self.cells[i].1)
+    /// Figures as (cell, integer figure, half a unit of its last decimal in integer units); zeros are kept out.
+    pub fn new(
+        version: u32,
+        mut cells: Vec<(CellId, i64, i64)>,
+        partial_tables: Vec<usize>,
+        inexact: u32,
+    ) -> OwnData {
+        cells.sort_unstable_by_key(|(id, _, _)| *id);
+        cells.dedup_by_key(|(id, _, _)| *id);
+        cells.retain(|(_, value, _)| *value != 0);
+        OwnData {
+            version,
+            ids: cells.iter().map(|(id, _, _)| *id).collect(),
+            values: cells.iter().map(|(_, v, _)| *v).collect(),
+            half_ulps: cells.iter().map(|(_, _, h)| encode_half_ulp(*h)).collect(),
+            partial_tables,
+            inexact,
+        }
     }
 
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The figures, ascending by cell.
+    pub fn iter(&self) -> impl Iterator<Item = (CellId, i64)> + '_ {
+        self.ids.iter().copied().zip(self.values.iter().copied())
+    }
+
+    /// The figures, ascending by cell, with half a unit of each one's last decimal.
+    pub fn iter_with_half_ulps(&self) -> impl Iterator<Item = (CellId, i64, i64)> + '_ {
+        self.iter()
+            .zip(self.half_ulps.iter())
+            .map(|((id, value), code)| (id, value, decode_half_ulp(*code)))
+    }
+
+    pub fn cells(&self) -> Sparse {
+        self.iter().collect()
+    }
+
+    pub fn get(&self, cell: CellId) -> i64 {
+        self.ids.binary_search(&cell).map_or(0, |i| self.values[i])
+    }
+
+    /// Half a unit of a figure's last decimal: what rounding may have moved it (0 for a cell not given).
     pub fn half_ulp(&self, cell: CellId) -> i64 {
-        self.cells
-            .binary_search_by_key(&cell, |(c, _)| *c)
-            .map_or(0, |i| self.half_ulps[i])
+        self.ids
+            .binary_search(&cell)
+            .map_or(0, |i| decode_half_ulp(self.half_ulps[i]))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.ids.capacity() * 4 + self.values.capacity() * 8 + self.half_ulps.capacity()
+    }
+}
+
+/// For each source cell, the cells its amount is removed from, in one array (compressed rows): a rollup looks
+/// this up for every figure, so it must be small and contiguous.
+#[derive(Debug, Clone, Default)]
+struct Targets {
+    /// One bit per cell: whether any amount is removed because of it. Most figures have no pair; this answers
+    /// for them from a few cache lines.
+    sources: Vec<u64>,
+    /// `targets[starts[cell]..starts[cell + 1]]` are the cells `cell`'s amount is removed from.
+    starts: Vec<u32>,
+    targets: Vec<CellId>,
+}
+
+impl Targets {
+    fn from_lists(lists: &[Vec<CellId>]) -> Targets {
+        let mut sources = vec![0u64; lists.len().div_ceil(64)];
+        let mut starts = Vec::with_capacity(lists.len() + 1);
+        let mut targets = Vec::new();
+        starts.push(0);
+        for (cell, list) in lists.iter().enumerate() {
+            if !list.is_empty() {
+                sources[cell / 64] |= 1 << (cell % 64);
+            }
+            targets.extend_from_slice(list);
+            starts.push(targets.len() as u32);
+        }
+        Targets {
+            sources,
+            starts,
+            targets,
+        }
+    }
+
+    fn is_source(&self, cell: CellId) -> bool {
+        let cell = cell as usize;
+        self.sources
+            .get(cell / 64)
+            .is_some_and(|word| word & (1 << (cell % 64)) != 0)
+    }
+
+    /// Adds figures to a dense vector and takes what these removals remove, in one pass.
+    fn add_and_remove_into(&self, dense: &mut [i64], own: &OwnData) {
+        for (cell, value) in own.iter() {
+            dense[cell as usize] += value;
+            if self.is_source(cell) {
+                for &target in self.of(cell) {
+                    dense[target as usize] -= value;
+                }
+            }
+        }
+    }
+
+    fn of(&self, cell: CellId) -> &[CellId] {
+        let cell = cell as usize;
+        match (self.starts.get(cell), self.starts.get(cell + 1)) {
+            (Some(&from), Some(&to)) => &self.targets[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// What the removals take from figures: (target, −amount) for each target of each figure.
+    fn removal(&self, figures: impl Iterator<Item = (CellId, i64)>) -> Sparse {
+        let mut out = Vec::new();
+        for (cell, value) in figures {
+            for &target in self.of(cell) {
+                out.push((target, -value));
+            }
+        }
+        out
+    }
+
+    fn remove_into(&self, dense: &mut [i64], figures: impl Iterator<Item = (CellId, i64)>) {
+        for (cell, value) in figures {
+            for &target in self.of(cell) {
+                dense[target as usize] -= value;
+            }
+        }
     }
 }
 
@@ -54,13 +204,10 @@ impl OwnData {
 /// pairs together (for the sums) and pair by pair (to explain a cell).
 #[derive(Debug, Clone)]
 pub struct Removals {
-    child: Vec<Vec<CellId>>,
-    parent: Vec<Vec<CellId>>,
+    child: Targets,
+    parent: Targets,
     by_pair: Vec<(Targets, Targets)>,
 }
-
-/// For each source cell, the cells its amount is removed from.
-type Targets = Vec<Vec<CellId>>;
 
 impl Removals {
     pub fn new(layout: &CellLayout, eliminations: Option<&Eliminations>) -> Removals {
@@ -90,11 +237,14 @@ impl Removals {
                     all[source].extend(targets);
                 }
             }
-            by_pair.push((pair_child, pair_parent));
+            by_pair.push((
+                Targets::from_lists(&pair_child),
+                Targets::from_lists(&pair_parent),
+            ));
         }
         Removals {
-            child,
-            parent,
+            child: Targets::from_lists(&child),
+            parent: Targets::from_lists(&parent),
             by_pair,
         }
     }
@@ -105,14 +255,9 @@ impl Removals {
         for (index, (child, parent)) in self.by_pair.iter().enumerate() {
             let side = if child_side { child } else { parent };
             let amount: i64 = own
-                .cells
                 .iter()
                 .map(|(source, value)| {
-                    side[*source as usize]
-                        .iter()
-                        .filter(|t| **t == cell)
-                        .count() as i64
-                        * -value
+                    side.of(source).iter().filter(|t| **t == cell).count() as i64 * -value
                 })
                 .sum();
             if amount != 0 {
@@ -129,8 +274,6 @@ pub struct Node {
     pub parent: Option<NodeId>,
     pub children: Vec<NodeId>,
     pub own: Option<OwnData>,
-    self_vec: Sparse,
-    up_vec: Sparse,
     /// Consolidated figures, for a node that has (or had) children.
     dense: Option<Vec<i64>>,
 }
@@ -157,39 +300,18 @@ fn normalize(mut cells: Sparse) -> Sparse {
     out
 }
 
-/// a − b, both normalized.
-fn difference(a: &Sparse, b: &Sparse) -> Sparse {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        match (a.get(i), b.get(j)) {
-            (Some(&(ca, va)), Some(&(cb, vb))) if ca == cb => {
-                if va != vb {
-                    out.push((ca, va - vb));
-                }
-                i += 1;
-                j += 1;
-            }
-            (Some(&(ca, va)), Some(&(cb, _))) if ca < cb => {
-                out.push((ca, va));
-                i += 1;
-            }
-            (Some(&(ca, va)), None) => {
-                out.push((ca, va));
-                i += 1;
-            }
-            (_, Some(&(cb, vb))) => {
-                out.push((cb, -vb));
-                j += 1;
-            }
-            (None, None) => unreachable!(),
-        }
-    }
-    out
+/// new − old, both ascending by cell.
+fn difference(
+    new: impl Iterator<Item = (CellId, i64)>,
+    old: impl Iterator<Item = (CellId, i64)>,
+) -> Sparse {
+    let mut out: Sparse = new.collect();
+    out.extend(old.map(|(c, v)| (c, -v)));
+    normalize(out)
 }
 
-fn add_into(dense: &mut [i64], cells: &Sparse, sign: i64) {
-    for &(cell, value) in cells {
+fn add_into(dense: &mut [i64], cells: impl Iterator<Item = (CellId, i64)>, sign: i64) {
+    for (cell, value) in cells {
         dense[cell as usize] += sign * value;
     }
 }
@@ -204,35 +326,41 @@ impl YearState {
         }
     }
 
-    fn removal(&self, own: &OwnData, side: &[Vec<CellId>]) -> Sparse {
-        let mut out = Vec::new();
-        for &(cell, value) in &own.cells {
-            for &target in &side[cell as usize] {
-                out.push((target, -value));
-            }
-        }
-        out
+    fn own_cells(&self, node: NodeId) -> Sparse {
+        self.nodes[node]
+            .own
+            .as_ref()
+            .map(OwnData::cells)
+            .unwrap_or_default()
     }
 
-    /// What a node's own figures add to itself and to its strict ancestors, given its place in the tree.
-    fn vectors(&self, node: NodeId) -> (Sparse, Sparse) {
-        let n = &self.nodes[node];
-        let Some(own) = &n.own else {
-            return (Vec::new(), Vec::new());
-        };
-        let mut self_cells = own.cells.clone();
-        if !n.children.is_empty() {
-            self_cells.extend(self.removal(own, &self.removals.parent));
+    /// What figures (or a change of figures) of a node add to the node itself, given its place in the tree.
+    fn self_part(&self, node: NodeId, figures: &Sparse) -> Sparse {
+        let mut out = figures.clone();
+        if !self.nodes[node].children.is_empty() {
+            out.extend(self.removals.parent.removal(figures.iter().copied()));
         }
-        let self_vec = normalize(self_cells);
-        let up_vec = if n.parent.is_some() {
-            let mut up = self_vec.clone();
-            up.extend(self.removal(own, &self.removals.child));
-            normalize(up)
+        normalize(out)
+    }
+
+    /// What figures (or a change of figures) of a node add to each of its strict ancestors, beyond what they add
+    /// to the node itself.
+    fn upward_extra(&self, node: NodeId, figures: &Sparse) -> Sparse {
+        if self.nodes[node].parent.is_some() {
+            normalize(self.removals.child.removal(figures.iter().copied()))
         } else {
-            self_vec.clone()
-        };
-        (self_vec, up_vec)
+            Vec::new()
+        }
+    }
+
+    /// What a node's own figures add to the node itself and to each strict ancestor (see the module
+    /// documentation): the inputs of a rollup done elsewhere, e.g. the SQL baseline of `juesuan bench`.
+    pub fn contributions(&self, node: NodeId) -> (Sparse, Sparse) {
+        let own = self.own_cells(node);
+        let self_vec = self.self_part(node, &own);
+        let mut up = self_vec.clone();
+        up.extend(self.upward_extra(node, &own));
+        (self_vec, normalize(up))
     }
 
     /// The strict ancestors of a node, nearest first.
@@ -246,19 +374,10 @@ impl YearState {
         out
     }
 
-    /// Recomputes a node's vectors and applies their change to the node's consolidated figures; returns the
-    /// change of `up_vec`, which the caller applies to the ancestors.
-    fn refresh(&mut self, node: NodeId) -> Sparse {
-        let (self_vec, up_vec) = self.vectors(node);
-        let n = &mut self.nodes[node];
-        let d_self = difference(&self_vec, &n.self_vec);
-        let d_up = difference(&up_vec, &n.up_vec);
-        if let Some(dense) = &mut n.dense {
-            add_into(dense, &d_self, 1);
+    fn add_to_node(&mut self, node: NodeId, cells: &Sparse, sign: i64) {
+        if let Some(dense) = &mut self.nodes[node].dense {
+            add_into(dense, cells.iter().copied(), sign);
         }
-        n.self_vec = self_vec;
-        n.up_vec = up_vec;
-        d_up
     }
 
     fn add_to_ancestors(&mut self, node: NodeId, cells: &Sparse, sign: i64) {
@@ -267,36 +386,22 @@ impl YearState {
                 .dense
                 .as_mut()
                 .expect("an ancestor has children");
-            add_into(dense, cells, sign);
+            add_into(dense, cells.iter().copied(), sign);
         }
     }
 
-    /// What a node's subtree adds to each strict ancestor: its consolidated figures, less its own contribution
-    /// to itself, plus its own contribution upward.
+    /// Applies a change of a node's `self` part to it and its ancestors (the `up` part changes by as much).
+    fn apply_self_change(&mut self, node: NodeId, change: &Sparse) {
+        self.add_to_node(node, change, 1);
+        self.add_to_ancestors(node, change, 1);
+    }
+
+    /// What a node's subtree adds to each strict ancestor: its consolidated figures plus the child side of its
+    /// own figures' pairs.
     fn subtree_contribution(&self, node: NodeId) -> Sparse {
-        let n = &self.nodes[node];
-        match &n.dense {
-            None => n.up_vec.clone(),
-            Some(dense) => {
-                let mut cells: Sparse = dense
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != 0)
-                    .map(|(c, v)| (c as CellId, *v))
-                    .collect();
-                cells.extend(difference(&n.up_vec, &n.self_vec));
-                normalize(cells)
-            }
-        }
-    }
-
-    /// Gives a node consolidated figures of its own (when it gets its first child).
-    fn make_internal(&mut self, node: NodeId) {
-        if self.nodes[node].dense.is_none() {
-            let mut dense = vec![0; self.layout.len()];
-            add_into(&mut dense, &self.nodes[node].self_vec, 1);
-            self.nodes[node].dense = Some(dense);
-        }
+        let mut cells = self.consolidated(node);
+        cells.extend(self.upward_extra(node, &self.own_cells(node)));
+        normalize(cells)
     }
 
     /// Adds a node (without figures) under a parent.
@@ -307,8 +412,6 @@ impl YearState {
             parent: None,
             children: Vec::new(),
             own: None,
-            self_vec: Vec::new(),
-            up_vec: Vec::new(),
             dense: None,
         });
         self.by_code.insert(code, id);
@@ -318,11 +421,22 @@ impl YearState {
         id
     }
 
-    /// Sets the figures that count for a node (a new valid version), updating it and its ancestors.
+    /// Sets the figures that count for a node (a new valid version), updating it and its ancestors by the
+    /// change.
     pub fn set_own(&mut self, node: NodeId, own: Option<OwnData>) {
-        self.nodes[node].own = own;
-        let d_up = self.refresh(node);
-        self.add_to_ancestors(node, &d_up, 1);
+        let old = std::mem::replace(&mut self.nodes[node].own, own);
+        let change = difference(
+            self.nodes[node].own.iter().flat_map(OwnData::iter),
+            old.iter().flat_map(OwnData::iter),
+        );
+        if change.is_empty() {
+            return;
+        }
+        let self_change = self.self_part(node, &change);
+        self.add_to_node(node, &self_change, 1);
+        let mut up_change = self_change;
+        up_change.extend(self.upward_extra(node, &change));
+        self.add_to_ancestors(node, &normalize(up_change), 1);
     }
 
     /// Moves a node (with its subtree) under another parent, or to the top. Refuses a move into its own subtree.
@@ -341,18 +455,28 @@ impl YearState {
         if let Some(old) = self.nodes[node].parent {
             self.nodes[old].children.retain(|c| *c != node);
             self.nodes[node].parent = None;
-            // The old parent may have lost its last child: the parent side of the pairs no longer applies.
-            let d_up = self.refresh(old);
-            self.add_to_ancestors(old, &d_up, 1);
+            // The old parent may have lost its last child: the parent side of its pairs no longer applies.
+            if self.nodes[old].children.is_empty() {
+                let own = self.own_cells(old);
+                let lost = normalize(self.removals.parent.removal(own.iter().copied()));
+                self.apply_self_change(old, &lost.iter().map(|(c, v)| (*c, -v)).collect());
+            }
         }
-        // The node's upward contribution depends on whether it has a parent.
-        self.nodes[node].parent = parent;
-        self.refresh(node);
         if let Some(new) = parent {
-            self.make_internal(new);
+            if self.nodes[new].dense.is_none() {
+                // Its first child: from now on it holds consolidated figures, starting with its own.
+                let mut dense = vec![0; self.layout.len()];
+                add_into(&mut dense, self.own_cells(new).into_iter(), 1);
+                self.nodes[new].dense = Some(dense);
+            }
+            if self.nodes[new].children.is_empty() {
+                // The parent side of its pairs applies from its first child on.
+                let own = self.own_cells(new);
+                let gained = normalize(self.removals.parent.removal(own.iter().copied()));
+                self.apply_self_change(new, &gained);
+            }
             self.nodes[new].children.push(node);
-            let d_up = self.refresh(new);
-            self.add_to_ancestors(new, &d_up, 1);
+            self.nodes[node].parent = Some(new);
             let contribution = self.subtree_contribution(node);
             self.add_to_ancestors(node, &contribution, 1);
         }
@@ -360,41 +484,122 @@ impl YearState {
     }
 
     /// Recomputes every node's consolidated figures from the units' own figures, bottom-up.
+    ///
+    /// First, each consolidated node (one with children) gets its own contribution and everything its childless
+    /// children add — the bulk of the figures — in parallel, since these are independent. Then, children before
+    /// parents, each consolidated node's figures are added to its parent's.
     pub fn full_recompute(&mut self) {
-        for node in 0..self.nodes.len() {
-            let (self_vec, up_vec) = self.vectors(node);
-            let n = &mut self.nodes[node];
-            n.self_vec = self_vec;
-            n.up_vec = up_vec;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        self.full_recompute_with(threads);
+    }
+
+    /// [`Self::full_recompute`] on at most `threads` threads (1: on the calling thread alone).
+    pub fn full_recompute_with(&mut self, threads: usize) {
+        // Below this many figures, starting threads costs more than it saves.
+        const PARALLEL_FROM: usize = 500_000;
+        self.recompute(threads, PARALLEL_FROM);
+    }
+
+    fn recompute(&mut self, threads: usize, parallel_from: usize) {
+        for n in &mut self.nodes {
             if n.dense.is_none() && !n.children.is_empty() {
                 n.dense = Some(vec![0; self.layout.len()]);
             }
-            if let Some(dense) = &mut n.dense {
-                dense.fill(0);
-                add_into(dense, &n.self_vec, 1);
-            }
         }
+        let mut work: Vec<(NodeId, Vec<i64>)> = self
+            .nodes
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, n)| n.dense.take().map(|dense| (i, dense)))
+            .collect();
+        let nodes = &self.nodes;
+        let removals = &*self.removals;
+        // With the dense vectors taken out, a node has consolidated figures iff it is in `work`.
+        let mut consolidated = vec![false; nodes.len()];
+        for (node, _) in &work {
+            consolidated[*node] = true;
+        }
+        let fill = |(node, dense): &mut (NodeId, Vec<i64>)| {
+            dense.fill(0);
+            let n = &nodes[*node];
+            if let Some(own) = &n.own {
+                if n.children.is_empty() {
+                    add_into(dense, own.iter(), 1);
+                } else {
+                    removals.parent.add_and_remove_into(dense, own);
+                }
+            }
+            for &child in &n.children {
+                if let (false, Some(own)) = (consolidated[child], &nodes[child].own) {
+                    removals.child.add_and_remove_into(dense, own);
+                }
+            }
+        };
+        let weight = |node: NodeId| -> usize {
+            let n = &nodes[node];
+            1 + n.own.as_ref().map_or(0, OwnData::len)
+                + n.children
+                    .iter()
+                    .filter(|c| !consolidated[**c])
+                    .filter_map(|c| nodes[*c].own.as_ref())
+                    .map(OwnData::len)
+                    .sum::<usize>()
+        };
+        let threads = threads.min(work.len()).max(1);
+        let total: usize = work.iter().map(|(n, _)| weight(*n)).sum();
+        if threads == 1 || total < parallel_from {
+            work.iter_mut().for_each(fill);
+        } else {
+            // Contiguous chunks of about equal work.
+            let mut chunks: Vec<&mut [(NodeId, Vec<i64>)]> = Vec::with_capacity(threads);
+            let mut rest = work.as_mut_slice();
+            for t in 0..threads - 1 {
+                let share = total * (t + 1) / threads - total * t / threads;
+                let (mut taken, mut len) = (0, 0);
+                while len < rest.len() && taken < share {
+                    taken += weight(rest[len].0);
+                    len += 1;
+                }
+                let (chunk, tail) = rest.split_at_mut(len);
+                chunks.push(chunk);
+                rest = tail;
+            }
+            chunks.push(rest);
+            std::thread::scope(|scope| {
+                for chunk in chunks {
+                    scope.spawn(move || chunk.iter_mut().for_each(fill));
+                }
+            });
+        }
+        for (node, dense) in work {
+            self.nodes[node].dense = Some(dense);
+        }
+        // Children before parents: a consolidated node's figures are complete when it is reached.
         for node in self.post_order() {
             let Some(parent) = self.nodes[node].parent else {
                 continue;
             };
-            // Children before parents: the child's figures are complete when added.
-            let mut parent_dense = self.nodes[parent]
-                .dense
-                .take()
-                .expect("a parent has consolidated figures");
-            let child = &self.nodes[node];
-            match &child.dense {
-                Some(dense) => {
-                    for (total, value) in parent_dense.iter_mut().zip(dense) {
-                        *total += value;
-                    }
-                    add_into(&mut parent_dense, &child.up_vec, 1);
-                    add_into(&mut parent_dense, &child.self_vec, -1);
-                }
-                None => add_into(&mut parent_dense, &child.up_vec, 1),
+            if self.nodes[node].dense.is_none() {
+                continue;
             }
-            self.nodes[parent].dense = Some(parent_dense);
+            let (child, parent_node) = if node < parent {
+                let (a, b) = self.nodes.split_at_mut(parent);
+                (&a[node], &mut b[0])
+            } else {
+                let (a, b) = self.nodes.split_at_mut(node);
+                (&b[0], &mut a[parent])
+            };
+            let parent_dense = parent_node
+                .dense
+                .as_mut()
+                .expect("a parent has consolidated figures");
+            let dense = child.dense.as_ref().expect("checked above");
+            for (total, value) in parent_dense.iter_mut().zip(dense) {
+                *total += value;
+            }
+            if let Some(own) = &child.own {
+                self.removals.child.remove_into(parent_dense, own.iter());
+            }
         }
     }
 
@@ -419,15 +624,17 @@ impl YearState {
         order
     }
 
+    /// Whether a node holds consolidated figures of its own (it has, or had, children).
+    pub fn is_internal(&self, node: NodeId) -> bool {
+        self.nodes[node].dense.is_some()
+    }
+
     /// A node's consolidated figure of one cell.
     pub fn value(&self, node: NodeId, cell: CellId) -> i64 {
         let n = &self.nodes[node];
         match &n.dense {
             Some(dense) => dense[cell as usize],
-            None => n
-                .self_vec
-                .binary_search_by_key(&cell, |(c, _)| *c)
-                .map_or(0, |i| n.self_vec[i].1),
+            None => n.own.as_ref().map_or(0, |o| o.get(cell)),
         }
     }
 
@@ -441,19 +648,26 @@ impl YearState {
                 .filter(|(_, v)| **v != 0)
                 .map(|(c, v)| (c as CellId, *v))
                 .collect(),
-            None => n.self_vec.clone(),
+            // A node that never had children: its own figures.
+            None => self.own_cells(node),
         }
     }
 
-    /// The eliminations made at a node (the adjustment layer): what its consolidated figures are less than its
-    /// own figures plus its children's consolidated figures.
+    /// The eliminations made at a node (the adjustment layer): the parent side of its own figures' pairs (when
+    /// it has children) and the child side of each child's.
     pub fn adjustments(&self, node: NodeId) -> Sparse {
         let n = &self.nodes[node];
-        let own = n.own.as_ref().map(|o| o.cells.clone()).unwrap_or_default();
-        let mut cells = difference(&n.self_vec, &own);
+        let mut cells = Vec::new();
+        if !n.children.is_empty() {
+            cells.extend(
+                self.removals
+                    .parent
+                    .removal(n.own.iter().flat_map(OwnData::iter)),
+            );
+        }
         for &child in &n.children {
-            let c = &self.nodes[child];
-            cells.extend(difference(&c.up_vec, &c.self_vec));
+            let own = self.nodes[child].own.iter().flat_map(OwnData::iter);
+            cells.extend(self.removals.child.removal(own));
         }
         normalize(cells)
     }
@@ -486,6 +700,27 @@ impl YearState {
         out
     }
 
+    /// Adds what rounding may have moved a node's own figures to `slack`: half a unit of each figure's last
+    /// decimal on its cell and on every cell an elimination takes it from (either side, to stay on the safe
+    /// side).
+    pub fn add_rounding_slack(&self, node: NodeId, slack: &mut [i64]) {
+        let Some(own) = &self.nodes[node].own else {
+            return;
+        };
+        for (cell, _, half) in own.iter_with_half_ulps() {
+            slack[cell as usize] += half;
+            for &target in self
+                .removals
+                .child
+                .of(cell)
+                .iter()
+                .chain(self.removals.parent.of(cell))
+            {
+                slack[target as usize] += half;
+            }
+        }
+    }
+
     /// Sets a node's figures without updating anything: for loading a year, followed by `full_recompute`.
     pub fn load_own(&mut self, node: NodeId, own: Option<OwnData>) {
         self.nodes[node].own = own;
@@ -502,17 +737,15 @@ impl YearState {
         true
     }
 
-    /// Bytes held by the consolidated state (dense figures and contribution vectors).
+    /// Bytes held by the consolidated state: dense figures, counted figures, the tree.
     pub fn memory_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(CellId, i64)>();
         self.nodes
             .iter()
             .map(|n| {
-                n.dense.as_ref().map_or(0, |d| d.len() * 8)
-                    + (n.self_vec.capacity() + n.up_vec.capacity()) * entry
-                    + n.own.as_ref().map_or(0, |o| {
-                        o.cells.capacity() * entry + o.half_ulps.capacity() * 8
-                    })
+                std::mem::size_of::<Node>()
+                    + n.children.capacity() * std::mem::size_of::<NodeId>()
+                    + n.dense.as_ref().map_or(0, |d| d.capacity() * 8)
+                    + n.own.as_ref().map_or(0, OwnData::memory_bytes)
             })
             .sum()
     }
@@ -533,13 +766,12 @@ mod tests {
 
     fn own(cells: &[(CellId, i64)]) -> OwnData {
         let cells = normalize(cells.to_vec());
-        OwnData {
-            version: 1,
-            half_ulps: vec![5_000; cells.len()],
-            cells,
-            partial_tables: Vec::new(),
-            inexact: 0,
-        }
+        OwnData::new(
+            1,
+            cells.into_iter().map(|(c, v)| (c, v, 5_000)).collect(),
+            Vec::new(),
+            0,
+        )
     }
 
     fn code(s: &str) -> UnitCode {
@@ -639,9 +871,26 @@ mod tests {
                 }
                 let incremental = snapshot(&s);
                 let mut full = s.clone();
-                full.full_recompute();
+                // Three threads even for a small tree, so that the parallel path is checked too.
+                full.recompute(3, 0);
+                prop_assert_eq!(&incremental, &snapshot(&full));
+                full.full_recompute_with(1);
                 prop_assert_eq!(&incremental, &snapshot(&full));
             }
+            // And both are the definition: self(N) + Σ up(d) over the strict descendants d of N.
+            let mut by_definition: Vec<(String, Sparse)> = (0..n)
+                .map(|node| {
+                    let mut cells = s.contributions(node).0;
+                    let mut stack = s.nodes[node].children.clone();
+                    while let Some(d) = stack.pop() {
+                        cells.extend(s.contributions(d).1);
+                        stack.extend(s.nodes[d].children.iter().copied());
+                    }
+                    (s.nodes[node].code.to_string(), normalize(cells))
+                })
+                .collect();
+            by_definition.sort();
+            prop_assert_eq!(snapshot(&s), by_definition);
         }
     }
 
