@@ -6,6 +6,7 @@
 //! - [`domain`]: disclosures, units, taxonomies, rules, validation; no gRPC and no SQL.
 //! - [`store`]: persistence behind one interface (SQLite embedded by default).
 //! - [`configuration`], [`telemetry`], [`startup`]: settings, logs, and the server's `run(listener, shutdown)`.
+//! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.
 //! - [`cli`]: the `juesuan` command's subcommands other than `serve`.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod configuration;
 pub mod domain;
 pub mod startup;
 pub mod store;
+pub mod synthetic;
 pub mod telemetry;
 
 /// Generated from `proto/juesuan/v1/*.proto`.
