@@ -1,5 +1,5 @@
-//! Logs: `tracing` with an env filter (JUESUAN_LOG, then RUST_LOG; default "info"), as text or JSON lines on
-//! stderr.
+//! Logs: `tracing` with an env filter (JUESUAN_LOG, then RUST_LOG; else the command's default: "info" for
+//! `serve`, "warn" for `demo`), as text or JSON lines on stderr.
 
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -10,12 +10,12 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber; later calls (tests spawning several servers) are no-ops.
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat, default_filter: &str) {
     let filter = std::env::var("JUESUAN_LOG")
         .ok()
         .and_then(|directives| EnvFilter::try_new(directives).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .unwrap_or_else(|| EnvFilter::new(default_filter));
     // Colours only for a terminal: logs piped to a file or a collector stay plain.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = fmt()

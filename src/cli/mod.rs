@@ -1,6 +1,9 @@
 //! The `juesuan` command: `serve` runs the service; the other subcommands are its clients (over gRPC) or work
 //! offline on files (`validate`, `rules`).
 
+mod bench;
+mod consolidated;
+mod demo;
 pub mod json;
 pub mod output;
 mod rules;
@@ -22,8 +25,8 @@ macro_rules! say {
 /// `say!` with a newline.
 macro_rules! sayln {
     ($($arg:tt)*) => {{
-        say!($($arg)*);
-        say!("\n");
+        $crate::cli::say!($($arg)*);
+        $crate::cli::say!("\n");
     }};
 }
 pub(crate) use {say, sayln};
@@ -94,6 +97,71 @@ enum Command {
     /// List and show the rules of a fiscal year's taxonomy (offline).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// A node's consolidated tables (汇总表), a cell explained, who is missing, or reported-vs-computed.
+    ///
+    /// From a running service: the node's own figures plus its children's consolidations, less the transfers
+    /// inside the group (调整表); --explain takes one cell apart down the tree, --completeness lists every unit
+    /// of the subtree with where its disclosure stands, --compare-reported checks the 汇总表 the node submitted.
+    Consolidated(consolidated::ConsolidatedArgs),
+    /// Serve a synthetic prefecture, to try consolidation in a minute.
+    ///
+    /// Fills an empty data directory with a region, its counties, their departments and the departments' units
+    /// (default: 3 counties, 4 departments each, 5 units per department, 20 项 rows per disclosure), with
+    /// transfers that consolidation eliminates and a few mistakes on purpose, then serves it and prints the
+    /// commands to try.
+    Demo(demo::DemoArgs),
+    /// Measure on this machine (medians, ratios, throughput).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// The size of a synthetic prefecture; what is not given keeps the command's default.
+#[derive(Args)]
+pub(crate) struct SizeArgs {
+    /// Counties (区县) in the prefecture (1–99).
+    #[arg(long)]
+    counties: Option<usize>,
+    /// Supervising departments (主管部门) per county (1–999).
+    #[arg(long)]
+    departments: Option<usize>,
+    /// Budget units per department (1–999).
+    #[arg(long)]
+    units: Option<usize>,
+    /// 项 rows per disclosure (1–60), about 17 non-zero cells each with their 类 and 款 rows.
+    #[arg(long)]
+    items: Option<usize>,
+    /// Seed of the generator: the same seed makes the same prefecture.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl SizeArgs {
+    pub(crate) fn spec(
+        &self,
+        base: crate::synthetic::Spec,
+    ) -> Result<crate::synthetic::Spec, String> {
+        let within = |value: Option<usize>, default: usize, max: usize, flag: &str| {
+            let value = value.unwrap_or(default);
+            if (1..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(format!("--{flag} must be between 1 and {max}, not {value}"))
+            }
+        };
+        Ok(crate::synthetic::Spec {
+            counties: within(self.counties, base.counties, 99, "counties")?,
+            departments_per_county: within(
+                self.departments,
+                base.departments_per_county,
+                999,
+                "departments",
+            )?,
+            units_per_department: within(self.units, base.units_per_department, 999, "units")?,
+            items_per_unit: within(self.items, base.items_per_unit, 60, "items")?,
+            seed: self.seed.unwrap_or(base.seed),
+            ..base
+        })
+    }
 }
 
 #[derive(Args)]
@@ -421,6 +489,9 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Units(command) => units(command).await,
         Command::Submissions(command) => submissions(command).await,
         Command::Rules(command) => rules::run(command),
+        Command::Consolidated(args) => consolidated::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Bench(command) => bench::run(command).await,
     }
 }
 
@@ -444,7 +515,7 @@ fn state_name(state: i32) -> &'static str {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    telemetry::init(args.log_format);
+    telemetry::init(args.log_format, "info");
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir,

@@ -22,11 +22,7 @@ pub fn display_width(text: &str) -> usize {
 }
 
 fn pad(text: &str, width: usize) -> String {
-    let mut out = text.to_owned();
-    for _ in display_width(text)..width {
-        out.push(' ');
-    }
-    out
+    align(text, width, false)
 }
 
 fn severity_name(severity: i32) -> &'static str {
@@ -57,17 +53,39 @@ fn place(finding: &pb::Finding) -> String {
     finding
         .cells
         .first()
-        .map(|c| format!("{}[{}, {}]", c.table, c.row, c.column))
+        .map(|c| {
+            let cell = format!("{}[{}, {}]", c.table, c.row, c.column);
+            if c.unit_code.is_empty() {
+                cell
+            } else {
+                format!("{} {cell}", c.unit_code)
+            }
+        })
         .unwrap_or_default()
 }
 
 pub fn report(report: &pb::ValidationReport) -> String {
+    let mut out = findings(&report.findings);
+    let _ = writeln!(
+        out,
+        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (figures not given: partial tables, no last year, no budget)",
+        report.error_count,
+        report.warning_count,
+        report.unexplained_warning_count,
+        report.info_count,
+        report.checks_evaluated,
+        report.checks_not_evaluated
+    );
+    out
+}
+
+/// Findings, one block each, without a summary.
+pub fn findings(findings: &[pb::Finding]) -> String {
     let mut out = String::new();
-    if report.findings.is_empty() {
+    if findings.is_empty() {
         out.push_str("no findings\n");
     } else {
-        let rule_width = report
-            .findings
+        let rule_width = findings
             .iter()
             .map(|f| f.rule_id.len())
             .max()
@@ -82,7 +100,7 @@ pub fn report(report: &pb::ValidationReport) -> String {
             "EXPECTED",
             "DIFF"
         );
-        for finding in &report.findings {
+        for finding in findings {
             let _ = writeln!(
                 out,
                 "{}  {}  {:>12}  {:>12}  {:>10}  {}",
@@ -103,17 +121,39 @@ pub fn report(report: &pb::ValidationReport) -> String {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (figures not given: partial tables, no last year, no budget)",
-        report.error_count,
-        report.warning_count,
-        report.unexplained_warning_count,
-        report.info_count,
-        report.checks_evaluated,
-        report.checks_not_evaluated
-    );
     out
+}
+
+/// Pads to a display width (CJK characters take two columns), on the left (`right_align`) or the right.
+pub fn align(text: &str, width: usize, right_align: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(display_width(text)));
+    if right_align {
+        format!("{fill}{text}")
+    } else {
+        format!("{text}{fill}")
+    }
+}
+
+/// A timestamp as UTC date and time, to the second.
+pub fn timestamp(t: &prost_types::Timestamp) -> String {
+    let days = t.seconds.div_euclid(86_400);
+    let second_of_day = t.seconds.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        second_of_day / 3_600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
 }
 
 #[cfg(test)]
@@ -125,6 +165,22 @@ mod tests {
         assert_eq!(display_width("ab"), 2);
         assert_eq!(display_width("本年收入"), 8);
         assert_eq!(pad("收入", 6), "收入  ");
+    }
+
+    #[test]
+    fn timestamps_are_utc_dates() {
+        let at = |seconds| timestamp(&prost_types::Timestamp { seconds, nanos: 0 });
+        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(at(1_795_696_923), "2026-11-26 12:42:03 UTC");
+        assert_eq!(at(-1), "1969-12-31 23:59:59 UTC");
+    }
+
+    #[test]
+    fn alignment_counts_chinese_as_two_columns() {
+        assert_eq!(align("收入", 6, true), "  收入");
+        assert_eq!(align("ab", 4, false), "ab  ");
+        assert_eq!(align("toolong", 3, true), "toolong");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod consolidation;
+mod demo;
 mod explanations;
 mod health_reflection;
 mod interop;

@@ -1,0 +1,297 @@
+//! The newcomer's path through the real binary: `juesuan demo` fills a data directory, the service serves it, and
+//! `juesuan consolidated` shows the region's tables, explains a cell down to units and lists who is missing.
+//! Also `juesuan bench consolidation` at a small size: it runs and checks its own figures.
+
+use std::{path::Path, process::Output};
+
+use juesuan::{
+    domain::submission::Limits,
+    pb,
+    synthetic::{MISMATCH, Prefecture, Role, Spec, wan},
+};
+use rust_decimal::Decimal;
+use tempfile::TempDir;
+
+use crate::helpers::TestApp;
+
+/// The size the tests give the demo: 2 counties, 2 departments each, 3 units per department, 8 项 rows.
+const SIZE: [&str; 8] = [
+    "--counties",
+    "2",
+    "--departments",
+    "2",
+    "--units",
+    "3",
+    "--items",
+    "8",
+];
+
+fn spec() -> Spec {
+    Spec {
+        counties: 2,
+        departments_per_county: 2,
+        units_per_department: 3,
+        items_per_unit: 8,
+        ..Spec::demo()
+    }
+}
+
+async fn juesuan(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("JUESUAN_SERVER")
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn explain_sum(e: &pb::CellExplanation) -> (Decimal, Decimal) {
+    let value = |d: &Option<pb::Decimal>| -> Decimal { d.as_ref().unwrap().value.parse().unwrap() };
+    let parts = value(&e.own)
+        + e.children.iter().map(|c| value(&c.value)).sum::<Decimal>()
+        + e.eliminations
+            .iter()
+            .map(|x| value(&x.amount))
+            .sum::<Decimal>();
+    (value(&e.value), parts)
+}
+
+async fn run_demo(dir: &Path) -> Output {
+    let data_dir = dir.to_str().unwrap();
+    let mut args = vec![
+        "demo",
+        "--data-dir",
+        data_dir,
+        "--listen",
+        "127.0.0.1:0",
+        "--no-serve",
+    ];
+    args.extend(SIZE);
+    juesuan(&args).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missing() {
+    let dir = TempDir::new().unwrap();
+    let output = run_demo(dir.path()).await;
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let prefecture = Prefecture::new(spec()).with_mistakes();
+    let scenario = &prefecture.scenario;
+    let code = |i: usize| prefecture.nodes[i].code.clone();
+    for &i in &scenario.never_submitted {
+        assert!(
+            text.contains(&format!("{} ", code(i))) && text.contains("never submitted"),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("T01-BAL-001"),
+        "the broken unit's rejection is shown: {text}"
+    );
+    assert!(
+        text.contains("juesuan consolidated --node 652300"),
+        "{text}"
+    );
+
+    // Running it again on the same directory refuses, and says what to do.
+    let again = run_demo(dir.path()).await;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds"));
+
+    let app = TestApp::spawn_with(dir, Limits::default()).await;
+    let mut client = pb::consolidation_client::ConsolidationClient::new(app.channel().await);
+    let region = client
+        .get_consolidated(pb::GetConsolidatedRequest {
+            node_code: "652300".into(),
+            fiscal_year: 2024,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let expected = prefecture.expected() as u32;
+    assert_eq!(region.units_expected, expected);
+    assert_eq!(
+        region.units_counted,
+        expected - 3,
+        "two missing, one rejected"
+    );
+    assert!(region.partial);
+    // The mismatched department is the one elimination finding (departments missing a unit are not compared).
+    let department = code(scenario.mismatched_department.unwrap());
+    assert_eq!(
+        region.elimination_findings.len(),
+        1,
+        "{:?}",
+        region.elimination_findings
+    );
+    let finding = &region.elimination_findings[0];
+    assert_eq!(finding.rule_id, "EL-SUBSIDY");
+    assert_eq!(finding.cells[0].unit_code, department);
+    assert_eq!(
+        finding.difference.as_ref().unwrap().value,
+        wan(MISMATCH),
+        "the difference is what the department over-reported"
+    );
+
+    // A cell explained at every level adds up, and the department level shows eliminations by unit.
+    let explain = |node: &str| pb::ExplainCellRequest {
+        node_code: node.into(),
+        fiscal_year: 2024,
+        table: "T01".into(),
+        row: "income_total".into(),
+        column: "amount".into(),
+        ..Default::default()
+    };
+    for node in ["652300", "652301", department.as_str()] {
+        let e = client
+            .explain_cell(explain(node))
+            .await
+            .unwrap()
+            .into_inner();
+        let (value, parts) = explain_sum(&e);
+        assert_eq!(
+            value, parts,
+            "{node}: value = own + children + eliminations"
+        );
+        assert!(value > Decimal::ZERO);
+        if node == department {
+            assert!(
+                e.eliminations
+                    .iter()
+                    .any(|x| x.pair_id == "EL-SUBSIDY" && x.side == "child")
+            );
+        }
+    }
+
+    // The CLI, against the served directory.
+    let server = app.address.clone();
+    let cli = |extra: &[&str]| {
+        let mut args = vec![
+            "consolidated",
+            "--node",
+            "652300",
+            "--year",
+            "2024",
+            "--server",
+        ];
+        args.push(&server);
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        juesuan(&args).await
+    };
+    let tables = run(cli(&["--table", "T01"])).await;
+    let tables_text = stdout(&tables);
+    assert!(tables.status.success(), "{tables_text}");
+    assert!(
+        tables_text.contains("T01 收入支出决算总表"),
+        "{tables_text}"
+    );
+    assert!(
+        tables_text.contains("income_total 本年收入合计"),
+        "{tables_text}"
+    );
+    assert!(tables_text.contains("PARTIAL"), "{tables_text}");
+    assert!(tables_text.contains("EL-SUBSIDY"), "{tables_text}");
+
+    let explained = run(cli(&[
+        "--explain",
+        "T01:income_total:amount",
+        "--depth",
+        "3",
+    ]))
+    .await;
+    let explained_text = stdout(&explained);
+    assert!(explained.status.success(), "{explained_text}");
+    // Down to units: every submitted unit appears, with the eliminations at its department.
+    let a_unit = prefecture
+        .nodes
+        .iter()
+        .find(|n| n.role == Role::Unit)
+        .unwrap();
+    assert!(explained_text.contains(&a_unit.code), "{explained_text}");
+    assert!(explained_text.contains("EL-SUBSIDY"), "{explained_text}");
+
+    let missing = run(cli(&["--completeness", "--missing"])).await;
+    let missing_text = stdout(&missing);
+    assert!(missing.status.success(), "{missing_text}");
+    let mut listed: Vec<&str> = missing_text
+        .lines()
+        .skip(2)
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with("6523")))
+        .collect();
+    listed.sort();
+    let mut expected_missing: Vec<String> = scenario
+        .never_submitted
+        .iter()
+        .chain(scenario.rejected.iter())
+        .map(|i| code(*i))
+        .collect();
+    expected_missing.sort();
+    assert_eq!(listed, expected_missing, "{missing_text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_consolidation_bench_runs_small_and_checks_its_own_figures() {
+    let work = TempDir::new().unwrap();
+    let output = juesuan(&[
+        "bench",
+        "consolidation",
+        "--counties",
+        "1",
+        "--departments",
+        "2",
+        "--units",
+        "3",
+        "--items",
+        "5",
+        "--runs",
+        "2",
+        "--updates",
+        "3",
+        "--sql-runs",
+        "1",
+        "--work-dir",
+        work.path().to_str().unwrap(),
+    ])
+    .await;
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "1 region → 1 county → 2 departments → 6 units; 8 disclosures",
+        "incremental == full recompute: exact, 4 consolidated nodes compared",
+        "SQL == in memory: exact, 4 consolidated nodes compared",
+        "rebuilt == computed: exact",
+        "ratio SQL / in memory",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn size_flags_out_of_range_are_refused_with_the_range() {
+    let output = juesuan(&["bench", "consolidation", "--items", "61"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("--items must be between 1 and 60, not 61")
+    );
+}
