@@ -36,6 +36,10 @@ impl From<DomainError> for Status {
                 tracing::error!(error = %chain, "request failed in the store");
                 Status::internal("internal error; the server's log has the cause")
             }
+            DomainError::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                Status::internal("internal error; the server's log has the cause")
+            }
         }
     }
 }
@@ -65,6 +69,9 @@ mod tests {
     fn internal_errors_do_not_leak() {
         let status: Status =
             DomainError::Store(StoreError::Corrupt("secret path /var/x".into())).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+        let status: Status = DomainError::Internal("task panicked at /src/secret.rs".into()).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
     }

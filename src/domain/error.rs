@@ -114,6 +114,9 @@ pub enum DomainError {
     FailedPrecondition(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
+    /// A defect or a failed background task: the caller learns nothing of it, the log everything.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl DomainError {

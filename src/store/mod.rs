@@ -105,12 +105,14 @@ pub trait Store: Send + Sync + 'static {
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
-    /// For every unit of a year: its latest version without ERROR findings of a report type, and its figures.
+    /// For every unit of a year: its latest version without ERROR findings of a report type, and its figures,
+    /// handed to `each` one at a time — a region's figures are never all in memory at once.
     async fn counted_facts(
         &self,
         year: FiscalYear,
         report_type: ReportType,
-    ) -> Result<Vec<(UnitCode, u32, Facts)>, StoreError>;
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError>;
 
     /// For every unit that submitted for a year: how many versions, the latest, and the one that counts.
     async fn submission_statuses(

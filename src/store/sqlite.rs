@@ -498,8 +498,9 @@ impl Store for SqliteStore {
         &self,
         year: FiscalYear,
         report_type: ReportType,
-    ) -> Result<Vec<(UnitCode, u32, Facts)>, StoreError> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query_as::<_, (String, i64, String)>(
             "SELECT s.unit_code, s.version, s.facts_json FROM submissions s \
              WHERE s.fiscal_year = ?1 AND s.report_type = ?2 AND s.version = \
                (SELECT max(v.version) FROM submissions v WHERE v.unit_code = s.unit_code \
@@ -507,17 +508,15 @@ impl Store for SqliteStore {
         )
         .bind(i64::from(year.get()))
         .bind(report_type.code())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(unit, version, json)| {
-                let code =
-                    UnitCode::parse(&unit).map_err(|e| corrupt(format!("unit {unit}: {e}")))?;
-                let facts: Facts = serde_json::from_str(&json)
-                    .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
-                Ok((code, u32::try_from(version).unwrap_or(0), facts))
-            })
-            .collect()
+        .fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            let (unit, version, json) = row?;
+            let code = UnitCode::parse(&unit).map_err(|e| corrupt(format!("unit {unit}: {e}")))?;
+            let facts: Facts = serde_json::from_str(&json)
+                .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
+            each(code, u32::try_from(version).unwrap_or(0), facts);
+        }
+        Ok(())
     }
 
     async fn submission_statuses(

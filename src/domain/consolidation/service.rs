@@ -497,9 +497,35 @@ impl Consolidations {
                 state.load_parent(node, parent);
             }
         }
-        for (code, version, facts) in self.store.counted_facts(year, ReportType::Single).await? {
+        // The store reads and parses versions while another thread turns each into integer cells: a restart's
+        // rebuild takes about the longer of the two, and only one version's figures are in memory at a time.
+        let (sender, receiver) = std::sync::mpsc::channel::<(UnitCode, u32, Facts)>();
+        let converter = {
+            let (taxonomy, layout) = (taxonomy.clone(), layout.clone());
+            tokio::task::spawn_blocking(move || {
+                receiver
+                    .into_iter()
+                    .map(|(code, version, facts)| {
+                        (code, own_data(&taxonomy, &layout, version, &facts))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let loaded = self
+            .store
+            .counted_facts(year, ReportType::Single, &mut |code, version, facts| {
+                // The converter only stops when the sender is dropped, so this cannot fail.
+                let _ = sender.send((code, version, facts));
+            })
+            .await;
+        drop(sender);
+        let converted = converter.await.map_err(|e| {
+            DomainError::Internal(format!("converting the counted versions failed: {e}"))
+        })?;
+        loaded?;
+        for (code, own) in converted {
             if let Some(&node) = state.by_code.get(&code) {
-                state.load_own(node, Some(own_data(&taxonomy, &layout, version, &facts)));
+                state.load_own(node, Some(own));
             }
         }
         state.full_recompute();
