@@ -402,29 +402,28 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
 
     if args.sql_runs > 0 {
         // The SQL baseline rolls up the state as the updates left it.
-        let (sql, loaded) = sql_rollup(&work.path, &workload.state, args.sql_runs).await?;
-        let figures = sql.1;
-        if figures != after_updates {
+        let sql = sql_rollup(&work.path, &workload.state, args.sql_runs).await?;
+        if sql.figures != after_updates {
             return Err(
                 "the SQL rollup differs from the in-memory one — a defect; please report it".into(),
             );
         }
-        let sql = Timings::new(sql.0);
         sayln!(
             "same rollup as SQL in SQLite, closure table + GROUP BY ({} runs): {}",
             args.sql_runs,
-            sql.summary()
+            sql.timings.summary()
         );
         sayln!(
             "  SQL == in memory: exact, {} consolidated nodes compared; loading {} rows took {:.1} s",
-            thousands(figures.len()),
-            thousands(loaded.0),
-            loaded.1.as_secs_f64()
+            thousands(sql.figures.len()),
+            thousands(sql.rows_loaded),
+            sql.load_time.as_secs_f64()
         );
+        let median = sql.timings.median().as_secs_f64();
         sayln!(
             "  ratio SQL / in memory (medians): {:.0}× ({:.0}× against the in-memory rollup on one thread)",
-            sql.median().as_secs_f64() / full.median().as_secs_f64(),
-            sql.median().as_secs_f64() / single.median().as_secs_f64()
+            median / full.median().as_secs_f64(),
+            median / single.median().as_secs_f64()
         );
     }
 
@@ -473,21 +472,18 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the SQL baseline measured.
+struct SqlRollup {
+    timings: Timings,
+    /// The last run's figures of every consolidated node, as `internal_figures` lists them.
+    figures: Vec<(NodeId, Vec<(u32, i64)>)>,
+    rows_loaded: usize,
+    load_time: Duration,
+}
+
 /// The rollup as SQL: a closure table (ancestor, descendant, depth) over the consolidated nodes, each node's
-/// contributions to itself and to its ancestors, and one GROUP BY. Returns the timings with the last run's
-/// figures, and the rows loaded with the time it took.
-#[allow(clippy::type_complexity)]
-async fn sql_rollup(
-    dir: &Path,
-    state: &YearState,
-    runs: usize,
-) -> Result<
-    (
-        (Vec<Duration>, Vec<(NodeId, Vec<(u32, i64)>)>),
-        (usize, Duration),
-    ),
-    String,
-> {
+/// contributions to itself and to its ancestors, and one GROUP BY.
+async fn sql_rollup(dir: &Path, state: &YearState, runs: usize) -> Result<SqlRollup, String> {
     let path = dir.join("rollup.sqlite3");
     let _ = std::fs::remove_file(&path);
     // A scratch database: durability costs nothing to the query measured.
@@ -576,7 +572,7 @@ async fn sql_rollup(
         .execute(&pool)
         .await
         .map_err(sql_error)?;
-    let loaded = (rows, started.elapsed());
+    let load_time = started.elapsed();
 
     let mut timings = Vec::with_capacity(runs);
     let mut figures: Vec<(NodeId, Vec<(u32, i64)>)> = Vec::new();
@@ -623,7 +619,12 @@ async fn sql_rollup(
             all[i].1 = cells;
         }
     }
-    Ok(((timings, all), loaded))
+    Ok(SqlRollup {
+        timings: Timings::new(timings),
+        figures: all,
+        rows_loaded: rows,
+        load_time,
+    })
 }
 
 async fn insert_contributions(pool: &sqlx::SqlitePool, batch: &[String]) -> Result<(), String> {

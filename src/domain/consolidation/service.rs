@@ -546,11 +546,24 @@ impl Consolidations {
         let Some(facts) = &stored.facts else { return };
         let data = self.years.lock().await.get(&stored.fiscal_year).cloned();
         let Some(data) = data else { return };
+        // The figures are read into cells before the write lock is taken: readers wait only for the update.
+        let (taxonomy, layout) = {
+            let data = data.read().await;
+            (data.taxonomy.clone(), data.state.layout.clone())
+        };
+        let own = own_data(&taxonomy, &layout, stored.version, facts);
         let mut data = data.write().await;
         let Some(&node) = data.state.by_code.get(&stored.unit_code) else {
             return;
         };
-        let own = own_data(&data.taxonomy, &data.state.layout, stored.version, facts);
+        // Two submissions of one unit may reach this point out of order: the later version counts.
+        if data.state.nodes[node]
+            .own
+            .as_ref()
+            .is_some_and(|current| current.version > stored.version)
+        {
+            return;
+        }
         data.state.set_own(node, Some(own));
     }
 
