@@ -716,6 +716,20 @@ fn submission_line(s: &pb::Submission) -> String {
     )
 }
 
+/// A stored version: its summary line and findings, or its JSON mapping.
+fn print_submission(submission: &pb::Submission, format: Format) {
+    match format {
+        Format::Table => {
+            sayln!("{}", submission_line(submission));
+            say!(
+                "{}",
+                output::report(&submission.report.clone().unwrap_or_default())
+            );
+        }
+        Format::Json => sayln!("{}", json::to_json("Submission", submission)),
+    }
+}
+
 async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
     match command {
         SubmissionsCommand::List {
@@ -765,16 +779,7 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            match format {
-                Format::Table => {
-                    sayln!("{}", submission_line(&submission));
-                    say!(
-                        "{}",
-                        output::report(&submission.report.clone().unwrap_or_default())
-                    );
-                }
-                Format::Json => sayln!("{}", json::to_json("Submission", &submission)),
-            }
+            print_submission(&submission, format);
             Ok(ExitCode::SUCCESS)
         }
         SubmissionsCommand::Explain {
@@ -797,16 +802,7 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            match format {
-                Format::Table => {
-                    sayln!("{}", submission_line(&submission));
-                    say!(
-                        "{}",
-                        output::report(&submission.report.clone().unwrap_or_default())
-                    );
-                }
-                Format::Json => sayln!("{}", json::to_json("Submission", &submission)),
-            }
+            print_submission(&submission, format);
             Ok(ExitCode::SUCCESS)
         }
     }

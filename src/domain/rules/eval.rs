@@ -91,6 +91,47 @@ pub struct Context<'a> {
     pub budget: Option<&'a BudgetFigures>,
 }
 
+/// A running Σ and count for an aggregation over cells.
+struct Tally {
+    total: Interval,
+    count: u32,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            total: Interval::zero(),
+            count: 0,
+        }
+    }
+
+    /// Adds a figure; `None` when the sum leaves the representable range (the aggregation is then unknown).
+    fn add(&mut self, value: &Interval, counted: bool) -> Option<()> {
+        self.total = self.total.checked_add(value)?;
+        if counted {
+            self.count += 1;
+        }
+        Some(())
+    }
+
+    /// Adds an evaluation's figure. A figure not given is skipped by a count, but makes a sum unknown (`None`).
+    fn add_evaluation_value(&mut self, value: V<'_>, agg: Agg) -> Option<()> {
+        match value {
+            V::Num(value) => self.add(&value, true),
+            _ if agg == Agg::Sum => None,
+            _ => Some(()),
+        }
+    }
+
+    fn finish<'a>(self, agg: Agg) -> V<'a> {
+        match agg {
+            Agg::Sum => V::Num(self.total),
+            Agg::Count => V::Num(Interval::exact(Decimal::from(self.count))),
+            Agg::Present => V::Bool(self.count > 0),
+        }
+    }
+}
+
 struct Env<'a> {
     disclosure: &'a Disclosure,
     taxonomy: &'a Taxonomy,
@@ -748,20 +789,16 @@ impl<'a> Env<'a> {
             };
         };
         let complete = data.completeness == crate::domain::disclosure::Completeness::Complete;
-        let mut total = Interval::zero();
-        let mut count = 0u32;
+        let mut tally = Tally::new();
         for row in self.selected_rows(table, &cells.rows) {
             match self.table_cell(table, row, column) {
                 V::Num(value) => {
-                    if matches!(
+                    let given = matches!(
                         self.disclosure.cell(table, row, column),
                         CellState::Given(_)
-                    ) {
-                        count += 1;
-                    }
-                    match total.checked_add(&value) {
-                        Some(sum) => total = sum,
-                        None => return V::Unknown,
+                    );
+                    if tally.add(&value, given).is_none() {
+                        return V::Unknown;
                     }
                 }
                 // A partial table's unknown cell is left out of a sum: the sum is of what the table gives.
@@ -769,11 +806,7 @@ impl<'a> Env<'a> {
                 _ => return V::Unknown,
             }
         }
-        match agg {
-            Agg::Sum => V::Num(total),
-            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
-            Agg::Present => V::Bool(count > 0),
-        }
+        tally.finish(agg)
     }
 
     fn aggregate_indicators(&mut self, agg: Agg, cells: &'a CellRef) -> V<'a> {
@@ -789,8 +822,7 @@ impl<'a> Env<'a> {
         if cells.table != TableRef::Indicators {
             return V::Unknown;
         }
-        let mut total = Interval::zero();
-        let mut count = 0u32;
+        let mut tally = Tally::new();
         for (i, indicator) in evaluation.indicators.iter().enumerate() {
             self.note(|| {
                 evaluation_cell(
@@ -799,23 +831,12 @@ impl<'a> Env<'a> {
                     INDICATOR_COLUMNS[column],
                 )
             });
-            match self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column]) {
-                V::Num(value) => {
-                    count += 1;
-                    match total.checked_add(&value) {
-                        Some(sum) => total = sum,
-                        None => return V::Unknown,
-                    }
-                }
-                _ if agg == Agg::Sum => return V::Unknown,
-                _ => {}
+            let value = self.evaluation_value(indicator.column(column), INDICATOR_COLUMNS[column]);
+            if tally.add_evaluation_value(value, agg).is_none() {
+                return V::Unknown;
             }
         }
-        match agg {
-            Agg::Sum => V::Num(total),
-            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
-            Agg::Present => V::Bool(count > 0),
-        }
+        tally.finish(agg)
     }
 
     /// Σ / count over the total funds row of every project evaluation.
@@ -824,30 +845,18 @@ impl<'a> Env<'a> {
             return V::Unknown;
         };
         let disclosure = self.disclosure;
-        let mut total = Interval::zero();
-        let mut count = 0u32;
+        let mut tally = Tally::new();
         for (i, project) in disclosure.project_evaluations.iter().enumerate() {
             self.note(|| evaluation_cell(i + 1, "funds.total".into(), FUNDS_COLUMNS[column]));
             let value = project
                 .funds_row(FundsSource::Total)
                 .and_then(|row| row.column(column));
-            match self.evaluation_value(value, FUNDS_COLUMNS[column]) {
-                V::Num(value) => {
-                    count += 1;
-                    match total.checked_add(&value) {
-                        Some(sum) => total = sum,
-                        None => return V::Unknown,
-                    }
-                }
-                _ if agg == Agg::Sum => return V::Unknown,
-                _ => {}
+            let value = self.evaluation_value(value, FUNDS_COLUMNS[column]);
+            if tally.add_evaluation_value(value, agg).is_none() {
+                return V::Unknown;
             }
         }
-        match agg {
-            Agg::Sum => V::Num(total),
-            Agg::Count => V::Num(Interval::exact(Decimal::from(count))),
-            Agg::Present => V::Bool(count > 0),
-        }
+        tally.finish(agg)
     }
 
     fn call(&mut self, func: Func, args: &'a [Expr]) -> V<'a> {
