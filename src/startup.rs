@@ -9,15 +9,20 @@ use tonic::transport::Server;
 
 use crate::{
     api::{
-        consolidation::ConsolidationService, raw_body::CaptureDisclosureLayer,
-        submissions::SubmissionsService, units::UnitRegistryService,
+        audit::AuditService, auth::AuthenticateLayer, consolidation::ConsolidationService,
+        raw_body::CaptureDisclosureLayer, review::ReviewService, submissions::SubmissionsService,
+        tokens::TokensService, units::UnitRegistryService,
     },
     configuration::Settings,
     domain::{
+        audit::AuditTrail,
         consolidation::service::Consolidations,
+        error::DomainError,
         registry::Registry,
+        review::Reviews,
         submission::{Limits, Submissions},
         taxonomy::{Taxonomies, TaxonomyError},
+        tokens::Tokens,
     },
     pb,
     store::{SqliteStore, Store, StoreError},
@@ -29,6 +34,8 @@ pub enum StartupError {
     Taxonomy(#[from] TaxonomyError),
     #[error("the store cannot be opened")]
     Store(#[from] StoreError),
+    #[error("the first administrator token cannot be made")]
+    Bootstrap(#[source] DomainError),
     #[error("the gRPC server failed")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection cannot be set up")]
@@ -55,10 +62,21 @@ impl App {
                 "taxonomy loaded"
             );
         }
-        let store = SqliteStore::open(&settings.data_dir).await?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).await?);
         tracing::info!(data_dir = %settings.data_dir.display(), "store opened");
+        if let Some(path) = Tokens::new(store.clone())
+            .bootstrap_admin(&settings.data_dir)
+            .await
+            .map_err(StartupError::Bootstrap)?
+        {
+            tracing::warn!(
+                path = %path.display(),
+                "first start: an administrator token was written here (readable by its owner only); the CLI \
+                 reads it with --token-file, JUESUAN_TOKEN_FILE or, by default, from ./data"
+            );
+        }
         Ok(App {
-            store: Arc::new(store),
+            store,
             taxonomies: Arc::new(taxonomies),
             limits: settings.limits,
         })
@@ -81,6 +99,15 @@ pub async fn run(
     health
         .set_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>()
         .await;
+    health
+        .set_serving::<pb::review_server::ReviewServer<ReviewService>>()
+        .await;
+    health
+        .set_serving::<pb::audit_server::AuditServer<AuditService>>()
+        .await;
+    health
+        .set_serving::<pb::tokens_server::TokensServer<TokensService>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -102,8 +129,14 @@ pub async fn run(
         app.store.clone(),
         app.taxonomies.clone(),
         app.limits,
-        consolidations.clone(),
+        registry.clone(),
     );
+    let reviews = Reviews::new(app.store.clone(), registry.clone(), consolidations.clone());
+    let tokens = Tokens::new(app.store.clone());
+    let review_server = pb::review_server::ReviewServer::new(ReviewService::new(reviews));
+    let audit_server =
+        pb::audit_server::AuditServer::new(AuditService::new(AuditTrail::new(app.store.clone())));
+    let tokens_server = pb::tokens_server::TokensServer::new(TokensService::new(tokens.clone()));
     let units_server =
         pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
     let consolidation_server = pb::consolidation_server::ConsolidationServer::new(
@@ -122,12 +155,16 @@ pub async fn run(
     let address = listener.local_addr().ok();
     tracing::info!(address = ?address, "serving gRPC");
     let result = Server::builder()
+        .layer(AuthenticateLayer { tokens })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(units_server)
         .add_service(submissions_server)
         .add_service(consolidation_server)
+        .add_service(review_server)
+        .add_service(audit_server)
+        .add_service(tokens_server)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     app.store.close().await;

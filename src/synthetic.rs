@@ -407,6 +407,10 @@ pub struct Scenario {
     pub rejected: Option<usize>,
     /// A department that reports more 对附属单位补助支出 than its units' 上级补助收入 (by `MISMATCH`).
     pub mismatched_department: Option<usize>,
+    /// A unit whose reviewer returns its disclosure with a reason (the demo's review chain).
+    pub returned: Option<usize>,
+    /// A department whose year is locked once its units are accepted: one none of the others touch.
+    pub locked_department: Option<usize>,
 }
 
 /// What the mismatched department adds to its 对附属单位补助支出, in hundredths of 万元 (10.00 万元).
@@ -432,6 +436,29 @@ impl Scenario {
         if departments.len() >= 2 {
             scenario.mismatched_department = Some(departments[0]);
         }
+        // Returned: a unit beside the rejected one, so that the department whose figures the mismatch test
+        // compares keeps all its units counted.
+        if units.len() >= 5 {
+            let middle = units.len() / 2;
+            let neighbour = if nodes[units[middle + 1]].parent == nodes[units[middle]].parent {
+                units[middle + 1]
+            } else {
+                units[middle - 1]
+            };
+            scenario.returned = Some(neighbour);
+        }
+        let touched: Vec<usize> = scenario
+            .never_submitted
+            .iter()
+            .copied()
+            .chain(scenario.rejected)
+            .chain(scenario.returned)
+            .collect();
+        scenario.locked_department = departments
+            .iter()
+            .copied()
+            .skip(1)
+            .find(|d| !touched.iter().any(|u| nodes[*u].parent == Some(*d)));
         scenario
     }
 }

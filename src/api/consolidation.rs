@@ -4,8 +4,14 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::invalid_argument};
-use crate::{domain::consolidation::service::Consolidations, pb};
+use super::{
+    convert,
+    error::{invalid_argument, principal},
+};
+use crate::{
+    domain::consolidation::service::{CellAddress, Consolidations},
+    pb,
+};
 
 pub struct ConsolidationService {
     consolidations: Arc<Consolidations>,
@@ -32,13 +38,14 @@ impl pb::consolidation_server::Consolidation for ConsolidationService {
         &self,
         request: Request<pb::GetConsolidatedRequest>,
     ) -> Result<Response<pb::ConsolidatedReport>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (node, year) = node_and_year(&request.node_code, request.fiscal_year)?;
         let unit =
             convert::amount_unit(request.amount_unit).map_err(|v| invalid_argument(v, ""))?;
         let view = self
             .consolidations
-            .consolidated(&node, year, &request.tables, unit)
+            .consolidated(&actor, &node, year, &request.tables, unit)
             .await?;
         Ok(Response::new(convert::consolidated_to_pb(&view)))
     }
@@ -47,6 +54,7 @@ impl pb::consolidation_server::Consolidation for ConsolidationService {
         &self,
         request: Request<pb::ExplainCellRequest>,
     ) -> Result<Response<pb::CellExplanation>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (node, year) = node_and_year(&request.node_code, request.fiscal_year)?;
         let unit =
@@ -54,11 +62,14 @@ impl pb::consolidation_server::Consolidation for ConsolidationService {
         let explanation = self
             .consolidations
             .explain(
+                &actor,
                 &node,
                 year,
-                &request.table,
-                &request.row,
-                &request.column,
+                &CellAddress {
+                    table: &request.table,
+                    row: &request.row,
+                    column: &request.column,
+                },
                 unit,
             )
             .await?;
@@ -69,9 +80,13 @@ impl pb::consolidation_server::Consolidation for ConsolidationService {
         &self,
         request: Request<pb::GetCompletenessRequest>,
     ) -> Result<Response<pb::CompletenessReport>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (node, year) = node_and_year(&request.node_code, request.fiscal_year)?;
-        let view = self.consolidations.completeness(&node, year).await?;
+        let view = self
+            .consolidations
+            .completeness(&actor, &node, year)
+            .await?;
         Ok(Response::new(convert::completeness_to_pb(&view)))
     }
 
@@ -79,9 +94,13 @@ impl pb::consolidation_server::Consolidation for ConsolidationService {
         &self,
         request: Request<pb::CompareReportedRequest>,
     ) -> Result<Response<pb::CompareReportedResponse>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (node, year) = node_and_year(&request.node_code, request.fiscal_year)?;
-        let (version, report) = self.consolidations.compare_reported(&node, year).await?;
+        let (version, report) = self
+            .consolidations
+            .compare_reported(&actor, &node, year)
+            .await?;
         Ok(Response::new(pb::CompareReportedResponse {
             reported_version: version,
             report: Some(convert::report_to_pb(&report)),

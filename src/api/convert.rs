@@ -5,6 +5,8 @@ use prost_types::Timestamp;
 
 use crate::{
     domain::{
+        access::{PrincipalKind, Role, ServiceName},
+        audit::{Event as AuditEvent, Verification},
         consolidation::service as consolidation,
         disclosure::{
             AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection,
@@ -18,7 +20,9 @@ use crate::{
         ids::{FiscalYear, RegionCode, UnitCode},
         money::Value,
         registry::TreeNode,
+        review::{LockOutcome, PendingVersion, YearStatus},
         submission::{StoredSubmission, SubmissionState},
+        tokens::TokenRecord,
         unit::{BudgetLevel, Unit, UnitType},
         validation::{CellRef, Finding, Report, Severity},
     },
@@ -752,10 +756,7 @@ pub fn submission_to_pb(
         unit_code: s.unit_code.to_string(),
         fiscal_year: s.fiscal_year.get(),
         version: s.version,
-        state: match s.state {
-            SubmissionState::RejectedByRules => pb::SubmissionState::RejectedByRules,
-            SubmissionState::PendingReview => pb::SubmissionState::PendingReview,
-        } as i32,
+        state: state_to_pb(s.state) as i32,
         current: s.current,
         idempotency_key: s.idempotency_key.clone(),
         content_sm3: s.content_sm3.clone(),
@@ -763,7 +764,207 @@ pub fn submission_to_pb(
         submitted_at: Some(timestamp(s.submitted_at_ms)),
         report: Some(report_to_pb(&s.report)),
         disclosure,
+        report_type: report_type_to_pb(s.report_type) as i32,
+        submitted_by: s.submitted_by.clone(),
+        signature: s.signature.clone().unwrap_or_default(),
+        review_reason: s.review_reason.clone().unwrap_or_default(),
     })
+}
+
+pub fn state_to_pb(state: SubmissionState) -> pb::SubmissionState {
+    match state {
+        SubmissionState::RejectedByRules => pb::SubmissionState::RejectedByRules,
+        SubmissionState::PendingReview => pb::SubmissionState::PendingReview,
+        SubmissionState::Returned => pb::SubmissionState::Returned,
+        SubmissionState::Accepted => pb::SubmissionState::Accepted,
+    }
+}
+
+pub fn report_type_to_pb(report_type: ReportType) -> pb::ReportType {
+    match report_type {
+        ReportType::Single => pb::ReportType::Single,
+        ReportType::Consolidated => pb::ReportType::Consolidated,
+        ReportType::Adjustment => pb::ReportType::Adjustment,
+    }
+}
+
+/// A report type a request names: 单户表 when unspecified.
+pub fn report_type(value: i32, path: &str) -> Result<ReportType, Vec<FieldViolation>> {
+    match pb::ReportType::try_from(value) {
+        Ok(pb::ReportType::Unspecified | pb::ReportType::Single) => Ok(ReportType::Single),
+        Ok(pb::ReportType::Consolidated) => Ok(ReportType::Consolidated),
+        Ok(pb::ReportType::Adjustment) => Ok(ReportType::Adjustment),
+        Err(_) => Err(vec![FieldViolation::new(
+            path,
+            format!("{value} is not a known value of this enum"),
+        )]),
+    }
+}
+
+/// Milliseconds since the epoch from a timestamp; `None` for one out of range.
+pub fn timestamp_ms(t: &Timestamp) -> Option<i64> {
+    t.seconds
+        .checked_mul(1000)?
+        .checked_add(i64::from(t.nanos.clamp(0, 999_999_999) / 1_000_000))
+}
+
+pub fn principal_kind_to_pb(kind: &PrincipalKind) -> pb::Principal {
+    pb::Principal {
+        kind: Some(match kind {
+            PrincipalKind::Admin => pb::principal::Kind::Admin(true),
+            PrincipalKind::Service { name } => pb::principal::Kind::ServiceName(name.to_string()),
+            PrincipalKind::Unit { code, role } => pb::principal::Kind::Unit(pb::UnitPrincipal {
+                unit_code: code.to_string(),
+                role: match role {
+                    Role::Submitter => pb::Role::Submitter,
+                    Role::Reader => pb::Role::Reader,
+                    Role::Reviewer => pb::Role::Reviewer,
+                } as i32,
+            }),
+        }),
+    }
+}
+
+/// A principal a request names; paths are under `principal`.
+pub fn principal_kind(
+    principal: Option<&pb::Principal>,
+) -> Result<PrincipalKind, Vec<FieldViolation>> {
+    let missing = || {
+        vec![FieldViolation::new(
+            "principal",
+            "is required: a unit with a role, a service, or admin",
+        )]
+    };
+    match principal
+        .and_then(|p| p.kind.as_ref())
+        .ok_or_else(missing)?
+    {
+        pb::principal::Kind::Admin(true) => Ok(PrincipalKind::Admin),
+        pb::principal::Kind::Admin(false) => Err(missing()),
+        pb::principal::Kind::ServiceName(name) => ServiceName::parse(name)
+            .map(|name| PrincipalKind::Service { name })
+            .map_err(|e| vec![FieldViolation::new("principal.service_name", e)]),
+        pb::principal::Kind::Unit(unit) => {
+            let code = UnitCode::parse(&unit.unit_code).map_err(|e| {
+                vec![FieldViolation::new(
+                    "principal.unit.unit_code",
+                    e.to_string(),
+                )]
+            })?;
+            let role = match pb::Role::try_from(unit.role) {
+                Ok(pb::Role::Submitter) => Role::Submitter,
+                Ok(pb::Role::Reader) => Role::Reader,
+                Ok(pb::Role::Reviewer) => Role::Reviewer,
+                _ => {
+                    return Err(vec![FieldViolation::new(
+                        "principal.unit.role",
+                        "is required: SUBMITTER, READER or REVIEWER",
+                    )]);
+                }
+            };
+            Ok(PrincipalKind::Unit { code, role })
+        }
+    }
+}
+
+pub fn token_to_pb(t: &TokenRecord) -> pb::Token {
+    pb::Token {
+        id: t.id.clone(),
+        principal: Some(principal_kind_to_pb(&t.principal)),
+        label: t.label.clone(),
+        issued_at: Some(timestamp(t.issued_at_ms)),
+        issued_by: t.issued_by.clone(),
+        expires_at: t.expires_at_ms.map(timestamp),
+        revoked_at: t.revoked_at_ms.map(timestamp),
+        revoked_by: t.revoked_by.clone().unwrap_or_default(),
+    }
+}
+
+pub fn year_status_to_pb(status: &YearStatus) -> pb::YearStatus {
+    pb::YearStatus {
+        unit_code: status.unit.to_string(),
+        fiscal_year: status.fiscal_year.get(),
+        report_type: report_type_to_pb(status.report_type) as i32,
+        current_version: status.current.map_or(0, |(v, _)| v),
+        current_state: status
+            .current
+            .map_or(pb::SubmissionState::Unspecified, |(_, s)| state_to_pb(s))
+            as i32,
+        accepted_version: status.accepted.unwrap_or(0),
+        locked: status.lock.is_some(),
+        locked_at_node: status
+            .lock
+            .as_ref()
+            .map(|l| l.node.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+pub fn lock_outcome_to_pb(outcome: &LockOutcome) -> pb::LockResponse {
+    pb::LockResponse {
+        node_code: outcome.node.to_string(),
+        fiscal_year: outcome.fiscal_year.get(),
+        locked: outcome.lock.is_some(),
+        locked_by_node: outcome
+            .lock
+            .as_ref()
+            .map(|l| l.locked_by_node.to_string())
+            .unwrap_or_default(),
+        units: outcome.units,
+        units_accepted: outcome.units_accepted,
+        audit_seq: outcome.audit_seq,
+    }
+}
+
+pub fn pending_to_pb(p: &PendingVersion) -> pb::PendingVersion {
+    pb::PendingVersion {
+        unit: Some(unit_to_pb(&p.unit)),
+        version: p.version,
+        report_type: report_type_to_pb(p.report_type) as i32,
+        submitted_at: Some(timestamp(p.submitted_at_ms)),
+        warning_count: p.warnings,
+        unexplained_warning_count: p.unexplained_warnings,
+        reviewer_node: p
+            .reviewer_node
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    }
+}
+
+pub fn verification_to_pb(v: &Verification) -> pb::VerifyChainResponse {
+    pb::VerifyChainResponse {
+        events: v.events,
+        intact: v.broken.is_none(),
+        first_broken_seq: v.broken.as_ref().map_or(0, |(seq, _)| *seq),
+        problem: v
+            .broken
+            .as_ref()
+            .map(|(_, problem)| problem.clone())
+            .unwrap_or_default(),
+        head_hash: hex::encode(v.head),
+    }
+}
+
+pub fn event_to_pb(e: &AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        seq: e.seq,
+        at: Some(timestamp(e.event.at_ms)),
+        actor: e.event.actor.clone(),
+        action: e.event.action.clone(),
+        unit_code: e
+            .event
+            .unit
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        fiscal_year: e.event.fiscal_year.map_or(0, FiscalYear::get),
+        version: e.event.version.unwrap_or(0),
+        reason: e.event.reason.clone(),
+        detail: e.event.detail.clone(),
+        prev_hash: hex::encode(e.prev_hash),
+        hash: hex::encode(e.hash),
+    }
 }
 
 /// The unit a request asks amounts in: 万元 when unspecified.
@@ -880,16 +1081,22 @@ pub fn completeness_to_pb(view: &consolidation::CompletenessView) -> pb::Complet
                     consolidation::Progress::NeverSubmitted => pb::Progress::NeverSubmitted,
                     consolidation::Progress::RejectedByRules => pb::Progress::RejectedByRules,
                     consolidation::Progress::PendingReview => pb::Progress::PendingReview,
+                    consolidation::Progress::Returned => pb::Progress::Returned,
+                    consolidation::Progress::Accepted => pb::Progress::Accepted,
                 } as i32,
                 versions: u.versions,
                 latest_version: u.latest_version.unwrap_or(0),
                 counted_version: u.counted_version.unwrap_or(0),
                 last_change: u.last_change_ms.map(timestamp),
+                locked: u.locked,
             })
             .collect(),
         expected: view.expected,
         counted: view.counted,
         missing: view.missing,
+        pending: view.pending,
+        returned: view.returned,
+        accepted: view.accepted,
     }
 }
 

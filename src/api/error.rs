@@ -4,7 +4,32 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::error::{DomainError, FieldViolation};
+use crate::domain::{
+    access::Principal,
+    error::{DomainError, FieldViolation},
+};
+
+/// The principal the authentication layer put on a request. A request without one reached a protected service
+/// without going through the layer: refused, never served anonymously.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no credentials"))
+}
+
+/// An error with all of its causes, for the log.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        chain.push_str(": ");
+        chain.push_str(&next.to_string());
+        cause = next.source();
+    }
+    chain
+}
 
 /// Field violations under a request path ("disclosure", "unit"), as an INVALID_ARGUMENT status.
 pub fn invalid_argument(violations: Vec<FieldViolation>, under: &str) -> Status {
@@ -23,17 +48,11 @@ impl From<DomainError> for Status {
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             DomainError::NotFound { .. } => Status::not_found(error.to_string()),
+            DomainError::PermissionDenied(denied) => Status::permission_denied(denied.to_string()),
             DomainError::AlreadyExists(message) => Status::already_exists(message),
             DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
             DomainError::Store(source) => {
-                let mut chain = source.to_string();
-                let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&source);
-                while let Some(next) = cause {
-                    chain.push_str(": ");
-                    chain.push_str(&next.to_string());
-                    cause = next.source();
-                }
-                tracing::error!(error = %chain, "request failed in the store");
+                tracing::error!(error = %chain(&source), "request failed in the store");
                 Status::internal("internal error; the server's log has the cause")
             }
             DomainError::Internal(cause) => {

@@ -1,9 +1,14 @@
 //! The gRPC layer: tonic services that convert a request, call the domain, map the error and convert the
-//! response — nothing else.
+//! response — nothing else. Authentication is one tower layer here (`auth`): a token or client certificate
+//! becomes a principal in the request's extensions; the domain decides what it may do.
 
+pub mod audit;
+pub mod auth;
 pub mod consolidation;
 pub mod convert;
 pub mod error;
 pub mod raw_body;
+pub mod review;
 pub mod submissions;
+pub mod tokens;
 pub mod units;

@@ -3,12 +3,16 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::invalid_argument, raw_body::RawDisclosure};
+use super::{
+    convert,
+    error::{invalid_argument, principal},
+    raw_body::RawDisclosure,
+};
 use crate::{
     domain::{
         error::{DomainError, FieldViolation},
         ids::IdempotencyKey,
-        submission::Submissions,
+        submission::{Submissions, SubmitCall},
     },
     pb,
 };
@@ -42,6 +46,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::ValidateRequest>,
     ) -> Result<Response<pb::ValidateResponse>, Status> {
+        let actor = principal(&request)?;
         let size = request
             .extensions()
             .get::<RawDisclosure>()
@@ -52,7 +57,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
             .map_err(|v| invalid_argument(v, "disclosure"))?;
         let report = self
             .submissions
-            .validate(draft, size)
+            .validate(&actor, draft, size)
             .await
             .map_err(under_disclosure)?;
         Ok(Response::new(pb::ValidateResponse {
@@ -64,6 +69,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let actor = principal(&request)?;
         let raw = request.extensions().get::<RawDisclosure>().cloned();
         let request = request.into_inner();
         let key = IdempotencyKey::parse(&request.idempotency_key).map_err(|e| {
@@ -81,26 +87,35 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         };
         let draft = convert::disclosure_draft(&disclosure)
             .map_err(|v| invalid_argument(v, "disclosure"))?;
-        let explanations: std::collections::BTreeMap<String, String> =
-            request.explanations.into_iter().collect();
-        let (stored, replayed) = self
-            .submissions
-            .submit(key, draft, bytes, &explanations)
-            .await
-            .map_err(|e| match e {
-                // Explanation problems are about the request's explanations, not the disclosure.
-                DomainError::InvalidArgument(v)
-                    if v.iter().all(|x| x.field.starts_with("explanations[")) =>
-                {
-                    invalid_argument(v, "")
-                }
-                other => under_disclosure(other),
-            })?;
+        let call = SubmitCall {
+            key,
+            draft,
+            content: bytes,
+            explanations: request.explanations.into_iter().collect(),
+            expected_current: request.expected_current_version,
+            signature: (!request.signature.is_empty()).then_some(request.signature),
+        };
+        let (stored, replayed) =
+            self.submissions
+                .submit(&actor, call)
+                .await
+                .map_err(|e| match e {
+                    // Explanation problems are about the request's explanations, not the disclosure.
+                    DomainError::InvalidArgument(v)
+                        if v.iter().all(|x| {
+                            x.field.starts_with("explanations[") || x.field == "signature"
+                        }) =>
+                    {
+                        invalid_argument(v, "")
+                    }
+                    other => under_disclosure(other),
+                })?;
         tracing::info!(
             unit = %stored.unit_code,
             year = %stored.fiscal_year,
             version = stored.version,
             replayed,
+            actor = %actor,
             errors = stored.report.count(crate::domain::validation::Severity::Error),
             "submission"
         );
@@ -114,11 +129,17 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::GetSubmissionRequest>,
     ) -> Result<Response<pb::Submission>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
             .map_err(|v| invalid_argument(v, ""))?;
+        let report_type = convert::report_type(request.report_type, "report_type")
+            .map_err(|v| invalid_argument(v, ""))?;
         let version = (request.version != 0).then_some(request.version);
-        let stored = self.submissions.get(&unit, year, version).await?;
+        let stored = self
+            .submissions
+            .get(&actor, &unit, year, version, report_type)
+            .await?;
         Ok(Response::new(to_pb(&stored, request.include_disclosure)?))
     }
 
@@ -126,10 +147,11 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::ListSubmissionsRequest>,
     ) -> Result<Response<pb::ListSubmissionsResponse>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
             .map_err(|v| invalid_argument(v, ""))?;
-        let versions = self.submissions.list(&unit, year).await?;
+        let versions = self.submissions.list(&actor, &unit, year).await?;
         Ok(Response::new(pb::ListSubmissionsResponse {
             submissions: versions
                 .iter()
@@ -142,6 +164,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         &self,
         request: Request<pb::ExplainFindingsRequest>,
     ) -> Result<Response<pb::Submission>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let (unit, year) = convert::unit_and_year(&request.unit_code, request.fiscal_year)
             .map_err(|v| invalid_argument(v, ""))?;
@@ -149,7 +172,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
         let explanations = request.explanations.into_iter().collect();
         let stored = self
             .submissions
-            .explain(&unit, year, version, &explanations)
+            .explain(&actor, &unit, year, version, &explanations)
             .await?;
         Ok(Response::new(to_pb(&stored, false)?))
     }

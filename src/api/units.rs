@@ -2,8 +2,18 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::invalid_argument};
-use crate::{domain::registry::Registry, pb};
+use super::{
+    convert,
+    error::{invalid_argument, principal},
+};
+use crate::{
+    domain::{
+        error::{DomainError, FieldViolation},
+        registry::Registry,
+        signing,
+    },
+    pb,
+};
 
 pub struct UnitRegistryService {
     registry: Registry,
@@ -21,25 +31,23 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         &self,
         request: Request<pb::RegisterUnitRequest>,
     ) -> Result<Response<pb::RegisterUnitResponse>, Status> {
+        let actor = principal(&request)?;
         let Some(unit) = request.into_inner().unit else {
             return Err(invalid_argument(
-                vec![crate::domain::error::FieldViolation::new(
-                    "unit",
-                    "is required",
-                )],
+                vec![FieldViolation::new("unit", "is required")],
                 "",
             ));
         };
         let unit = convert::unit_from_pb(&unit).map_err(|v| invalid_argument(v, "unit"))?;
-        let (unit, unchanged) = self.registry.register(unit).await.map_err(|e| {
-            // Registry violations are about the unit's fields.
-            match e {
-                crate::domain::error::DomainError::InvalidArgument(v) => {
-                    invalid_argument(v, "unit")
-                }
-                other => other.into(),
-            }
-        })?;
+        let (unit, unchanged) =
+            self.registry
+                .register(&actor, unit)
+                .await
+                .map_err(|e| match e {
+                    // Registry violations are about the unit's fields.
+                    DomainError::InvalidArgument(v) => invalid_argument(v, "unit"),
+                    other => other.into(),
+                })?;
         Ok(Response::new(pb::RegisterUnitResponse {
             unit: Some(convert::unit_to_pb(&unit)),
             unchanged,
@@ -50,22 +58,12 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         &self,
         request: Request<pb::GetUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
-        let (code, year) =
-            convert::unit_and_year(&request.code, request.fiscal_year).map_err(|v| {
-                invalid_argument(
-                    v.into_iter()
-                        .map(|mut x| {
-                            if x.field == "unit_code" {
-                                x.field = "code".into();
-                            }
-                            x
-                        })
-                        .collect(),
-                    "",
-                )
-            })?;
-        let unit = self.registry.get(&code, year).await?;
+        let code = convert::code(&request.code, "code").map_err(|v| invalid_argument(v, ""))?;
+        let year = convert::fiscal_year(request.fiscal_year, "fiscal_year")
+            .map_err(|v| invalid_argument(v, ""))?;
+        let unit = self.registry.get(&actor, &code, year).await?;
         Ok(Response::new(convert::unit_to_pb(&unit)))
     }
 
@@ -73,14 +71,36 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
         &self,
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
+        let actor = principal(&request)?;
         let request = request.into_inner();
         let root = convert::optional_code(&request.root_code, "root_code")
             .map_err(|v| invalid_argument(v, ""))?;
         let year = convert::fiscal_year(request.fiscal_year, "fiscal_year")
             .map_err(|v| invalid_argument(v, ""))?;
-        let nodes = self.registry.subtree(root.as_ref(), year).await?;
+        let nodes = self.registry.list(&actor, root.as_ref(), year).await?;
         Ok(Response::new(pb::ListUnitsResponse {
             units: nodes.iter().map(convert::tree_node_to_pb).collect(),
+        }))
+    }
+
+    async fn set_signing_key(
+        &self,
+        request: Request<pb::SetSigningKeyRequest>,
+    ) -> Result<Response<pb::SigningKey>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let code =
+            convert::code(&request.unit_code, "unit_code").map_err(|v| invalid_argument(v, ""))?;
+        let key = (!request.public_key.is_empty()).then_some(request.public_key.as_slice());
+        let view = self.registry.set_signing_key(&actor, &code, key).await?;
+        Ok(Response::new(pb::SigningKey {
+            unit_code: view.unit.to_string(),
+            fingerprint: view
+                .public_key
+                .as_deref()
+                .map(signing::fingerprint)
+                .unwrap_or_default(),
+            public_key: view.public_key.unwrap_or_default(),
         }))
     }
 }

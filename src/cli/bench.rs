@@ -21,6 +21,8 @@ use super::{SizeArgs, TaxonomyArgs, sayln};
 use crate::{
     api::convert,
     domain::{
+        access::Principal,
+        audit::{Action, NewEvent},
         consolidation::{
             layout::CellLayout,
             service::{Consolidations, own_data},
@@ -28,11 +30,12 @@ use crate::{
         },
         disclosure::ReportType,
         ids::{FiscalYear, IdempotencyKey},
+        review::{Decision, transition},
         submission::{NewSubmission, SubmissionState, content_digest},
         taxonomy::{Taxonomies, Taxonomy},
         validation::Report,
     },
-    store::{SqliteStore, Store},
+    store::{SqliteStore, Store, SubmissionInsert},
     synthetic::{self, Prefecture, Rng, Role, Spec},
 };
 
@@ -220,7 +223,12 @@ async fn generate(
             state.load_parent(id, parent);
         }
         if let Some(store) = store {
-            store.upsert_unit(&unit).await.map_err(|e| e.to_string())?;
+            let event = NewEvent::new(&Principal::system(), Action::UnitRegistered)
+                .about(&unit.code, Some(year));
+            store
+                .upsert_unit(&unit, event)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     let total = prefecture.expected();
@@ -232,26 +240,56 @@ async fn generate(
         state.load_own(index, Some(own));
         if let Some(store) = store {
             let content = prost::Message::encode_to_vec(&disclosure);
-            store
-                .insert_submission(NewSubmission {
-                    unit_code: state.nodes[index].code.clone(),
-                    fiscal_year: year,
-                    report_type: ReportType::Single,
-                    idempotency_key: IdempotencyKey::parse(&format!(
-                        "bench-{}",
-                        prefecture.nodes[index].code
-                    ))
-                    .map_err(|e| e.to_string())?,
-                    content_sm3: content_digest(&content),
-                    content,
-                    report: Report::new(year),
-                    facts,
-                    explanations: Vec::new(),
-                    state: SubmissionState::PendingReview,
-                    submitted_at_ms: 0,
-                })
+            let code = state.nodes[index].code.clone();
+            let event =
+                || NewEvent::new(&Principal::system(), Action::Submission).about(&code, Some(year));
+            let inserted = store
+                .insert_submission(
+                    NewSubmission {
+                        unit_code: state.nodes[index].code.clone(),
+                        fiscal_year: year,
+                        report_type: ReportType::Single,
+                        idempotency_key: IdempotencyKey::parse(&format!(
+                            "bench-{}",
+                            prefecture.nodes[index].code
+                        ))
+                        .map_err(|e| e.to_string())?,
+                        content_sm3: content_digest(&content),
+                        content,
+                        report: Report::new(year),
+                        facts,
+                        explanations: Vec::new(),
+                        state: SubmissionState::PendingReview,
+                        submitted_at_ms: 0,
+                        submitted_by: Principal::system().to_string(),
+                        signature: None,
+                    },
+                    &[],
+                    &|_| Ok(()),
+                    event(),
+                )
                 .await
                 .map_err(|e| super::error_chain(&e))?;
+            // Only accepted versions count: the workload's are accepted as a reviewer would.
+            let SubmissionInsert::Inserted(stored) = inserted else {
+                return Err(format!(
+                    "the store refused the workload's version of {code}"
+                ));
+            };
+            store
+                .review(
+                    &code,
+                    year,
+                    stored.version,
+                    &[],
+                    &|snapshot| transition(Decision::Accept, stored.version, snapshot),
+                    event(),
+                )
+                .await
+                .map_err(|e| super::error_chain(&e))?
+                .map_err(|refusal| {
+                    format!("the workload's version of {code} was not accepted: {refusal:?}")
+                })?;
         }
         disclosures += 1;
         progress("generating disclosures", disclosures, total);

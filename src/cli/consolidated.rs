@@ -5,7 +5,6 @@
 use std::{collections::BTreeMap, fmt::Write as _, process::ExitCode};
 
 use clap::Args;
-use tonic::transport::Channel;
 
 use super::{Format, ServerArgs, TaxonomyArgs, json, output, say, sayln, status_message};
 use crate::{domain::ids::FiscalYear, pb};
@@ -36,7 +35,8 @@ pub struct ConsolidatedArgs {
     /// List every unit of the subtree with where its disclosure stands, instead.
     #[arg(long, conflicts_with = "compare_reported")]
     completeness: bool,
-    /// With --completeness: only the units whose figures do not count (never submitted, rejected).
+    /// With --completeness: only the units whose figures do not count (never submitted, rejected, pending
+    /// review, returned — no accepted version).
     #[arg(long, requires = "completeness")]
     missing: bool,
     /// Compare the 汇总表 the node reported with the computed consolidation, instead.
@@ -341,6 +341,8 @@ fn progress_name(progress: i32) -> &'static str {
         Ok(pb::Progress::NeverSubmitted) => "never submitted",
         Ok(pb::Progress::RejectedByRules) => "rejected by rules",
         Ok(pb::Progress::PendingReview) => "pending review",
+        Ok(pb::Progress::Returned) => "returned",
+        Ok(pb::Progress::Accepted) => "accepted",
         _ => "unknown",
     }
 }
@@ -349,12 +351,15 @@ fn completeness_text(report: &pb::CompletenessReport, missing_only: bool) -> Str
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}, fiscal year {}: {} of {} expected units counted; {} never submitted",
+        "{}, fiscal year {}: {} of {} expected units counted (accepted); {} never submitted, {} pending review, \
+         {} returned",
         unit_label(&report.node),
         report.fiscal_year,
         report.counted,
         report.expected,
-        report.missing
+        report.missing,
+        report.pending,
+        report.returned
     );
     let _ = writeln!(
         out,
@@ -374,7 +379,7 @@ fn completeness_text(report: &pb::CompletenessReport, missing_only: bool) -> Str
         shown += 1;
         let _ = writeln!(
             out,
-            "  {}  {:>8}  {:>7}  {:<23}  {}{}",
+            "  {}  {:>8}  {:>7}  {:<23}  {}{}{}",
             output::align(progress_name(u.progress), 17, false),
             u.versions,
             if u.counted_version == 0 {
@@ -391,7 +396,8 @@ fn completeness_text(report: &pb::CompletenessReport, missing_only: bool) -> Str
             } else {
                 "  ".repeat(u.depth as usize)
             },
-            unit_label(&u.unit)
+            unit_label(&u.unit),
+            if u.locked { "  [locked]" } else { "" }
         );
     }
     if missing_only && shown == 0 {
@@ -475,7 +481,7 @@ pub async fn run(args: ConsolidatedArgs) -> Result<ExitCode, String> {
 
 /// Explains a cell at the node, then at each child that has children, down `--depth` levels.
 async fn explain(
-    channel: Channel,
+    channel: super::client::Conn,
     args: &ConsolidatedArgs,
     cell: &CellArg,
     amount_unit: i32,

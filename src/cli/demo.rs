@@ -2,14 +2,27 @@
 //! consolidation in a minute. The service starts first, then the demo registers the tree and submits the
 //! disclosures over gRPC like any client would — what is shown is what a real deployment does.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::Args;
 
-use super::{SizeArgs, TaxonomyArgs, error_chain, sayln, status_message};
+use super::{
+    SizeArgs, TaxonomyArgs,
+    client::{Conn, WithToken},
+    error_chain, sayln, status_message,
+};
 use crate::{
     configuration::{self, Settings},
-    domain::{ids::FiscalYear, submission::Limits},
+    domain::{
+        ids::FiscalYear,
+        submission::Limits,
+        tokens::{ADMIN_TOKEN_FILE, write_secret_file},
+    },
     pb, startup,
     synthetic::{self, MISMATCH, Prefecture, Role, Spec},
     telemetry,
@@ -88,7 +101,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     };
     let server = tokio::spawn(startup::run(listener, app, shutdown));
 
-    let filled = fill(&spec, &format!("http://{address}")).await;
+    let filled = fill(&spec, &format!("http://{address}"), &args.data_dir).await;
     let summary = match filled {
         Ok(summary) => summary,
         Err(message) => {
@@ -118,18 +131,29 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
 struct Summary {
     prefecture: Prefecture,
     submitted: usize,
+    accepted: usize,
     rejected_findings: Vec<String>,
+    /// The token files written for the newcomer: (file name, who it is).
+    token_files: Vec<(String, String)>,
 }
 
-/// Registers the prefecture's tree and submits its disclosures, except those the scenario leaves out.
-async fn fill(spec: &Spec, server: &str) -> Result<Summary, String> {
+/// The reason the demo's reviewer returns a disclosure with.
+const RETURN_REASON: &str = "项目支出与上年相比变动较大，请补充说明原因后重新报送";
+
+/// Registers the prefecture's tree, issues the tokens its principals need, submits the disclosures (each unit
+/// with its own submitter token), and walks the review chain: reviewers accept what is pending, return one
+/// unit's disclosure with a reason, and lock one department.
+async fn fill(spec: &Spec, server: &str, data_dir: &Path) -> Result<Summary, String> {
     let channel = tonic::transport::Channel::from_shared(server.to_owned())
         .map_err(|e| e.to_string())?
         .connect()
         .await
         .map_err(|e| format!("cannot reach the demo's own server at {server}: {e}"))?;
-    let mut registry = pb::unit_registry_client::UnitRegistryClient::new(channel.clone());
-    let mut submissions = pb::submissions_client::SubmissionsClient::new(channel);
+    let admin_token = std::fs::read_to_string(data_dir.join(ADMIN_TOKEN_FILE))
+        .map_err(|e| format!("cannot read the demo's administrator token: {e}"))?;
+    let admin = with_token(&channel, admin_token.trim())?;
+    let mut registry = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
+    let mut tokens = pb::tokens_client::TokensClient::new(admin);
     let prefecture = Prefecture::new(*spec).with_mistakes();
     let nodes = &prefecture.nodes;
     for index in 0..nodes.len() {
@@ -142,24 +166,68 @@ async fn fill(spec: &Spec, server: &str) -> Result<Summary, String> {
     }
     eprintln!("registered {} units", nodes.len());
 
+    // Every node that submits gets a submitter token; every node with children a reviewer token.
+    let mut issue = async |index: usize, role: pb::Role| -> Result<String, String> {
+        let response = tokens
+            .issue_token(pb::IssueTokenRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                        unit_code: nodes[index].code.clone(),
+                        role: role as i32,
+                    })),
+                }),
+                expires_at: None,
+                label: "juesuan demo".into(),
+            })
+            .await
+            .map_err(|s| {
+                format!(
+                    "issuing a token for {}: {}",
+                    nodes[index].code,
+                    status_message(s)
+                )
+            })?;
+        Ok(response.into_inner().secret)
+    };
+    let mut submitters: HashMap<usize, String> = HashMap::new();
+    let mut reviewers: HashMap<usize, String> = HashMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        if matches!(node.role, Role::Department | Role::Unit) {
+            submitters.insert(index, issue(index, pb::Role::Submitter).await?);
+        }
+        if node.role != Role::Unit {
+            reviewers.insert(index, issue(index, pb::Role::Reviewer).await?);
+        }
+    }
+    eprintln!(
+        "issued {} submitter and {} reviewer tokens",
+        submitters.len(),
+        reviewers.len()
+    );
+
     let mut submitted: usize = 0;
     let mut rejected_findings = Vec::new();
+    let mut pending: Vec<(usize, u32)> = Vec::new();
     let total = prefecture.expected() - prefecture.scenario.never_submitted.len();
     for (index, disclosure) in prefecture.disclosures() {
         let code = &nodes[index].code;
+        let mut submissions = pb::submissions_client::SubmissionsClient::new(with_token(
+            &channel,
+            &submitters[&index],
+        )?);
         let response = submissions
             .submit(pb::SubmitRequest {
                 idempotency_key: format!("demo-{}-{code}", spec.fiscal_year),
                 disclosure: Some(disclosure),
                 explanations: Default::default(),
+                expected_current_version: Some(0),
+                signature: Vec::new(),
             })
             .await
             .map_err(|s| format!("submitting {code}: {}", status_message(s)))?
             .into_inner();
-        let report = response
-            .submission
-            .and_then(|s| s.report)
-            .unwrap_or_default();
+        let submission = response.submission.unwrap_or_default();
+        let report = submission.report.clone().unwrap_or_default();
         rejected_findings.extend(
             report
                 .findings
@@ -167,17 +235,123 @@ async fn fill(spec: &Spec, server: &str) -> Result<Summary, String> {
                 .filter(|f| f.severity == pb::Severity::Error as i32)
                 .map(|f| format!("{code} {}: {}", f.rule_id, f.message)),
         );
+        // A WARNING needs the unit's written answer before its reviewer may accept.
+        let warnings: HashMap<String, String> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == pb::Severity::Warning as i32)
+            .map(|f| (f.key.clone(), "合成数据，已核实".to_owned()))
+            .collect();
+        if !warnings.is_empty() {
+            submissions
+                .explain_findings(pb::ExplainFindingsRequest {
+                    unit_code: code.clone(),
+                    fiscal_year: spec.fiscal_year,
+                    version: submission.version,
+                    explanations: warnings,
+                })
+                .await
+                .map_err(|s| format!("explaining {code}'s warnings: {}", status_message(s)))?;
+        }
+        if submission.state == pb::SubmissionState::PendingReview as i32 {
+            pending.push((index, submission.version));
+        }
         submitted += 1;
         if submitted.is_multiple_of(20) || submitted == total {
             eprint!("\rsubmitted {submitted}/{total} disclosures");
         }
     }
     eprintln!();
+
+    // Each version is decided by a reviewer of its parent.
+    let mut accepted = 0;
+    for &(index, version) in &pending {
+        let parent = nodes[index]
+            .parent
+            .ok_or("a submitting node has a parent")?;
+        let mut review =
+            pb::review_client::ReviewClient::new(with_token(&channel, &reviewers[&parent])?);
+        let code = nodes[index].code.clone();
+        if prefecture.scenario.returned == Some(index) {
+            review
+                .r#return(pb::ReturnRequest {
+                    unit_code: code.clone(),
+                    fiscal_year: spec.fiscal_year,
+                    version,
+                    reason: RETURN_REASON.into(),
+                })
+                .await
+                .map_err(|s| format!("returning {code}: {}", status_message(s)))?;
+        } else {
+            review
+                .accept(pb::AcceptRequest {
+                    unit_code: code.clone(),
+                    fiscal_year: spec.fiscal_year,
+                    version,
+                    comment: String::new(),
+                })
+                .await
+                .map_err(|s| format!("accepting {code}: {}", status_message(s)))?;
+            accepted += 1;
+        }
+    }
+    eprintln!("reviewed {} versions: {accepted} accepted", pending.len());
+    if let Some(department) = prefecture.scenario.locked_department {
+        let mut review =
+            pb::review_client::ReviewClient::new(with_token(&channel, &reviewers[&department])?);
+        review
+            .lock(pb::LockRequest {
+                node_code: nodes[department].code.clone(),
+                fiscal_year: spec.fiscal_year,
+                comment: "本部门决算审核完毕，封账".into(),
+            })
+            .await
+            .map_err(|s| format!("locking {}: {}", nodes[department].code, status_message(s)))?;
+    }
+
+    // Token files for the newcomer, beside the administrator's.
+    let mut token_files = Vec::new();
+    let mut keep = |file: &str, who: String, token: &str| -> Result<(), String> {
+        write_secret_file(&data_dir.join(file), token)
+            .map_err(|e| format!("cannot write {file}: {e}"))?;
+        token_files.push((file.to_owned(), who));
+        Ok(())
+    };
+    keep(
+        REGION_TOKEN,
+        format!("{} {} reviewer", nodes[0].code, nodes[0].name),
+        &reviewers[&0],
+    )?;
+    if let Some(unit) = prefecture.scenario.returned {
+        let parent = nodes[unit].parent.ok_or("a unit has a parent")?;
+        keep(
+            "unit-submitter.token",
+            format!(
+                "{} {} submitter (its disclosure was returned)",
+                nodes[unit].code, nodes[unit].name
+            ),
+            &submitters[&unit],
+        )?;
+        keep(
+            "department-reviewer.token",
+            format!("{} {} reviewer", nodes[parent].code, nodes[parent].name),
+            &reviewers[&parent],
+        )?;
+    }
     Ok(Summary {
         prefecture,
         submitted,
+        accepted,
         rejected_findings,
+        token_files,
     })
+}
+
+/// The region reviewer's token file, which the printed commands use.
+const REGION_TOKEN: &str = "region-reviewer.token";
+
+fn with_token(channel: &tonic::transport::Channel, token: &str) -> Result<Conn, String> {
+    Conn::with_token(channel.clone(), token)
 }
 
 fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Summary) {
@@ -221,6 +395,26 @@ fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Su
             synthetic::wan(MISMATCH)
         );
     }
+    sayln!(
+        "  reviewed: each department's reviewer accepted its units, each county's reviewer its departments — {} \
+         accepted (only accepted versions count in consolidation)",
+        summary.accepted
+    );
+    if let Some(i) = scenario.returned {
+        sayln!("  returned: {} — 「{RETURN_REASON}」", name(i));
+    }
+    if let Some(i) = scenario.locked_department {
+        sayln!(
+            "  locked (封账): {} and its units; none of them can submit until it is unlocked",
+            name(i)
+        );
+    }
+    let dir = args.data_dir.display();
+    sayln!("  tokens for you, in {dir} (readable by you only):");
+    sayln!("    {ADMIN_TOKEN_FILE}  the administrator (registers units, issues tokens)");
+    for (file, who) in &summary.token_files {
+        sayln!("    {file}  {who}");
+    }
     // `juesuan serve` listens on the default address; the demo's own server wherever it was told to.
     let server = if args.no_serve || args.listen.to_string() == configuration::DEFAULT_LISTEN {
         String::new()
@@ -241,6 +435,8 @@ fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Su
     } else {
         sayln!("\nTry, in another terminal:");
     }
+    sayln!("  export JUESUAN_TOKEN_FILE={dir}/{REGION_TOKEN}");
+    sayln!("      call as the region's reviewer (the commands below read the subtree it may read)");
     sayln!("  juesuan consolidated --node {region} --year {year} --table T01{server}");
     sayln!(
         "      the region's 收入支出决算总表: its counties' consolidations, transfers inside the region eliminated"
@@ -252,9 +448,24 @@ fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Su
         "      one cell taken apart: counties → departments → units, and the eliminations at each level"
     );
     sayln!("  juesuan consolidated --node {region} --year {year} --completeness --missing{server}");
-    sayln!("      who is missing: never submitted, or rejected by the rules");
+    sayln!("      who does not count: never submitted, rejected by the rules, returned");
     sayln!("  juesuan consolidated --node {department} --year {year} --table T03{server}");
     sayln!(
         "      a department's 汇总表, its 调整表 and the elimination finding its subsidies raise"
     );
+    if let Some(unit) = scenario.returned {
+        let code = &nodes[unit].code;
+        sayln!(
+            "  juesuan submissions list --unit {code} --year {year} --token-file {dir}/unit-submitter.token{server}"
+        );
+        sayln!(
+            "      the returned unit sees its version and the reviewer's reason; it fixes and submits again"
+        );
+    }
+    sayln!("  juesuan audit list --node {region} --year {year}{server}");
+    sayln!(
+        "      every submission, decision and lock in the region, each event chained to the last with SM3"
+    );
+    sayln!("  JUESUAN_TOKEN_FILE={dir}/{ADMIN_TOKEN_FILE} juesuan audit verify{server}");
+    sayln!("      the administrator recomputes the chain and names the first broken link, if any");
 }

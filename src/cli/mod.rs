@@ -1,12 +1,17 @@
 //! The `juesuan` command: `serve` runs the service; the other subcommands are its clients (over gRPC) or work
 //! offline on files (`validate`, `rules`).
 
+mod access;
 mod bench;
+pub mod client;
 mod consolidated;
 mod demo;
 pub mod json;
 pub mod output;
+mod review;
 mod rules;
+
+pub(crate) use client::{ServerArgs, status_message};
 
 /// Writes to stdout; when the reader has gone (`juesuan rules list | head`), stops quietly instead of panicking.
 macro_rules! say {
@@ -34,7 +39,6 @@ pub(crate) use {say, sayln};
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tonic::transport::Channel;
 
 use crate::{
     api::convert,
@@ -85,6 +89,13 @@ enum Command {
         /// Explain a WARNING finding, by the key a dry run (`juesuan validate`) printed: KEY=TEXT. Repeatable.
         #[arg(long = "explain", value_parser = parse_explanation)]
         explanations: Vec<(String, String)>,
+        /// Submit only if this version is current (0: only if none is): of two concurrent submissions against
+        /// one version, one is refused instead of silently replacing the other.
+        #[arg(long)]
+        expected_version: Option<u32>,
+        /// Sign the disclosure's bytes with this SM2 private key (64 hex digits; `juesuan keys generate`).
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -94,6 +105,18 @@ enum Command {
     /// List and read submitted versions.
     #[command(subcommand)]
     Submissions(SubmissionsCommand),
+    /// The review chain: pending versions, accept, return, revert, lock, unlock.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Issue, list and revoke tokens; who am I.
+    #[command(subcommand)]
+    Tokens(access::TokensCommand),
+    /// SM2 signing keys: generate a pair, register a unit's public key.
+    #[command(subcommand)]
+    Keys(access::KeysCommand),
+    /// The audit trail: list events, verify the SM3 chain.
+    #[command(subcommand)]
+    Audit(review::AuditCommand),
     /// List and show the rules of a fiscal year's taxonomy (offline).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -196,28 +219,6 @@ impl TaxonomyArgs {
             .clone()
             .unwrap_or_else(configuration::default_taxonomy_dir);
         Taxonomies::load(&dir).map_err(|e| format!("the taxonomy cannot be used: {e}"))
-    }
-}
-
-#[derive(Args)]
-struct ServerArgs {
-    /// The service's address.
-    #[arg(long, env = "JUESUAN_SERVER", default_value = "http://127.0.0.1:50051")]
-    server: String,
-}
-
-impl ServerArgs {
-    async fn connect(&self) -> Result<Channel, String> {
-        Channel::from_shared(self.server.clone())
-            .map_err(|e| format!("bad server address {}: {e}", self.server))?
-            .connect()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot reach {}: {e} (is `juesuan serve` running?)",
-                    self.server
-                )
-            })
     }
 }
 
@@ -388,21 +389,6 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A gRPC status as a message for people, with its field violations.
-fn status_message(status: tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    let mut message = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad_request) = status.get_error_details().bad_request() {
-        for violation in &bad_request.field_violations {
-            message.push_str(&format!(
-                "\n  {}: {}",
-                violation.field, violation.description
-            ));
-        }
-    }
-    message
-}
-
 fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -442,17 +428,29 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             server,
             idempotency_key,
             explanations,
+            expected_version,
+            sign_key,
             format,
         } => {
             let disclosure = read_disclosure(&file)?;
+            // The bytes the service receives are this encoding, so the signature covers exactly them.
+            let encoded = prost::Message::encode_to_vec(&disclosure);
             let key = idempotency_key.unwrap_or_else(|| {
                 format!(
                     "sm3:{}",
-                    crate::domain::submission::content_digest(&prost::Message::encode_to_vec(
-                        &disclosure
-                    ))
+                    crate::domain::submission::content_digest(&encoded)
                 )
             });
+            let signature = match sign_key {
+                Some(path) => {
+                    let text = std::fs::read(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let key = crate::domain::signing::parse_private_key(&text)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    crate::domain::signing::sign(&key, &encoded)
+                }
+                None => Vec::new(),
+            };
             let mut client =
                 pb::submissions_client::SubmissionsClient::new(server.connect().await?);
             let response = client
@@ -460,6 +458,8 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                     idempotency_key: key,
                     disclosure: Some(disclosure),
                     explanations: explanations.into_iter().collect(),
+                    expected_current_version: expected_version,
+                    signature,
                 })
                 .await
                 .map_err(status_message)?
@@ -489,6 +489,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Units(command) => units(command).await,
         Command::Submissions(command) => submissions(command).await,
         Command::Rules(command) => rules::run(command),
+        Command::Review(command) => review::run(command).await,
+        Command::Tokens(command) => access::tokens(command).await,
+        Command::Keys(command) => access::keys(command).await,
+        Command::Audit(command) => review::audit(command).await,
         Command::Consolidated(args) => consolidated::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(command) => bench::run(command).await,
@@ -506,10 +510,12 @@ fn violations_message(
     message
 }
 
-fn state_name(state: i32) -> &'static str {
+pub(crate) fn state_name(state: i32) -> &'static str {
     match pb::SubmissionState::try_from(state) {
         Ok(pb::SubmissionState::RejectedByRules) => "rejected by rules",
         Ok(pb::SubmissionState::PendingReview) => "pending review",
+        Ok(pb::SubmissionState::Returned) => "returned",
+        Ok(pb::SubmissionState::Accepted) => "accepted",
         _ => "unknown state",
     }
 }
@@ -702,8 +708,8 @@ fn type_to_pb(kind: UnitType) -> pb::UnitType {
 
 fn submission_line(s: &pb::Submission) -> String {
     let report = s.report.clone().unwrap_or_default();
-    format!(
-        "v{}{}  {}  {} error(s) {} warning(s) ({} unexplained)  {} bytes  sm3 {}…  key {}",
+    let mut line = format!(
+        "v{}{}  {}  {} error(s) {} warning(s) ({} unexplained)  {} bytes  sm3 {}…  key {}  by {}{}",
         s.version,
         if s.current { " (current)" } else { "" },
         state_name(s.state),
@@ -712,8 +718,18 @@ fn submission_line(s: &pb::Submission) -> String {
         report.unexplained_warning_count,
         s.content_bytes,
         s.content_sm3.get(..16).unwrap_or(&s.content_sm3),
-        s.idempotency_key
-    )
+        s.idempotency_key,
+        s.submitted_by,
+        if s.signature.is_empty() {
+            ""
+        } else {
+            "  SM2-signed"
+        }
+    );
+    if !s.review_reason.is_empty() {
+        line.push_str(&format!("\n    returned: {}", s.review_reason));
+    }
+    line
 }
 
 /// A stored version: its summary line and findings, or its JSON mapping.
@@ -775,6 +791,7 @@ async fn submissions(command: SubmissionsCommand) -> Result<ExitCode, String> {
                     fiscal_year: year,
                     version: version.unwrap_or(0),
                     include_disclosure,
+                    report_type: 0,
                 })
                 .await
                 .map_err(status_message)?

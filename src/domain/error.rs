@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::store::StoreError;
+use crate::{domain::access::Denied, store::StoreError};
 
 /// A field of a request that cannot be accepted, with its path (proto field names, indexes in brackets:
 /// "disclosure.tables[2].rows[5].code") and why.
@@ -106,6 +106,9 @@ pub enum DomainError {
     InvalidArgument(Vec<FieldViolation>),
     #[error("{what} {key} not found")]
     NotFound { what: &'static str, key: String },
+    /// The caller may not do what it asked; says who asked what.
+    #[error(transparent)]
+    PermissionDenied(#[from] Denied),
     /// The request conflicts with what is stored (e.g. an idempotency key reused for another disclosure).
     #[error("{0}")]
     AlreadyExists(String),

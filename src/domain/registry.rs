@@ -4,13 +4,23 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
     domain::{
+        access::{Ask, Lineage, Principal, decide},
+        audit::{Action, NewEvent},
         consolidation::service::Consolidations,
         error::{DomainError, FieldViolation},
         ids::{FiscalYear, UnitCode},
+        signing,
         unit::Unit,
     },
     store::{Store, UnitUpsert},
 };
+
+/// A unit's signing key as the registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyView {
+    pub unit: UnitCode,
+    pub public_key: Option<Vec<u8>>,
+}
 
 /// A unit of a listed subtree, with its depth below the listing's root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,26 +43,57 @@ impl Registry {
         }
     }
 
+    /// A unit and its ancestors in a year's tree (empty when the unit is not registered for the year).
+    pub async fn lineage(&self, code: &UnitCode, year: FiscalYear) -> Result<Lineage, DomainError> {
+        Lineage::load(self.store.as_ref(), code, year).await
+    }
+
     /// Registers a unit record. Returns the record and whether it was already registered exactly so.
-    pub async fn register(&self, unit: Unit) -> Result<(Unit, bool), DomainError> {
-        let mut violations = unit.check();
+    pub async fn register(
+        &self,
+        actor: &Principal,
+        unit: Unit,
+    ) -> Result<(Unit, bool), DomainError> {
         let year = unit.valid_from;
-        if let Some(parent) = &unit.parent {
-            match self.store.unit(parent, year).await? {
-                None => violations.push(FieldViolation::new(
+        let parent = match &unit.parent {
+            Some(parent) => Some(self.lineage(parent, year).await?),
+            None => None,
+        };
+        let existing = self.lineage(&unit.code, year).await?;
+        let existing = (!existing.chain.is_empty()).then_some(existing);
+        decide(
+            actor,
+            &Ask::Register {
+                parent: parent.as_ref(),
+                existing: existing.as_ref(),
+            },
+        )?;
+        let mut violations = unit.check();
+        if let (Some(parent_code), Some(parent)) = (&unit.parent, &parent) {
+            if parent.chain.is_empty() {
+                violations.push(FieldViolation::new(
                     "parent_code",
                     format!(
-                        "unit {parent} is not registered for {year}; register the parent first"
+                        "unit {parent_code} is not registered for {year}; register the parent first"
                     ),
-                )),
-                Some(_) => {
-                    if let Some(cycle) = self.cycle_through(&unit.code, parent, year).await? {
-                        violations.push(FieldViolation::new(
-                            "parent_code",
-                            format!("{parent} would make a cycle in the {year} tree: {cycle}"),
-                        ));
-                    }
-                }
+                ));
+            } else if parent.is_within(&unit.code) {
+                let mut path: Vec<String> = vec![unit.code.to_string()];
+                path.extend(
+                    parent
+                        .chain
+                        .iter()
+                        .map(|u| u.code.to_string())
+                        .take_while(|c| c != unit.code.as_str()),
+                );
+                path.push(unit.code.to_string());
+                violations.push(FieldViolation::new(
+                    "parent_code",
+                    format!(
+                        "{parent_code} would make a cycle in the {year} tree: {}",
+                        path.join(" → ")
+                    ),
+                ));
             }
         }
         if let Some(department) = &unit.supervising_department {
@@ -71,7 +112,21 @@ impl Registry {
         if !violations.is_empty() {
             return Err(DomainError::InvalidArgument(violations));
         }
-        let outcome = self.store.upsert_unit(&unit).await?;
+        let event = NewEvent::new(actor, Action::UnitRegistered)
+            .about(&unit.code, Some(year))
+            .detail(format!(
+                "{} parent:{} region:{}{}{}",
+                unit.name,
+                unit.parent.as_ref().map_or("-", UnitCode::as_str),
+                unit.fiscal_region,
+                if unit.is_department {
+                    " department"
+                } else {
+                    ""
+                },
+                if unit.is_region { " region" } else { "" }
+            ));
+        let outcome = self.store.upsert_unit(&unit, event).await?;
         if outcome != UnitUpsert::Unchanged {
             // A unit added or moved changes the trees consolidation keeps.
             self.consolidations.on_unit_registered(&unit).await?;
@@ -79,40 +134,98 @@ impl Registry {
         Ok((unit, outcome == UnitUpsert::Unchanged))
     }
 
-    /// Walks up from `parent`; returns the path if it reaches `code`.
-    async fn cycle_through(
+    /// A unit as registered for a year, for a caller who may read it.
+    pub async fn get(
         &self,
+        actor: &Principal,
         code: &UnitCode,
-        parent: &UnitCode,
         year: FiscalYear,
-    ) -> Result<Option<String>, DomainError> {
-        let mut path = vec![code.to_string(), parent.to_string()];
-        let mut current = parent.clone();
-        // A tree deeper than this is a cycle the store already holds; stop rather than loop.
-        for _ in 0..64 {
-            let Some(unit) = self.store.unit(&current, year).await? else {
-                return Ok(None);
-            };
-            let Some(next) = unit.parent else {
-                return Ok(None);
-            };
-            path.push(next.to_string());
-            if &next == code {
-                return Ok(Some(path.join(" → ")));
-            }
-            current = next;
-        }
-        Ok(Some(path.join(" → ")))
-    }
-
-    pub async fn get(&self, code: &UnitCode, year: FiscalYear) -> Result<Unit, DomainError> {
-        self.store
-            .unit(code, year)
-            .await?
+    ) -> Result<Unit, DomainError> {
+        let lineage = self.lineage(code, year).await?;
+        decide(actor, &Ask::Read(&lineage))?;
+        lineage
+            .chain
+            .into_iter()
+            .next()
             .ok_or_else(|| DomainError::NotFound {
                 what: "unit",
                 key: format!("{code} (fiscal year {year})"),
             })
+    }
+
+    /// A subtree of a year's tree (every unit when `root` is `None`), for a caller who may read it.
+    pub async fn list(
+        &self,
+        actor: &Principal,
+        root: Option<&UnitCode>,
+        year: FiscalYear,
+    ) -> Result<Vec<TreeNode>, DomainError> {
+        match root {
+            Some(code) => {
+                let lineage = self.lineage(code, year).await?;
+                decide(actor, &Ask::Read(&lineage))?;
+            }
+            None => decide(actor, &Ask::ReadEverything)?,
+        }
+        self.subtree(root, year).await
+    }
+
+    /// Sets or clears a unit's SM2 signing key.
+    pub async fn set_signing_key(
+        &self,
+        actor: &Principal,
+        code: &UnitCode,
+        key: Option<&[u8]>,
+    ) -> Result<SigningKeyView, DomainError> {
+        let records = self.store.unit_records(code).await?;
+        let Some(latest) = records.last() else {
+            // Nobody but an administrator learns whether the unit exists.
+            decide(actor, &Ask::ManageTokens)?;
+            return Err(DomainError::NotFound {
+                what: "unit",
+                key: code.to_string(),
+            });
+        };
+        let lineage = self.lineage(code, latest.valid_from).await?;
+        let current = self.store.signing_key(code).await?;
+        decide(
+            actor,
+            &Ask::SetSigningKey {
+                unit: &lineage,
+                replacing: current.is_some(),
+            },
+        )?;
+        let key = key
+            .map(signing::parse_public_key)
+            .transpose()
+            .map_err(|e| DomainError::invalid("public_key", e.to_string()))?;
+        let event = NewEvent::new(actor, Action::SigningKeySet)
+            .about(code, None)
+            .detail(match &key {
+                Some(key) => format!("sm3:{}", signing::fingerprint(key)),
+                None => "cleared".to_owned(),
+            });
+        self.store
+            .set_signing_key(code, key.as_deref(), event)
+            .await?;
+        Ok(SigningKeyView {
+            unit: code.clone(),
+            public_key: key,
+        })
+    }
+
+    /// The codes of a subtree of a year's tree, the root included.
+    pub async fn subtree_codes(
+        &self,
+        root: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Vec<UnitCode>, DomainError> {
+        Ok(self
+            .subtree(Some(root), year)
+            .await?
+            .into_iter()
+            .map(|n| n.unit.code)
+            .collect())
     }
 
     /// A unit and all of its descendants in one year's tree, depth first (siblings by code); every unit of the
@@ -146,8 +259,14 @@ impl Registry {
             None => roots,
         };
         let mut out = Vec::new();
+        // A cycle in stored records (which registration refuses, but a store may hold from before) must not make
+        // the walk endless: each unit is listed once.
+        let mut listed: std::collections::HashSet<&UnitCode> = std::collections::HashSet::new();
         let mut stack: Vec<(&UnitCode, u32)> = starts.into_iter().rev().map(|c| (c, 0)).collect();
         while let Some((code, depth)) = stack.pop() {
+            if !listed.insert(code) {
+                continue;
+            }
             out.push(TreeNode {
                 unit: by_code[code].clone(),
                 depth,

@@ -1,51 +1,70 @@
 //! Submitting disclosures: validation against the year's taxonomy and the registry, idempotent storage of
 //! immutable versions, and reading them back.
 
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use sm3::{Digest, Sm3};
 
 use crate::{
     domain::{
-        consolidation::service::Consolidations,
+        access::{Ask, Principal, decide},
+        audit::{Action, NewEvent, now_ms},
         disclosure::{Disclosure, DisclosureDraft, ReportType},
         error::{DomainError, FieldViolation},
         facts::Facts,
         ids::{FiscalYear, IdempotencyKey, UnitCode},
+        registry::Registry,
+        review::{ReviewSnapshot, may_submit},
         rules::Context,
+        signing,
         taxonomy::{Taxonomies, Taxonomy},
         validation::{Report, validate},
     },
     store::{Store, SubmissionInsert},
 };
 
-/// Where a stored version stands.
+/// Where a stored version stands: validation's verdict, then the review chain's (see `review`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SubmissionState {
     /// Validation found an ERROR.
     RejectedByRules,
     /// Validation found no ERROR; waiting for review.
     PendingReview,
+    /// A reviewer returned it with a reason.
+    Returned,
+    /// A reviewer accepted it.
+    Accepted,
 }
 
 impl SubmissionState {
+    pub const ALL: [SubmissionState; 4] = [
+        SubmissionState::RejectedByRules,
+        SubmissionState::PendingReview,
+        SubmissionState::Returned,
+        SubmissionState::Accepted,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             SubmissionState::RejectedByRules => "rejected_by_rules",
             SubmissionState::PendingReview => "pending_review",
+            SubmissionState::Returned => "returned",
+            SubmissionState::Accepted => "accepted",
         }
     }
 
     pub fn from_code(code: &str) -> Option<SubmissionState> {
-        match code {
-            "rejected_by_rules" => Some(SubmissionState::RejectedByRules),
-            "pending_review" => Some(SubmissionState::PendingReview),
-            _ => None,
+        SubmissionState::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// In words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SubmissionState::RejectedByRules => "rejected by the rules",
+            SubmissionState::PendingReview => "pending review",
+            SubmissionState::Returned => "returned",
+            SubmissionState::Accepted => "accepted",
         }
     }
 }
@@ -65,6 +84,10 @@ pub struct NewSubmission {
     pub explanations: Vec<(String, String)>,
     pub state: SubmissionState,
     pub submitted_at_ms: i64,
+    /// The principal that submitted it, as the audit trail names it.
+    pub submitted_by: String,
+    /// The verified SM2 signature, when the unit signs.
+    pub signature: Option<Vec<u8>>,
 }
 
 /// A stored version.
@@ -85,6 +108,10 @@ pub struct StoredSubmission {
     pub facts: Option<Facts>,
     pub report: Report,
     pub submitted_at_ms: i64,
+    pub submitted_by: String,
+    pub signature: Option<Vec<u8>>,
+    /// The reason of the last review decision that gave one (a return).
+    pub review_reason: Option<String>,
 }
 
 /// Limits on what a submission may be.
@@ -139,12 +166,26 @@ pub fn resolve(
     Ok((taxonomy.clone(), disclosure))
 }
 
+/// A submission as asked for: the disclosure (resolved draft and exact bytes) and what comes with it.
+#[derive(Debug, Clone)]
+pub struct SubmitCall {
+    pub key: IdempotencyKey,
+    pub draft: DisclosureDraft,
+    /// The disclosure's bytes exactly as received: what is stored, digested and signed.
+    pub content: Vec<u8>,
+    pub explanations: BTreeMap<String, String>,
+    /// The version the client believes is current (0: none); `None` when it does not say.
+    pub expected_current: Option<u32>,
+    /// An SM2 signature over `content`; required when the unit has a signing key.
+    pub signature: Option<Vec<u8>>,
+}
+
 #[derive(Clone)]
 pub struct Submissions {
     store: Arc<dyn Store>,
     taxonomies: Arc<Taxonomies>,
     limits: Limits,
-    consolidations: Arc<Consolidations>,
+    registry: Registry,
 }
 
 impl Submissions {
@@ -152,13 +193,13 @@ impl Submissions {
         store: Arc<dyn Store>,
         taxonomies: Arc<Taxonomies>,
         limits: Limits,
-        consolidations: Arc<Consolidations>,
+        registry: Registry,
     ) -> Submissions {
         Submissions {
             store,
             taxonomies,
             limits,
-            consolidations,
+            registry,
         }
     }
 
@@ -166,12 +207,19 @@ impl Submissions {
         &self.taxonomies
     }
 
-    /// Checks size, taxonomy, registry and codes, then runs the rules. Nothing is stored.
+    /// Checks size, taxonomy, registry and codes, then runs the rules. Nothing is stored. The caller must be
+    /// able to read the unit the cover names.
     pub async fn validate(
         &self,
+        actor: &Principal,
         draft: DisclosureDraft,
         size: usize,
     ) -> Result<Report, DomainError> {
+        let lineage = self
+            .registry
+            .lineage(&draft.cover.unit_code, draft.cover.fiscal_year)
+            .await?;
+        decide(actor, &Ask::Read(&lineage))?;
         self.check(draft, size).await.map(|(report, _)| report)
     }
 
@@ -201,11 +249,11 @@ impl Submissions {
             }
         };
         let cover = &disclosure.cover;
-        // Last year's figures that count (the latest version without errors), read under this year's layouts.
+        // Last year's figures that count (the accepted version), read under this year's layouts.
         let last_year = match cover.fiscal_year.previous() {
             Some(previous) => self
                 .store
-                .latest_valid_submission(&cover.unit_code, previous, cover.report_type)
+                .accepted_submission(&cover.unit_code, previous, cover.report_type)
                 .await?
                 .and_then(|s| s.facts)
                 .map(|facts| facts.to_disclosure(&taxonomy, cover.clone())),
@@ -288,21 +336,62 @@ impl Submissions {
         Ok(violations)
     }
 
+    /// The signature a submission must carry: none when the unit has no key, a valid one when it has.
+    async fn check_signature(
+        &self,
+        unit: &UnitCode,
+        content: &[u8],
+        signature: Option<&[u8]>,
+    ) -> Result<(), DomainError> {
+        let key = self.store.signing_key(unit).await?;
+        match (key, signature) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(DomainError::invalid(
+                "signature",
+                format!(
+                    "unit {unit} has no signing key registered; register one (SetSigningKey) or send no signature"
+                ),
+            )),
+            (Some(_), None) => Err(DomainError::invalid(
+                "signature",
+                format!(
+                    "unit {unit} signs its submissions: an SM2 signature over the disclosure's bytes is required"
+                ),
+            )),
+            (Some(key), Some(signature)) => signing::verify(&key, content, signature)
+                .map_err(|e| DomainError::invalid("signature", e.to_string())),
+        }
+    }
+
     /// Stores a disclosure as a new version; a retry with the same key returns the version the first call made.
     /// Returns the version and whether this call was a replay.
     pub async fn submit(
         &self,
-        key: IdempotencyKey,
-        draft: DisclosureDraft,
-        content: Vec<u8>,
-        explanations: &BTreeMap<String, String>,
+        actor: &Principal,
+        call: SubmitCall,
     ) -> Result<(StoredSubmission, bool), DomainError> {
-        let digest = content_digest(&content);
-        if let Some(existing) = self.store.submission_by_key(&key).await? {
-            return replay(existing, &digest, &key);
-        }
+        let SubmitCall {
+            key,
+            draft,
+            content,
+            explanations,
+            expected_current,
+            signature,
+        } = call;
         let unit_code = draft.cover.unit_code.clone();
         let fiscal_year = draft.cover.fiscal_year;
+        let lineage = self.registry.lineage(&unit_code, fiscal_year).await?;
+        decide(actor, &Ask::Submit(&lineage))?;
+        let digest = content_digest(&content);
+        if let Some(existing) = self
+            .store
+            .submission_by_key(&unit_code, fiscal_year, &key)
+            .await?
+        {
+            return replay(existing, &digest, &key);
+        }
+        self.check_signature(&unit_code, &content, signature.as_deref())
+            .await?;
         let report_type = draft.cover.report_type;
         let (mut report, facts) = self.check(draft, content.len()).await?;
         let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
@@ -315,6 +404,15 @@ impl Submissions {
         } else {
             SubmissionState::PendingReview
         };
+        let event = NewEvent::new(actor, Action::Submission)
+            .about(&unit_code, Some(fiscal_year))
+            .detail(format!(
+                "{} sm3:{digest} {} key:{}{}",
+                report_type.code(),
+                state.code(),
+                key.as_str(),
+                if signature.is_some() { " signed" } else { "" }
+            ));
         let new = NewSubmission {
             unit_code,
             fiscal_year,
@@ -330,59 +428,81 @@ impl Submissions {
                 .collect(),
             state,
             submitted_at_ms: now_ms(),
+            submitted_by: actor.to_string(),
+            signature,
         };
-        match self.store.insert_submission(new).await? {
-            SubmissionInsert::Inserted(stored) => {
-                // The consolidations the unit is part of change with a version that counts.
-                self.consolidations.on_submission(&stored).await;
-                Ok((stored, false))
-            }
+        let rule = move |snapshot: &ReviewSnapshot| may_submit(expected_current, snapshot);
+        match self
+            .store
+            .insert_submission(new, &lineage.codes(), &rule, event)
+            .await?
+        {
+            SubmissionInsert::Inserted(stored) => Ok((stored, false)),
             SubmissionInsert::KeyTaken(existing) => replay(existing, &digest, &key),
+            SubmissionInsert::Refused(refusal) => Err(refusal.into()),
         }
     }
 
+    /// One version (the current one of a report type when `version` is `None`).
     pub async fn get(
         &self,
+        actor: &Principal,
         unit: &UnitCode,
         year: FiscalYear,
         version: Option<u32>,
+        report_type: ReportType,
     ) -> Result<StoredSubmission, DomainError> {
-        self.store
-            .submission(unit, year, version)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                what: "submission",
-                key: match version {
-                    Some(v) => format!("{unit}/{year} version {v}"),
-                    None => format!("{unit}/{year} (no version submitted)"),
-                },
-            })
+        let lineage = self.registry.lineage(unit, year).await?;
+        decide(actor, &Ask::Read(&lineage))?;
+        let found = match version {
+            Some(_) => self.store.submission(unit, year, version).await?,
+            None => {
+                self.store
+                    .current_submission(unit, year, report_type)
+                    .await?
+            }
+        };
+        found.ok_or_else(|| DomainError::NotFound {
+            what: "submission",
+            key: match version {
+                Some(v) => format!("{unit}/{year} version {v}"),
+                None => format!("{unit}/{year} (no {} submitted)", report_type.name()),
+            },
+        })
     }
 
     pub async fn list(
         &self,
+        actor: &Principal,
         unit: &UnitCode,
         year: FiscalYear,
     ) -> Result<Vec<StoredSubmission>, DomainError> {
+        let lineage = self.registry.lineage(unit, year).await?;
+        decide(actor, &Ask::Read(&lineage))?;
         Ok(self.store.submissions(unit, year).await?)
     }
 
-    /// Explains findings of a stored version (the current one when `version` is `None`); ERROR findings cannot
-    /// be explained. Returns the version with its explanations.
+    /// Explains findings of a stored version (the current 单户表 when `version` is `None`); ERROR findings cannot
+    /// be explained, nor anything in a locked year. Returns the version with its explanations.
     pub async fn explain(
         &self,
+        actor: &Principal,
         unit: &UnitCode,
         year: FiscalYear,
         version: Option<u32>,
         explanations: &BTreeMap<String, String>,
     ) -> Result<StoredSubmission, DomainError> {
+        let lineage = self.registry.lineage(unit, year).await?;
+        decide(actor, &Ask::Submit(&lineage))?;
         if explanations.is_empty() {
             return Err(DomainError::invalid(
                 "explanations",
                 "give at least one explanation",
             ));
         }
-        let stored = self.get(unit, year, version).await?;
+        let stored = self
+            .get(actor, unit, year, version, ReportType::Single)
+            .await?;
         let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
         stored
             .report
@@ -392,10 +512,27 @@ impl Submissions {
             .iter()
             .map(|(k, t)| (k.clone(), t.trim().to_owned()))
             .collect();
-        self.store
-            .put_explanations(unit, year, stored.version, &rows)
-            .await?;
-        self.get(unit, year, Some(stored.version)).await
+        let event = NewEvent::new(actor, Action::Explanation)
+            .about(unit, Some(year))
+            .version(stored.version)
+            .detail(
+                rows.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        if let Some(lock) = self
+            .store
+            .put_explanations(unit, year, stored.version, &rows, &lineage.codes(), event)
+            .await?
+        {
+            return Err(DomainError::FailedPrecondition(format!(
+                "the {year} year of {unit} is locked (封账) by {}; nothing can be explained until it is unlocked",
+                lock.locked_by_node
+            )));
+        }
+        self.get(actor, unit, year, Some(stored.version), ReportType::Single)
+            .await
     }
 }
 
@@ -409,19 +546,12 @@ fn replay(
         Ok((existing, true))
     } else {
         Err(DomainError::AlreadyExists(format!(
-            "idempotency key \"{}\" was already used for a different disclosure ({}/{} version {}); use a new key for a new submission",
+            "idempotency key \"{}\" was already used by this unit for a different disclosure (version {}); use a \
+             new key for a new submission",
             key.as_str(),
-            existing.unit_code,
-            existing.fiscal_year,
             existing.version
         )))
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -439,10 +569,7 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for state in [
-            SubmissionState::RejectedByRules,
-            SubmissionState::PendingReview,
-        ] {
+        for state in SubmissionState::ALL {
             assert_eq!(SubmissionState::from_code(state.code()), Some(state));
         }
     }

@@ -1,5 +1,11 @@
 //! Persistence behind one interface, [`Store`]. The embedded default is SQLite (`sqlite`), a file in the data
 //! directory; a PostgreSQL implementation for replicated deployments implements the same trait.
+//!
+//! Every method that changes something takes the audit event that records the change and appends it to the SM3
+//! chain in the same transaction: a change is never stored without its event, nor an event without its change.
+//! Decisions that depend on the stored state (a review, a lock, a submission against an expected version) take
+//! the domain's rule as a function and run it on what the transaction reads, so that concurrent callers are
+//! serialized by the database, not by luck.
 
 mod sqlite;
 
@@ -8,11 +14,14 @@ use async_trait::async_trait;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 use crate::domain::{
+    audit::{Event, NewEvent},
     budget::BudgetFigures,
     disclosure::ReportType,
     facts::Facts,
     ids::{FiscalYear, IdempotencyKey, UnitCode},
+    review::{LockRecord, Refusal, ReviewSnapshot, Transition},
     submission::{NewSubmission, StoredSubmission, SubmissionState},
+    tokens::TokenRecord,
     unit::Unit,
 };
 
@@ -38,10 +47,28 @@ pub struct SubmissionStatus {
     pub unit_code: UnitCode,
     pub versions: u32,
     pub latest_version: u32,
-    pub latest_state: SubmissionState,
     pub latest_at_ms: i64,
-    /// The latest 单户表 version without ERROR findings: the one consolidation counts.
+    /// The current version of each report type submitted, with its state.
+    pub current: Vec<(ReportType, u32, SubmissionState)>,
+    /// The accepted 单户表 version: the one consolidation counts.
     pub counted_version: Option<u32>,
+}
+
+impl SubmissionStatus {
+    /// The current 单户表 version and its state.
+    pub fn current_single(&self) -> Option<(u32, SubmissionState)> {
+        self.current
+            .iter()
+            .find(|(t, _, _)| *t == ReportType::Single)
+            .map(|(_, v, s)| (*v, *s))
+    }
+}
+
+/// The current and accepted versions of a unit's report type for a year.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pointers {
+    pub current: Option<(u32, SubmissionState)>,
+    pub accepted: Option<u32>,
 }
 
 /// What registering a unit record did.
@@ -56,37 +83,103 @@ pub enum UnitUpsert {
 #[derive(Debug)]
 pub enum SubmissionInsert {
     Inserted(StoredSubmission),
-    /// Another submission already holds the idempotency key (a concurrent retry won the race).
+    /// Another submission of the unit and year already holds the idempotency key (a concurrent retry won).
     KeyTaken(StoredSubmission),
+    /// The domain's rule refused it on the state the transaction read (a lock, another current version).
+    Refused(Refusal),
 }
+
+/// What revoking a token did.
+#[derive(Debug)]
+pub enum TokenRevoke {
+    Revoked(TokenRecord),
+    AlreadyRevoked(TokenRecord),
+    NotFound,
+}
+
+/// Which audit events to read, in chain order.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub fiscal_year: Option<FiscalYear>,
+    pub actor_contains: Option<String>,
+    pub after_seq: u64,
+    pub limit: u32,
+}
+
+/// The rule a review decision is made by, on what its transaction reads: what the decision changes (and the
+/// version's report type), or why not.
+pub type ReviewRule<'a> = dyn Fn(&ReviewSnapshot) -> Result<Transition, Refusal> + Send + Sync + 'a;
+/// The rule a submission is stored by (locks, the expected current version).
+pub type SubmitRule<'a> = dyn Fn(&ReviewSnapshot) -> Result<(), Refusal> + Send + Sync + 'a;
+/// The rule a lock is set by, given the node's existing lock and the units of the year with a version pending
+/// review.
+pub type LockRule<'a> =
+    dyn Fn(Option<&LockRecord>, &[UnitCode]) -> Result<(), Refusal> + Send + Sync + 'a;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Registers a unit record, replacing the record of the same code and valid_from.
-    async fn upsert_unit(&self, unit: &Unit) -> Result<UnitUpsert, StoreError>;
+    // --- units
+
+    /// Registers a unit record, replacing the record of the same code and valid_from; the event is appended only
+    /// when something changed.
+    async fn upsert_unit(&self, unit: &Unit, event: NewEvent) -> Result<UnitUpsert, StoreError>;
 
     /// The record of a unit that applies to a year.
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError>;
 
+    /// Every record of a unit, by valid_from.
+    async fn unit_records(&self, code: &UnitCode) -> Result<Vec<Unit>, StoreError>;
+
     /// Every unit record that applies to a year.
     async fn units_for_year(&self, year: FiscalYear) -> Result<Vec<Unit>, StoreError>;
 
-    /// The submission made with an idempotency key, with its content.
+    /// The SM2 public key a unit signs with (SEC1 bytes).
+    async fn signing_key(&self, unit: &UnitCode) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets (or with `None` clears) a unit's signing key.
+    async fn set_signing_key(
+        &self,
+        unit: &UnitCode,
+        key: Option<&[u8]>,
+        event: NewEvent,
+    ) -> Result<u64, StoreError>;
+
+    // --- submissions
+
+    /// The submission a unit made for a year with an idempotency key, with its content.
     async fn submission_by_key(
         &self,
+        unit: &UnitCode,
+        year: FiscalYear,
         key: &IdempotencyKey,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
-    /// Stores a new version (numbered after the unit's last one for the year), with the explanations given with
-    /// it, and makes it current, atomically.
-    async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError>;
+    /// Stores a new version (numbered after the unit's last one for the year) with the explanations given with
+    /// it and makes it current for its report type — if `rule` allows it on the state read in the transaction
+    /// (`lineage`: the unit and its ancestors, whose locks apply).
+    async fn insert_submission(
+        &self,
+        new: NewSubmission,
+        lineage: &[UnitCode],
+        rule: &SubmitRule<'_>,
+        event: NewEvent,
+    ) -> Result<SubmissionInsert, StoreError>;
 
-    /// One version with its content; `None` as version means the current one.
+    /// One version with its content; `None` as version means the current 单户表 (or, when there is none, the
+    /// current version of another report type).
     async fn submission(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
         version: Option<u32>,
+    ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// The current version of a report type, with content.
+    async fn current_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
     /// Every version of a unit's disclosure for a year, oldest first, without content.
@@ -96,8 +189,7 @@ pub trait Store: Send + Sync + 'static {
         year: FiscalYear,
     ) -> Result<Vec<StoredSubmission>, StoreError>;
 
-    /// The latest version of a report type without ERROR findings, with content and facts (the figures that
-    /// count until the review workflow decides acceptance).
+    /// The latest version of a report type without ERROR findings, with content and facts.
     async fn latest_valid_submission(
         &self,
         unit: &UnitCode,
@@ -105,8 +197,16 @@ pub trait Store: Send + Sync + 'static {
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
-    /// For every unit of a year: its latest version without ERROR findings of a report type, and its figures,
-    /// handed to `each` one at a time — a region's figures are never all in memory at once.
+    /// The accepted version of a report type, with content and facts.
+    async fn accepted_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<StoredSubmission>, StoreError>;
+
+    /// For every unit of a year: its accepted version of a report type and its figures, handed to `each` one at
+    /// a time — a region's figures are never all in memory at once.
     async fn counted_facts(
         &self,
         year: FiscalYear,
@@ -114,20 +214,81 @@ pub trait Store: Send + Sync + 'static {
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError>;
 
-    /// For every unit that submitted for a year: how many versions, the latest, and the one that counts.
+    /// For every unit that submitted for a year: how many versions, the latest, the current ones, the one that
+    /// counts.
     async fn submission_statuses(
         &self,
         year: FiscalYear,
     ) -> Result<Vec<SubmissionStatus>, StoreError>;
 
-    /// Records explanations (finding key → text) of a version's findings, replacing earlier ones of the same keys.
+    /// Records explanations (finding key → text) of a version's findings, replacing earlier ones of the same keys,
+    /// unless a lock on the lineage forbids it (then the lock is returned and nothing changes).
     async fn put_explanations(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
         version: u32,
         explanations: &[(String, String)],
-    ) -> Result<(), StoreError>;
+        lineage: &[UnitCode],
+        event: NewEvent,
+    ) -> Result<Option<LockRecord>, StoreError>;
+
+    // --- review
+
+    /// The current and accepted versions of a unit's report type.
+    async fn pointers(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Pointers, StoreError>;
+
+    /// Applies a review decision on a version if `rule` allows it on the state read in the transaction. Returns
+    /// what changed, the version's report type and the event's seq.
+    async fn review(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+        lineage: &[UnitCode],
+        rule: &ReviewRule<'_>,
+        event: NewEvent,
+    ) -> Result<Result<(Transition, ReportType, u64), Refusal>, StoreError>;
+
+    /// Sets a lock if `rule` allows it; returns the event's seq.
+    async fn lock(
+        &self,
+        lock: &LockRecord,
+        rule: &LockRule<'_>,
+        event: NewEvent,
+    ) -> Result<Result<u64, Refusal>, StoreError>;
+
+    /// Removes a node's lock; `None` when it had none.
+    async fn unlock(
+        &self,
+        node: &UnitCode,
+        year: FiscalYear,
+        event: NewEvent,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// The lock set on a node for a year.
+    async fn lock_of(
+        &self,
+        node: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<LockRecord>, StoreError>;
+
+    /// A lock on any of these nodes (a unit's lineage) for a year.
+    async fn lock_covering(
+        &self,
+        year: FiscalYear,
+        lineage: &[UnitCode],
+    ) -> Result<Option<LockRecord>, StoreError>;
+
+    /// Every lock of a year.
+    async fn locks(&self, year: FiscalYear) -> Result<Vec<LockRecord>, StoreError>;
+
+    // --- budgets
 
     /// Sets the budget figures of a unit and year (replacing earlier ones).
     async fn put_budget(
@@ -143,6 +304,35 @@ pub trait Store: Send + Sync + 'static {
         unit: &UnitCode,
         year: FiscalYear,
     ) -> Result<Option<BudgetFigures>, StoreError>;
+
+    // --- tokens
+
+    async fn token_count(&self) -> Result<u64, StoreError>;
+
+    async fn insert_token(&self, token: &TokenRecord, event: NewEvent) -> Result<u64, StoreError>;
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    async fn revoke_token(
+        &self,
+        id: &str,
+        at_ms: i64,
+        by: &str,
+        event: NewEvent,
+    ) -> Result<TokenRevoke, StoreError>;
+
+    // --- audit
+
+    /// Events in chain order, filtered.
+    async fn audit_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    /// Every event in chain order, handed to `each` until it returns false.
+    async fn audit_chain(
+        &self,
+        each: &mut (dyn FnMut(Event) -> bool + Send),
+    ) -> Result<(), StoreError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

@@ -1,24 +1,35 @@
 //! The embedded store: one SQLite file in the data directory, in WAL mode with full fsync, so that an
 //! acknowledged submission survives a crash.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction: it takes SQLite's one write lock before it reads what its
+//! decision depends on, so that concurrent writers are serialized and none decides on a state another is about
+//! to change (a deferred transaction that reads first and writes later may instead fail to upgrade its lock).
 
 use std::{path::Path, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    Row,
+    Row, Sqlite, Transaction,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
         SqliteSynchronous,
     },
 };
 
-use super::{Store, StoreError, SubmissionInsert, SubmissionStatus, UnitUpsert};
+use super::{
+    EventFilter, LockRule, Pointers, ReviewRule, Store, StoreError, SubmissionInsert,
+    SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
+};
 use crate::domain::{
+    access::{PrincipalKind, Role, ServiceName},
+    audit::{self, Event, NewEvent},
     budget::BudgetFigures,
     disclosure::ReportType,
     facts::Facts,
     ids::{FiscalYear, IdempotencyKey, RegionCode, UnitCode},
+    review::{LockRecord, Refusal, ReviewSnapshot, Transition, VersionSummary},
     submission::{NewSubmission, StoredSubmission, SubmissionState},
+    tokens::TokenRecord,
     unit::{BudgetLevel, Unit, UnitType},
     validation::Report,
 };
@@ -30,6 +41,8 @@ pub const DATABASE_FILE: &str = "juesuan.sqlite3";
 pub struct SqliteStore {
     pool: SqlitePool,
 }
+
+type Tx = Transaction<'static, Sqlite>;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
@@ -56,6 +69,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// A write transaction holding the database's write lock from its first statement.
+    async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 /// The columns of a unit record, as a literal so that queries stay `&'static str` (sqlx refuses built strings
@@ -71,40 +89,64 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
 
+fn year_of(value: i64, what: &str) -> Result<FiscalYear, StoreError> {
+    u32::try_from(value)
+        .ok()
+        .and_then(|y| FiscalYear::new(y).ok())
+        .ok_or_else(|| corrupt(format!("{what}: year {value}")))
+}
+
+fn code_of(text: &str, what: &str) -> Result<UnitCode, StoreError> {
+    UnitCode::parse(text).map_err(|e| corrupt(format!("{what}: unit code {e}")))
+}
+
+fn version_of(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt(format!("version {value}")))
+}
+
+fn state_of(text: &str) -> Result<SubmissionState, StoreError> {
+    SubmissionState::from_code(text).ok_or_else(|| corrupt(format!("state {text}")))
+}
+
+fn report_type_of(text: &str) -> Result<ReportType, StoreError> {
+    ReportType::from_code(text).ok_or_else(|| corrupt(format!("report type {text}")))
+}
+
+fn hash_of(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt(format!("{what} is not 32 bytes")))
+}
+
+/// A JSON array of codes, for `IN (SELECT value FROM json_each(?))`: lists of any length in a fixed statement.
+fn json_list(codes: &[UnitCode]) -> String {
+    serde_json::to_string(&codes.iter().map(UnitCode::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned())
+}
+
 fn unit_from_row(row: &SqliteRow) -> Result<Unit, StoreError> {
     let code: String = row.try_get("code")?;
-    let year = |value: i64| {
-        u32::try_from(value)
-            .ok()
-            .and_then(|y| FiscalYear::new(y).ok())
-            .ok_or_else(|| corrupt(format!("unit {code}: year {value}")))
-    };
+    let what = format!("unit {code}");
     let optional_code = |value: Option<String>| -> Result<Option<UnitCode>, StoreError> {
-        value
-            .map(|v| UnitCode::parse(&v).map_err(|e| corrupt(format!("unit {code}: {e}"))))
-            .transpose()
+        value.map(|v| code_of(&v, &what)).transpose()
     };
     let valid_to: Option<i64> = row.try_get("valid_to")?;
     let budget_level: String = row.try_get("budget_level")?;
     let unit_type: Option<String> = row.try_get("unit_type")?;
     let region: String = row.try_get("region_code")?;
     Ok(Unit {
-        code: UnitCode::parse(&code).map_err(|e| corrupt(format!("unit code {code}: {e}")))?,
+        code: code_of(&code, &what)?,
         name: row.try_get("name")?,
-        valid_from: year(row.try_get("valid_from")?)?,
-        valid_to: valid_to.map(year).transpose()?,
+        valid_from: year_of(row.try_get("valid_from")?, &what)?,
+        valid_to: valid_to.map(|y| year_of(y, &what)).transpose()?,
         budget_level: BudgetLevel::from_code(&budget_level)
-            .ok_or_else(|| corrupt(format!("unit {code}: budget level {budget_level}")))?,
+            .ok_or_else(|| corrupt(format!("{what}: budget level {budget_level}")))?,
         unit_type: unit_type
             .map(|t| {
-                UnitType::from_code(&t)
-                    .ok_or_else(|| corrupt(format!("unit {code}: unit type {t}")))
+                UnitType::from_code(&t).ok_or_else(|| corrupt(format!("{what}: unit type {t}")))
             })
             .transpose()?,
         parent: optional_code(row.try_get("parent_code")?)?,
         supervising_department: optional_code(row.try_get("supervising_code")?)?,
-        fiscal_region: RegionCode::parse(&region)
-            .map_err(|e| corrupt(format!("unit {code}: {e}")))?,
+        fiscal_region: RegionCode::parse(&region).map_err(|e| corrupt(format!("{what}: {e}")))?,
         is_department: row.try_get("is_department")?,
         is_region: row.try_get("is_region")?,
     })
@@ -115,12 +157,12 @@ macro_rules! select_submissions {
     ($extra:literal, $filter:literal) => {
         concat!(
             "SELECT s.unit_code, s.fiscal_year, s.report_type, s.version, s.state, s.idempotency_key, s.content_sm3, \
-                    length(s.content) AS content_len, s.report_json, s.submitted_at_ms, \
-                    (c.version IS NOT NULL) AS current",
+                    length(s.content) AS content_len, s.report_json, s.submitted_at_ms, s.submitted_by, \
+                    s.signature, s.review_reason, (c.version IS NOT NULL) AS current",
             $extra,
             " FROM submissions s \
-             LEFT JOIN current_submissions c ON c.unit_code = s.unit_code AND c.fiscal_year = s.fiscal_year \
-                                             AND c.version = s.version \
+             LEFT JOIN current_versions c ON c.unit_code = s.unit_code AND c.fiscal_year = s.fiscal_year \
+                                          AND c.report_type = s.report_type AND c.version = s.version \
              WHERE ",
             $filter
         )
@@ -141,17 +183,11 @@ fn submission_from_row(
     let report: Report = serde_json::from_str(&report_json)
         .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
     Ok(StoredSubmission {
-        unit_code: UnitCode::parse(&unit)
-            .map_err(|e| corrupt(format!("submission unit {unit}: {e}")))?,
-        fiscal_year: u32::try_from(year)
-            .ok()
-            .and_then(|y| FiscalYear::new(y).ok())
-            .ok_or_else(|| corrupt(format!("submission year {year}")))?,
-        report_type: ReportType::from_code(&report_type)
-            .ok_or_else(|| corrupt(format!("report type {report_type}")))?,
-        version: u32::try_from(version).map_err(|_| corrupt(format!("version {version}")))?,
-        state: SubmissionState::from_code(&state)
-            .ok_or_else(|| corrupt(format!("state {state}")))?,
+        unit_code: code_of(&unit, "submission")?,
+        fiscal_year: year_of(year, "submission")?,
+        report_type: report_type_of(&report_type)?,
+        version: version_of(version)?,
+        state: state_of(&state)?,
         current: row.try_get("current")?,
         idempotency_key: row.try_get("idempotency_key")?,
         content_sm3: row.try_get("content_sm3")?,
@@ -160,7 +196,220 @@ fn submission_from_row(
         content: content.map(|(bytes, _)| bytes),
         report,
         submitted_at_ms: row.try_get("submitted_at_ms")?,
+        submitted_by: row.try_get("submitted_by")?,
+        signature: row.try_get("signature")?,
+        review_reason: row.try_get("review_reason")?,
     })
+}
+
+fn lock_from_row(row: &SqliteRow) -> Result<LockRecord, StoreError> {
+    let node: String = row.try_get("node_code")?;
+    let by: String = row.try_get("locked_by_node")?;
+    Ok(LockRecord {
+        node: code_of(&node, "lock")?,
+        fiscal_year: year_of(row.try_get("fiscal_year")?, "lock")?,
+        locked_by_node: code_of(&by, "lock")?,
+        locked_by: row.try_get("locked_by")?,
+        locked_at_ms: row.try_get("locked_at_ms")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
+    let id: String = row.try_get("id")?;
+    let what = format!("token {id}");
+    let kind: String = row.try_get("kind")?;
+    let principal = match kind.as_str() {
+        "admin" => PrincipalKind::Admin,
+        "service" => {
+            let name: String = row.try_get("service_name")?;
+            PrincipalKind::Service {
+                name: ServiceName::parse(&name).map_err(|e| corrupt(format!("{what}: {e}")))?,
+            }
+        }
+        "unit" => {
+            let code: String = row.try_get("unit_code")?;
+            let role: String = row.try_get("role")?;
+            PrincipalKind::Unit {
+                code: code_of(&code, &what)?,
+                role: Role::from_code(&role)
+                    .ok_or_else(|| corrupt(format!("{what}: role {role}")))?,
+            }
+        }
+        other => return Err(corrupt(format!("{what}: kind {other}"))),
+    };
+    Ok(TokenRecord {
+        secret_sm3: hash_of(row.try_get("secret_sm3")?, &what)?,
+        principal,
+        label: row.try_get("label")?,
+        issued_at_ms: row.try_get("issued_at_ms")?,
+        issued_by: row.try_get("issued_by")?,
+        expires_at_ms: row.try_get("expires_at_ms")?,
+        revoked_at_ms: row.try_get("revoked_at_ms")?,
+        revoked_by: row.try_get("revoked_by")?,
+        id,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
+    let seq: i64 = row.try_get("seq")?;
+    let what = format!("audit event {seq}");
+    let unit: Option<String> = row.try_get("unit_code")?;
+    let year: Option<i64> = row.try_get("fiscal_year")?;
+    let version: Option<i64> = row.try_get("version")?;
+    Ok(Event {
+        seq: u64::try_from(seq).map_err(|_| corrupt(what.clone()))?,
+        event: NewEvent {
+            at_ms: row.try_get("at_ms")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            unit: unit.map(|u| code_of(&u, &what)).transpose()?,
+            fiscal_year: year.map(|y| year_of(y, &what)).transpose()?,
+            version: version.map(version_of).transpose()?,
+            reason: row.try_get("reason")?,
+            detail: row.try_get("detail")?,
+        },
+        prev_hash: hash_of(row.try_get("prev_hash")?, &what)?,
+        hash: hash_of(row.try_get("hash")?, &what)?,
+    })
+}
+
+/// Appends an event to the chain inside a write transaction; returns its seq.
+async fn append_event(tx: &mut Tx, event: NewEvent) -> Result<u64, StoreError> {
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let prev = head
+        .map(|(seq, hash)| {
+            Ok::<_, StoreError>((
+                u64::try_from(seq).map_err(|_| corrupt("audit seq"))?,
+                hash_of(hash, "audit hash")?,
+            ))
+        })
+        .transpose()?;
+    let sealed = audit::seal(prev, event);
+    let e = &sealed.event;
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at_ms, actor, action, unit_code, fiscal_year, version, reason, detail, \
+                                   prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(i64::try_from(sealed.seq).map_err(|_| corrupt("audit seq"))?)
+    .bind(e.at_ms)
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(e.unit.as_ref().map(UnitCode::as_str))
+    .bind(e.fiscal_year.map(|y| i64::from(y.get())))
+    .bind(e.version.map(i64::from))
+    .bind(&e.reason)
+    .bind(&e.detail)
+    .bind(sealed.prev_hash.as_slice())
+    .bind(sealed.hash.as_slice())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sealed.seq)
+}
+
+/// A lock on any node of a lineage, read inside a transaction or on the pool.
+async fn lock_on<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    executor: E,
+    year: FiscalYear,
+    lineage: &[UnitCode],
+) -> Result<Option<LockRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT node_code, fiscal_year, locked_by_node, locked_by, locked_at_ms FROM locks \
+         WHERE fiscal_year = ? AND node_code IN (SELECT value FROM json_each(?)) \
+         ORDER BY locked_at_ms LIMIT 1",
+    )
+    .bind(i64::from(year.get()))
+    .bind(json_list(lineage))
+    .fetch_optional(executor)
+    .await?;
+    row.as_ref().map(lock_from_row).transpose()
+}
+
+/// The current and accepted versions of a report type, and the versions ever accepted, inside a transaction.
+async fn snapshot_pointers(
+    tx: &mut Tx,
+    unit: &UnitCode,
+    year: i64,
+    report_type: ReportType,
+) -> Result<(Option<(u32, SubmissionState)>, Option<u32>, Vec<u32>), StoreError> {
+    let current: Option<(i64, String)> = sqlx::query_as(
+        "SELECT c.version, s.state FROM current_versions c JOIN submissions s \
+           ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version \
+         WHERE c.unit_code = ? AND c.fiscal_year = ? AND c.report_type = ?",
+    )
+    .bind(unit.as_str())
+    .bind(year)
+    .bind(report_type.code())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let accepted: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM accepted_versions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ?",
+    )
+    .bind(unit.as_str())
+    .bind(year)
+    .bind(report_type.code())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let ever: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM submissions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ? \
+           AND state = 'accepted' ORDER BY version",
+    )
+    .bind(unit.as_str())
+    .bind(year)
+    .bind(report_type.code())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok((
+        current
+            .map(|(v, s)| Ok::<_, StoreError>((version_of(v)?, state_of(&s)?)))
+            .transpose()?,
+        accepted.map(version_of).transpose()?,
+        ever.into_iter().map(version_of).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Sets a pointer (current or accepted version) of a report type, or removes it.
+async fn set_pointer(
+    tx: &mut Tx,
+    table: Pointer,
+    unit: &UnitCode,
+    year: i64,
+    report_type: ReportType,
+    version: Option<u32>,
+) -> Result<(), StoreError> {
+    let (upsert, delete) = match table {
+        Pointer::Current => (
+            "INSERT INTO current_versions (unit_code, fiscal_year, report_type, version) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (unit_code, fiscal_year, report_type) DO UPDATE SET version = excluded.version",
+            "DELETE FROM current_versions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ?",
+        ),
+        Pointer::Accepted => (
+            "INSERT INTO accepted_versions (unit_code, fiscal_year, report_type, version) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (unit_code, fiscal_year, report_type) DO UPDATE SET version = excluded.version",
+            "DELETE FROM accepted_versions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ?",
+        ),
+    };
+    let query = match version {
+        Some(version) => sqlx::query(upsert)
+            .bind(unit.as_str())
+            .bind(year)
+            .bind(report_type.code())
+            .bind(i64::from(version)),
+        None => sqlx::query(delete)
+            .bind(unit.as_str())
+            .bind(year)
+            .bind(report_type.code()),
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Pointer {
+    Current,
+    Accepted,
 }
 
 impl SqliteStore {
@@ -193,19 +442,34 @@ impl SqliteStore {
         &self,
         submission: &mut StoredSubmission,
     ) -> Result<(), StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT finding_key, text FROM explanations WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
+        let rows = explanations_of(
+            &self.pool,
+            &submission.unit_code,
+            i64::from(submission.fiscal_year.get()),
+            submission.version,
         )
-        .bind(submission.unit_code.as_str())
-        .bind(i64::from(submission.fiscal_year.get()))
-        .bind(i64::from(submission.version))
-        .fetch_all(&self.pool)
         .await?;
         submission
             .report
             .apply_explanations(rows.iter().map(|(k, t)| (k.as_str(), t.as_str())));
         Ok(())
     }
+}
+
+async fn explanations_of<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    executor: E,
+    unit: &UnitCode,
+    year: i64,
+    version: u32,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT finding_key, text FROM explanations WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
+    )
+    .bind(unit.as_str())
+    .bind(year)
+    .bind(i64::from(version))
+    .fetch_all(executor)
+    .await?)
 }
 
 enum Bind<'a> {
@@ -215,8 +479,8 @@ enum Bind<'a> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn upsert_unit(&self, unit: &Unit) -> Result<UnitUpsert, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn upsert_unit(&self, unit: &Unit, event: NewEvent) -> Result<UnitUpsert, StoreError> {
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query(concat!(
             "SELECT ",
             unit_columns!(),
@@ -247,9 +511,10 @@ impl Store for SqliteStore {
         .bind(unit.fiscal_region.as_str())
         .bind(unit.is_department)
         .bind(unit.is_region)
-        .bind(now_ms())
+        .bind(event.at_ms)
         .execute(&mut *tx)
         .await?;
+        append_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -266,6 +531,18 @@ impl Store for SqliteStore {
         .await?;
         let unit = row.as_ref().map(unit_from_row).transpose()?;
         Ok(unit.filter(|u| u.covers(year)))
+    }
+
+    async fn unit_records(&self, code: &UnitCode) -> Result<Vec<Unit>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            unit_columns!(),
+            " FROM units WHERE code = ? ORDER BY valid_from"
+        ))
+        .bind(code.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(unit_from_row).collect()
     }
 
     async fn units_for_year(&self, year: FiscalYear) -> Result<Vec<Unit>, StoreError> {
@@ -290,28 +567,109 @@ impl Store for SqliteStore {
         Ok(units)
     }
 
+    async fn signing_key(&self, unit: &UnitCode) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT public_key FROM signing_keys WHERE unit_code = ?")
+                .bind(unit.as_str())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_signing_key(
+        &self,
+        unit: &UnitCode,
+        key: Option<&[u8]>,
+        event: NewEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        match key {
+            Some(key) => {
+                sqlx::query(
+                    "INSERT INTO signing_keys (unit_code, public_key, set_at_ms) VALUES (?, ?, ?) \
+                     ON CONFLICT (unit_code) DO UPDATE SET public_key = excluded.public_key, \
+                                                           set_at_ms = excluded.set_at_ms",
+                )
+                .bind(unit.as_str())
+                .bind(key)
+                .bind(event.at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM signing_keys WHERE unit_code = ?")
+                    .bind(unit.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let seq = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
     async fn submission_by_key(
         &self,
+        unit: &UnitCode,
+        year: FiscalYear,
         key: &IdempotencyKey,
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
-            select_submissions!(", s.content, s.facts_json", "s.idempotency_key = ?"),
-            vec![Bind::Text(key.as_str())],
+            select_submissions!(
+                ", s.content, s.facts_json",
+                "s.unit_code = ? AND s.fiscal_year = ? AND s.idempotency_key = ?"
+            ),
+            vec![
+                Bind::Text(unit.as_str()),
+                Bind::Int(i64::from(year.get())),
+                Bind::Text(key.as_str()),
+            ],
         )
         .await
     }
 
-    async fn insert_submission(&self, new: NewSubmission) -> Result<SubmissionInsert, StoreError> {
+    async fn insert_submission(
+        &self,
+        new: NewSubmission,
+        lineage: &[UnitCode],
+        rule: &SubmitRule<'_>,
+        event: NewEvent,
+    ) -> Result<SubmissionInsert, StoreError> {
         let report_json =
             serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
         let facts_json =
             serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         let year = i64::from(new.fiscal_year.get());
-        let mut tx = self.pool.begin().await?;
-        // Taking the write lock first (a no-op write) serializes version numbering between writers.
-        sqlx::query("UPDATE current_submissions SET version = version WHERE 0")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM submissions WHERE unit_code = ? AND fiscal_year = ? AND idempotency_key = ?",
+        )
+        .bind(new.unit_code.as_str())
+        .bind(year)
+        .bind(new.idempotency_key.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            tx.rollback().await?;
+            let existing = self
+                .submission_by_key(&new.unit_code, new.fiscal_year, &new.idempotency_key)
+                .await?
+                .ok_or_else(|| corrupt("idempotency key conflict without a submission"))?;
+            return Ok(SubmissionInsert::KeyTaken(existing));
+        }
+        let (current, accepted, accepted_versions) =
+            snapshot_pointers(&mut tx, &new.unit_code, year, new.report_type).await?;
+        let snapshot = ReviewSnapshot {
+            target: None,
+            current,
+            accepted,
+            accepted_versions,
+            lock: lock_on(&mut *tx, new.fiscal_year, lineage).await?,
+        };
+        if let Err(refusal) = rule(&snapshot) {
+            tx.rollback().await?;
+            return Ok(SubmissionInsert::Refused(refusal));
+        }
         let next: i64 = sqlx::query_scalar(
             "SELECT coalesce(max(version), 0) + 1 FROM submissions WHERE unit_code = ? AND fiscal_year = ?",
         )
@@ -319,10 +677,11 @@ impl Store for SqliteStore {
         .bind(year)
         .fetch_one(&mut *tx)
         .await?;
-        let inserted = sqlx::query(
+        let version = version_of(next)?;
+        sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      report_json, facts_json, submitted_at_ms, report_type) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                                      report_json, facts_json, submitted_at_ms, report_type, submitted_by, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
@@ -335,16 +694,10 @@ impl Store for SqliteStore {
         .bind(&facts_json)
         .bind(new.submitted_at_ms)
         .bind(new.report_type.code())
+        .bind(&new.submitted_by)
+        .bind(new.signature.as_deref())
         .execute(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
-            tx.rollback().await?;
-            let existing = self
-                .submission_by_key(&new.idempotency_key)
-                .await?
-                .ok_or_else(|| corrupt("idempotency key conflict without a submission"))?;
-            return Ok(SubmissionInsert::KeyTaken(existing));
-        }
         for (key, text) in &new.explanations {
             sqlx::query(
                 "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
@@ -359,21 +712,22 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO current_submissions (unit_code, fiscal_year, version) VALUES (?, ?, ?) \
-             ON CONFLICT (unit_code, fiscal_year) DO UPDATE SET version = excluded.version",
+        set_pointer(
+            &mut tx,
+            Pointer::Current,
+            &new.unit_code,
+            year,
+            new.report_type,
+            Some(version),
         )
-        .bind(new.unit_code.as_str())
-        .bind(year)
-        .bind(next)
-        .execute(&mut *tx)
         .await?;
+        append_event(&mut tx, event.version(version)).await?;
         tx.commit().await?;
         Ok(SubmissionInsert::Inserted(StoredSubmission {
             unit_code: new.unit_code,
             fiscal_year: new.fiscal_year,
             report_type: new.report_type,
-            version: u32::try_from(next).map_err(|_| corrupt(format!("version {next}")))?,
+            version,
             state: new.state,
             current: true,
             idempotency_key: new.idempotency_key.as_str().to_owned(),
@@ -383,6 +737,9 @@ impl Store for SqliteStore {
             facts: Some(new.facts),
             report: new.report,
             submitted_at_ms: new.submitted_at_ms,
+            submitted_by: new.submitted_by,
+            signature: new.signature,
+            review_reason: None,
         }))
     }
 
@@ -412,13 +769,34 @@ impl Store for SqliteStore {
                 self.fetch_submission(
                     select_submissions!(
                         ", s.content, s.facts_json",
-                        "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL"
+                        "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL \
+                         ORDER BY s.report_type != 'single', s.version DESC LIMIT 1"
                     ),
                     vec![Bind::Text(unit.as_str()), Bind::Int(year)],
                 )
                 .await
             }
         }
+    }
+
+    async fn current_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<StoredSubmission>, StoreError> {
+        self.fetch_submission(
+            select_submissions!(
+                ", s.content, s.facts_json",
+                "s.unit_code = ? AND s.fiscal_year = ? AND s.report_type = ? AND c.version IS NOT NULL"
+            ),
+            vec![
+                Bind::Text(unit.as_str()),
+                Bind::Int(i64::from(year.get())),
+                Bind::Text(report_type.code()),
+            ],
+        )
+        .await
     }
 
     async fn submissions(
@@ -450,9 +828,14 @@ impl Store for SqliteStore {
         year: FiscalYear,
         version: u32,
         explanations: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let now = now_ms();
+        lineage: &[UnitCode],
+        event: NewEvent,
+    ) -> Result<Option<LockRecord>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = lock_on(&mut *tx, year, lineage).await? {
+            tx.rollback().await?;
+            return Ok(Some(lock));
+        }
         for (key, text) in explanations {
             sqlx::query(
                 "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
@@ -465,12 +848,13 @@ impl Store for SqliteStore {
             .bind(i64::from(version))
             .bind(key)
             .bind(text)
-            .bind(now)
+            .bind(event.at_ms)
             .execute(&mut *tx)
             .await?;
         }
+        append_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     async fn latest_valid_submission(
@@ -494,6 +878,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn accepted_submission(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<StoredSubmission>, StoreError> {
+        self.fetch_submission(
+            select_submissions!(
+                ", s.content, s.facts_json",
+                "s.unit_code = ?1 AND s.fiscal_year = ?2 AND s.report_type = ?3 AND s.version = \
+                   (SELECT a.version FROM accepted_versions a WHERE a.unit_code = ?1 AND a.fiscal_year = ?2 \
+                      AND a.report_type = ?3)"
+            ),
+            vec![
+                Bind::Text(unit.as_str()),
+                Bind::Int(i64::from(year.get())),
+                Bind::Text(report_type.code()),
+            ],
+        )
+        .await
+    }
+
     async fn counted_facts(
         &self,
         year: FiscalYear,
@@ -501,20 +907,20 @@ impl Store for SqliteStore {
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError> {
         let mut rows = sqlx::query_as::<_, (String, i64, String)>(
-            "SELECT s.unit_code, s.version, s.facts_json FROM submissions s \
-             WHERE s.fiscal_year = ?1 AND s.report_type = ?2 AND s.version = \
-               (SELECT max(v.version) FROM submissions v WHERE v.unit_code = s.unit_code \
-                  AND v.fiscal_year = ?1 AND v.report_type = ?2 AND v.state != 'rejected_by_rules')",
+            "SELECT s.unit_code, s.version, s.facts_json FROM accepted_versions a \
+             JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year \
+                               AND s.version = a.version \
+             WHERE a.fiscal_year = ?1 AND a.report_type = ?2",
         )
         .bind(i64::from(year.get()))
         .bind(report_type.code())
         .fetch(&self.pool);
         while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
             let (unit, version, json) = row?;
-            let code = UnitCode::parse(&unit).map_err(|e| corrupt(format!("unit {unit}: {e}")))?;
+            let code = code_of(&unit, "counted facts")?;
             let facts: Facts = serde_json::from_str(&json)
                 .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
-            each(code, u32::try_from(version).unwrap_or(0), facts);
+            each(code, version_of(version)?, facts);
         }
         Ok(())
     }
@@ -523,31 +929,258 @@ impl Store for SqliteStore {
         &self,
         year: FiscalYear,
     ) -> Result<Vec<SubmissionStatus>, StoreError> {
-        let rows: Vec<(String, i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT s.unit_code, count(*), max(s.version), \
-               (SELECT l.state FROM submissions l WHERE l.unit_code = s.unit_code AND l.fiscal_year = s.fiscal_year \
-                ORDER BY l.version DESC LIMIT 1), \
-               max(s.submitted_at_ms), \
-               max(CASE WHEN s.state != 'rejected_by_rules' AND s.report_type = 'single' THEN s.version END) \
-             FROM submissions s WHERE s.fiscal_year = ? GROUP BY s.unit_code",
+        let year = i64::from(year.get());
+        let totals: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT unit_code, count(*), max(version), max(submitted_at_ms) FROM submissions \
+             WHERE fiscal_year = ? GROUP BY unit_code ORDER BY unit_code",
+        )
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await?;
+        let currents: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT c.unit_code, c.report_type, c.version, s.state FROM current_versions c \
+             JOIN submissions s ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year \
+                               AND s.version = c.version \
+             WHERE c.fiscal_year = ? ORDER BY c.unit_code, c.report_type",
+        )
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await?;
+        let accepted: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT unit_code, version FROM accepted_versions WHERE fiscal_year = ? AND report_type = 'single'",
+        )
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut current_by_unit: std::collections::HashMap<
+            String,
+            Vec<(ReportType, u32, SubmissionState)>,
+        > = std::collections::HashMap::new();
+        for (unit, report_type, version, state) in currents {
+            current_by_unit.entry(unit).or_default().push((
+                report_type_of(&report_type)?,
+                version_of(version)?,
+                state_of(&state)?,
+            ));
+        }
+        let accepted: std::collections::HashMap<String, i64> = accepted.into_iter().collect();
+        totals
+            .into_iter()
+            .map(|(unit, versions, latest, at)| {
+                Ok(SubmissionStatus {
+                    unit_code: code_of(&unit, "status")?,
+                    versions: u32::try_from(versions).unwrap_or(0),
+                    latest_version: version_of(latest)?,
+                    latest_at_ms: at,
+                    current: current_by_unit.remove(&unit).unwrap_or_default(),
+                    counted_version: accepted.get(&unit).copied().map(version_of).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn pointers(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Pointers, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (current, accepted, _) =
+            snapshot_pointers(&mut tx, unit, i64::from(year.get()), report_type).await?;
+        tx.commit().await?;
+        Ok(Pointers { current, accepted })
+    }
+
+    async fn review(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+        lineage: &[UnitCode],
+        rule: &ReviewRule<'_>,
+        event: NewEvent,
+    ) -> Result<Result<(Transition, ReportType, u64), Refusal>, StoreError> {
+        let year_number = i64::from(year.get());
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT report_type, state, report_json FROM submissions \
+             WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
+        )
+        .bind(unit.as_str())
+        .bind(year_number)
+        .bind(i64::from(version))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((report_type, state, report_json)) = row else {
+            tx.rollback().await?;
+            return Ok(Err(Refusal::NotFound(format!(
+                "{unit}/{year} version {version}"
+            ))));
+        };
+        let report_type = report_type_of(&report_type)?;
+        let mut report: Report = serde_json::from_str(&report_json)
+            .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
+        let explained = explanations_of(&mut *tx, unit, year_number, version).await?;
+        report.apply_explanations(explained.iter().map(|(k, t)| (k.as_str(), t.as_str())));
+        let (current, accepted, accepted_versions) =
+            snapshot_pointers(&mut tx, unit, year_number, report_type).await?;
+        let snapshot = ReviewSnapshot {
+            target: Some(VersionSummary {
+                version,
+                report_type,
+                state: state_of(&state)?,
+                report,
+            }),
+            current,
+            accepted,
+            accepted_versions,
+            lock: lock_on(&mut *tx, year, lineage).await?,
+        };
+        let transition = match rule(&snapshot) {
+            Ok(transition) => transition,
+            Err(refusal) => {
+                tx.rollback().await?;
+                return Ok(Err(refusal));
+            }
+        };
+        if let Some(state) = transition.state {
+            sqlx::query(
+                "UPDATE submissions SET state = ?, review_reason = coalesce(?, review_reason) \
+                 WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
+            )
+            .bind(state.code())
+            .bind(transition.review_reason.as_deref())
+            .bind(unit.as_str())
+            .bind(year_number)
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(current) = transition.current {
+            set_pointer(
+                &mut tx,
+                Pointer::Current,
+                unit,
+                year_number,
+                report_type,
+                Some(current),
+            )
+            .await?;
+        }
+        if let Some(accepted) = transition.accepted {
+            set_pointer(
+                &mut tx,
+                Pointer::Accepted,
+                unit,
+                year_number,
+                report_type,
+                accepted,
+            )
+            .await?;
+        }
+        let seq = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Ok((transition, report_type, seq)))
+    }
+
+    async fn lock(
+        &self,
+        lock: &LockRecord,
+        rule: &LockRule<'_>,
+        event: NewEvent,
+    ) -> Result<Result<u64, Refusal>, StoreError> {
+        let year = i64::from(lock.fiscal_year.get());
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(
+            "SELECT node_code, fiscal_year, locked_by_node, locked_by, locked_at_ms FROM locks \
+             WHERE node_code = ? AND fiscal_year = ?",
+        )
+        .bind(lock.node.as_str())
+        .bind(year)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(lock_from_row)
+        .transpose()?;
+        let pending: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT c.unit_code FROM current_versions c JOIN submissions s \
+               ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version \
+             WHERE c.fiscal_year = ? AND s.state = 'pending_review' ORDER BY c.unit_code",
+        )
+        .bind(year)
+        .fetch_all(&mut *tx)
+        .await?;
+        let pending = pending
+            .iter()
+            .map(|c| code_of(c, "pending"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Err(refusal) = rule(existing.as_ref(), &pending) {
+            tx.rollback().await?;
+            return Ok(Err(refusal));
+        }
+        sqlx::query(
+            "INSERT INTO locks (node_code, fiscal_year, locked_by_node, locked_by, locked_at_ms) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(lock.node.as_str())
+        .bind(year)
+        .bind(lock.locked_by_node.as_str())
+        .bind(&lock.locked_by)
+        .bind(lock.locked_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        let seq = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Ok(seq))
+    }
+
+    async fn unlock(
+        &self,
+        node: &UnitCode,
+        year: FiscalYear,
+        event: NewEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let removed = sqlx::query("DELETE FROM locks WHERE node_code = ? AND fiscal_year = ?")
+            .bind(node.as_str())
+            .bind(i64::from(year.get()))
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let seq = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Some(seq))
+    }
+
+    async fn lock_of(
+        &self,
+        node: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<Option<LockRecord>, StoreError> {
+        lock_on(&self.pool, year, std::slice::from_ref(node)).await
+    }
+
+    async fn lock_covering(
+        &self,
+        year: FiscalYear,
+        lineage: &[UnitCode],
+    ) -> Result<Option<LockRecord>, StoreError> {
+        lock_on(&self.pool, year, lineage).await
+    }
+
+    async fn locks(&self, year: FiscalYear) -> Result<Vec<LockRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT node_code, fiscal_year, locked_by_node, locked_by, locked_at_ms FROM locks \
+             WHERE fiscal_year = ? ORDER BY node_code",
         )
         .bind(i64::from(year.get()))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(unit, versions, latest, state, at, counted)| {
-                Ok(SubmissionStatus {
-                    unit_code: UnitCode::parse(&unit)
-                        .map_err(|e| corrupt(format!("unit {unit}: {e}")))?,
-                    versions: u32::try_from(versions).unwrap_or(0),
-                    latest_version: u32::try_from(latest).unwrap_or(0),
-                    latest_state: SubmissionState::from_code(&state)
-                        .ok_or_else(|| corrupt(format!("state {state}")))?,
-                    latest_at_ms: at,
-                    counted_version: counted.and_then(|v| u32::try_from(v).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(lock_from_row).collect()
     }
 
     async fn put_budget(
@@ -565,7 +1198,7 @@ impl Store for SqliteStore {
         .bind(unit.as_str())
         .bind(i64::from(year.get()))
         .bind(json)
-        .bind(now_ms())
+        .bind(audit::now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -589,13 +1222,120 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn token_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn insert_token(&self, token: &TokenRecord, event: NewEvent) -> Result<u64, StoreError> {
+        let (kind, unit, role, service) = match &token.principal {
+            PrincipalKind::Admin => ("admin", None, None, None),
+            PrincipalKind::Service { name } => ("service", None, None, Some(name.as_str())),
+            PrincipalKind::Unit { code, role } => {
+                ("unit", Some(code.as_str()), Some(role.code()), None)
+            }
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, secret_sm3, kind, unit_code, role, service_name, label, issued_at_ms, \
+                                 issued_by, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(token.secret_sm3.as_slice())
+        .bind(kind)
+        .bind(unit)
+        .bind(role)
+        .bind(service)
+        .bind(&token.label)
+        .bind(token.issued_at_ms)
+        .bind(&token.issued_by)
+        .bind(token.expires_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        let seq = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM tokens ORDER BY issued_at_ms, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(
+        &self,
+        id: &str,
+        at_ms: i64,
+        by: &str,
+        event: NewEvent,
+    ) -> Result<TokenRevoke, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(TokenRevoke::NotFound);
+        };
+        let mut record = token_from_row(&row)?;
+        if record.revoked_at_ms.is_some() {
+            tx.rollback().await?;
+            return Ok(TokenRevoke::AlreadyRevoked(record));
+        }
+        sqlx::query("UPDATE tokens SET revoked_at_ms = ?, revoked_by = ? WHERE id = ?")
+            .bind(at_ms)
+            .bind(by)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        record.revoked_at_ms = Some(at_ms);
+        record.revoked_by = Some(by.to_owned());
+        Ok(TokenRevoke::Revoked(record))
+    }
+
+    async fn audit_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE seq > ?1 AND (?2 IS NULL OR fiscal_year = ?2) \
+               AND (?3 IS NULL OR instr(actor, ?3) > 0) ORDER BY seq LIMIT ?4",
+        )
+        .bind(i64::try_from(filter.after_seq).unwrap_or(i64::MAX))
+        .bind(filter.fiscal_year.map(|y| i64::from(y.get())))
+        .bind(filter.actor_contains.as_deref())
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn audit_chain(
+        &self,
+        each: &mut (dyn FnMut(Event) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            if !each(event_from_row(&row?)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -3,7 +3,7 @@
 use juesuan::{domain::submission::Limits, pb};
 use tempfile::TempDir;
 
-use crate::helpers::{TestApp, reference, submit_request, violated_fields};
+use crate::helpers::{TestApp, UNIT, reference, submit_request, violated_fields};
 
 fn cell(column: &str, value: &str) -> pb::Cell {
     pb::Cell {
@@ -36,7 +36,7 @@ fn row(code: &str, cells: Vec<pb::Cell>) -> pb::Row {
 
 async fn submit_expecting(app: &TestApp, disclosure: pb::Disclosure) -> Vec<String> {
     let status = app
-        .submissions()
+        .submitter(UNIT)
         .await
         .submit(submit_request("bad", disclosure))
         .await
@@ -47,7 +47,7 @@ async fn submit_expecting(app: &TestApp, disclosure: pb::Disclosure) -> Vec<Stri
         0,
         "nothing stored for {fields:?}"
     );
-    assert_eq!(app.count_rows("current_submissions").await, 0);
+    assert_eq!(app.count_rows("current_versions").await, 0);
     fields
 }
 
@@ -129,10 +129,25 @@ async fn an_unknown_unit_is_refused() {
     app.register_reference_units().await;
     let mut disclosure = reference();
     disclosure.cover.as_mut().unwrap().unit_code = "652399999".into();
-    assert_eq!(
-        submit_expecting(&app, disclosure).await,
-        ["disclosure.cover.unit_code"]
-    );
+    // To a unit's submitter, another code is not its own, registered or not: nothing tells it which exist.
+    let status = app
+        .submitter(UNIT)
+        .await
+        .submit(submit_request("unknown", disclosure.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    // Validated by the administrator, who may read any unit, the cover names the field.
+    let status = app
+        .submissions()
+        .await
+        .validate(pb::ValidateRequest {
+            disclosure: Some(disclosure),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["disclosure.cover.unit_code"]);
+    assert_eq!(app.count_rows("submissions").await, 0);
 }
 
 #[tokio::test]
@@ -171,7 +186,7 @@ async fn a_missing_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
     let status = app
-        .submissions()
+        .submitter(UNIT)
         .await
         .submit(submit_request("", reference()))
         .await

@@ -246,14 +246,15 @@ async fn tree(app: &TestApp) {
             .await
             .expect("register");
     }
-    let mut client = app.submissions().await;
     for (code, parent, figures) in [
         ("D", "R", d_figures()),
         ("U1", "D", u1_figures()),
         ("U2", "D", u2_figures("10.00", "40.00")),
         ("D2", "R", d2_figures()),
     ] {
-        let response = client
+        let response = app
+            .submitter(code)
+            .await
             .submit(submit_request(
                 &format!("{code}-1"),
                 disclosure(code, parent, pb::ReportType::Single, &figures),
@@ -261,8 +262,11 @@ async fn tree(app: &TestApp) {
             .await
             .expect("submit")
             .into_inner();
-        let report = response.submission.unwrap().report.unwrap();
+        let submission = response.submission.unwrap();
+        let report = submission.report.unwrap();
         assert_eq!(report.error_count, 0, "{code}: {:#?}", report.findings);
+        // Only accepted versions count.
+        app.accept(parent, code, submission.version).await;
     }
 }
 
@@ -468,8 +472,12 @@ async fn completeness_lists_exactly_the_missing_units() {
         .collect();
     assert_eq!(missing, ["U3"]);
     assert_eq!(states["R"], pb::Progress::NotExpected as i32);
-    assert_eq!(states["U1"], pb::Progress::PendingReview as i32);
+    assert_eq!(states["U1"], pb::Progress::Accepted as i32);
     assert_eq!((report.expected, report.counted, report.missing), (5, 4, 1));
+    assert_eq!(
+        (report.pending, report.returned, report.accepted),
+        (0, 0, 4)
+    );
     assert!(
         report
             .units
@@ -485,7 +493,8 @@ async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() 
     tree(&app).await;
     let before = consolidated(&app, "R").await;
     // U2 now says it received 12 from D, which paid 30 in all: 20 + 12 ≠ 30.
-    app.submissions()
+    let resubmitted = app
+        .submitter("U2")
         .await
         .submit(submit_request(
             "U2-2",
@@ -497,7 +506,21 @@ async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() 
             ),
         ))
         .await
-        .expect("resubmit");
+        .expect("resubmit")
+        .into_inner()
+        .submission
+        .unwrap();
+    // A version counts once it is accepted: pending review, the region still sees the accepted one.
+    let pending = consolidated(&app, "R").await;
+    assert_eq!(pending.tables, before.tables);
+    assert!(
+        !consolidated(&app, "D")
+            .await
+            .elimination_findings
+            .iter()
+            .any(|f| f.rule_id == "EL-SUBSIDY")
+    );
+    app.accept("D", "U2", resubmitted.version).await;
     let d = consolidated(&app, "D").await;
     let finding = d
         .elimination_findings
@@ -558,7 +581,7 @@ async fn a_reported_consolidation_is_compared_within_rounding() {
         expenditure: "305.00",
         carry,
     };
-    let mut client = app.submissions().await;
+    let mut client = app.submitter("D").await;
     let mut compare = pb::consolidation_client::ConsolidationClient::new(app.channel().await);
     // Off by one cent in two cells: rounding of the units' figures explains it.
     let close = disclosure(

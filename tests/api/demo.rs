@@ -102,6 +102,12 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
         text.contains("juesuan consolidated --node 652300"),
         "{text}"
     );
+    // The review chain ran: one unit returned with a reason, one department locked, token files to use.
+    let returned = code(scenario.returned.unwrap());
+    assert!(text.contains(&format!("returned: {returned}")), "{text}");
+    let locked = code(scenario.locked_department.unwrap());
+    assert!(text.contains(&format!("locked (封账): {locked}")), "{text}");
+    assert!(text.contains("export JUESUAN_TOKEN_FILE="), "{text}");
 
     // Running it again on the same directory refuses, and says what to do.
     let again = run_demo(dir.path()).await;
@@ -123,8 +129,8 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
     assert_eq!(region.units_expected, expected);
     assert_eq!(
         region.units_counted,
-        expected - 3,
-        "two missing, one rejected"
+        expected - 4,
+        "two missing, one rejected, one returned"
     );
     assert!(region.partial);
     // The mismatched department is the one elimination finding (departments missing a unit are not compared).
@@ -176,6 +182,13 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
 
     // The CLI, against the served directory.
     let server = app.address.clone();
+    let token = app
+        .data_dir
+        .path()
+        .join("region-reviewer.token")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let cli = |extra: &[&str]| {
         let mut args = vec![
             "consolidated",
@@ -183,6 +196,8 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
             "652300",
             "--year",
             "2024",
+            "--token-file",
+            &token,
             "--server",
         ];
         args.push(&server);
@@ -238,6 +253,7 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
         .never_submitted
         .iter()
         .chain(scenario.rejected.iter())
+        .chain(scenario.returned.iter())
         .map(|i| code(*i))
         .collect();
     expected_missing.sort();

@@ -22,7 +22,7 @@ fn keys(report: &pb::ValidationReport, severity: pb::Severity) -> Vec<String> {
 async fn a_warning_is_explained_after_the_fact_and_an_error_is_not() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let submission = client
         .submit(submit_request("explain-1", reference()))
         .await
@@ -82,6 +82,7 @@ async fn a_warning_is_explained_after_the_fact_and_an_error_is_not() {
             fiscal_year: 2024,
             version: 1,
             include_disclosure: false,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -96,7 +97,7 @@ async fn a_warning_is_explained_after_the_fact_and_an_error_is_not() {
 async fn explanations_come_with_a_submission_and_keys_stay_stable_across_versions() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     // A dry run tells the keys.
     let dry = client
         .validate(pb::ValidateRequest {
@@ -121,6 +122,7 @@ async fn explanations_come_with_a_submission_and_keys_stay_stable_across_version
             idempotency_key: "with-bad-explanations".into(),
             disclosure: Some(corrected_reference()),
             explanations: bad,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -132,6 +134,7 @@ async fn explanations_come_with_a_submission_and_keys_stay_stable_across_version
             idempotency_key: "with-explanations".into(),
             disclosure: Some(corrected_reference()),
             explanations: explanations.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -1,11 +1,19 @@
 //! Spawning the server as the binary does, on an ephemeral port, and clients for it.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use juesuan::{
+    cli::client::{Conn, WithToken},
     configuration::Settings,
-    domain::submission::Limits,
-    pb::{self, submissions_client::SubmissionsClient, unit_registry_client::UnitRegistryClient},
+    domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
+    pb::{
+        self, review_client::ReviewClient, submissions_client::SubmissionsClient,
+        tokens_client::TokensClient, unit_registry_client::UnitRegistryClient,
+    },
     startup::{self, App},
 };
 use tempfile::TempDir;
@@ -18,6 +26,10 @@ pub const DEPARTMENT: &str = "652300001";
 pub struct TestApp {
     pub address: String,
     pub data_dir: TempDir,
+    /// The administrator token the first start wrote into the data directory.
+    pub admin_token: String,
+    /// Tokens issued so far, by (unit, role).
+    tokens: Mutex<HashMap<(String, i32), String>>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), startup::StartupError>>>,
 }
@@ -56,9 +68,15 @@ impl TestApp {
         let handle = tokio::spawn(startup::run(listener, app, async {
             let _ = rx.await;
         }));
+        let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE))
+            .expect("the first start writes an administrator token")
+            .trim()
+            .to_owned();
         TestApp {
             address,
             data_dir,
+            admin_token,
+            tokens: Mutex::new(HashMap::new()),
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -79,7 +97,8 @@ impl TestApp {
         std::mem::replace(&mut self.data_dir, dir)
     }
 
-    pub async fn channel(&self) -> Channel {
+    /// A connection without credentials.
+    pub async fn anonymous(&self) -> Channel {
         Channel::from_shared(self.address.clone())
             .expect("address")
             .connect()
@@ -87,14 +106,80 @@ impl TestApp {
             .expect("server reachable")
     }
 
-    pub async fn units(&self) -> UnitRegistryClient<Channel> {
+    /// A connection calling with a token.
+    pub async fn as_token(&self, token: &str) -> Conn {
+        Conn::with_token(self.anonymous().await, token).expect("a header-safe token")
+    }
+
+    /// A connection calling as the administrator.
+    pub async fn channel(&self) -> Conn {
+        self.as_token(&self.admin_token).await
+    }
+
+    /// A token for a unit and role, issued by the administrator on first use.
+    pub async fn token(&self, unit: &str, role: pb::Role) -> String {
+        let key = (unit.to_owned(), role as i32);
+        if let Some(token) = self.tokens.lock().unwrap().get(&key) {
+            return token.clone();
+        }
+        let token = TokensClient::new(self.channel().await)
+            .issue_token(pb::IssueTokenRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                        unit_code: unit.into(),
+                        role: role as i32,
+                    })),
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("a token for {unit}: {s:?}"))
+            .into_inner()
+            .secret;
+        self.tokens.lock().unwrap().insert(key, token.clone());
+        token
+    }
+
+    pub async fn units(&self) -> UnitRegistryClient<Conn> {
         UnitRegistryClient::new(self.channel().await)
     }
 
-    pub async fn submissions(&self) -> SubmissionsClient<Channel> {
-        SubmissionsClient::new(self.channel().await)
+    /// The Submissions service as the administrator (reads everything, submits nothing).
+    pub async fn submissions(&self) -> SubmissionsClient<Conn> {
+        Self::large(SubmissionsClient::new(self.channel().await))
+    }
+
+    fn large(client: SubmissionsClient<Conn>) -> SubmissionsClient<Conn> {
+        client
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// The Submissions service as a unit's submitter.
+    pub async fn submitter(&self, unit: &str) -> SubmissionsClient<Conn> {
+        let token = self.token(unit, pb::Role::Submitter).await;
+        Self::large(SubmissionsClient::new(self.as_token(&token).await))
+    }
+
+    /// The Review service as a node's reviewer.
+    pub async fn reviewer(&self, node: &str) -> ReviewClient<Conn> {
+        let token = self.token(node, pb::Role::Reviewer).await;
+        ReviewClient::new(self.as_token(&token).await)
+    }
+
+    /// Accepts a unit's version as a reviewer of its parent.
+    pub async fn accept(&self, parent: &str, unit: &str, version: u32) -> pb::ReviewResponse {
+        self.reviewer(parent)
+            .await
+            .accept(pb::AcceptRequest {
+                unit_code: unit.into(),
+                fiscal_year: 2024,
+                version,
+                comment: String::new(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("accepting {unit} v{version}: {s:?}"))
+            .into_inner()
     }
 
     /// Registers the reference unit's department and the unit itself.
@@ -118,7 +203,8 @@ impl TestApp {
         let query = match table {
             "submissions" => "SELECT count(*) FROM submissions",
             "units" => "SELECT count(*) FROM units",
-            "current_submissions" => "SELECT count(*) FROM current_submissions",
+            "current_versions" => "SELECT count(*) FROM current_versions",
+            "audit_events" => "SELECT count(*) FROM audit_events",
             other => panic!("no such table {other}"),
         };
         let count: i64 = sqlx::query_scalar(query)

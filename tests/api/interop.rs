@@ -68,6 +68,7 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
         .arg(&address)
         .arg(root.join("proto"))
         .arg(fixture_path())
+        .arg(&app.admin_token)
         .output()
         .await
         .expect("the client runs");
@@ -89,6 +90,14 @@ async fn a_python_grpcio_client_submits_and_reads_findings() {
     assert_eq!(seen["first_provided"], "164.56");
     assert_eq!(seen["first_expected"], "100.00");
     assert_eq!(seen["bad_code"], "INVALID_ARGUMENT");
+    assert_eq!(seen["anonymous_code"], "UNAUTHENTICATED");
+    assert!(
+        seen["submitted_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("unit:652300101/submitter token:"),
+        "{seen}"
+    );
     assert_eq!(
         seen["bad_fields"],
         serde_json::json!(["disclosure.tables[0].rows[0].cells[0].value"])

@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, UNIT, reference, submit_request, taxonomy_dir};
 async fn everything_is_still_there_after_a_restart() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let first = client
         .submit(submit_request("before-restart-1", reference()))
         .await
@@ -29,7 +29,7 @@ async fn everything_is_still_there_after_a_restart() {
 
     let data_dir = app.stop().await;
     let app = TestApp::spawn_with(data_dir, Limits::default()).await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let listed = client
         .list_submissions(pb::ListSubmissionsRequest {
             unit_code: UNIT.into(),
@@ -52,6 +52,7 @@ async fn everything_is_still_there_after_a_restart() {
             fiscal_year: 2024,
             version: 1,
             include_disclosure: true,
+            ..Default::default()
         })
         .await
         .expect("v1")

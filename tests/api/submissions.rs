@@ -38,7 +38,7 @@ pub fn corrected_reference() -> pb::Disclosure {
 async fn the_reference_disclosure_is_stored_with_its_findings() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let disclosure = reference();
     let response = client
         .submit(submit_request("reference-1", disclosure.clone()))
@@ -86,7 +86,7 @@ async fn the_reference_disclosure_is_stored_with_its_findings() {
 async fn a_retried_submit_returns_the_same_version() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let first = client
         .submit(submit_request("retry-key", reference()))
         .await
@@ -118,7 +118,7 @@ async fn a_retried_submit_returns_the_same_version() {
 async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     client
         .submit(submit_request("v1", reference()))
         .await
@@ -159,6 +159,7 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
             fiscal_year: 2024,
             version: 1,
             include_disclosure: true,
+            ..Default::default()
         })
         .await
         .expect("get v1")
@@ -170,6 +171,7 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
             fiscal_year: 2024,
             version: 0,
             include_disclosure: false,
+            ..Default::default()
         })
         .await
         .expect("get current")
@@ -182,7 +184,7 @@ async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
 async fn validate_is_a_dry_run() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let report = client
         .validate(pb::ValidateRequest {
             disclosure: Some(reference()),
@@ -205,6 +207,7 @@ async fn validate_is_a_dry_run() {
             fiscal_year: 2024,
             version: 0,
             include_disclosure: false,
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -10,7 +10,7 @@ use juesuan::{
 };
 
 use crate::{
-    helpers::{TestApp, UNIT, submit_request},
+    helpers::{DEPARTMENT, TestApp, UNIT, submit_request},
     submissions::corrected_reference,
 };
 
@@ -45,7 +45,7 @@ fn next_year(three_public_final: &str) -> pb::Disclosure {
 async fn a_second_year_is_checked_against_the_first_years_accepted_figures() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
 
     // Without 2024 in the store, the year-over-year checks cannot be evaluated.
     let alone = client
@@ -71,6 +71,35 @@ async fn a_second_year_is_checked_against_the_first_years_accepted_figures() {
         .submission
         .unwrap();
     assert_eq!(v2024.state, pb::SubmissionState::PendingReview as i32);
+    // Last year's figures count once they are accepted; until then, there is nothing to compare with.
+    let pending = client
+        .validate(pb::ValidateRequest {
+            disclosure: Some(next_year("1.50")),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert!(!rule_ids(&pending).contains(&"T09-YOY-001"));
+    let warnings = v2024
+        .report
+        .unwrap()
+        .findings
+        .iter()
+        .filter(|f| f.severity == pb::Severity::Warning as i32)
+        .map(|f| (f.key.clone(), "已核实".to_owned()))
+        .collect();
+    client
+        .explain_findings(pb::ExplainFindingsRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: v2024.version,
+            explanations: warnings,
+        })
+        .await
+        .unwrap();
+    app.accept(DEPARTMENT, UNIT, v2024.version).await;
 
     let report = client
         .validate(pb::ValidateRequest {
@@ -116,7 +145,7 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
     let store = SqliteStore::open(app.data_dir.path()).await.unwrap();
     let unit = UnitCode::parse(UNIT).unwrap();
     let year = FiscalYear::new(2024).unwrap();
-    let mut client = app.submissions().await;
+    let mut client = app.submitter(UNIT).await;
     let validate = |disclosure: pb::Disclosure| {
         let mut client = client.clone();
         async move {

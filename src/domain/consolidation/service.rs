@@ -2,8 +2,8 @@
 //! versions are submitted and units move, and read as consolidated tables, explained cells, completeness and
 //! comparisons with what a node reported.
 //!
-//! Which version counts is a declared policy: [`POLICY`]. Until the review workflow exists, that is each unit's
-//! latest 单户表 without ERROR findings; once it does, it will be the latest accepted one.
+//! Which version counts is a declared policy: [`POLICY`]: each unit's accepted 单户表, as the review chain
+//! decides it (see `review`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -20,13 +20,14 @@ use super::{
 };
 use crate::{
     domain::{
+        access::{Ask, Lineage, Principal, decide},
         disclosure::{AmountUnit, Completeness, ReportType, RowData, TableData},
         error::DomainError,
         facts::Facts,
         ids::{FiscalYear, UnitCode},
         money::{Value, round_for_display},
         rules::evaluate_standalone,
-        submission::{StoredSubmission, SubmissionState},
+        submission::SubmissionState,
         taxonomy::{Taxonomies, Taxonomy},
         unit::Unit,
         validation::{CellRef, Finding, Report, Severity},
@@ -35,8 +36,8 @@ use crate::{
 };
 
 /// Which version of each unit counts in consolidation.
-pub const POLICY: &str = "latest valid 单户表: each unit's latest version of report type SINGLE without ERROR findings \
-                          (the latest accepted one once the review workflow exists)";
+pub const POLICY: &str = "accepted 单户表: each unit's accepted version of report type SINGLE (审核通过; a revert \
+                          makes an earlier accepted version count again)";
 
 /// A table of consolidated figures, in a display unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,16 +126,20 @@ pub struct CellExplanation {
     pub eliminations: Vec<EliminationEntry>,
 }
 
-/// Where a unit of a subtree stands.
+/// Where a unit of a subtree stands: its current 单户表's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     /// A fiscal region node: no disclosure of its own is expected.
     NotExpected,
     NeverSubmitted,
-    /// Its latest version has ERROR findings (an earlier valid version may still count).
+    /// Its current version has ERROR findings (an earlier accepted version may still count).
     RejectedByRules,
-    /// Its latest version has no ERROR findings and counts.
+    /// Its current version waits for review (an earlier accepted version may still count).
     PendingReview,
+    /// Its current version was returned (an earlier accepted version may still count).
+    Returned,
+    /// Its current version is accepted and counts.
+    Accepted,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +151,7 @@ pub struct UnitProgress {
     pub latest_version: Option<u32>,
     pub counted_version: Option<u32>,
     pub last_change_ms: Option<i64>,
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +162,17 @@ pub struct CompletenessView {
     pub expected: u32,
     pub counted: u32,
     pub missing: u32,
+    pub pending: u32,
+    pub returned: u32,
+    pub accepted: u32,
+}
+
+/// A cell named by its table, row and column codes, as a caller asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CellAddress<'a> {
+    pub table: &'a str,
+    pub row: &'a str,
+    pub column: &'a str,
 }
 
 /// A year's state with what it was built from.
@@ -450,6 +467,18 @@ impl Consolidations {
         }
     }
 
+    /// Only those who may read a node see its consolidation: decided before a year's state is built for them.
+    async fn authorize(
+        &self,
+        actor: &Principal,
+        code: &UnitCode,
+        year: FiscalYear,
+    ) -> Result<(), DomainError> {
+        let lineage = Lineage::load(self.store.as_ref(), code, year).await?;
+        decide(actor, &Ask::Read(&lineage))?;
+        Ok(())
+    }
+
     /// A year's state, built from the store on first use.
     pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
         let mut years = self.years.lock().await;
@@ -536,35 +565,33 @@ impl Consolidations {
         })
     }
 
-    /// A version was stored: when it counts, its unit's figures change, and so do its ancestors'.
-    pub async fn on_submission(&self, stored: &StoredSubmission) {
-        if stored.report_type != ReportType::Single
-            || stored.state == SubmissionState::RejectedByRules
-        {
-            return;
-        }
-        let Some(facts) = &stored.facts else { return };
-        let data = self.years.lock().await.get(&stored.fiscal_year).cloned();
-        let Some(data) = data else { return };
-        // The figures are read into cells before the write lock is taken: readers wait only for the update.
-        let (taxonomy, layout) = {
-            let data = data.read().await;
-            (data.taxonomy.clone(), data.state.layout.clone())
-        };
-        let own = own_data(&taxonomy, &layout, stored.version, facts);
+    /// The version of a unit that counts changed (accepted, reverted to, or withdrawn): its figures change, and
+    /// so do its ancestors'. Nothing to do for a year not built yet: it is built from the store when first used.
+    ///
+    /// The accepted version is read from the store while the year's write lock is held, so that two decisions
+    /// on one unit, however their calls interleave, leave the figures of the one the store holds last.
+    pub async fn on_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
+        let data = self.years.lock().await.get(&year).cloned();
+        let Some(data) = data else { return Ok(()) };
         let mut data = data.write().await;
-        let Some(&node) = data.state.by_code.get(&stored.unit_code) else {
-            return;
+        let Some(&node) = data.state.by_code.get(unit) else {
+            return Ok(());
         };
-        // Two submissions of one unit may reach this point out of order: the later version counts.
-        if data.state.nodes[node]
-            .own
-            .as_ref()
-            .is_some_and(|current| current.version > stored.version)
-        {
-            return;
-        }
-        data.state.set_own(node, Some(own));
+        let accepted = self
+            .store
+            .accepted_submission(unit, year, ReportType::Single)
+            .await?;
+        let own = accepted.and_then(|stored| {
+            let facts = stored.facts?;
+            Some(own_data(
+                &data.taxonomy,
+                &data.state.layout,
+                stored.version,
+                &facts,
+            ))
+        });
+        data.state.set_own(node, own);
+        Ok(())
     }
 
     /// A unit was registered or moved: every year already built that the record applies to is updated.
@@ -604,11 +631,13 @@ impl Consolidations {
     /// A node's consolidated tables (all, or those named), the eliminations made at it, and what is missing.
     pub async fn consolidated(
         &self,
+        actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
         tables: &[String],
         unit: AmountUnit,
     ) -> Result<ConsolidatedView, DomainError> {
+        self.authorize(actor, code, year).await?;
         let data = self.year(year).await?;
         let data = data.read().await;
         let node = data.node(code)?;
@@ -665,13 +694,14 @@ impl Consolidations {
     /// One consolidated cell, down to what each child and each elimination contributes.
     pub async fn explain(
         &self,
+        actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
-        table: &str,
-        row: &str,
-        column: &str,
+        cell: &CellAddress<'_>,
         unit: AmountUnit,
     ) -> Result<CellExplanation, DomainError> {
+        self.authorize(actor, code, year).await?;
+        let CellAddress { table, row, column } = *cell;
         let data = self.year(year).await?;
         let data = data.read().await;
         let node = data.node(code)?;
@@ -735,9 +765,11 @@ impl Consolidations {
     /// Every unit of a subtree with where its disclosure stands.
     pub async fn completeness(
         &self,
+        actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
     ) -> Result<CompletenessView, DomainError> {
+        self.authorize(actor, code, year).await?;
         let data = self.year(year).await?;
         let statuses: HashMap<UnitCode, crate::store::SubmissionStatus> = self
             .store
@@ -746,20 +778,36 @@ impl Consolidations {
             .into_iter()
             .map(|s| (s.unit_code.clone(), s))
             .collect();
+        let locks: std::collections::HashSet<UnitCode> = self
+            .store
+            .locks(year)
+            .await?
+            .into_iter()
+            .map(|l| l.node)
+            .collect();
         let data = data.read().await;
         let node = data.node(code)?;
+        let locked_nodes: std::collections::HashSet<NodeId> = locks
+            .iter()
+            .filter_map(|code| data.state.by_code.get(code).copied())
+            .collect();
         let mut units = Vec::new();
         for (n, depth) in data.subtree(node) {
             let unit = data.units[n].clone();
             let status = statuses.get(&unit.code);
-            let progress = match (unit.is_region, status) {
+            let progress = match (unit.is_region, status.and_then(|s| s.current_single())) {
                 (true, _) => Progress::NotExpected,
                 (false, None) => Progress::NeverSubmitted,
-                (false, Some(s)) if s.latest_state == SubmissionState::RejectedByRules => {
-                    Progress::RejectedByRules
-                }
-                (false, Some(_)) => Progress::PendingReview,
+                (false, Some((_, state))) => match state {
+                    SubmissionState::RejectedByRules => Progress::RejectedByRules,
+                    SubmissionState::PendingReview => Progress::PendingReview,
+                    SubmissionState::Returned => Progress::Returned,
+                    SubmissionState::Accepted => Progress::Accepted,
+                },
             };
+            let locked = std::iter::once(n)
+                .chain(data.state.ancestors(n))
+                .any(|a| locked_nodes.contains(&a));
             units.push(UnitProgress {
                 unit,
                 depth,
@@ -768,6 +816,7 @@ impl Consolidations {
                 latest_version: status.map(|s| s.latest_version),
                 counted_version: status.and_then(|s| s.counted_version),
                 last_change_ms: status.map(|s| s.latest_at_ms),
+                locked,
             });
         }
         let expected = units
@@ -775,10 +824,13 @@ impl Consolidations {
             .filter(|u| u.progress != Progress::NotExpected)
             .count() as u32;
         let counted = units.iter().filter(|u| u.counted_version.is_some()).count() as u32;
-        let missing = units
-            .iter()
-            .filter(|u| u.progress == Progress::NeverSubmitted)
-            .count() as u32;
+        let count = |p: Progress| units.iter().filter(|u| u.progress == p).count() as u32;
+        let (missing, pending, returned, accepted) = (
+            count(Progress::NeverSubmitted),
+            count(Progress::PendingReview),
+            count(Progress::Returned),
+            count(Progress::Accepted),
+        );
         Ok(CompletenessView {
             node: data.units[node].clone(),
             fiscal_year: year,
@@ -786,6 +838,9 @@ impl Consolidations {
             expected,
             counted,
             missing,
+            pending,
+            returned,
+            accepted,
         })
     }
 
@@ -794,9 +849,11 @@ impl Consolidations {
     /// reported figure's own rounding plus the rounding of every figure the computed one adds up.
     pub async fn compare_reported(
         &self,
+        actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
     ) -> Result<(u32, Report), DomainError> {
+        self.authorize(actor, code, year).await?;
         let reported = self
             .store
             .latest_valid_submission(code, year, ReportType::Consolidated)

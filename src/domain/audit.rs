@@ -1,0 +1,482 @@
+//! The audit trail: append-only events chained with SM3.
+//!
+//! Every change a caller makes — a submission, an explanation, a review decision, a lock, a unit registration, a
+//! signing key, a token issued or revoked — is recorded as an event in the same transaction as the change itself
+//! (the store does that; see `Store`). Each event's hash is `SM3(previous hash ‖ canonical bytes)`, so changing,
+//! removing or reordering any stored event breaks every link after it, and [`verify`] names the first broken
+//! one. The canonical bytes ([`canonical_bytes`]) are a fixed, documented encoding (docs/audit.md), not a
+//! serializer's output, so the chain can be recomputed by anyone with the rows.
+
+use std::{collections::HashSet, sync::Arc};
+
+use sm3::{Digest, Sm3};
+
+use crate::{
+    domain::{
+        access::{Ask, Lineage, Principal, decide},
+        error::DomainError,
+        ids::{FiscalYear, UnitCode},
+    },
+    store::{EventFilter, Store},
+};
+
+/// Most events one read returns.
+pub const MAX_PAGE: u32 = 1000;
+/// Events one read returns when the caller does not say.
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// The hash the first event links to.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// Tags the encoding, so that a later change of it cannot be confused with this one.
+const DOMAIN_TAG: &[u8] = b"juesuan-audit-v1";
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Submission,
+    Explanation,
+    Accept,
+    Return,
+    Revert,
+    Lock,
+    Unlock,
+    UnitRegistered,
+    SigningKeySet,
+    TokenIssued,
+    TokenRevoked,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::Submission,
+        Action::Explanation,
+        Action::Accept,
+        Action::Return,
+        Action::Revert,
+        Action::Lock,
+        Action::Unlock,
+        Action::UnitRegistered,
+        Action::SigningKeySet,
+        Action::TokenIssued,
+        Action::TokenRevoked,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::Submission => "submission",
+            Action::Explanation => "explanation",
+            Action::Accept => "review.accept",
+            Action::Return => "review.return",
+            Action::Revert => "review.revert",
+            Action::Lock => "lock",
+            Action::Unlock => "unlock",
+            Action::UnitRegistered => "unit.register",
+            Action::SigningKeySet => "signing_key.set",
+            Action::TokenIssued => "token.issue",
+            Action::TokenRevoked => "token.revoke",
+        }
+    }
+}
+
+/// An event about to be appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub unit: Option<UnitCode>,
+    pub fiscal_year: Option<FiscalYear>,
+    pub version: Option<u32>,
+    pub reason: String,
+    pub detail: String,
+}
+
+impl NewEvent {
+    pub fn new(actor: &Principal, action: Action) -> NewEvent {
+        NewEvent {
+            at_ms: now_ms(),
+            actor: actor.to_string(),
+            action: action.code().to_owned(),
+            unit: None,
+            fiscal_year: None,
+            version: None,
+            reason: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    pub fn about(mut self, unit: &UnitCode, year: Option<FiscalYear>) -> NewEvent {
+        self.unit = Some(unit.clone());
+        self.fiscal_year = year;
+        self
+    }
+
+    pub fn version(mut self, version: u32) -> NewEvent {
+        self.version = Some(version);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> NewEvent {
+        self.reason = reason.into();
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> NewEvent {
+        self.detail = detail.into();
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: u64,
+    pub event: NewEvent,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// The bytes an event's hash covers: the tag, then seq (u64), time (i64), year (u32, 0 for none) and version (u32,
+/// 0 for none) big-endian, then actor, action, unit, reason and detail, each as a u32 big-endian byte length and
+/// its UTF-8 bytes.
+pub fn canonical_bytes(seq: u64, event: &NewEvent) -> Vec<u8> {
+    let texts = [
+        event.actor.as_str(),
+        event.action.as_str(),
+        event.unit.as_ref().map_or("", UnitCode::as_str),
+        event.reason.as_str(),
+        event.detail.as_str(),
+    ];
+    let mut out = Vec::with_capacity(
+        DOMAIN_TAG.len() + 24 + texts.iter().map(|t| 4 + t.len()).sum::<usize>(),
+    );
+    out.extend_from_slice(DOMAIN_TAG);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&event.at_ms.to_be_bytes());
+    out.extend_from_slice(&event.fiscal_year.map_or(0, FiscalYear::get).to_be_bytes());
+    out.extend_from_slice(&event.version.unwrap_or(0).to_be_bytes());
+    for text in texts {
+        // Texts are bounded far below 4 GiB by the requests that carry them.
+        out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
+    out
+}
+
+/// `SM3(prev ‖ canonical bytes)`.
+pub fn chain_hash(prev: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
+    let mut hasher = Sm3::new();
+    hasher.update(prev);
+    hasher.update(canonical_bytes(seq, event));
+    hasher.finalize().into()
+}
+
+/// Seals an event as the successor of `prev` (the previous event's seq and hash; `None` for the first).
+pub fn seal(prev: Option<(u64, [u8; 32])>, event: NewEvent) -> Event {
+    let (prev_seq, prev_hash) = prev.unwrap_or((0, GENESIS));
+    let seq = prev_seq + 1;
+    let hash = chain_hash(&prev_hash, seq, &event);
+    Event {
+        seq,
+        event,
+        prev_hash,
+        hash,
+    }
+}
+
+/// The chain's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub events: u64,
+    /// The first broken link: its seq and what is wrong.
+    pub broken: Option<(u64, String)>,
+    pub head: [u8; 32],
+}
+
+/// Recomputes a chain, events in ascending seq: each must follow the previous one, link to its hash, and hash to
+/// what it says. Stops at the first broken link.
+#[derive(Debug)]
+pub struct Verifier {
+    expected_seq: u64,
+    prev: [u8; 32],
+    events: u64,
+    broken: Option<(u64, String)>,
+}
+
+impl Default for Verifier {
+    fn default() -> Verifier {
+        Verifier {
+            expected_seq: 1,
+            prev: GENESIS,
+            events: 0,
+            broken: None,
+        }
+    }
+}
+
+impl Verifier {
+    /// Checks the next event; returns false once a link is broken (the rest need not be read).
+    pub fn push(&mut self, event: &Event) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        self.events += 1;
+        let problem = if event.seq != self.expected_seq {
+            Some(format!(
+                "event {} follows event {}: an event is missing or was moved",
+                event.seq,
+                self.expected_seq - 1
+            ))
+        } else if event.prev_hash != self.prev {
+            Some("its link to the previous event does not match that event's hash".to_owned())
+        } else if chain_hash(&event.prev_hash, event.seq, &event.event) != event.hash {
+            Some("its content does not hash to its stored hash: the event was changed".to_owned())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.broken = Some((event.seq, problem));
+            return false;
+        }
+        self.expected_seq = event.seq + 1;
+        self.prev = event.hash;
+        true
+    }
+
+    pub fn finish(self) -> Verification {
+        Verification {
+            events: self.events,
+            broken: self.broken,
+            head: self.prev,
+        }
+    }
+}
+
+/// Verifies a whole chain held in memory.
+pub fn verify<'a>(events: impl IntoIterator<Item = &'a Event>) -> Verification {
+    let mut verifier = Verifier::default();
+    for event in events {
+        if !verifier.push(event) {
+            break;
+        }
+    }
+    verifier.finish()
+}
+
+/// A read of the trail.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// A node whose subtree's events are read (with the year); `None` for all events.
+    pub node: Option<UnitCode>,
+    pub fiscal_year: Option<FiscalYear>,
+    pub actor_contains: Option<String>,
+    pub after_seq: u64,
+    pub limit: u32,
+}
+
+/// Reading and verifying the trail.
+#[derive(Clone)]
+pub struct AuditTrail {
+    store: Arc<dyn Store>,
+}
+
+impl AuditTrail {
+    pub fn new(store: Arc<dyn Store>) -> AuditTrail {
+        AuditTrail { store }
+    }
+
+    /// Events in chain order, and the seq to read on from when there may be more.
+    pub async fn list(
+        &self,
+        actor: &Principal,
+        query: EventQuery,
+    ) -> Result<(Vec<Event>, Option<u64>), DomainError> {
+        let limit = match query.limit {
+            0 => DEFAULT_PAGE,
+            n if n > MAX_PAGE => {
+                return Err(DomainError::invalid(
+                    "limit",
+                    format!("is more than {MAX_PAGE}"),
+                ));
+            }
+            n => n,
+        };
+        let subtree: Option<HashSet<UnitCode>> = match (&query.node, query.fiscal_year) {
+            (Some(node), Some(year)) => {
+                let lineage = Lineage::load(self.store.as_ref(), node, year).await?;
+                decide(actor, &Ask::Read(&lineage))?;
+                let units = self.store.units_for_year(year).await?;
+                Some(subtree_of(node, &units))
+            }
+            (Some(_), None) => {
+                return Err(DomainError::invalid(
+                    "fiscal_year",
+                    "is required with node_code: the subtree is a year's",
+                ));
+            }
+            (None, _) => {
+                decide(actor, &Ask::ReadEverything)?;
+                None
+            }
+        };
+        let mut out = Vec::new();
+        let mut after = query.after_seq;
+        // Events outside the subtree are skipped, so a page is read in batches until it is full or the trail ends.
+        loop {
+            let batch = self
+                .store
+                .audit_events(&EventFilter {
+                    fiscal_year: query.fiscal_year,
+                    actor_contains: query.actor_contains.clone(),
+                    after_seq: after,
+                    limit: MAX_PAGE,
+                })
+                .await?;
+            let exhausted = batch.len() < MAX_PAGE as usize;
+            for event in batch {
+                after = event.seq;
+                let inside = match (&subtree, &event.event.unit) {
+                    (None, _) => true,
+                    (Some(codes), Some(unit)) => codes.contains(unit),
+                    (Some(_), None) => false,
+                };
+                if inside {
+                    out.push(event);
+                    if out.len() == limit as usize {
+                        return Ok((out, Some(after)));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((out, None));
+            }
+        }
+    }
+
+    /// Recomputes the whole chain (administrators).
+    pub async fn verify(&self, actor: &Principal) -> Result<Verification, DomainError> {
+        decide(actor, &Ask::VerifyAudit)?;
+        self.verify_unchecked().await
+    }
+
+    /// Recomputes the whole chain, for `juesuan audit verify --data-dir`, which reads the file directly.
+    pub async fn verify_unchecked(&self) -> Result<Verification, DomainError> {
+        let mut verifier = Verifier::default();
+        self.store
+            .audit_chain(&mut |event| verifier.push(&event))
+            .await?;
+        Ok(verifier.finish())
+    }
+}
+
+/// The codes of a node's subtree among a year's units.
+fn subtree_of(root: &UnitCode, units: &[crate::domain::unit::Unit]) -> HashSet<UnitCode> {
+    let mut children: std::collections::HashMap<&UnitCode, Vec<&UnitCode>> =
+        std::collections::HashMap::new();
+    for unit in units {
+        if let Some(parent) = &unit.parent {
+            children.entry(parent).or_default().push(&unit.code);
+        }
+    }
+    let mut out = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(code) = stack.pop() {
+        if out.insert(code.clone())
+            && let Some(kids) = children.get(code)
+        {
+            stack.extend(kids.iter().copied());
+        }
+    }
+    out
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: i64) -> NewEvent {
+        NewEvent {
+            at_ms: 1_700_000_000_000 + n,
+            actor: "admin token:abc".into(),
+            action: Action::Submission.code().into(),
+            unit: Some(UnitCode::parse("652300101").unwrap()),
+            fiscal_year: Some(FiscalYear::new(2024).unwrap()),
+            version: Some(n as u32),
+            reason: String::new(),
+            detail: format!("sm3:{n}"),
+        }
+    }
+
+    fn chain(n: i64) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::new();
+        for i in 1..=n {
+            let prev = out.last().map(|e| (e.seq, e.hash));
+            out.push(seal(prev, event(i)));
+        }
+        out
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let events = chain(5);
+        let verdict = verify(&events);
+        assert_eq!(verdict.events, 5);
+        assert_eq!(verdict.broken, None);
+        assert_eq!(verdict.head, events[4].hash);
+        assert_eq!(events[0].prev_hash, GENESIS);
+    }
+
+    #[test]
+    fn a_changed_event_is_named() {
+        let mut events = chain(5);
+        events[2].event.reason = "edited".into();
+        let verdict = verify(&events);
+        assert_eq!(verdict.broken.as_ref().map(|b| b.0), Some(3));
+        assert!(verdict.broken.unwrap().1.contains("was changed"));
+    }
+
+    #[test]
+    fn a_removed_or_rehashed_event_is_named() {
+        let mut events = chain(5);
+        events.remove(1);
+        assert_eq!(verify(&events).broken.map(|b| b.0), Some(3));
+
+        // Recomputing a changed event's own hash does not help: the next link breaks.
+        let mut events = chain(5);
+        events[1].event.detail = "forged".into();
+        events[1].hash = chain_hash(&events[1].prev_hash, 2, &events[1].event);
+        assert_eq!(verify(&events).broken.map(|b| b.0), Some(3));
+    }
+
+    #[test]
+    fn the_encoding_is_fixed() {
+        // Changing the encoding breaks every stored chain: this pins it.
+        let bytes = canonical_bytes(7, &event(1));
+        assert_eq!(&bytes[..16], b"juesuan-audit-v1");
+        assert_eq!(&bytes[16..24], &7u64.to_be_bytes());
+        assert_eq!(
+            hex::encode(chain_hash(&GENESIS, 1, &event(1))),
+            hex::encode({
+                let mut h = Sm3::new();
+                h.update(GENESIS);
+                h.update(canonical_bytes(1, &event(1)));
+                <[u8; 32]>::from(h.finalize())
+            })
+        );
+        // Field boundaries are unambiguous: moving a byte from one text to the next changes the bytes.
+        let mut a = event(1);
+        let mut b = event(1);
+        a.reason = "ab".into();
+        a.detail = "c".into();
+        b.reason = "a".into();
+        b.detail = "bc".into();
+        assert_ne!(canonical_bytes(1, &a), canonical_bytes(1, &b));
+    }
+}
