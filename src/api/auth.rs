@@ -50,9 +50,24 @@ impl<S: NamedService> NamedService for Authenticate<S> {
     const NAME: &'static str = S::NAME;
 }
 
-/// The service name a verified client certificate gives, set by the TLS set-up (see `startup`).
-#[derive(Debug, Clone)]
-pub struct ClientCertificateName(pub String);
+/// The common name of the client certificate a connection presented, which the TLS handshake verified against
+/// `--client-ca`; `None` without mutual TLS.
+fn client_certificate_name(request: &http::Request<Body>) -> Option<String> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let certificates = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
+    let (_, certificate) = x509_parser::parse_x509_certificate(certificates.first()?).ok()?;
+    let name = certificate
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_owned();
+    Some(name)
+}
 
 impl<S> Service<http::Request<Body>> for Authenticate<S>
 where
@@ -112,8 +127,8 @@ impl Credentials {
                 .map_or(Credentials::Malformed, |t| {
                     Credentials::Bearer(t.trim().to_owned())
                 }),
-            None => match request.extensions().get::<ClientCertificateName>() {
-                Some(name) => Credentials::Certificate(name.0.clone()),
+            None => match client_certificate_name(request) {
+                Some(name) => Credentials::Certificate(name),
                 None => Credentials::Missing,
             },
         }

@@ -61,7 +61,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
             .clone()
             .unwrap_or_else(configuration::default_taxonomy_dir),
         limits: Limits::default(),
+        tls: None,
+        insecure: false,
     };
+    settings.check_transport()?;
     let signal =
         startup::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let app = startup::App::open(&settings)

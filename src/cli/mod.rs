@@ -200,6 +200,19 @@ struct ServeArgs {
     /// Largest disclosure accepted, in bytes.
     #[arg(long, env = "JUESUAN_MAX_DISCLOSURE_BYTES", default_value_t = Limits::default().max_disclosure_bytes)]
     max_disclosure_bytes: usize,
+    /// The server's TLS certificate (PEM); with --tls-key, the port speaks TLS.
+    #[arg(long, env = "JUESUAN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The server's TLS private key (PEM).
+    #[arg(long, env = "JUESUAN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA (PEM) that signs client certificates: a client presenting one whose common name is an enrolled
+    /// service (`juesuan tokens issue --service NAME`) is that service, without a token (mutual TLS).
+    #[arg(long, env = "JUESUAN_CLIENT_CA", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Serve without TLS on a non-loopback address: only behind a proxy that terminates TLS.
+    #[arg(long, env = "JUESUAN_INSECURE")]
+    insecure: bool,
     /// Log format on stderr (filter with JUESUAN_LOG or RUST_LOG, e.g. "juesuan=debug").
     #[arg(long, env = "JUESUAN_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text)]
     log_format: telemetry::LogFormat,
@@ -532,7 +545,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
         },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(configuration::TlsSettings {
+                cert,
+                key,
+                client_ca: args.client_ca,
+            }),
+            _ => None,
+        },
+        insecure: args.insecure,
     };
+    settings.check_transport()?;
     let shutdown =
         startup::shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let app = startup::App::open(&settings)

@@ -8,7 +8,7 @@ use std::{
 
 use juesuan::{
     cli::client::{Conn, WithToken},
-    configuration::Settings,
+    configuration::{Settings, TlsSettings},
     domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
     pb::{
         self, review_client::ReviewClient, submissions_client::SubmissionsClient,
@@ -55,13 +55,37 @@ impl TestApp {
 
     /// Serves on a fresh port over an existing data directory (to test restarts).
     pub async fn spawn_with(data_dir: TempDir, limits: Limits) -> TestApp {
+        TestApp::spawn_configured(data_dir, limits, None).await
+    }
+
+    /// Serves with TLS (the address is then https://).
+    pub async fn spawn_tls(tls: TlsSettings) -> TestApp {
+        TestApp::spawn_configured(
+            TempDir::new().expect("temp dir"),
+            Limits::default(),
+            Some(tls),
+        )
+        .await
+    }
+
+    async fn spawn_configured(
+        data_dir: TempDir,
+        limits: Limits,
+        tls: Option<TlsSettings>,
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let address = format!(
+            "{scheme}://{}",
+            listener.local_addr().expect("local address")
+        );
         let settings = Settings {
             listen: listener.local_addr().expect("local address"),
             data_dir: data_dir.path().to_owned(),
             taxonomy_dir: taxonomy_dir(),
             limits,
+            tls,
+            insecure: false,
         };
         let app = App::open(&settings).await.expect("app opens");
         let (tx, rx) = oneshot::channel::<()>();

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod access;
+mod audit;
 mod bad_input;
 mod consolidation;
 mod demo;
@@ -10,6 +12,8 @@ mod explanations;
 mod health_reflection;
 mod interop;
 mod restart;
+mod review;
 mod submissions;
+mod tls;
 mod units;
 mod years;
