@@ -2,7 +2,7 @@
 //! plausible disclosures: every identity holds exactly (amounts are whole hundredths of 万元), and the units
 //! receive subsidies from their department (上级补助收入 / 对附属单位补助支出) and pay part of their income up
 //! (上缴上级支出 / 附属单位上缴收入), which consolidation eliminates. `juesuan demo` fills a data directory with a
-//! small one; `juesuan bench consolidation` builds the P10k workload (DESIGN §7) with the same generator.
+//! small one; `juesuan bench consolidation` builds the P10k workload (docs/design.md §7) with the same generator.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +25,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// DESIGN §7's P10k: 1 region → 9 counties → 540 departments → 9,720 units, about 1,000 non-zero cells
+    /// The P10k of docs/design.md §7: 1 region → 9 counties → 540 departments → 9,720 units, about 1,000 non-zero cells
     /// each (44 项 rows with their 款 and 类 rows across the tables).
     pub fn p10k() -> Spec {
         Spec {

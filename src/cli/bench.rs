@@ -1,5 +1,5 @@
 //! `juesuan bench`: measurements on this machine, reported as medians, ratios and throughput (never asserted:
-//! shared machines are noisy). `juesuan bench consolidation` builds the P10k workload of DESIGN §7 with the
+//! shared machines are noisy). `juesuan bench consolidation` builds the P10k workload (docs/design.md §7) with the
 //! synthetic generator and measures the full rollup, the incremental update after one unit resubmits, the same
 //! rollup as SQL in SQLite (closure table + GROUP BY), the state's memory, and the rebuild from the store that a
 //! restart does. Every figure is checked against another way of computing it before it is reported.

@@ -1,4 +1,4 @@
-//! Validation: running a year's rules on a disclosure and reporting findings (DESIGN §3). A finding names its
+//! Validation: running a year's rules on a disclosure and reporting findings (docs/design.md §3). A finding names its
 //! rule, severity, message, the cells involved, the value provided, the value expected and the difference.
 
 use rust_decimal::Decimal;

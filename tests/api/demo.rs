@@ -258,6 +258,25 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
         .collect();
     expected_missing.sort();
     assert_eq!(listed, expected_missing, "{missing_text}");
+    // The whole list marks the locked department and its units.
+    let all = stdout(&run(cli(&["--completeness"])).await);
+    let locked: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("[locked]"))
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with("6523")))
+        .collect();
+    let department = scenario.locked_department.unwrap();
+    let mut expected_locked: Vec<String> = prefecture
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| *i == department || n.parent == Some(department))
+        .map(|(_, n)| n.code.clone())
+        .collect();
+    expected_locked.sort();
+    let mut locked: Vec<String> = locked.into_iter().map(str::to_owned).collect();
+    locked.sort();
+    assert_eq!(locked, expected_locked, "{all}");
     app.stop().await;
 }
 

@@ -16,4 +16,5 @@ mod review;
 mod submissions;
 mod tls;
 mod units;
+mod walk;
 mod years;

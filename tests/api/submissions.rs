@@ -13,25 +13,41 @@ fn rule_ids(report: &pb::ValidationReport, severity: pb::Severity) -> Vec<String
 }
 
 /// The reference with its genuine errors fixed: the 国密 project's 分值 of 74.56 set to 10, and the unit
-/// evaluation's text stating 7974.18 where its table says 7973.18.
+/// evaluation's text stating 7974.18 where its table says 7973.18 (tests/fixtures/reference-2024-corrected.json,
+/// which the README's walk submits).
 pub fn corrected_reference() -> pb::Disclosure {
-    let mut disclosure = reference();
-    let project = disclosure
-        .project_evaluations
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/reference-2024-corrected.json");
+    let text = std::fs::read_to_string(path).expect("the corrected fixture is readable");
+    juesuan::cli::json::from_json("Disclosure", &text).expect("the corrected fixture parses")
+}
+
+#[test]
+fn the_corrected_fixture_differs_from_the_reference_only_where_the_errors_were() {
+    let (published, corrected) = (reference(), corrected_reference());
+    let project = |d: &pb::Disclosure| {
+        d.project_evaluations
+            .iter()
+            .position(|p| p.name.contains("国密算法升级改造"))
+            .unwrap()
+    };
+    let mut restored = corrected.clone();
+    let index = project(&restored);
+    for (row, original) in restored.project_evaluations[index]
+        .funds
         .iter_mut()
-        .find(|p| p.name.contains("国密算法升级改造"))
-        .expect("the 国密 project");
-    for row in &mut project.funds {
-        if row.weight.as_ref().is_some_and(|w| w.value == "74.56") {
-            row.weight = Some(pb::Decimal { value: "10".into() });
+        .zip(&published.project_evaluations[index].funds)
+    {
+        if row.weight != original.weight {
+            assert_eq!(row.weight.as_ref().unwrap().value, "10");
+            assert_eq!(original.weight.as_ref().unwrap().value, "74.56");
+            row.weight = original.weight.clone();
         }
     }
-    let unit = disclosure
-        .unit_evaluation
-        .as_mut()
-        .expect("unit evaluation");
-    unit.goal_actual = unit.goal_actual.replace("7974.18", "7973.18");
-    disclosure
+    let unit = restored.unit_evaluation.as_mut().unwrap();
+    unit.goal_actual = unit.goal_actual.replace("7973.18", "7974.18");
+    assert_eq!(restored, published);
+    assert_ne!(corrected, published);
 }
 
 #[tokio::test]

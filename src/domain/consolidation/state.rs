@@ -1,7 +1,7 @@
 //! The consolidation of one fiscal year's tree, kept current.
 //!
 //! A node's consolidated figures are its own figures, plus its children's consolidated figures, minus the
-//! eliminations made at the node (DESIGN §4). Eliminations are linear in the units' own figures, so a node's own
+//! eliminations made at the node (docs/design.md §4). Eliminations are linear in the units' own figures, so a node's own
 //! figures `own(N)` contribute
 //!
 //! ```text
