@@ -27,4 +27,14 @@ pub mod pb {
     /// The encoded file descriptor set of the contracts, for server reflection and the proto JSON mapping.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("juesuan_descriptor");
+
+    /// The contracts' descriptors, decoded once: the JSON mapping and the request guard read them.
+    pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
+        static POOL: std::sync::LazyLock<prost_reflect::DescriptorPool> =
+            std::sync::LazyLock::new(|| {
+                prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+                    .expect("the compiled descriptor set decodes")
+            });
+        &POOL
+    }
 }

@@ -8,9 +8,14 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::T
 
 use crate::{
     api::{
-        audit::AuditService, auth::AuthenticateLayer, consolidation::ConsolidationService,
-        raw_body::CaptureDisclosureLayer, review::ReviewService, submissions::SubmissionsService,
-        tokens::TokensService, units::UnitRegistryService,
+        audit::AuditService,
+        auth::AuthenticateLayer,
+        consolidation::ConsolidationService,
+        guard::{GuardLayer, SUBMIT_OVERHEAD_BYTES},
+        review::ReviewService,
+        submissions::SubmissionsService,
+        tokens::TokensService,
+        units::UnitRegistryService,
     },
     configuration::{Settings, TlsSettings},
     domain::{
@@ -145,9 +150,12 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    // The request around a disclosure is small (an idempotency key); this much room above the disclosure's own
-    // limit lets the domain name the exact size, while the layer refuses anything larger without buffering it.
-    let request_limit = app.limits.max_disclosure_bytes + 64 * 1024;
+    // The guard has bounded the request before tonic decodes it; tonic's own limit must not be the tighter one.
+    let request_limit = app
+        .limits
+        .max_disclosure_bytes
+        .saturating_add(SUBMIT_OVERHEAD_BYTES)
+        .saturating_add(1024);
     let consolidations = Arc::new(Consolidations::new(
         app.store.clone(),
         app.taxonomies.clone(),
@@ -172,13 +180,7 @@ pub async fn run(
     );
     let submissions_server =
         pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
-            .max_decoding_message_size(request_limit + 1024);
-    let submissions_server = tower::Layer::layer(
-        &CaptureDisclosureLayer {
-            limit: request_limit,
-        },
-        submissions_server,
-    );
+            .max_decoding_message_size(request_limit);
 
     let address = listener.local_addr().ok();
     let mut builder = Server::builder();
@@ -191,6 +193,9 @@ pub async fn run(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = builder
         .layer(AuthenticateLayer { tokens })
+        .layer(GuardLayer {
+            max_disclosure_bytes: app.limits.max_disclosure_bytes,
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

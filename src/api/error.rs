@@ -36,21 +36,62 @@ pub fn invalid_argument(violations: Vec<FieldViolation>, under: &str) -> Status 
     DomainError::InvalidArgument(violations.into_iter().map(|v| v.under(under)).collect()).into()
 }
 
+/// Field violations put into an error's details; beyond them, the message says how many more there are.
+pub const MAX_VIOLATIONS: usize = 20;
+/// Bytes (UTF-8) of a field path or a description kept in an error's details.
+const MAX_TEXT_BYTES: usize = 180;
+/// Bytes (UTF-8) of a status message; percent-encoded, a Chinese character takes nine.
+const MAX_MESSAGE_BYTES: usize = 300;
+
+/// A text as an error may carry it: one line, at most `max` bytes of UTF-8, cut at a character. Errors must stay
+/// far below the 16 KiB a client accepts in trailers, whatever the input, and never carry unbounded input.
+fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if out.len() + c.len_utf8() > max {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl From<DomainError> for Status {
     fn from(error: DomainError) -> Status {
+        let message = |text: &str| bounded(text, MAX_MESSAGE_BYTES);
         match error {
             DomainError::InvalidArgument(violations) => {
-                let message = DomainError::InvalidArgument(violations.clone()).to_string();
+                let violations: Vec<FieldViolation> = violations
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: bounded(&v.field, MAX_TEXT_BYTES),
+                        description: bounded(&v.description, MAX_TEXT_BYTES),
+                    })
+                    .collect();
+                // "invalid request: FIELD: WHAT (and N more)", counting all of them; the count survives the cut.
+                let more = match violations.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                let first =
+                    DomainError::InvalidArgument(violations.iter().take(1).cloned().collect())
+                        .to_string();
+                let text = format!("{}{more}", bounded(&first, MAX_MESSAGE_BYTES - more.len()));
                 let mut details = ErrorDetails::new();
-                for violation in violations {
+                for violation in violations.into_iter().take(MAX_VIOLATIONS) {
                     details.add_bad_request_violation(violation.field, violation.description);
                 }
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                Status::with_error_details(Code::InvalidArgument, text, details)
             }
-            DomainError::NotFound { .. } => Status::not_found(error.to_string()),
-            DomainError::PermissionDenied(denied) => Status::permission_denied(denied.to_string()),
-            DomainError::AlreadyExists(message) => Status::already_exists(message),
-            DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
+            DomainError::NotFound { .. } => Status::not_found(message(&error.to_string())),
+            DomainError::PermissionDenied(denied) => {
+                Status::permission_denied(message(&denied.to_string()))
+            }
+            DomainError::AlreadyExists(text) => Status::already_exists(message(&text)),
+            DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
+            DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),
             DomainError::Store(source) => {
                 tracing::error!(error = %chain(&source), "request failed in the store");
                 Status::internal("internal error; the server's log has the cause")
@@ -82,6 +123,39 @@ mod tests {
             "disclosure.cover.fiscal_year"
         );
         assert_eq!(bad_request.field_violations[0].description, "out of range");
+    }
+
+    #[test]
+    fn errors_stay_small_whatever_the_input() {
+        let violations: Vec<FieldViolation> = (0..5_000)
+            .map(|i| {
+                FieldViolation::new(
+                    format!("tables[0].rows[{i}].{}", "栏".repeat(4_000)),
+                    format!("bad\nvalue {}", "九".repeat(10_000)),
+                )
+            })
+            .collect();
+        let status: Status = DomainError::InvalidArgument(violations).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(!status.message().contains('\n'));
+        assert!(
+            status.message().ends_with("(and 4999 more)"),
+            "{}",
+            status.message()
+        );
+        assert!(status.message().len() <= MAX_MESSAGE_BYTES + 3);
+        let details = status.get_error_details();
+        let listed = &details.bad_request().unwrap().field_violations;
+        assert_eq!(listed.len(), MAX_VIOLATIONS);
+        assert!(listed.iter().all(|v| v.field.len() <= MAX_TEXT_BYTES + 3));
+        // Everything the client receives fits far inside a default client's 16 KiB of trailers.
+        let http = status.into_http::<tonic::body::Body>();
+        let size: usize = http
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        assert!(size < 16 * 1024, "{size} bytes of trailers");
     }
 
     #[test]

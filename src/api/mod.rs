@@ -7,7 +7,7 @@ pub mod auth;
 pub mod consolidation;
 pub mod convert;
 pub mod error;
-pub mod raw_body;
+pub mod guard;
 pub mod review;
 pub mod submissions;
 pub mod tokens;

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use super::{
     convert,
     error::{invalid_argument, principal},
-    raw_body::RawDisclosure,
+    guard::RawDisclosure,
 };
 use crate::{
     domain::{

@@ -225,10 +225,12 @@ async fn generate(
         if let Some(store) = store {
             let event = NewEvent::new(&Principal::system(), Action::UnitRegistered)
                 .about(&unit.code, Some(year));
+            // The generator's tree is well formed by construction: no forest check per unit.
             store
-                .upsert_unit(&unit, event)
+                .upsert_unit(&unit, None, event)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .map_err(|v| format!("the generator made a unit the store refuses: {v:?}"))?;
         }
     }
     let total = prefecture.expected();

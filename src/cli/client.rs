@@ -167,11 +167,13 @@ pub fn status_message(status: tonic::Status) -> String {
                 violation.field, violation.description
             ));
         }
+        // The message ends "(and N more)" when there were N + 1 problems; the details list the first of them.
         let total = status
             .message()
-            .split("; ")
-            .find_map(|part| part.strip_suffix(" problems in all"))
-            .and_then(|n| n.trim().parse::<usize>().ok());
+            .rsplit_once("(and ")
+            .and_then(|(_, rest)| rest.strip_suffix(" more)"))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .map(|more| more + 1);
         if let Some(total) = total.filter(|t| *t > violations.len()) {
             message.push_str(&format!(
                 "\n  … and {} more problem(s) not listed",

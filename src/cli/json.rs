@@ -1,16 +1,10 @@
 //! The proto JSON mapping of the contracts (proto field names, enum names, decimals as strings), through the
 //! descriptor set compiled into the binary.
 
-use std::sync::LazyLock;
-
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
+use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
 
 use crate::pb;
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).expect("the compiled descriptor set decodes")
-});
 
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
@@ -22,7 +16,7 @@ pub enum JsonError {
 
 /// Parses the JSON mapping of `juesuan.v1.<name>`; unknown fields are refused.
 pub fn from_json<T: Message + Default>(name: &str, text: &str) -> Result<T, JsonError> {
-    let descriptor = POOL
+    let descriptor = pb::descriptor_pool()
         .get_message_by_name(&format!("juesuan.v1.{name}"))
         .expect("a message of the contracts");
     let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -37,7 +31,7 @@ pub fn from_json<T: Message + Default>(name: &str, text: &str) -> Result<T, Json
 
 /// The JSON mapping of a message, with proto field names, pretty-printed.
 pub fn to_json<T: Message>(name: &str, message: &T) -> String {
-    let descriptor = POOL
+    let descriptor = pb::descriptor_pool()
         .get_message_by_name(&format!("juesuan.v1.{name}"))
         .expect("a message of the contracts");
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())

@@ -402,10 +402,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Largest disclosure file read: its JSON is larger than the encoded message the service limits, by a few times.
+const MAX_DISCLOSURE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a disclosure file and checks its shape against the same limits the service applies to a request.
 fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        .len();
+    if size > MAX_DISCLOSURE_FILE_BYTES {
+        return Err(format!(
+            "{} is {size} bytes; a disclosure file may have at most {MAX_DISCLOSURE_FILE_BYTES}",
+            file.display()
+        ));
+    }
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    json::from_json("Disclosure", &text).map_err(|e| format!("{}: {e}", file.display()))
+    let disclosure: pb::Disclosure =
+        json::from_json("Disclosure", &text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let descriptor = pb::descriptor_pool()
+        .get_message_by_name("juesuan.v1.Disclosure")
+        .ok_or("the contract has no Disclosure")?;
+    crate::api::guard::check_message(&descriptor, &prost::Message::encode_to_vec(&disclosure))
+        .map_err(|v| violations_message(file, vec![v]))?;
+    Ok(disclosure)
 }
 
 fn print_report(report: &pb::ValidationReport, format: Format) -> ExitCode {
@@ -516,9 +536,14 @@ fn violations_message(
     file: &std::path::Path,
     violations: Vec<crate::domain::error::FieldViolation>,
 ) -> String {
+    const SHOWN: usize = 20;
     let mut message = format!("{} is not a valid disclosure:", file.display());
-    for violation in violations {
+    let total = violations.len();
+    for violation in violations.into_iter().take(SHOWN) {
         message.push_str(&format!("\n  {}", violation.under("disclosure")));
+    }
+    if total > SHOWN {
+        message.push_str(&format!("\n  … and {} more problem(s)", total - SHOWN));
     }
     message
 }

@@ -8,8 +8,8 @@ use crate::domain::{
     error::{FieldViolation, Path},
     evaluation::Evaluation,
     ids::{FiscalYear, RegionCode, UnitCode},
-    money::Value,
-    taxonomy::{RowCodeProblem, Taxonomy},
+    money::{MAX_AMOUNT_YUAN, Value},
+    taxonomy::{ColumnKind, RowCodeProblem, Taxonomy},
     unit::{BudgetLevel, UnitType},
 };
 
@@ -296,6 +296,7 @@ impl DisclosureDraft {
         }
         let mut tables: Vec<Option<TableData>> = vec![None; taxonomy.tables.len()];
         let mut first_position: BTreeMap<usize, usize> = BTreeMap::new();
+        let amount_unit = self.cover.amount_unit;
 
         for (t, table) in self.tables.into_iter().enumerate() {
             let root = Path::ROOT;
@@ -429,6 +430,13 @@ impl DisclosureDraft {
                         ));
                         continue;
                     }
+                    if let Some(problem) = beyond_range(kind, amount_unit, cell.value) {
+                        violations.push(FieldViolation::new(
+                            cell_path.field("value").to_string(),
+                            problem,
+                        ));
+                        continue;
+                    }
                     cells[column] = Some(cell.value);
                 }
                 rows.insert(
@@ -472,6 +480,14 @@ impl DisclosureDraft {
                 ));
                 continue;
             };
+            let kind = taxonomy.tables[index].columns[column].kind;
+            if let Some(problem) = beyond_range(kind, amount_unit, fact.value) {
+                violations.push(FieldViolation::new(
+                    format!("{}.{}", fact.section, fact.field),
+                    problem,
+                ));
+                continue;
+            }
             let table = tables[index].get_or_insert_with(|| TableData {
                 // Section fields are optional: a field not given is not stated, so unknown rather than zero.
                 completeness: Completeness::Partial,
@@ -522,6 +538,26 @@ impl DisclosureDraft {
             project_evaluations: self.project_evaluations,
         })
     }
+}
+
+/// Why a figure is beyond the range a disclosure may state: an amount above [`MAX_AMOUNT_YUAN`] 元 in the
+/// disclosure's unit. (Every figure already has at most 15 digits before the point.)
+fn beyond_range(kind: ColumnKind, unit: AmountUnit, value: Value) -> Option<String> {
+    if kind != ColumnKind::Amount {
+        return None;
+    }
+    let limit = match unit {
+        AmountUnit::Yuan => rust_decimal::Decimal::from(MAX_AMOUNT_YUAN),
+        AmountUnit::TenThousandYuan => rust_decimal::Decimal::from(MAX_AMOUNT_YUAN / 10_000),
+    };
+    (value.decimal().abs() > limit).then(|| {
+        format!(
+            "{} {} is beyond the largest amount a disclosure may state ({limit} {}, that is 10^15 元)",
+            value,
+            unit.name(),
+            unit.name()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,9 @@ pub enum DomainError {
     /// The request is well-formed but the system is not in a state to accept it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// An answer would need figures beyond the range the service computes exactly; says which.
+    #[error("{0}")]
+    OutOfRange(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
     /// A defect or a failed background task: the caller learns nothing of it, the log everything.

@@ -11,12 +11,17 @@ use std::{fmt, str::FromStr};
 
 use rust_decimal::Decimal;
 
-/// Most digits a value may have: far beyond any budget, and small enough that sums of many values and the
-/// fixed-point intervals cannot overflow.
-const MAX_DIGITS: usize = 20;
+/// Most digits before the decimal point: 10^15 is a thousand times the yearly budget of the largest province in
+/// 元, and leaves the exact fixed-point arithmetic of checks and consolidation room for sums of many figures.
+pub const MAX_INTEGER_DIGITS: usize = 15;
 
 /// Most decimals a value may have: 万元 to the fen needs 6; percentages 2–4.
 pub const MAX_DECIMALS: usize = 8;
+
+/// The largest amount a figure may state, in 元 (a figure in 万元 may state a ten-thousandth of it): what a
+/// province's totals reach, with a thousandfold margin. Amounts are added in fen, and this keeps any one figure
+/// far inside 64 bits.
+pub const MAX_AMOUNT_YUAN: i64 = 1_000_000_000_000_000;
 
 /// Why a text is not a decimal value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +32,9 @@ pub enum ParseValueError {
         "\"{0}\" is not a plain decimal number: use digits, an optional leading '-' and an optional '.' (no thousands separators, exponents or signs such as '+')"
     )]
     Malformed(String),
-    #[error("\"{0}\" has more than {MAX_DIGITS} digits")]
+    #[error(
+        "\"{0}\" has more than {MAX_INTEGER_DIGITS} digits before the decimal point (at most 10^15, beyond any budget)"
+    )]
     TooLong(String),
     #[error("\"{0}\" has more than {MAX_DECIMALS} decimals")]
     TooPrecise(String),
@@ -105,17 +112,22 @@ impl FromStr for Value {
         };
         let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
-            return Err(ParseValueError::Malformed(text.to_owned()));
+            return Err(ParseValueError::Malformed(excerpt(text)));
         }
-        if int_part.len() + frac_part.map_or(0, str::len) > MAX_DIGITS {
-            return Err(ParseValueError::TooLong(text.to_owned()));
+        // Leading zeros do not make a number larger.
+        let significant = int_part.trim_start_matches('0');
+        if significant.len() > MAX_INTEGER_DIGITS {
+            return Err(ParseValueError::TooLong(excerpt(text)));
         }
         if frac_part.map_or(0, str::len) > MAX_DECIMALS {
-            return Err(ParseValueError::TooPrecise(text.to_owned()));
+            return Err(ParseValueError::TooPrecise(excerpt(text)));
+        }
+        if int_part.len() > MAX_INTEGER_DIGITS + MAX_DECIMALS {
+            return Err(ParseValueError::Malformed(excerpt(text)));
         }
         Decimal::from_str_exact(text)
             .map(Value)
-            .map_err(|_| ParseValueError::TooLong(text.to_owned()))
+            .map_err(|_| ParseValueError::TooLong(excerpt(text)))
     }
 }
 
@@ -154,8 +166,41 @@ fn to_units(value: Decimal) -> Option<i128> {
     }
 }
 
+/// Fixed-point units back to a decimal. A decimal holds 96 bits of mantissa: a sum beyond that at 9 decimals is
+/// shown with fewer decimals (rounded), and only a value beyond 7.9·10^28 — which no bounded input reaches — shows
+/// as the largest decimal rather than failing.
 fn from_units(units: i128) -> Decimal {
-    Decimal::from_i128_with_scale(units, UNIT_SCALE).normalize()
+    for dropped in 0..=UNIT_SCALE {
+        let divisor = POW10[dropped as usize];
+        let scaled = if dropped == 0 {
+            Some(units)
+        } else {
+            round_div(units, divisor)
+        };
+        if let Some(Ok(value)) =
+            scaled.map(|m| Decimal::try_from_i128_with_scale(m, UNIT_SCALE - dropped))
+        {
+            return value.normalize();
+        }
+    }
+    if units < 0 {
+        Decimal::MIN
+    } else {
+        Decimal::MAX
+    }
+}
+
+/// A text as a violation may echo it: whole when short, else its first characters and its length, so that an
+/// error never carries unbounded input.
+pub fn excerpt(text: &str) -> String {
+    const SHOWN: usize = 24;
+    let count = text.chars().count();
+    if count <= SHOWN {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head}… ({count} characters)")
+    }
 }
 
 /// Quotient and remainder, in 64 bits when both fit (128-bit division is several times slower, and most
@@ -445,9 +490,30 @@ mod tests {
         }
         assert_eq!("".parse::<Value>(), Err(ParseValueError::Empty));
         assert!(matches!(
-            "123456789012345678901".parse::<Value>(),
+            "1234567890123456".parse::<Value>(),
             Err(ParseValueError::TooLong(_))
         ));
+        assert!(matches!(
+            "99999999999999999999".parse::<Value>(),
+            Err(ParseValueError::TooLong(_))
+        ));
+        assert_eq!(
+            "999999999999999.99999999"
+                .parse::<Value>()
+                .unwrap()
+                .to_string(),
+            "999999999999999.99999999"
+        );
+        assert!("000000000000000001.5".parse::<Value>().is_ok());
+        assert!(matches!(
+            "0".repeat(40).parse::<Value>(),
+            Err(ParseValueError::Malformed(_))
+        ));
+        // A long malformed text is echoed only in part.
+        let long = "x".repeat(5_000);
+        let message = long.parse::<Value>().unwrap_err().to_string();
+        assert!(message.len() < 250, "{message}");
+        assert!(message.contains("(5000 characters)"));
         assert!(matches!(
             "0.123456789".parse::<Value>(),
             Err(ParseValueError::TooPrecise(_))
@@ -579,6 +645,28 @@ mod tests {
         assert_eq!(
             Interval::exact(fine).lo(),
             Decimal::from_str_exact("0.123456789").unwrap()
+        );
+    }
+
+    #[test]
+    fn the_largest_figures_never_overflow_the_arithmetic() {
+        let max = v("999999999999999.99999999");
+        let mut sum = Interval::zero();
+        for _ in 0..100_000 {
+            sum = sum.checked_add(&max.rounded_interval()).unwrap();
+        }
+        // Their sum is beyond 96 bits at 9 decimals, and still shows exactly.
+        assert_eq!(sum.nominal(), max.decimal() * Decimal::from(100_000));
+        // Products of the largest figures leave the fixed point: refused, not wrapped.
+        assert!(
+            max.rounded_interval()
+                .checked_mul(&max.rounded_interval())
+                .is_none()
+        );
+        let huge = Interval::exact(Decimal::MAX);
+        assert_eq!(
+            huge.checked_add(&huge).map(|i| i.nominal() > Decimal::ZERO),
+            Some(true)
         );
     }
 

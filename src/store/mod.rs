@@ -17,6 +17,7 @@ use crate::domain::{
     audit::{Event, NewEvent},
     budget::BudgetFigures,
     disclosure::ReportType,
+    error::FieldViolation,
     facts::Facts,
     ids::{FiscalYear, IdempotencyKey, UnitCode},
     review::{LockRecord, Refusal, ReviewSnapshot, Transition},
@@ -109,6 +110,9 @@ pub struct EventFilter {
 /// The rule a review decision is made by, on what its transaction reads: what the decision changes (and the
 /// version's report type), or why not.
 pub type ReviewRule<'a> = dyn Fn(&ReviewSnapshot) -> Result<Transition, Refusal> + Send + Sync + 'a;
+/// The rule a unit record is registered by, on every unit record stored (the record's place in every year's tree).
+pub type RegistrationRule<'a> =
+    dyn Fn(&[Unit]) -> Result<(), Vec<FieldViolation>> + Send + Sync + 'a;
 /// The rule a submission is stored by (locks, the expected current version).
 pub type SubmitRule<'a> = dyn Fn(&ReviewSnapshot) -> Result<(), Refusal> + Send + Sync + 'a;
 /// The rule a lock is set by, given the node's existing lock and the units of the year with a version pending
@@ -120,9 +124,15 @@ pub type LockRule<'a> =
 pub trait Store: Send + Sync + 'static {
     // --- units
 
-    /// Registers a unit record, replacing the record of the same code and valid_from; the event is appended only
-    /// when something changed.
-    async fn upsert_unit(&self, unit: &Unit, event: NewEvent) -> Result<UnitUpsert, StoreError>;
+    /// Registers a unit record, replacing the record of the same code and valid_from, if `rule` allows it on
+    /// every unit record the transaction reads (the forest checks); the event is appended only when something
+    /// changed.
+    async fn upsert_unit(
+        &self,
+        unit: &Unit,
+        rule: Option<&RegistrationRule<'_>>,
+        event: NewEvent,
+    ) -> Result<Result<UnitUpsert, Vec<FieldViolation>>, StoreError>;
 
     /// The record of a unit that applies to a year.
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError>;

@@ -17,14 +17,15 @@ use sqlx::{
 };
 
 use super::{
-    EventFilter, LockRule, Pointers, ReviewRule, Store, StoreError, SubmissionInsert,
-    SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
+    EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
+    SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
 };
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
     audit::{self, Event, NewEvent},
     budget::BudgetFigures,
     disclosure::ReportType,
+    error::FieldViolation,
     facts::Facts,
     ids::{FiscalYear, IdempotencyKey, RegionCode, UnitCode},
     review::{LockRecord, Refusal, ReviewSnapshot, Transition, VersionSummary},
@@ -479,7 +480,12 @@ enum Bind<'a> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn upsert_unit(&self, unit: &Unit, event: NewEvent) -> Result<UnitUpsert, StoreError> {
+    async fn upsert_unit(
+        &self,
+        unit: &Unit,
+        rule: Option<&RegistrationRule<'_>>,
+        event: NewEvent,
+    ) -> Result<Result<UnitUpsert, Vec<FieldViolation>>, StoreError> {
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(concat!(
             "SELECT ",
@@ -491,10 +497,23 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let outcome = match existing {
-            Some(row) if unit_from_row(&row)? == *unit => return Ok(UnitUpsert::Unchanged),
+            Some(row) if unit_from_row(&row)? == *unit => return Ok(Ok(UnitUpsert::Unchanged)),
             Some(_) => UnitUpsert::Replaced,
             None => UnitUpsert::Inserted,
         };
+        if let Some(rule) = rule {
+            let rows = sqlx::query(concat!("SELECT ", unit_columns!(), " FROM units"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let records = rows
+                .iter()
+                .map(unit_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Err(violations) = rule(&records) {
+                tx.rollback().await?;
+                return Ok(Err(violations));
+            }
+        }
         sqlx::query(concat!(
             "INSERT OR REPLACE INTO units (",
             unit_columns!(),
@@ -516,7 +535,7 @@ impl Store for SqliteStore {
         .await?;
         append_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(Ok(outcome))
     }
 
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError> {

@@ -175,9 +175,18 @@ async fn oversized_disclosures_are_refused() {
     .await;
     app.register_reference_units().await;
     assert_eq!(submit_expecting(&app, reference()).await, ["disclosure"]);
-    // ...and far beyond it, the transport layer refuses before reading the rest.
+    // ...a text beyond its own limit is named...
+    let mut long = reference();
+    long.narrative[0].text = "文".repeat(200_000);
+    assert_eq!(
+        submit_expecting(&app, long).await,
+        ["disclosure.narrative[0].text"]
+    );
+    // ...and a request far beyond the limit is refused before the rest of it is read.
     let mut huge = reference();
-    huge.narrative[0].text = "文".repeat(200_000);
+    for section in &mut huge.narrative {
+        section.text = "文".repeat(60_000);
+    }
     assert_eq!(submit_expecting(&app, huge).await, ["disclosure"]);
 }
 

@@ -125,5 +125,24 @@ async fn bad_units_are_refused_field_by_field() {
         .register_unit(pb::RegisterUnitRequest { unit: Some(cyclic) })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["unit.parent_code"]);
+    // Two things are wrong with that parent: a department under a unit, and the cycle it closes.
+    assert_eq!(
+        violated_fields(&status),
+        ["unit.parent_code", "unit.parent_code"]
+    );
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let descriptions: Vec<&str> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.description.as_str())
+        .collect();
+    assert!(
+        descriptions
+            .iter()
+            .any(|d| d.contains("would make a cycle")),
+        "{descriptions:?}"
+    );
 }

@@ -159,10 +159,16 @@ pub fn half_ulp(value: Value, factor: i64) -> i64 {
     i64::try_from(half.ceil().mantissa()).unwrap_or(i64::MAX)
 }
 
-/// Integer units back to a figure in a unit (e.g. fen → 万元), exactly.
-pub fn from_units(units: i64, factor: i64) -> Decimal {
+/// Integer units back to a figure in a unit (e.g. fen → 万元), exactly. Takes 128 bits so that a sum of 64-bit
+/// figures can be shown; anything beyond a decimal's 96 bits (no sum of bounded figures reaches it) saturates.
+pub fn from_units(units: impl Into<i128>, factor: i64) -> Decimal {
+    let units = units.into();
     let digits = factor.trailing_zeros_decimal();
-    let mut value = Decimal::from_i128_with_scale(i128::from(units), digits);
+    let mut value = Decimal::try_from_i128_with_scale(units, digits).unwrap_or(if units < 0 {
+        Decimal::MIN
+    } else {
+        Decimal::MAX
+    });
     value = value.normalize();
     if value.scale() < 2 && factor > 1 {
         value.rescale(2);
@@ -224,9 +230,12 @@ mod tests {
     fn figures_become_fen_and_back() {
         let v: Value = "8190.84".parse().unwrap();
         assert_eq!(to_units(v, 1_000_000), (8_190_840_000, true));
-        assert_eq!(from_units(8_190_840_000, 1_000_000).to_string(), "8190.84");
         assert_eq!(
-            from_units(8_190_840_001, 1_000_000).to_string(),
+            from_units(8_190_840_000i64, 1_000_000).to_string(),
+            "8190.84"
+        );
+        assert_eq!(
+            from_units(8_190_840_001i64, 1_000_000).to_string(),
             "8190.840001"
         );
         assert_eq!(to_units("1.234".parse().unwrap(), 100), (123, false));

@@ -253,8 +253,27 @@ impl YearData {
         out
     }
 
+    /// Refuses to show a node's figures when some do not fit the 64-bit sums (see `YearState::check_range`):
+    /// OUT_OF_RANGE naming the cells, never a wrapped figure.
+    fn check_range(&self, node: NodeId) -> Result<(), DomainError> {
+        self.state.check_range(node).map_err(|cells| {
+            let shown: Vec<String> = cells
+                .iter()
+                .take(5)
+                .map(|c| self.cell_ref(*c, None).to_string())
+                .collect();
+            DomainError::OutOfRange(format!(
+                "the consolidated figures of {} exceed what juesuan adds exactly (±9.2·10^16 元) in {} cell(s): {}{}",
+                self.state.nodes[node].code,
+                cells.len(),
+                shown.join(", "),
+                if cells.len() > shown.len() { ", …" } else { "" }
+            ))
+        })
+    }
+
     /// A figure of a cell in a display unit.
-    fn show(&self, cell: CellId, units: i64, unit: AmountUnit) -> Decimal {
+    fn show(&self, cell: CellId, units: impl Into<i128>, unit: AmountUnit) -> Decimal {
         from_units(units, factor(self.state.layout.kind(cell), unit))
     }
 
@@ -393,14 +412,18 @@ impl YearData {
                 else {
                     continue;
                 };
-                let provided = own.get(parent_cell);
-                let provided_half = own.half_ulp(parent_cell);
-                let expected: i64 = children.iter().map(|c| c.get(child_cell)).sum();
-                let expected_half: i64 = children.iter().map(|c| c.half_ulp(child_cell)).sum();
+                // In 128 bits: a sum over many children needs no bound to be exact.
+                let provided = i128::from(own.get(parent_cell));
+                let provided_half = i128::from(own.half_ulp(parent_cell));
+                let expected: i128 = children.iter().map(|c| i128::from(c.get(child_cell))).sum();
+                let expected_half: i128 = children
+                    .iter()
+                    .map(|c| i128::from(c.half_ulp(child_cell)))
+                    .sum();
                 if (provided - expected).abs() <= provided_half + expected_half {
                     continue;
                 }
-                let show = |cell, units| round_for_display(self.show(cell, units, unit), 2);
+                let show = |cell, units: i128| round_for_display(self.show(cell, units, unit), 2);
                 let (p, e) = (show(parent_cell, provided), show(child_cell, expected));
                 let parent_unit = &self.units[node];
                 let message = pair
@@ -411,7 +434,10 @@ impl YearData {
                     )
                     .replace("{provided}", &p.to_string())
                     .replace("{expected}", &e.to_string())
-                    .replace("{difference}", &(p - e).to_string());
+                    .replace(
+                        "{difference}",
+                        &p.checked_sub(e).map(|d| d.to_string()).unwrap_or_default(),
+                    );
                 let mut cells = vec![self.cell_ref(parent_cell, Some(&n.code))];
                 cells.extend(
                     n.children
@@ -425,7 +451,7 @@ impl YearData {
                     cells,
                     provided: Some(p),
                     expected: Some(e),
-                    difference: Some(p - e),
+                    difference: p.checked_sub(e),
                     project: None,
                     indicator: None,
                     key: String::new(),
@@ -641,6 +667,7 @@ impl Consolidations {
         let data = self.year(year).await?;
         let data = data.read().await;
         let node = data.node(code)?;
+        data.check_range(node)?;
         let mut requested = Vec::new();
         for (i, name) in tables.iter().enumerate() {
             match data.taxonomy.table_index(name) {
@@ -723,6 +750,10 @@ impl Consolidations {
             )
         })?;
         let n = &data.state.nodes[node];
+        data.check_range(node)?;
+        for &child in &n.children {
+            data.check_range(child)?;
+        }
         let eliminations = taxonomy.eliminations.as_ref();
         Ok(CellExplanation {
             node: data.units[node].clone(),
@@ -866,6 +897,7 @@ impl Consolidations {
         let data = self.year(year).await?;
         let data = data.read().await;
         let node = data.node(code)?;
+        data.check_range(node)?;
         let layout = &data.state.layout;
         let reported_own = own_data(&data.taxonomy, layout, reported.version, &facts);
         // What rounding may have moved each computed figure: the half-units of every figure it adds, and of every
@@ -906,25 +938,28 @@ impl Consolidations {
                 continue;
             }
             report.checks_evaluated += 1;
-            let provided = reported_own.get(cell);
-            let expected = data.state.value(node, cell);
-            if (provided - expected).abs() <= reported_own.half_ulp(cell) + slack[cell as usize] {
+            let provided = i128::from(reported_own.get(cell));
+            let expected = i128::from(data.state.value(node, cell));
+            if (provided - expected).abs()
+                <= i128::from(reported_own.half_ulp(cell)) + i128::from(slack[cell as usize])
+            {
                 continue;
             }
             let p = round_for_display(data.show(cell, provided, unit), 2);
             let e = round_for_display(data.show(cell, expected, unit), 2);
             let cell_ref = data.cell_ref(cell, None);
+            let difference = p.checked_sub(e);
             report.findings.push(Finding {
                 rule_id: "CONS-CMP-001".into(),
                 severity: Severity::Error,
                 message: format!(
                     "汇总表 {cell_ref} 报 {p}，按所属单位决算汇总（含抵销）应为 {e}（差 {}），超出舍入误差",
-                    p - e
+                    difference.map(|d| d.to_string()).unwrap_or_default()
                 ),
                 cells: vec![cell_ref],
                 provided: Some(p),
                 expected: Some(e),
-                difference: Some(p - e),
+                difference,
                 project: None,
                 indicator: None,
                 key: String::new(),

@@ -15,6 +15,14 @@
 //! unit and its ancestors. All figures are integers (fen), so both ways agree exactly. The two vectors are not
 //! stored: they are derived from the own figures when needed, which keeps the state to the counted figures
 //! (13 bytes a cell) and one dense vector per consolidated node.
+//!
+//! Sums wrap (two's complement) rather than check on the hot path, and are exact whenever the true figure fits in
+//! 64 bits: adding and subtracting modulo 2⁶⁴ gives the true result then, however large the partial sums were.
+//! Whether it fits is known without looking at the cells: each node keeps the sum of the absolute values of its
+//! subtree's own figures, and no consolidated cell can exceed that times the most cells one figure reaches
+//! (itself and its eliminations). Only when that bound is beyond 64 bits — which real figures, at most 10^15 元
+//! each, reach only in absurd numbers — are the node's cells recomputed exactly in 128 bits
+//! ([`YearState::check_range`]), and those that do not fit are named instead of shown wrapped.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -40,6 +48,8 @@ pub struct OwnData {
     pub partial_tables: Vec<usize>,
     /// Figures finer than the integer unit (a fen), which were rounded.
     pub inexact: u32,
+    /// Σ |figure|: what the version can add to any cell's absolute value, before eliminations multiply it.
+    magnitude: i128,
 }
 
 /// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
@@ -71,7 +81,9 @@ impl OwnData {
         cells.sort_unstable_by_key(|(id, _, _)| *id);
         cells.dedup_by_key(|(id, _, _)| *id);
         cells.retain(|(_, value, _)| *value != 0);
+        let magnitude = cells.iter().map(|(_, v, _)| i128::from(*v).abs()).sum();
         OwnData {
+            magnitude,
             version,
             ids: cells.iter().map(|(id, _, _)| *id).collect(),
             values: cells.iter().map(|(_, v, _)| *v).collect(),
@@ -163,10 +175,12 @@ impl Targets {
     /// Adds figures to a dense vector and takes what these removals remove, in one pass.
     fn add_and_remove_into(&self, dense: &mut [i64], own: &OwnData) {
         for (cell, value) in own.iter() {
-            dense[cell as usize] += value;
+            let total = &mut dense[cell as usize];
+            *total = total.wrapping_add(value);
             if self.is_source(cell) {
                 for &target in self.of(cell) {
-                    dense[target as usize] -= value;
+                    let total = &mut dense[target as usize];
+                    *total = total.wrapping_sub(value);
                 }
             }
         }
@@ -185,7 +199,7 @@ impl Targets {
         let mut out = Vec::new();
         for (cell, value) in figures {
             for &target in self.of(cell) {
-                out.push((target, -value));
+                out.push((target, value.wrapping_neg()));
             }
         }
         out
@@ -194,7 +208,8 @@ impl Targets {
     fn remove_into(&self, dense: &mut [i64], figures: impl Iterator<Item = (CellId, i64)>) {
         for (cell, value) in figures {
             for &target in self.of(cell) {
-                dense[target as usize] -= value;
+                let total = &mut dense[target as usize];
+                *total = total.wrapping_sub(value);
             }
         }
     }
@@ -249,17 +264,24 @@ impl Removals {
         }
     }
 
+    /// The most cells one figure reaches: its own, and every cell either side of the pairs removes it from.
+    fn fan_out(&self, cells: usize) -> i128 {
+        let most = (0..cells as CellId)
+            .map(|c| self.child.of(c).len() + self.parent.of(c).len())
+            .max()
+            .unwrap_or(0);
+        1 + most as i128
+    }
+
     /// What each pair removes from one cell, given a unit's own figures and its side: (pair index, amount).
     pub fn explain(&self, own: &OwnData, cell: CellId, child_side: bool) -> Vec<(usize, i64)> {
         let mut out = Vec::new();
         for (index, (child, parent)) in self.by_pair.iter().enumerate() {
             let side = if child_side { child } else { parent };
-            let amount: i64 = own
-                .iter()
-                .map(|(source, value)| {
-                    side.of(source).iter().filter(|t| **t == cell).count() as i64 * -value
-                })
-                .sum();
+            let amount = own.iter().fold(0i64, |sum, (source, value)| {
+                let times = side.of(source).iter().filter(|t| **t == cell).count() as i64;
+                sum.wrapping_sub(times.wrapping_mul(value))
+            });
             if amount != 0 {
                 out.push((index, amount));
             }
@@ -276,12 +298,16 @@ pub struct Node {
     pub own: Option<OwnData>,
     /// Consolidated figures, for a node that has (or had) children.
     dense: Option<Vec<i64>>,
+    /// Σ of the own figures' magnitudes over the node's subtree (see the module documentation).
+    subtree_magnitude: i128,
 }
 
 #[derive(Debug, Clone)]
 pub struct YearState {
     pub layout: Arc<CellLayout>,
     removals: Arc<Removals>,
+    /// The most cells one figure reaches: its own and those its eliminations take it from.
+    fan_out: i128,
     pub nodes: Vec<Node>,
     pub by_code: HashMap<UnitCode, NodeId>,
 }
@@ -292,7 +318,7 @@ fn normalize(mut cells: Sparse) -> Sparse {
     let mut out: Sparse = Vec::with_capacity(cells.len());
     for (cell, value) in cells {
         match out.last_mut() {
-            Some((last, sum)) if *last == cell => *sum += value,
+            Some((last, sum)) if *last == cell => *sum = sum.wrapping_add(value),
             _ => out.push((cell, value)),
         }
     }
@@ -306,19 +332,21 @@ fn difference(
     old: impl Iterator<Item = (CellId, i64)>,
 ) -> Sparse {
     let mut out: Sparse = new.collect();
-    out.extend(old.map(|(c, v)| (c, -v)));
+    out.extend(old.map(|(c, v)| (c, v.wrapping_neg())));
     normalize(out)
 }
 
 fn add_into(dense: &mut [i64], cells: impl Iterator<Item = (CellId, i64)>, sign: i64) {
     for (cell, value) in cells {
-        dense[cell as usize] += sign * value;
+        let total = &mut dense[cell as usize];
+        *total = total.wrapping_add(sign.wrapping_mul(value));
     }
 }
 
 impl YearState {
     pub fn new(layout: Arc<CellLayout>, removals: Arc<Removals>) -> YearState {
         YearState {
+            fan_out: removals.fan_out(layout.len()),
             layout,
             removals,
             nodes: Vec::new(),
@@ -413,6 +441,7 @@ impl YearState {
             children: Vec::new(),
             own: None,
             dense: None,
+            subtree_magnitude: 0,
         });
         self.by_code.insert(code, id);
         if parent.is_some() {
@@ -425,6 +454,9 @@ impl YearState {
     /// change.
     pub fn set_own(&mut self, node: NodeId, own: Option<OwnData>) {
         let old = std::mem::replace(&mut self.nodes[node].own, own);
+        let delta = self.nodes[node].own.as_ref().map_or(0, |o| o.magnitude)
+            - old.as_ref().map_or(0, |o| o.magnitude);
+        self.add_magnitude(node, delta);
         let change = difference(
             self.nodes[node].own.iter().flat_map(OwnData::iter),
             old.iter().flat_map(OwnData::iter),
@@ -452,6 +484,10 @@ impl YearState {
         // Take the subtree out of its old ancestors.
         let contribution = self.subtree_contribution(node);
         self.add_to_ancestors(node, &contribution, -1);
+        let magnitude = self.nodes[node].subtree_magnitude;
+        if let Some(old) = self.nodes[node].parent {
+            self.add_magnitude(old, -magnitude);
+        }
         if let Some(old) = self.nodes[node].parent {
             self.nodes[old].children.retain(|c| *c != node);
             self.nodes[node].parent = None;
@@ -459,7 +495,10 @@ impl YearState {
             if self.nodes[old].children.is_empty() {
                 let own = self.own_cells(old);
                 let lost = normalize(self.removals.parent.removal(own.iter().copied()));
-                self.apply_self_change(old, &lost.iter().map(|(c, v)| (*c, -v)).collect());
+                self.apply_self_change(
+                    old,
+                    &lost.iter().map(|(c, v)| (*c, v.wrapping_neg())).collect(),
+                );
             }
         }
         if let Some(new) = parent {
@@ -479,6 +518,7 @@ impl YearState {
             self.nodes[node].parent = Some(new);
             let contribution = self.subtree_contribution(node);
             self.add_to_ancestors(node, &contribution, 1);
+            self.add_magnitude(new, magnitude);
         }
         true
     }
@@ -575,7 +615,17 @@ impl YearState {
             self.nodes[node].dense = Some(dense);
         }
         // Children before parents: a consolidated node's figures are complete when it is reached.
-        for node in self.post_order() {
+        let order = self.post_order();
+        for &node in &order {
+            let own = self.nodes[node].own.as_ref().map_or(0, |o| o.magnitude);
+            let children: i128 = self.nodes[node]
+                .children
+                .iter()
+                .map(|c| self.nodes[*c].subtree_magnitude)
+                .sum();
+            self.nodes[node].subtree_magnitude = own + children;
+        }
+        for node in order {
             let Some(parent) = self.nodes[node].parent else {
                 continue;
             };
@@ -595,11 +645,58 @@ impl YearState {
                 .expect("a parent has consolidated figures");
             let dense = child.dense.as_ref().expect("checked above");
             for (total, value) in parent_dense.iter_mut().zip(dense) {
-                *total += value;
+                *total = total.wrapping_add(*value);
             }
             if let Some(own) = &child.own {
                 self.removals.child.remove_into(parent_dense, own.iter());
             }
+        }
+    }
+
+    /// Adds to the subtree magnitude of a node and of each of its ancestors.
+    fn add_magnitude(&mut self, node: NodeId, delta: i128) {
+        if delta == 0 {
+            return;
+        }
+        let mut current = Some(node);
+        while let Some(n) = current {
+            self.nodes[n].subtree_magnitude += delta;
+            current = self.nodes[n].parent;
+        }
+    }
+
+    /// Whether every consolidated figure of a node is exact: `Err` with the cells whose true value does not fit in
+    /// 64 bits (their figures here would be wrapped). Decided by the magnitude bound, so nearly always at once.
+    pub fn check_range(&self, node: NodeId) -> Result<(), Vec<CellId>> {
+        let bound = self.nodes[node]
+            .subtree_magnitude
+            .saturating_mul(self.fan_out);
+        if bound <= i128::from(i64::MAX) {
+            return Ok(());
+        }
+        // The definition, in 128 bits: self(N) + Σ up(d) over the strict descendants.
+        let mut exact = vec![0i128; self.layout.len()];
+        let mut add = |cells: Sparse| {
+            for (cell, value) in cells {
+                exact[cell as usize] += i128::from(value);
+            }
+        };
+        add(self.contributions(node).0);
+        let mut stack = self.nodes[node].children.clone();
+        while let Some(d) = stack.pop() {
+            add(self.contributions(d).1);
+            stack.extend(self.nodes[d].children.iter().copied());
+        }
+        let beyond: Vec<CellId> = exact
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| i64::try_from(**v).is_err())
+            .map(|(c, _)| c as CellId)
+            .collect();
+        if beyond.is_empty() {
+            Ok(())
+        } else {
+            Err(beyond)
         }
     }
 
@@ -708,7 +805,7 @@ impl YearState {
             return;
         };
         for (cell, _, half) in own.iter_with_half_ulps() {
-            slack[cell as usize] += half;
+            slack[cell as usize] = slack[cell as usize].saturating_add(half);
             for &target in self
                 .removals
                 .child
@@ -716,7 +813,7 @@ impl YearState {
                 .iter()
                 .chain(self.removals.parent.of(cell))
             {
-                slack[target as usize] += half;
+                slack[target as usize] = slack[target as usize].saturating_add(half);
             }
         }
     }
@@ -874,6 +971,10 @@ mod tests {
                 // Three threads even for a small tree, so that the parallel path is checked too.
                 full.recompute(3, 0);
                 prop_assert_eq!(&incremental, &snapshot(&full));
+                let magnitudes = |state: &YearState| -> Vec<i128> {
+                    state.nodes.iter().map(|n| n.subtree_magnitude).collect()
+                };
+                prop_assert_eq!(magnitudes(&s), magnitudes(&full));
                 full.full_recompute_with(1);
                 prop_assert_eq!(&incremental, &snapshot(&full));
             }
@@ -892,6 +993,44 @@ mod tests {
             by_definition.sort();
             prop_assert_eq!(snapshot(&s), by_definition);
         }
+    }
+
+    #[test]
+    fn figures_beyond_64_bits_are_named_never_shown_wrapped() {
+        let mut s = state();
+        let root = s.add_node(code("R"), None);
+        let near = i64::MAX / 64;
+        for i in 0..100 {
+            let child = s.add_node(code(&format!("C{i}")), Some(root));
+            s.set_own(child, Some(own(&[(0, near), (1, 1)])));
+            assert_eq!(s.check_range(child), Ok(()));
+        }
+        // 100 × (2^63 / 64) does not fit: cell 0 is named, cell 1 (100) is fine.
+        assert_eq!(s.check_range(root), Err(vec![0]));
+        assert_eq!(s.value(root, 1), 100);
+        // The same after a full recompute, on any number of threads.
+        let mut full = s.clone();
+        full.recompute(2, 0);
+        assert_eq!(full.check_range(root), Err(vec![0]));
+
+        // Large figures that cancel: the bound is exceeded, the exact sum fits, and the wrapped sum is it.
+        let mut s = state();
+        let root = s.add_node(code("R"), None);
+        for (i, sign) in [1i64, -1, 1, -1].iter().enumerate() {
+            let child = s.add_node(code(&format!("C{i}")), Some(root));
+            s.set_own(child, Some(own(&[(0, sign * (i64::MAX - 10))])));
+        }
+        assert_eq!(s.check_range(root), Ok(()));
+        assert_eq!(s.value(root, 0), 0);
+        // Moving the negative children away leaves two positive ones at the root, which do not fit; nor do the
+        // two negative ones where they went.
+        let extra = s.add_node(code("X"), None);
+        s.set_parent(2, Some(extra));
+        s.set_parent(4, Some(extra));
+        assert_eq!(s.check_range(root), Err(vec![0]));
+        assert_eq!(s.check_range(extra), Err(vec![0]));
+        s.set_parent(4, None);
+        assert_eq!(s.check_range(extra), Ok(()));
     }
 
     #[test]

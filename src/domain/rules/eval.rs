@@ -332,7 +332,7 @@ impl<'a> Env<'a> {
         let provided = provided.map(|p| round_for_display(p, display_scale));
         let expected = expected.map(|e| round_for_display(e, display_scale));
         let difference = match (provided, expected) {
-            (Some(p), Some(e)) => Some(p - e),
+            (Some(p), Some(e)) => p.checked_sub(e),
             _ => None,
         };
         let severity = match rule.severity {

@@ -654,7 +654,7 @@ impl Checker<'_> {
         fill: &[(&str, String)],
     ) {
         let expected_shown = round_for_display(expected.nominal(), provided.scale().max(2));
-        let difference = provided.decimal() - expected_shown;
+        let difference = provided.decimal().checked_sub(expected_shown);
         let title = match section {
             "unit_evaluation.goal_actual" => "单位整体支出绩效自评表·实际完成情况".to_owned(),
             "unit_evaluation.goal_expected" => "单位整体支出绩效自评表·预期目标".to_owned(),
@@ -668,7 +668,10 @@ impl Checker<'_> {
             ("label", label.to_owned()),
             ("provided", provided.to_string()),
             ("expected", expected_shown.to_string()),
-            ("difference", difference.to_string()),
+            (
+                "difference",
+                difference.map(|d| d.to_string()).unwrap_or_default(),
+            ),
         ];
         all.extend(fill.iter().cloned());
         cells.insert(
@@ -687,7 +690,7 @@ impl Checker<'_> {
             cells,
             provided: Some(provided.decimal()),
             expected: Some(expected_shown),
-            difference: Some(difference),
+            difference,
             project: None,
             indicator: None,
             key: String::new(),

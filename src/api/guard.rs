@@ -1,0 +1,603 @@
+//! The request guard: a tower layer in front of every `juesuan.v1` service that bounds what a call may cost
+//! before tonic decodes it.
+//!
+//! Protobuf decoding amplifies: an empty repeated message is two bytes on the wire and a hundred in memory, so a
+//! megabyte of them is a hundred megabytes decoded, and the conversions after that multiply it again. The guard
+//! reads the body up to a size limit, unwraps gzip with the same limit, and walks the encoded message against the
+//! contract's descriptors — counting every repeated field against its limit, measuring every string, checking its
+//! UTF-8, refusing groups and malformed encodings — without allocating per element. Only then does the call reach
+//! the service. Every refusal is INVALID_ARGUMENT with the path of the field at fault.
+//!
+//! For Submit and Validate it also keeps the disclosure's bytes exactly as the client sent them (what is stored,
+//! digested and signed: a re-encoding would drop fields of a newer schema and break a signature).
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    io::Read,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use prost_reflect::{Kind, MessageDescriptor};
+use tonic::{Status, body::Body, server::NamedService};
+use tower::{Layer, Service};
+
+use super::error::invalid_argument;
+use crate::{domain::error::FieldViolation, pb};
+
+/// The encoded `Disclosure` of a Submit or Validate request, as received.
+#[derive(Debug, Clone)]
+pub struct RawDisclosure(pub Bytes);
+
+/// Elements a repeated field may have when the table below does not say.
+pub const DEFAULT_MAX_ITEMS: usize = 1_000;
+/// Bytes a string or bytes field may have when the table below does not say.
+pub const DEFAULT_MAX_BYTES: usize = 16 * 1024;
+/// Sub-messages one request may hold in all: far above a province's 汇总表 with every code row.
+pub const MAX_MESSAGES: usize = 200_000;
+/// Bytes a request other than Submit and Validate may have.
+pub const MAX_SMALL_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Room a Submit request has beyond its disclosure: the idempotency key, a signature and the explanations.
+pub const SUBMIT_OVERHEAD_BYTES: usize = 2 * 1024 * 1024;
+
+/// The limits of the fields that differ from the defaults: (full field name, most elements or bytes). A real
+/// disclosure reaches none of them; they exist to bound memory and work.
+pub const FIELD_LIMITS: &[(&str, usize)] = &[
+    ("juesuan.v1.Disclosure.tables", 30),
+    ("juesuan.v1.Table.rows", 3_000),
+    ("juesuan.v1.Row.cells", 40),
+    ("juesuan.v1.Disclosure.narrative", 200),
+    ("juesuan.v1.NarrativeSection.text", 200 * 1024),
+    ("juesuan.v1.Disclosure.project_evaluations", 2_000),
+    ("juesuan.v1.ProjectEvaluation.indicators", 500),
+    ("juesuan.v1.UnitEvaluation.indicators", 500),
+    ("juesuan.v1.ProjectEvaluation.funds", 50),
+    ("juesuan.v1.UnitEvaluation.funds", 50),
+    ("juesuan.v1.ProjectEvaluation.goal_expected", 64 * 1024),
+    ("juesuan.v1.ProjectEvaluation.goal_actual", 64 * 1024),
+    ("juesuan.v1.UnitEvaluation.goal_expected", 64 * 1024),
+    ("juesuan.v1.UnitEvaluation.goal_actual", 64 * 1024),
+    ("juesuan.v1.SubmitRequest.explanations", 500),
+    ("juesuan.v1.ExplainFindingsRequest.explanations", 500),
+    ("juesuan.v1.GetConsolidatedRequest.tables", 50),
+];
+
+/// The most elements (repeated fields) or bytes (strings and bytes) a field may have.
+pub fn field_limit(full_name: &str) -> usize {
+    FIELD_LIMITS
+        .iter()
+        .find(|(name, _)| *name == full_name)
+        .map(|(_, limit)| *limit)
+        .unwrap_or(usize::MAX)
+}
+
+fn limit_for(field: &prost_reflect::FieldDescriptor) -> usize {
+    match field_limit(field.full_name()) {
+        usize::MAX if field.is_list() || field.is_map() => DEFAULT_MAX_ITEMS,
+        usize::MAX => DEFAULT_MAX_BYTES,
+        limit => limit,
+    }
+}
+
+/// Why an encoded message is refused: the field's path relative to the message, and what is wrong.
+type Refusal = FieldViolation;
+
+/// Walks an encoded message against its descriptor. `budget` counts the sub-messages left.
+fn scan(
+    descriptor: &MessageDescriptor,
+    mut bytes: &[u8],
+    depth: usize,
+    budget: &mut usize,
+) -> Result<(), Refusal> {
+    // Occurrences of each repeated field so far in this message: (number, count). Messages have few fields.
+    let mut counts: Vec<(u32, usize)> = Vec::new();
+    while bytes.has_remaining() {
+        let key = prost::encoding::decode_varint(&mut bytes)
+            .map_err(|_| Refusal::new("", "the message is truncated or not protobuf"))?;
+        let (number, wire_type) = ((key >> 3) as u32, key & 7);
+        if number == 0 {
+            return Err(Refusal::new(
+                "",
+                "the message is not protobuf (field number 0)",
+            ));
+        }
+        let field = descriptor.get_field(number);
+        let name = field
+            .as_ref()
+            .map_or_else(|| format!("#{number}"), |f| f.name().to_owned());
+        let index = match &field {
+            Some(f) if f.is_list() || f.is_map() => {
+                let slot = match counts.iter_mut().find(|(n, _)| *n == number) {
+                    Some(slot) => slot,
+                    None => {
+                        counts.push((number, 0));
+                        counts.last_mut().expect("just pushed")
+                    }
+                };
+                slot.1 += 1;
+                let limit = limit_for(f);
+                if slot.1 > limit {
+                    return Err(Refusal::new(
+                        name,
+                        format!("has more than {limit} elements; that is beyond any disclosure"),
+                    ));
+                }
+                Some(slot.1 - 1)
+            }
+            _ => None,
+        };
+        let path = || match index {
+            Some(i) => format!("{name}[{i}]"),
+            None => name.clone(),
+        };
+        match wire_type {
+            0 => {
+                prost::encoding::decode_varint(&mut bytes)
+                    .map_err(|_| Refusal::new(path(), "a number is truncated"))?;
+            }
+            1 | 5 => {
+                let width = if wire_type == 1 { 8 } else { 4 };
+                if bytes.remaining() < width {
+                    return Err(Refusal::new(path(), "a number is truncated"));
+                }
+                bytes.advance(width);
+            }
+            2 => {
+                let length = prost::encoding::decode_varint(&mut bytes)
+                    .ok()
+                    .and_then(|l| usize::try_from(l).ok())
+                    .filter(|l| *l <= bytes.remaining())
+                    .ok_or_else(|| {
+                        Refusal::new(path(), "its length runs past the end of the message")
+                    })?;
+                let value = &bytes[..length];
+                bytes.advance(length);
+                let Some(field) = &field else { continue };
+                match field.kind() {
+                    Kind::Message(inner) => {
+                        if depth >= 32 {
+                            return Err(Refusal::new(path(), "is nested too deeply"));
+                        }
+                        *budget = budget.checked_sub(1).ok_or_else(|| {
+                            Refusal::new(
+                                path(),
+                                format!(
+                                    "the request holds more than {MAX_MESSAGES} messages in all"
+                                ),
+                            )
+                        })?;
+                        scan(&inner, value, depth + 1, budget)
+                            .map_err(|inner| inner.under(&path()))?;
+                    }
+                    Kind::String => {
+                        let limit = limit_for(field);
+                        // A repeated string's limit is its element count; each string has the default size.
+                        let bytes_limit = if field.is_list() {
+                            DEFAULT_MAX_BYTES
+                        } else {
+                            limit
+                        };
+                        if length > bytes_limit {
+                            return Err(Refusal::new(
+                                path(),
+                                format!("is {length} bytes long; at most {bytes_limit}"),
+                            ));
+                        }
+                        if std::str::from_utf8(value).is_err() {
+                            return Err(Refusal::new(path(), "is not valid UTF-8 text"));
+                        }
+                    }
+                    Kind::Bytes => {
+                        let limit = if field.is_list() {
+                            DEFAULT_MAX_BYTES
+                        } else {
+                            limit_for(field)
+                        };
+                        if length > limit {
+                            return Err(Refusal::new(
+                                path(),
+                                format!("is {length} bytes long; at most {limit}"),
+                            ));
+                        }
+                    }
+                    // A packed repeated scalar: its bytes are bounded by the request's size.
+                    _ => {}
+                }
+            }
+            3 | 4 => {
+                return Err(Refusal::new(
+                    path(),
+                    "uses a protobuf group, which these contracts do not have",
+                ));
+            }
+            _ => {
+                return Err(Refusal::new(
+                    path(),
+                    "the message is not protobuf (bad wire type)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks an encoded request message of a method against the contract.
+pub fn check_message(input: &MessageDescriptor, message: &[u8]) -> Result<(), FieldViolation> {
+    let mut budget = MAX_MESSAGES;
+    scan(input, message, 0, &mut budget)
+}
+
+/// The bytes of a length-delimited field of an encoded message; several occurrences merge by concatenation, as
+/// protobuf defines. Called on a message the scan accepted.
+fn field_bytes(mut message: &[u8], wanted: u64) -> Option<Bytes> {
+    let mut out = BytesMut::new();
+    let mut found = false;
+    while message.has_remaining() {
+        let key = prost::encoding::decode_varint(&mut message).ok()?;
+        let (number, wire_type) = (key >> 3, key & 7);
+        match wire_type {
+            0 => {
+                prost::encoding::decode_varint(&mut message).ok()?;
+            }
+            1 => message = message.get(8..)?,
+            5 => message = message.get(4..)?,
+            2 => {
+                let length =
+                    usize::try_from(prost::encoding::decode_varint(&mut message).ok()?).ok()?;
+                let value = message.get(..length)?;
+                if number == wanted {
+                    out.extend_from_slice(value);
+                    found = true;
+                }
+                message = &message[length..];
+            }
+            _ => return None,
+        }
+    }
+    found.then(|| out.freeze())
+}
+
+/// What the guard needs to know of a method.
+struct Method {
+    input: MessageDescriptor,
+    /// The number of the `Disclosure` field, for Submit and Validate.
+    disclosure_field: Option<u64>,
+    /// The largest body accepted.
+    limit: usize,
+    /// The field a too-large body is blamed on: the request's first message field, if any.
+    main_field: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLayer {
+    /// Largest encoded disclosure accepted (Submit, Validate).
+    pub max_disclosure_bytes: usize,
+}
+
+impl GuardLayer {
+    fn method(&self, path: &str) -> Option<Method> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        let service = pb::descriptor_pool().get_service_by_name(service)?;
+        let method = service.methods().find(|m| m.name() == method)?;
+        let input = method.input();
+        let disclosure_field = input
+            .fields()
+            .find(|f| matches!(f.kind(), Kind::Message(m) if m.full_name() == "juesuan.v1.Disclosure"))
+            .map(|f| u64::from(f.number()));
+        let main_field = input
+            .fields()
+            .find(|f| matches!(f.kind(), Kind::Message(_)))
+            .map(|f| f.name().to_owned())
+            .unwrap_or_default();
+        let limit = match disclosure_field {
+            Some(_) => self
+                .max_disclosure_bytes
+                .saturating_add(SUBMIT_OVERHEAD_BYTES),
+            None => MAX_SMALL_REQUEST_BYTES,
+        };
+        Some(Method {
+            input,
+            disclosure_field,
+            limit,
+            main_field,
+        })
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            config: *self,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    config: GuardLayer,
+}
+
+impl<S: NamedService> NamedService for Guard<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+fn refuse(violation: FieldViolation) -> http::Response<Body> {
+    invalid_argument(vec![violation], "").into_http()
+}
+
+/// The one message of a unary body, inflated when the client compressed it.
+fn unframe(body: &[u8], gzip: bool, limit: usize) -> Result<Vec<u8>, Box<http::Response<Body>>> {
+    let malformed = || {
+        Box::new(refuse(FieldViolation::new(
+            "",
+            "the request is not one complete gRPC message",
+        )))
+    };
+    let (&compressed, rest) = body.split_first().ok_or_else(malformed)?;
+    if rest.len() < 4 {
+        return Err(malformed());
+    }
+    let length = u32::from_be_bytes(rest[..4].try_into().map_err(|_| malformed())?) as usize;
+    let message = rest.get(4..4 + length).ok_or_else(malformed)?;
+    if rest.len() != 4 + length {
+        return Err(malformed());
+    }
+    match (compressed, gzip) {
+        (0, _) => Ok(message.to_vec()),
+        (1, true) => {
+            // Read one byte past the limit: a compression bomb stops there, not in memory.
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(message)
+                .take(limit as u64 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(|_| {
+                    Box::new(refuse(FieldViolation::new(
+                        "",
+                        "the request is marked gzip but does not inflate",
+                    )))
+                })?;
+            if inflated.len() > limit {
+                return Err(Box::new(refuse(FieldViolation::new(
+                    "",
+                    format!("the request inflates to more than {limit} bytes"),
+                ))));
+            }
+            Ok(inflated)
+        }
+        _ => Err(Box::new(
+            Status::unimplemented("the request's compression is not supported; use gzip or none")
+                .into_http(),
+        )),
+    }
+}
+
+impl<S> Service<http::Request<Body>> for Guard<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let Some(method) = self.config.method(request.uri().path()) else {
+            // Health, reflection, and unknown methods (which tonic answers UNIMPLEMENTED).
+            return Box::pin(self.inner.call(request));
+        };
+        // The clone that was polled ready serves this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let max_disclosure = self.config.max_disclosure_bytes;
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let collected = match Limited::new(body, method.limit).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+                    let what = match method.disclosure_field {
+                        Some(_) => format!(
+                            "the request is larger than {} bytes (a disclosure of at most {max_disclosure} bytes \
+                             and {SUBMIT_OVERHEAD_BYTES} bytes for the rest)",
+                            method.limit
+                        ),
+                        None => format!("the request is larger than {} bytes", method.limit),
+                    };
+                    return Ok(refuse(FieldViolation::new(method.main_field.clone(), what)));
+                }
+                Err(error) => return Ok(Status::from_error(error).into_http()),
+            };
+            let gzip = parts
+                .headers
+                .get("grpc-encoding")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+            let message = match unframe(&collected, gzip, method.limit) {
+                Ok(message) => message,
+                Err(response) => return Ok(*response),
+            };
+            if let Err(violation) = check_message(&method.input, &message) {
+                return Ok(refuse(violation));
+            }
+            if let Some(number) = method.disclosure_field
+                && let Some(raw) = field_bytes(&message, number)
+            {
+                if raw.len() > max_disclosure {
+                    return Ok(refuse(FieldViolation::new(
+                        "disclosure",
+                        format!(
+                            "is {} bytes; the limit is {max_disclosure} bytes",
+                            raw.len()
+                        ),
+                    )));
+                }
+                parts.extensions.insert(RawDisclosure(raw));
+            }
+            // Onward as one uncompressed frame: tonic decodes what was checked.
+            parts.headers.remove("grpc-encoding");
+            let mut frame = BytesMut::with_capacity(5 + message.len());
+            frame.extend_from_slice(&[0]);
+            frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&message);
+            let request = http::Request::from_parts(parts, Body::new(Full::new(frame.freeze())));
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn descriptor(name: &str) -> MessageDescriptor {
+        pb::descriptor_pool()
+            .get_message_by_name(&format!("juesuan.v1.{name}"))
+            .unwrap()
+    }
+
+    fn check(name: &str, bytes: &[u8]) -> Result<(), FieldViolation> {
+        check_message(&descriptor(name), bytes)
+    }
+
+    #[test]
+    fn finds_the_disclosure_inside_a_submit_request() {
+        let disclosure = pb::Disclosure {
+            cover: Some(pb::Cover {
+                unit_code: "652300101".into(),
+                fiscal_year: 2024,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let request = pb::SubmitRequest {
+            idempotency_key: "k-1".into(),
+            disclosure: Some(disclosure.clone()),
+            ..Default::default()
+        };
+        let encoded = request.encode_to_vec();
+        assert_eq!(check("SubmitRequest", &encoded), Ok(()));
+        let raw = field_bytes(&encoded, 2).unwrap();
+        assert_eq!(raw.as_ref(), disclosure.encode_to_vec().as_slice());
+        assert!(field_bytes(&encoded, 7).is_none());
+    }
+
+    #[test]
+    fn counts_are_bounded_with_the_field_path() {
+        let many = pb::Disclosure {
+            narrative: vec![pb::NarrativeSection::default(); 201],
+            ..Default::default()
+        };
+        let refused = check("Disclosure", &many.encode_to_vec()).unwrap_err();
+        assert_eq!(refused.field, "narrative");
+        assert!(refused.description.contains("more than 200"));
+        let rows = pb::Disclosure {
+            tables: vec![pb::Table {
+                rows: vec![pb::Row::default(); 3_001],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            check("Disclosure", &rows.encode_to_vec())
+                .unwrap_err()
+                .field,
+            "tables[0].rows"
+        );
+        let long = pb::Disclosure {
+            cover: Some(pb::Cover {
+                unit_name: "名".repeat(10_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            check("Disclosure", &long.encode_to_vec())
+                .unwrap_err()
+                .field,
+            "cover.unit_name"
+        );
+    }
+
+    #[test]
+    fn malformed_encodings_are_refused_not_decoded() {
+        // Invalid UTF-8 in cover.unit_code (field 1 of Cover, field 1 of Disclosure).
+        let cover = [0x0a, 0x02, 0xff, 0xfe];
+        let mut disclosure = vec![0x0a, cover.len() as u8];
+        disclosure.extend_from_slice(&cover);
+        let refused = check("Disclosure", &disclosure).unwrap_err();
+        assert_eq!(refused.field, "cover.unit_code");
+        assert!(refused.description.contains("UTF-8"));
+        // A group, nested 5,000 deep.
+        let groups: Vec<u8> = std::iter::repeat_n(0x0b_u8, 5_000).collect();
+        assert!(
+            check("Disclosure", &groups)
+                .unwrap_err()
+                .description
+                .contains("group")
+        );
+        // Truncated: a length that runs past the end.
+        assert!(check("Disclosure", &[0x12, 0x7f, 0x01]).is_err());
+        // A varint that never ends.
+        assert!(check("Disclosure", &[0x08, 0xff, 0xff]).is_err());
+        // Field number 0.
+        assert!(check("Disclosure", &[0x02, 0x00]).is_err());
+        // Unknown fields are skipped, not refused (a newer client's fields).
+        assert_eq!(check("Disclosure", &[0xf8, 0x07, 0x01]), Ok(()));
+    }
+
+    #[test]
+    fn every_limit_names_a_field_of_the_contract() {
+        for (name, _) in FIELD_LIMITS {
+            let (message, field) = name.rsplit_once('.').unwrap();
+            let descriptor = pb::descriptor_pool()
+                .get_message_by_name(message)
+                .unwrap_or_else(|| panic!("{name}: no message {message}"));
+            assert!(
+                descriptor.get_field_by_name(field).is_some(),
+                "{name}: no field {field}"
+            );
+        }
+    }
+
+    #[test]
+    fn frames_are_read_whole_and_gzip_is_bounded() {
+        assert!(unframe(&[], false, 10).is_err());
+        assert!(
+            unframe(&[0, 0, 0, 0, 5, 1], false, 10).is_err(),
+            "truncated"
+        );
+        assert!(
+            unframe(&[0, 0, 0, 0, 1, 1, 2], false, 10).is_err(),
+            "trailing bytes"
+        );
+        assert_eq!(unframe(&[0, 0, 0, 0, 1, 7], false, 10).unwrap(), [7]);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, &[0u8; 1_000_000]).unwrap();
+        let bomb = encoder.finish().unwrap();
+        let mut frame = vec![1];
+        frame.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&bomb);
+        assert!(
+            unframe(&frame, true, 1_000).is_err(),
+            "a bomb stops at the limit"
+        );
+        assert_eq!(unframe(&frame, true, 1_000_000).unwrap().len(), 1_000_000);
+        assert!(
+            unframe(&frame, false, 1_000_000).is_err(),
+            "compressed but not gzip"
+        );
+    }
+}
