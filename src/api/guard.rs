@@ -36,8 +36,9 @@ pub struct RawDisclosure(pub Bytes);
 pub const DEFAULT_MAX_ITEMS: usize = 1_000;
 /// Bytes a string or bytes field may have when the table below does not say.
 pub const DEFAULT_MAX_BYTES: usize = 16 * 1024;
-/// Sub-messages one request may hold in all: far above a province's 汇总表 with every code row.
-pub const MAX_MESSAGES: usize = 200_000;
+/// Sub-messages one request may hold in all (every cell, decimal, row, indicator and measure is one): a
+/// department's 汇总表 with every code row holds about 12,000; the reference disclosure about 6,000.
+pub const MAX_MESSAGES: usize = 50_000;
 /// Bytes a request other than Submit and Validate may have.
 pub const MAX_SMALL_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Room a Submit request has beyond its disclosure: the idempotency key, a signature and the explanations.
@@ -51,9 +52,9 @@ pub const FIELD_LIMITS: &[(&str, usize)] = &[
     ("juesuan.v1.Row.cells", 40),
     ("juesuan.v1.Disclosure.narrative", 200),
     ("juesuan.v1.NarrativeSection.text", 200 * 1024),
-    ("juesuan.v1.Disclosure.project_evaluations", 2_000),
-    ("juesuan.v1.ProjectEvaluation.indicators", 500),
-    ("juesuan.v1.UnitEvaluation.indicators", 500),
+    ("juesuan.v1.Disclosure.project_evaluations", 1_000),
+    ("juesuan.v1.ProjectEvaluation.indicators", 200),
+    ("juesuan.v1.UnitEvaluation.indicators", 200),
     ("juesuan.v1.ProjectEvaluation.funds", 50),
     ("juesuan.v1.UnitEvaluation.funds", 50),
     ("juesuan.v1.ProjectEvaluation.goal_expected", 64 * 1024),
@@ -97,7 +98,14 @@ fn scan(
     while bytes.has_remaining() {
         let key = prost::encoding::decode_varint(&mut bytes)
             .map_err(|_| Refusal::new("", "the message is truncated or not protobuf"))?;
-        let (number, wire_type) = ((key >> 3) as u32, key & 7);
+        // Protobuf keys are 32 bits: a field number up to 2^29 − 1 and a wire type.
+        let Ok(key32) = u32::try_from(key) else {
+            return Err(Refusal::new(
+                "",
+                "the message is not protobuf (a key beyond 32 bits)",
+            ));
+        };
+        let (number, wire_type) = (key32 >> 3, u64::from(key32 & 7));
         if number == 0 {
             return Err(Refusal::new(
                 "",
@@ -133,6 +141,21 @@ fn scan(
             Some(i) => format!("{name}[{i}]"),
             None => name.clone(),
         };
+        if matches!(wire_type, 3 | 4) {
+            return Err(Refusal::new(
+                path(),
+                "uses a protobuf group, which these contracts do not have",
+            ));
+        }
+        // A known field must come with the wire type of its kind, or prost would refuse it later (INTERNAL).
+        if let Some(field) = &field
+            && !wire_type_fits(field, wire_type)
+        {
+            return Err(Refusal::new(
+                path(),
+                "is encoded with the wrong wire type for its kind",
+            ));
+        }
         match wire_type {
             0 => {
                 prost::encoding::decode_varint(&mut bytes)
@@ -222,6 +245,24 @@ fn scan(
         }
     }
     Ok(())
+}
+
+/// Whether a wire type is one a field of this kind may be encoded with (repeated scalars may be packed).
+fn wire_type_fits(field: &prost_reflect::FieldDescriptor, wire_type: u64) -> bool {
+    let natural = match field.kind() {
+        Kind::Message(_) | Kind::String | Kind::Bytes => 2,
+        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
+        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
+        Kind::Int32
+        | Kind::Int64
+        | Kind::Uint32
+        | Kind::Uint64
+        | Kind::Sint32
+        | Kind::Sint64
+        | Kind::Bool
+        | Kind::Enum(_) => 0,
+    };
+    wire_type == natural || (wire_type == 2 && field.is_list() && natural != 2)
 }
 
 /// Checks an encoded request message of a method against the contract.
@@ -556,6 +597,59 @@ mod tests {
         assert!(check("Disclosure", &[0x02, 0x00]).is_err());
         // Unknown fields are skipped, not refused (a newer client's fields).
         assert_eq!(check("Disclosure", &[0xf8, 0x07, 0x01]), Ok(()));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever bytes arrive, the guard answers, and what it lets through decodes: tonic never meets a
+        /// message it cannot decode (which it would answer INTERNAL).
+        #[test]
+        fn what_the_guard_accepts_decodes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            for name in ["ValidateRequest", "SubmitRequest", "RegisterUnitRequest", "ExplainFindingsRequest"] {
+                if check(name, &bytes).is_ok() {
+                    let decoded = match name {
+                        "ValidateRequest" => pb::ValidateRequest::decode(bytes.as_slice()).map(|_| ()),
+                        "SubmitRequest" => pb::SubmitRequest::decode(bytes.as_slice()).map(|_| ()),
+                        "RegisterUnitRequest" => pb::RegisterUnitRequest::decode(bytes.as_slice()).map(|_| ()),
+                        _ => pb::ExplainFindingsRequest::decode(bytes.as_slice()).map(|_| ()),
+                    };
+                    proptest::prop_assert!(decoded.is_ok(), "{name} accepted but does not decode: {decoded:?}");
+                }
+            }
+        }
+
+        /// Real messages with bytes flipped: still answered, and decodable when accepted.
+        #[test]
+        fn mutated_real_requests_are_answered(flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..8)) {
+            let mut bytes = pb::ValidateRequest {
+                disclosure: Some(pb::Disclosure {
+                    cover: Some(pb::Cover { unit_code: "652300101".into(), fiscal_year: 2024, ..Default::default() }),
+                    tables: vec![pb::Table {
+                        code: "T01".into(),
+                        rows: vec![pb::Row {
+                            code: "income_total".into(),
+                            cells: vec![pb::Cell { column: "amount".into(), value: Some(pb::Decimal { value: "8190.84".into() }) }],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    narrative: vec![pb::NarrativeSection { key: "income".into(), title: "收入".into(), text: "本年收入8190.84万元".into() }],
+                    ..Default::default()
+                }),
+            }
+            .encode_to_vec();
+            for (at, value) in flips {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            if check("ValidateRequest", &bytes).is_ok() {
+                proptest::prop_assert!(pb::ValidateRequest::decode(bytes.as_slice()).is_ok());
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod consolidation;
 pub mod convert;
 pub mod error;
 pub mod guard;
+#[cfg(test)]
+mod pipeline_fuzz;
 pub mod review;
 pub mod submissions;
 pub mod tokens;

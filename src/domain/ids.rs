@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::money::excerpt;
+
 /// Earliest fiscal year the service accepts: the 政府收支分类 reform year; nothing older is disclosed this way.
 pub const FIRST_FISCAL_YEAR: u32 = 2007;
 /// Latest fiscal year the service accepts, far enough ahead for budget systems that push next year's budgets.
@@ -80,13 +82,13 @@ impl UnitCode {
             return Err(IdError::Empty);
         }
         if text.len() > Self::MAX_LEN {
-            return Err(IdError::TooLong(text.to_owned(), Self::MAX_LEN));
+            return Err(IdError::TooLong(excerpt(text), Self::MAX_LEN));
         }
         if !text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(IdError::BadUnitCode(text.to_owned()));
+            return Err(IdError::BadUnitCode(excerpt(text)));
         }
         Ok(UnitCode(text.to_owned()))
     }
@@ -121,7 +123,7 @@ impl RegionCode {
             return Err(IdError::Empty);
         }
         if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdError::BadRegionCode(text.to_owned()));
+            return Err(IdError::BadRegionCode(excerpt(text)));
         }
         Ok(RegionCode(text.to_owned()))
     }
@@ -149,7 +151,7 @@ impl IdempotencyKey {
             return Err(IdError::Empty);
         }
         if text.len() > Self::MAX_LEN {
-            return Err(IdError::TooLong(text.to_owned(), Self::MAX_LEN));
+            return Err(IdError::TooLong(excerpt(text), Self::MAX_LEN));
         }
         if !text.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(IdError::BadIdempotencyKey);

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod access;
 mod audit;
 mod bad_input;
@@ -11,6 +12,7 @@ mod demo;
 mod explanations;
 mod health_reflection;
 mod interop;
+mod memory;
 mod restart;
 mod review;
 mod submissions;

@@ -5,6 +5,8 @@ pub mod ast;
 mod eval;
 #[cfg(test)]
 mod examples;
+#[cfg(test)]
+mod fuzz_tests;
 mod lexer;
 pub mod narrative;
 mod parser;
