@@ -70,11 +70,15 @@ pub fn generate() -> (Vec<u8>, Vec<u8>) {
 
 /// A private key from its 32 bytes or their 64 hex digits (surrounding whitespace ignored).
 pub fn parse_private_key(text: &[u8]) -> Result<SigningKey, SigningError> {
-    let trimmed = text.trim_ascii();
-    let bytes = if trimmed.len() == 64 {
-        hex::decode(trimmed).map_err(|_| SigningError::BadPrivateKey)?
+    // 32 raw bytes are taken as they are: any of them may look like whitespace.
+    let bytes = if text.len() == 32 {
+        text.to_vec()
     } else {
-        trimmed.to_vec()
+        let trimmed = text.trim_ascii();
+        if trimmed.len() != 64 {
+            return Err(SigningError::BadPrivateKey);
+        }
+        hex::decode(trimmed).map_err(|_| SigningError::BadPrivateKey)?
     };
     SigningKey::from_slice(DEFAULT_DISTID, &bytes).map_err(|_| SigningError::BadPrivateKey)
 }
@@ -138,6 +142,20 @@ mod tests {
             changed[i] ^= 0x80;
             assert!(verify(&public, &message, &changed).is_err());
         }
+    }
+
+    #[test]
+    fn raw_keys_that_look_like_whitespace_are_keys() {
+        // A raw key may begin and end with bytes that are ASCII whitespace; they are not trimmed.
+        let mut raw = [0x42u8; 32];
+        raw[0] = b' ';
+        raw[31] = b'\n';
+        let key = parse_private_key(&raw).unwrap();
+        let hex_form = format!("  {}\n", hex::encode(raw));
+        assert_eq!(
+            public_key_of(&parse_private_key(hex_form.as_bytes()).unwrap()),
+            public_key_of(&key)
+        );
     }
 
     #[test]

@@ -194,6 +194,18 @@ async fn every_class_of_bad_input_gets_its_code_and_field_and_nothing_is_stored(
         IA,
         &field,
     );
+    // The row 2: 5,000,000,000,000 万元 in a PARTIAL T01, which once overflowed a department's total.
+    let d = with(|d| {
+        d.tables[0].completeness = pb::TableCompleteness::Partial as i32;
+        set_cell(d, "T01", "income_total", "amount", "5000000000000");
+    });
+    let field = path_of(&d, "T01", "income_total", "amount");
+    cases.check(
+        "5·10^12 万元 in a PARTIAL T01",
+        submit(&mut unit, d).await,
+        IA,
+        &field,
+    );
     let d = with(|d| {
         d.procurement.as_mut().unwrap().total = Some(pb::Decimal {
             value: "99999999999999999999".into(),

@@ -272,6 +272,32 @@ async fn the_readmes_walk_works_as_written() {
         "{listed}"
     );
 
+    // A refused submission is told once, in words, field by field.
+    let bad = walk.work.path().join("bad.json");
+    let text =
+        std::fs::read_to_string(&corrected)
+            .unwrap()
+            .replacen("\"8190.84\"", "\"8,190.84\"", 1);
+    std::fs::write(&bad, text).unwrap();
+    let refused = walk
+        .run(
+            unit,
+            &["submit", bad.to_str().unwrap(), "--idempotency-key", "bad"],
+        )
+        .await;
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with("error: the request was refused:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("is not a plain decimal number").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("InvalidArgument"), "{stderr}");
+
     // The unit cannot act as its reviewer.
     let denied = walk
         .run(
