@@ -76,6 +76,23 @@ enum Target {
     /// A level marker of generated phrases: (generated index).
     Marker(usize),
     Budget(usize),
+    /// A parallel form naming several phrases at once ("收、支总计各为…").
+    Parallel(usize),
+    /// The name of another line that contains a label ("政府性基金预算财政拨款收入" contains "财政拨款收入"):
+    /// matched so that the label inside it is not read as its own.
+    Other,
+}
+
+/// Several phrases named at once and given their figures in order: "收入总计、支出总计分别为A、B万元",
+/// "收、支总计各是A、B万元", "均为A万元".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parallel {
+    pub section: String,
+    /// The forms as written (normalized).
+    pub forms: Vec<String>,
+    /// The phrases, in the order their figures come.
+    pub phrases: Vec<usize>,
+    pub line: usize,
 }
 
 /// All labels of one section in one automaton, so that a text is read once whatever the number of phrases.
@@ -96,6 +113,7 @@ pub struct NarrativeChecks {
     pub phrases: Vec<Phrase>,
     pub generated: Vec<GeneratedPhrases>,
     pub budget_variances: Vec<BudgetVariance>,
+    pub parallels: Vec<Parallel>,
     matchers: HashMap<String, SectionMatcher>,
 }
 
@@ -106,6 +124,7 @@ impl PartialEq for NarrativeChecks {
             && self.phrases == other.phrases
             && self.generated == other.generated
             && self.budget_variances == other.budget_variances
+            && self.parallels == other.parallels
     }
 }
 
@@ -122,25 +141,26 @@ impl NarrativeChecks {
     }
 }
 
-/// Full-width punctuation as ASCII, so that "（类）" and "(类)", "：" and ":" match alike.
+/// One form for what units and regions write differently: full-width punctuation, digits and "％" as ASCII, so
+/// that "（类）" and "(类)", "：" and ":", "１２％" and "12%" match alike; quotation marks dropped, so that
+/// "“三公”经费" and "三公经费" do.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (i, c) in text.char_indices() {
-        let ascii = match c {
-            '（' => '(',
-            '）' => ')',
-            '：' => ':',
-            '，' => ',',
-            '；' => ';',
-            '　' => ' ',
-            _ => continue,
-        };
-        out.push_str(&text[copied..i]);
-        out.push(ascii);
-        copied = i + c.len_utf8();
+    for c in text.chars() {
+        match c {
+            '（' => out.push('('),
+            '）' => out.push(')'),
+            '：' => out.push(':'),
+            '，' => out.push(','),
+            '；' => out.push(';'),
+            '　' => out.push(' '),
+            '％' => out.push('%'),
+            '．' => out.push('.'),
+            '０'..='９' => out.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+            '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' => {}
+            _ => out.push(c),
+        }
     }
-    out.push_str(&text[copied..]);
     out
 }
 
@@ -156,6 +176,19 @@ struct RawNarrative {
     generated: Vec<RawGenerated>,
     #[serde(default)]
     budget_variance: Vec<RawBudgetVariance>,
+    #[serde(default)]
+    parallel: Vec<RawParallel>,
+    /// Names of lines that contain a label but mean another line; table lines and code names are known already.
+    #[serde(default)]
+    other_names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParallel {
+    section: toml::Spanned<String>,
+    forms: Vec<String>,
+    labels: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -362,6 +395,51 @@ pub(super) fn load(
             line: line_of(b.section.span()),
         });
     }
+    let mut parallels = Vec::new();
+    for p in raw.parallel {
+        let section = section(&p.section)?;
+        let mut indices = Vec::new();
+        for label in &p.labels {
+            let label = normalize(label);
+            let index = phrases
+                .iter()
+                .position(|ph| ph.section == section && ph.label == label)
+                .ok_or_else(|| {
+                    file.error_at(
+                        p.section.span(),
+                        format!(
+                            "no phrase \"{label}\" in section {section} for this parallel form"
+                        ),
+                    )
+                })?;
+            indices.push(index);
+        }
+        parallels.push(Parallel {
+            section,
+            forms: p.forms.iter().map(|f| normalize(f)).collect(),
+            phrases: indices,
+            line: line_of(p.section.span()),
+        });
+    }
+    // Every name a text may use for a line: table lines, code names, every section's labels, and the names the
+    // file adds. A label is read only where the text does not name a longer line that contains it.
+    let mut names: Vec<String> = taxonomy
+        .tables
+        .iter()
+        .flat_map(|t| t.lines.iter().map(|l| normalize(&l.name)))
+        .chain(
+            taxonomy
+                .code_lists
+                .values()
+                .flat_map(|l| l.entries.values().map(|e| normalize(&e.name))),
+        )
+        .chain(phrases.iter().map(|p| p.label.clone()))
+        .chain(budget_variances.iter().map(|b| b.label.clone()))
+        .chain(raw.other_names.iter().map(|n| normalize(n)))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
     let mut patterns: HashMap<String, (Vec<String>, Vec<Target>)> = HashMap::new();
     for (i, phrase) in phrases.iter().enumerate() {
         let entry = patterns.entry(phrase.section.clone()).or_default();
@@ -379,6 +457,23 @@ pub(super) fn load(
         let entry = patterns.entry(variance.section.clone()).or_default();
         entry.0.push(variance.label.clone());
         entry.1.push(Target::Budget(i));
+    }
+    for (i, parallel) in parallels.iter().enumerate() {
+        let entry = patterns.entry(parallel.section.clone()).or_default();
+        for form in &parallel.forms {
+            entry.0.push(form.clone());
+            entry.1.push(Target::Parallel(i));
+        }
+    }
+    for (labels, targets) in patterns.values_mut() {
+        for name in &names {
+            // A name that is a label (or a marker) of the section is that label; only longer names of other
+            // lines block it.
+            if !labels.contains(name) && labels.iter().any(|l| name.contains(l.as_str())) {
+                labels.push(name.clone());
+                targets.push(Target::Other);
+            }
+        }
     }
     let mut matchers = HashMap::new();
     for (section, (labels, targets)) in patterns {
@@ -406,6 +501,7 @@ pub(super) fn load(
         phrases,
         generated,
         budget_variances,
+        parallels,
     })
 }
 
@@ -426,6 +522,20 @@ struct Statement {
     change: Option<Stated>,
     /// Signed: 下降 is negative.
     rate: Option<Stated>,
+    /// "持平": no change, and so no rate to check against it.
+    flat: bool,
+    /// Figures read but not taken: in another unit than the phrase's, or otherwise uncertain.
+    unsure: u32,
+}
+
+impl Statement {
+    /// Whether it states anything to check.
+    fn states_something(&self) -> bool {
+        self.amount.is_some()
+            || self.share.is_some()
+            || self.change.is_some()
+            || self.rate.is_some()
+    }
 }
 
 /// Reads a number written with optional thousands separators: "8,190.84", "406.99", "269".
@@ -460,13 +570,28 @@ fn read_number(text: &str) -> Option<(Value, usize)> {
     digits.parse().ok().map(|value| (value, i))
 }
 
-/// Skips what may stand between a label and its figure: "为", "是", ":", spaces and a parenthesis
+/// Words that may stand between a label and its figure, longest first.
+const CONNECTORS: [&str; 9] = [
+    "共计",
+    "合计为",
+    "总计为",
+    "达到",
+    "为",
+    "是",
+    "达",
+    ":",
+    " ",
+];
+
+/// Skips what may stand between a label and its figure: "为", "是", "共计", ":", spaces and a parenthesis
 /// ("使用非财政拨款结余(含专用结余)0.00万元").
 fn skip_connector(text: &str) -> &str {
     let mut rest = text;
     loop {
         let before = rest.len();
-        rest = rest.trim_start_matches([' ', ':', '为', '是']);
+        if let Some(after) = CONNECTORS.iter().find_map(|c| rest.strip_prefix(c)) {
+            rest = after;
+        }
         if rest.starts_with('(')
             && let Some(close) = rest.find(')')
             && close < 60
@@ -479,100 +604,309 @@ fn skip_connector(text: &str) -> &str {
     }
 }
 
-const CHANGE_LEADS: [&str; 5] = [
-    "与上年相比,",
-    "与上年相比",
-    "比上年决算",
-    "比上年",
-    "较上年",
+/// What opens a comparison with last year, longest first: "与上年相比,", "比上年决算", "较2023年", "同比".
+fn change_lead(text: &str) -> Option<&str> {
+    const LEADS: [&str; 14] = [
+        "与上年相比,",
+        "与上年相比",
+        "与上年度相比,",
+        "与上年度相比",
+        "比上年决算",
+        "比上年度",
+        "较上年决算",
+        "较上年度",
+        "比上年",
+        "较上年",
+        "较去年",
+        "同比",
+        // "与上年持平"
+        "与上年度",
+        "与上年",
+    ];
+    if let Some(after) = LEADS.iter().find_map(|lead| text.strip_prefix(lead)) {
+        return Some(after);
+    }
+    // "较2023年", "比2023年决算", "与2023年相比": a year named instead of "上年".
+    for lead in ["较", "比", "与"] {
+        let Some(after) = text.strip_prefix(lead) else {
+            continue;
+        };
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 4 && after[4..].starts_with('年') {
+            let mut rest = &after[4 + '年'.len_utf8()..];
+            for tail in ["度", "决算", "相比,", "相比"] {
+                rest = rest.strip_prefix(tail).unwrap_or(rest);
+            }
+            return Some(rest);
+        }
+    }
+    None
+}
+
+/// A figure followed by its unit, in the unit a phrase states (万元 also read from 元: 81,908,400.00元 is
+/// 8,190.84000000 万元, keeping the precision it was written with). `None` when no figure; `Some(Err)` when a
+/// figure stands there in another unit, which cannot be compared with certainty.
+fn read_figure(text: &str, unit: &str) -> Option<Result<(Value, usize), ()>> {
+    let (value, used) = read_number(text)?;
+    let after = text[used..].trim_start_matches(' ');
+    let skipped = text.len() - used - after.len();
+    if after.starts_with(unit) {
+        return Some(Ok((value, used + skipped + unit.len())));
+    }
+    if unit == "万元" && after.starts_with('元') {
+        let decimal = value.decimal();
+        let scaled = rust_decimal::Decimal::try_from_i128_with_scale(
+            decimal.mantissa(),
+            decimal.scale() + 4,
+        );
+        return Some(match scaled {
+            Ok(scaled) => Ok((
+                Value::from_decimal(scaled),
+                used + skipped + '元'.len_utf8(),
+            )),
+            Err(_) => Err(()),
+        });
+    }
+    Some(Err(()))
+}
+
+/// A percentage: a number followed by "%".
+fn read_percent(text: &str) -> Option<(Value, usize)> {
+    let (value, used) = read_number(text)?;
+    text[used..].starts_with('%').then_some((value, used + 1))
+}
+
+fn negated(value: Value) -> Value {
+    Value::from_decimal(-value.decimal())
+}
+
+/// Verbs of a change and their sign; after them a figure in the phrase's unit is a change, a percentage a rate.
+const CHANGE_VERBS: [(&str, bool); 14] = [
+    ("增长率为", false),
+    ("增长率", false),
+    ("下降率为", true),
+    ("下降率", true),
+    ("增幅为", false),
+    ("增幅", false),
+    ("降幅为", true),
+    ("降幅", true),
+    ("增加", false),
+    ("增长", false),
+    ("上升", false),
+    ("减少", true),
+    ("下降", true),
+    ("降低", true),
 ];
 
 /// Reads the statement after a label. Items after the figure belong to it until something else starts; a
-/// sentence that begins "与上年相比" continues the previous one.
+/// sentence that begins with a comparison with last year ("与上年相比…") continues the previous one. What is
+/// read but cannot be taken with certainty (a figure in another unit) is counted in `unsure`.
 fn read_statement(text: &str, unit: &str) -> Statement {
     let mut statement = Statement::default();
     let mut rest = skip_connector(text);
-    if let Some((value, used)) = read_number(rest)
-        && rest[used..].starts_with(unit)
-    {
-        statement.amount = Some(Stated { value });
-        rest = &rest[used + unit.len()..];
+    match read_figure(rest, unit) {
+        Some(Ok((value, used))) => {
+            statement.amount = Some(Stated { value });
+            rest = &rest[used..];
+        }
+        Some(Err(())) => {
+            statement.unsure += 1;
+            return statement;
+        }
+        None => {}
     }
     loop {
-        rest = rest.trim_start_matches([',', ' ']);
+        rest = rest.trim_start_matches([',', ' ', '、']);
         if let Some(after) = rest.strip_prefix('。').or_else(|| rest.strip_prefix(';')) {
-            if CHANGE_LEADS.iter().any(|lead| after.starts_with(lead)) && statement.change.is_none()
+            if change_lead(after).is_some()
+                && statement.change.is_none()
+                && statement.rate.is_none()
             {
                 rest = after;
                 continue;
             }
             break;
         }
-        if let Some(after) = CHANGE_LEADS.iter().find_map(|lead| rest.strip_prefix(lead)) {
+        if let Some(after) = change_lead(rest) {
             rest = after;
             continue;
+        }
+        if let Some(after) = rest.strip_prefix("持平") {
+            // Unchanged: a change of zero, to the fen.
+            statement.change.get_or_insert(Stated {
+                value: Value::from_decimal(Decimal::new(0, 2)),
+            });
+            statement.flat = true;
+            rest = after;
+            continue;
+        }
+        if let Some(after) = ["所占比重为", "所占比重", "占比为", "占比", "比重为", "比重"]
+            .iter()
+            .find_map(|w| rest.strip_prefix(w))
+        {
+            match read_percent(skip_connector(after)) {
+                Some((value, used)) => {
+                    statement.share.get_or_insert(Stated { value });
+                    let after = skip_connector(after);
+                    rest = &after[used..];
+                    continue;
+                }
+                None => break,
+            }
         }
         if let Some(after) = rest.strip_prefix('占') {
             // "占86.32%", "占本年支出合计的88.68%": the first number after 占, if a percentage.
             let digit = after.find(|c: char| c.is_ascii_digit());
             match digit {
-                Some(d) if after[..d].chars().count() <= 20 => match read_number(&after[d..]) {
-                    Some((value, used)) if after[d + used..].starts_with('%') => {
+                Some(d) if after[..d].chars().count() <= 20 => match read_percent(&after[d..]) {
+                    Some((value, used)) => {
                         statement.share.get_or_insert(Stated { value });
-                        rest = &after[d + used + 1..];
+                        rest = &after[d + used..];
                         continue;
                     }
-                    _ => break,
+                    None => break,
                 },
                 _ => break,
             }
         }
-        let signed = |prefix: &str,
-                      negative: bool,
-                      suffix: &str,
-                      rest: &str|
-         -> Option<(Stated, usize)> {
-            let after = rest.strip_prefix(prefix)?;
-            let (value, used) = read_number(after)?;
-            let after_number = &after[used..];
-            let unit_len = if suffix.is_empty() {
-                after_number
-                    .chars()
-                    .take_while(|c| {
-                        !c.is_ascii_punctuation() && *c != '。' && *c != ',' && !c.is_ascii_digit()
-                    })
-                    .take(3)
-                    .map(char::len_utf8)
-                    .sum()
-            } else if after_number.starts_with(suffix) {
-                suffix.len()
-            } else {
-                return None;
-            };
-            let value = if negative {
-                Value::from_decimal(-value.decimal())
-            } else {
-                value
-            };
-            Some((Stated { value }, prefix.len() + used + unit_len))
-        };
-        if let Some((stated, used)) =
-            signed("增加", false, "", rest).or_else(|| signed("减少", true, "", rest))
-        {
-            statement.change.get_or_insert(stated);
-            rest = &rest[used..];
-            continue;
-        }
-        if let Some((stated, used)) =
-            signed("增长", false, "%", rest).or_else(|| signed("下降", true, "%", rest))
-        {
-            statement.rate.get_or_insert(stated);
-            rest = &rest[used..];
-            continue;
+        if let Some((verb, negative)) = CHANGE_VERBS.iter().find(|(v, _)| rest.starts_with(v)) {
+            let after = skip_connector(&rest[verb.len()..]);
+            if let Some((value, used)) = read_percent(after) {
+                let value = if *negative { negated(value) } else { value };
+                statement.rate.get_or_insert(Stated { value });
+                rest = &after[used..];
+                continue;
+            }
+            match read_figure(after, unit) {
+                Some(Ok((value, used))) => {
+                    let value = if *negative { negated(value) } else { value };
+                    statement.change.get_or_insert(Stated { value });
+                    rest = &after[used..];
+                    continue;
+                }
+                Some(Err(())) => {
+                    statement.unsure += 1;
+                    break;
+                }
+                None => break,
+            }
         }
         break;
     }
     statement
+}
+
+/// The figures of a parallel statement ("各为A、B万元", "分别增长x%、y%", "均为A万元"), one per label; `None`
+/// when it does not give exactly as many as there are labels (or one for all, after 均 or 都).
+fn read_parallel(text: &str, unit: &str, labels: usize) -> Option<Vec<Statement>> {
+    const DISTRIBUTIVE: [&str; 10] = [
+        "分别为",
+        "分别是",
+        "分别",
+        "各为",
+        "各是",
+        "各",
+        "均为",
+        "均是",
+        "都为",
+        "都是",
+    ];
+    let mut statements = vec![Statement::default(); labels];
+    let mut rest = skip_connector(text);
+    let read_list = |rest: &str, percent: bool| -> Option<(Vec<Value>, usize)> {
+        let mut values = Vec::new();
+        let mut at = 0;
+        loop {
+            let piece = &rest[at..];
+            // The unit may follow each figure or only the last.
+            let (value, used) = read_number(piece)?;
+            let mut used = used;
+            let after = &piece[used..];
+            if percent {
+                if let Some(stripped) = after.strip_prefix('%') {
+                    used += piece[used..].len() - stripped.len();
+                }
+            } else if after.starts_with(unit) {
+                used += unit.len();
+            } else if unit == "万元" && after.starts_with('元') {
+                return None;
+            }
+            values.push(value);
+            at += used;
+            let next = &rest[at..];
+            let separator = ["、", ",", "和", "与"].iter().find_map(|s| {
+                next.strip_prefix(s)
+                    .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+                    .map(|n| next.len() - n.len())
+            });
+            match separator {
+                Some(skip) => at += skip,
+                None => {
+                    let closed = if percent {
+                        rest[..at].ends_with('%')
+                    } else {
+                        rest[..at].ends_with(unit)
+                    };
+                    return closed.then_some((values, at));
+                }
+            }
+        }
+    };
+    let fit = |values: Vec<Value>, all: bool| -> Option<Vec<Value>> {
+        match (values.len(), all) {
+            (1, true) => Some(vec![values[0]; labels]),
+            (n, false) if n == labels => Some(values),
+            _ => None,
+        }
+    };
+    let word = DISTRIBUTIVE.iter().find(|w| rest.starts_with(*w))?;
+    let all = word.starts_with('均') || word.starts_with('都');
+    rest = skip_connector(&rest[word.len()..]);
+    let (amounts, used) = read_list(rest, false)?;
+    let amounts = fit(amounts, all)?;
+    for (statement, value) in statements.iter_mut().zip(amounts) {
+        statement.amount = Some(Stated { value });
+    }
+    rest = &rest[used..];
+    // A comparison with last year, distributed the same way: "与上年相比各增加a、b万元，分别增长x%、y%".
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        rest = rest.strip_prefix('。').unwrap_or(rest);
+        if let Some(after) = change_lead(rest) {
+            rest = after.trim_start_matches([',', ' ']);
+            continue;
+        }
+        let Some(word) = DISTRIBUTIVE.iter().find(|w| rest.starts_with(*w)) else {
+            break;
+        };
+        let all = word.starts_with('均') || word.starts_with('都');
+        let after_word = &rest[word.len()..];
+        let Some((verb, negative)) = CHANGE_VERBS.iter().find(|(v, _)| after_word.starts_with(v))
+        else {
+            break;
+        };
+        let list = skip_connector(&after_word[verb.len()..]);
+        let percent = read_percent(list).is_some()
+            || read_number(list).is_some_and(|(_, u)| !list[u..].starts_with(unit));
+        let Some((values, used)) = read_list(list, percent) else {
+            break;
+        };
+        let Some(values) = fit(values, all) else {
+            break;
+        };
+        for (statement, value) in statements.iter_mut().zip(values) {
+            let stated = Stated {
+                value: if *negative { negated(value) } else { value },
+            };
+            if percent {
+                statement.rate.get_or_insert(stated);
+            } else {
+                statement.change.get_or_insert(stated);
+            }
+        }
+        rest = &list[used..];
+    }
+    Some(statements)
 }
 
 // ---- checking ----
@@ -920,6 +1254,7 @@ pub(super) fn run(
         context,
         report,
     };
+    let first_finding = checker.report.findings.len();
     for (key, text) in &texts {
         let Some(matcher) = narrative.matchers.get(*key) else {
             continue;
@@ -930,7 +1265,8 @@ pub(super) fn run(
                 Target::Phrase(i) => {
                     let phrase = &narrative.phrases[i];
                     let statement = read_statement(&text[end..], &phrase.unit);
-                    if statement != Statement::default() {
+                    checker.report.checks_not_evaluated += statement.unsure;
+                    if statement.states_something() {
                         checker.check_statement(
                             key,
                             &phrase.label,
@@ -939,6 +1275,27 @@ pub(super) fn run(
                             &phrase.value,
                             phrase.share_of.as_ref(),
                         );
+                    }
+                }
+                Target::Parallel(p) => {
+                    let parallel = &narrative.parallels[p];
+                    let unit = &narrative.phrases[parallel.phrases[0]].unit;
+                    match read_parallel(&text[end..], unit, parallel.phrases.len()) {
+                        Some(statements) => {
+                            for (&i, statement) in parallel.phrases.iter().zip(&statements) {
+                                let phrase = &narrative.phrases[i];
+                                checker.check_statement(
+                                    key,
+                                    &phrase.label,
+                                    &phrase.unit,
+                                    statement,
+                                    &phrase.value,
+                                    phrase.share_of.as_ref(),
+                                );
+                            }
+                        }
+                        // Named together but not given in a form read with certainty: nothing is checked.
+                        None => checker.report.checks_not_evaluated += 1,
                     }
                 }
                 Target::Marker(g) => {
@@ -954,7 +1311,8 @@ pub(super) fn run(
                             .unwrap_or(after),
                         "万元",
                     );
-                    if statement == Statement::default() {
+                    checker.report.checks_not_evaluated += statement.unsure;
+                    if !statement.states_something() {
                         continue;
                     }
                     let value = Expr::Cell(super::ast::CellRef {
@@ -974,7 +1332,20 @@ pub(super) fn run(
                 Target::Budget(b) => {
                     checker.check_budget_variance(&narrative.budget_variances[b], text, end)
                 }
+                // Another line's name: its figure is not a label's.
+                Target::Other => {}
             }
+        }
+    }
+    // A statement said twice (in two sections, or twice in one) is one finding.
+    let mut seen = std::collections::HashSet::new();
+    let mut index = first_finding;
+    while index < checker.report.findings.len() {
+        let f = &checker.report.findings[index];
+        if seen.insert((f.rule_id.clone(), f.message.clone())) {
+            index += 1;
+        } else {
+            checker.report.findings.remove(index);
         }
     }
 }
@@ -1040,10 +1411,54 @@ mod tests {
             read_statement("为7974.18万元,总预算", "万元").amount,
             v("7974.18")
         );
-        assert_eq!(
-            read_statement("8辆,价值296.94万元", "万元"),
-            Statement::default()
+        // A figure in another unit is not taken, and is counted as not evaluated.
+        let other_unit = read_statement("8辆,价值296.94万元", "万元");
+        assert!(!other_unit.states_something());
+        assert_eq!(other_unit.unsure, 1);
+    }
+
+    #[test]
+    fn parallel_statements_give_each_label_its_figure() {
+        let text = normalize(
+            "各是8,597.83万元、8,597.84万元,与上年相比各增加1.00万元、2.00万元,分别增长0.01%、0.02%。",
         );
+        let statements = read_parallel(&text, "万元", 2).unwrap();
+        assert_eq!(statements[0].amount, v("8597.83"));
+        assert_eq!(statements[1].amount, v("8597.84"));
+        assert_eq!(statements[1].change, v("2.00"));
+        assert_eq!(statements[1].rate, v("0.02"));
+        let all = read_parallel("均为100.00万元。", "万元", 2).unwrap();
+        assert_eq!((all[0].amount, all[1].amount), (v("100.00"), v("100.00")));
+        // One figure without 均, or a figure in another unit: not read.
+        assert!(read_parallel("各为100.00万元。", "万元", 2).is_none());
+        assert!(read_parallel("各为100.00元、200.00元。", "万元", 2).is_none());
+        assert!(read_parallel("100.00万元、200.00万元。", "万元", 2).is_none());
+    }
+
+    #[test]
+    fn comparisons_with_last_year_are_worded_many_ways() {
+        for lead in [
+            "较上年",
+            "比上年决算",
+            "与上年相比,",
+            "同比",
+            "较2023年",
+            "比2023年度",
+            "与2023年相比",
+        ] {
+            let text = format!("100.00万元,{lead}增加10.00万元,增长11.11%");
+            let statement = read_statement(&text, "万元");
+            assert_eq!(statement.change, v("10.00"), "{lead}");
+            assert_eq!(statement.rate, v("11.11"), "{lead}");
+        }
+        let rate_only = read_statement("100.00万元,比上年减少10.00%", "万元");
+        assert_eq!((rate_only.change, rate_only.rate), (None, v("-10.00")));
+        let flat = read_statement("100.00万元,与上年持平", "万元");
+        assert!(flat.flat);
+        assert_eq!(flat.change, v("0.00"));
+        let yuan = read_statement("1,000,000.00元,比上年增加10,000.00元", "万元");
+        assert_eq!(yuan.amount, v("100.00000000"));
+        assert_eq!(yuan.change, v("1.00000000"));
     }
 
     #[test]
