@@ -274,6 +274,20 @@ impl Interval {
         }
     }
 
+    /// An interval from its bounds and the value at face value (lo ≤ nominal ≤ hi).
+    pub fn from_bounds(lo: Decimal, nominal: Decimal, hi: Decimal) -> Interval {
+        let (lo, nominal, hi) = (
+            Interval::exact(lo).lo,
+            Interval::exact(nominal).lo,
+            Interval::exact(hi).lo,
+        );
+        Interval {
+            lo: lo.min(nominal),
+            hi: hi.max(nominal),
+            nominal,
+        }
+    }
+
     pub fn zero() -> Interval {
         Interval {
             lo: 0,

@@ -1,8 +1,10 @@
 //! The scoring policy of self-evaluations (赋分规则) — declared per region and year in `scoring.toml` — and the
 //! recomputation of completion rates and scores from an indicator's target and actual value.
 //!
-//! Every result is an interval: targets and actual values are rounded figures, so a recomputed score is a range,
-//! and a stated score is consistent when it falls in that range at its own precision.
+//! A target is a promise stated exactly ("≤5万元" means five, not anything that rounds to five), so however it is
+//! printed ("5" or "5.00") the verdict is the same; an actual value is a measurement, rounded to its last decimal,
+//! and so is a stated score. A recomputed score is therefore an interval, and a stated score is consistent when it
+//! falls in that interval at its own precision.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,9 @@ pub enum ExecutionMethod {
     /// Zero at or below `zero_at` percent, full weight at `full_at` percent or above, linear between
     /// (e.g. 新疆: (执行率 − 60%) / 40% × 分值).
     Linear { zero_at: Decimal, full_at: Decimal },
+    /// Steps: (the rate at or above which, the percent of the weight earned), highest first; below the last
+    /// step nothing.
+    Stepped(Vec<(Decimal, Decimal)>),
 }
 
 /// How a ≤ target (a cost or a duration) that is exceeded is scored under 按照完成比例赋分.
@@ -32,6 +37,20 @@ pub enum OverLimit {
     Deduct,
     /// weight × target/actual.
     Ratio,
+    /// Nothing: a limit exceeded earns no score.
+    Zero,
+}
+
+/// The completion rate units state for a target exceeded (actual above a ≥ or = target) or a limit kept (a ≤
+/// target met).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AboveTarget {
+    /// Counted at 100%: the common practice (96% against ≥90% is stated 100%; 0% against ≤1% too).
+    Capped,
+    /// actual ÷ target as it is (106.67%).
+    Actual,
+    /// Either, as units of the region state both: anything from 100% to actual ÷ target.
+    Either,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +60,11 @@ pub struct ScoringPolicy {
     /// Scores are stated to at least this many decimals (tables drop trailing zeros: "9.8" is 9.80).
     pub score_decimals: u32,
     pub execution: ExecutionMethod,
+    /// The execution score's weight (分值) the region sets: the execution-score check runs against it even when
+    /// the weight a table states is wrong.
+    pub execution_weight: Decimal,
+    /// The completion rate stated for a target exceeded.
+    pub above_target: AboveTarget,
     /// Completion counted at most, in percent, for ≥ and = targets.
     pub completion_cap: Decimal,
     pub over_limit: OverLimit,
@@ -48,6 +72,8 @@ pub struct ScoringPolicy {
     pub grades: BTreeMap<String, Decimal>,
     /// 直接赋分: percent of the weight when the target is not met.
     pub direct_unmet: Decimal,
+    /// Units the region counts as the same measure ("篇" and "条" of articles): groups of names.
+    pub equivalent_units: Vec<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -55,18 +81,36 @@ pub struct ScoringPolicy {
 struct RawPolicy {
     mismatch_severity: String,
     score_decimals: u32,
+    #[serde(default)]
+    units: RawUnits,
+    completion: RawCompletion,
     execution: RawExecution,
     proportional: RawProportional,
     graded: RawGraded,
     direct: RawDirect,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUnits {
+    #[serde(default)]
+    equivalent: Vec<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompletion {
+    above_target: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExecution {
+    weight: Decimal,
     method: String,
     zero_at: Option<Decimal>,
     full_at: Option<Decimal>,
+    steps: Option<Vec<(Decimal, Decimal)>>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +148,23 @@ impl ScoringPolicy {
         })?;
         let execution = match raw.execution.method.as_str() {
             "proportional" => ExecutionMethod::Proportional,
+            "stepped" => {
+                let mut steps = raw.execution.steps.clone().unwrap_or_default();
+                steps.sort_by_key(|(rate, _)| std::cmp::Reverse(*rate));
+                if steps.is_empty()
+                    || steps.iter().any(|(rate, share)| {
+                        rate.is_sign_negative() || *share > Decimal::ONE_HUNDRED
+                    })
+                {
+                    return Err((
+                        at("method"),
+                        "the stepped method needs steps = [[rate, percent of the weight], …] with rates ≥ 0 and \
+                         percents ≤ 100"
+                            .to_owned(),
+                    ));
+                }
+                ExecutionMethod::Stepped(steps)
+            }
             "linear" => match (raw.execution.zero_at, raw.execution.full_at) {
                 (Some(zero_at), Some(full_at)) if zero_at < full_at => {
                     ExecutionMethod::Linear { zero_at, full_at }
@@ -118,20 +179,40 @@ impl ScoringPolicy {
             other => {
                 return Err((
                     at("method"),
-                    format!("unknown execution method \"{other}\" (proportional or linear)"),
+                    format!(
+                        "unknown execution method \"{other}\" (proportional, linear or stepped)"
+                    ),
                 ));
             }
         };
         let over_limit = match raw.proportional.over_limit.as_str() {
             "deduct" => OverLimit::Deduct,
             "ratio" => OverLimit::Ratio,
+            "zero" => OverLimit::Zero,
             other => {
                 return Err((
                     at("over_limit"),
-                    format!("unknown over_limit \"{other}\" (deduct or ratio)"),
+                    format!("unknown over_limit \"{other}\" (deduct, ratio or zero)"),
                 ));
             }
         };
+        let above_target = match raw.completion.above_target.as_str() {
+            "capped" => AboveTarget::Capped,
+            "actual" => AboveTarget::Actual,
+            "either" => AboveTarget::Either,
+            other => {
+                return Err((
+                    at("above_target"),
+                    format!("unknown above_target \"{other}\" (capped, actual or either)"),
+                ));
+            }
+        };
+        if raw.execution.weight <= Decimal::ZERO || raw.execution.weight > Decimal::ONE_HUNDRED {
+            return Err((
+                at("weight"),
+                "the execution weight is more than 0 and at most 100".to_owned(),
+            ));
+        }
         if raw.score_decimals > 6 {
             return Err((
                 at("score_decimals"),
@@ -142,10 +223,13 @@ impl ScoringPolicy {
             mismatch_severity,
             score_decimals: raw.score_decimals,
             execution,
+            execution_weight: raw.execution.weight,
+            above_target,
             completion_cap: raw.proportional.completion_cap,
             over_limit,
             grades: raw.graded.grades,
             direct_unmet: raw.direct.unmet,
+            equivalent_units: raw.units.equivalent,
         })
     }
 
@@ -154,10 +238,11 @@ impl ScoringPolicy {
         Interval::rounded(score.decimal(), score.scale().max(self.score_decimals))
     }
 
-    /// The execution score of an evaluation, from its total funds row's 执行数 / 全年预算数.
+    /// The execution score of an evaluation, from its total funds row's 执行数 / 全年预算数, out of the declared
+    /// execution weight (not the one the table states, which may itself be wrong).
     pub fn execution_score(&self, evaluation: &Evaluation) -> Option<Interval> {
         let total = evaluation.funds_row(FundsSource::Total)?;
-        let weight = total.weight?.exact_interval();
+        let weight = Interval::exact(self.execution_weight);
         let rate = total
             .executed?
             .rounded_interval()
@@ -175,6 +260,16 @@ impl ScoringPolicy {
                     .checked_div(&span)?
                     .percent()?
             }
+            ExecutionMethod::Stepped(steps) => {
+                // The step a rate reaches; a rate whose interval straddles a threshold could be either step.
+                let step = |rate: Decimal| {
+                    steps
+                        .iter()
+                        .find(|(threshold, _)| rate >= *threshold)
+                        .map_or(Decimal::ZERO, |(_, share)| *share)
+                };
+                Interval::from_bounds(step(rate.lo()), step(rate.nominal()), step(rate.hi()))
+            }
         };
         weight.checked_mul(&share)?.checked_div(&hundred)
     }
@@ -182,9 +277,9 @@ impl ScoringPolicy {
     /// Everything the policy says of an indicator, computed once: the rules ask for completion, score and
     /// comparability of every indicator, and recomputing each from the measures would repeat the work.
     pub fn assess(&self, indicator: &Indicator) -> Assessment {
-        let comparison = comparison(indicator);
+        let comparison = self.comparison(indicator);
         Assessment {
-            kinds_match: kinds_match(indicator),
+            kinds_match: self.kinds_match(indicator),
             comparable: matches!(
                 comparison,
                 Some(Comparison::Ratio { .. } | Comparison::Met(_))
@@ -210,7 +305,29 @@ impl ScoringPolicy {
 
     fn completion_of(&self, comparison: &Comparison<'_>) -> Option<Interval> {
         match comparison {
-            Comparison::Ratio { ratio, .. } => Some(*ratio),
+            Comparison::Ratio {
+                ratio,
+                met,
+                upper_limit,
+            } => {
+                let hundred = Interval::whole(100);
+                // What "done" is stated as: a target exceeded, or a limit kept, counts as 100% where the region
+                // says so.
+                let capped = if *upper_limit {
+                    if *met { hundred } else { *ratio }
+                } else {
+                    ratio.min(&hundred)
+                };
+                Some(match self.above_target {
+                    AboveTarget::Capped => capped,
+                    AboveTarget::Actual => *ratio,
+                    AboveTarget::Either => Interval::from_bounds(
+                        capped.lo().min(ratio.lo()),
+                        capped.nominal(),
+                        capped.hi().max(ratio.hi()),
+                    ),
+                })
+            }
             Comparison::Met(met) => Some(if *met {
                 Interval::whole(100)
             } else {
@@ -257,6 +374,7 @@ impl ScoringPolicy {
                             OverLimit::Ratio => {
                                 hundred.checked_mul(&hundred)?.checked_div(ratio)?
                             }
+                            OverLimit::Zero => Interval::zero(),
                         }
                     }
                 } else {
@@ -296,34 +414,89 @@ enum Comparison<'i> {
     Grade(&'i str),
 }
 
-/// Units that name the same thing ("万" and "万元").
-fn same_unit(a: &str, b: &str) -> bool {
-    fn norm(unit: &str) -> &str {
-        unit.trim().trim_end_matches('元')
-    }
-    a == b || norm(a) == norm(b)
-}
-
-/// Whether target and actual are of the same kind (and, for numbers and durations, the same unit).
-pub fn kinds_match(indicator: &Indicator) -> Option<bool> {
-    let target = indicator.target.as_ref()?.value.as_ref()?;
-    let actual = indicator.actual.as_ref()?.value.as_ref()?;
-    Some(match (target, actual) {
-        (MeasureValue::Number { unit: a, .. }, MeasureValue::Number { unit: b, .. })
-        | (MeasureValue::Duration { unit: a, .. }, MeasureValue::Duration { unit: b, .. }) => {
-            same_unit(a, b)
+impl ScoringPolicy {
+    /// Units that name the same thing: "万" and "万元", and the groups the policy declares the same measure.
+    fn same_unit(&self, a: &str, b: &str) -> bool {
+        fn norm(unit: &str) -> &str {
+            unit.trim().trim_end_matches('元')
         }
-        (MeasureValue::Text(_), _) => true,
-        (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
-    })
-}
+        let (a, b) = (norm(a), norm(b));
+        a == b
+            || self.equivalent_units.iter().any(|group| {
+                group.iter().any(|u| norm(u) == a) && group.iter().any(|u| norm(u) == b)
+            })
+    }
 
-/// Whether target and actual can be compared as numbers or dates.
-pub fn comparable(indicator: &Indicator) -> bool {
-    matches!(
-        comparison(indicator),
-        Some(Comparison::Ratio { .. } | Comparison::Met(_))
-    )
+    /// Whether target and actual are of the same kind (and, for numbers and durations, the same unit).
+    pub fn kinds_match(&self, indicator: &Indicator) -> Option<bool> {
+        let target = indicator.target.as_ref()?.value.as_ref()?;
+        let actual = indicator.actual.as_ref()?.value.as_ref()?;
+        Some(match (target, actual) {
+            (MeasureValue::Number { unit: a, .. }, MeasureValue::Number { unit: b, .. })
+            | (MeasureValue::Duration { unit: a, .. }, MeasureValue::Duration { unit: b, .. }) => {
+                self.same_unit(a, b)
+            }
+            (MeasureValue::Text(_), _) => true,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        })
+    }
+
+    /// Whether target and actual can be compared as numbers or dates.
+    pub fn comparable(&self, indicator: &Indicator) -> bool {
+        matches!(
+            self.comparison(indicator),
+            Some(Comparison::Ratio { .. } | Comparison::Met(_))
+        )
+    }
+
+    fn comparison<'i>(&self, indicator: &'i Indicator) -> Option<Comparison<'i>> {
+        let target = indicator.target.as_ref()?;
+        let actual = indicator.actual.as_ref()?.value.as_ref()?;
+        if let MeasureValue::Text(statement) = actual {
+            return Some(Comparison::Grade(statement));
+        }
+        if !self.kinds_match(indicator)? {
+            return None;
+        }
+        let comparator = target.comparator.unwrap_or(Comparator::Eq);
+        let upper_limit = matches!(comparator, Comparator::Le | Comparator::Lt);
+        match (target.value.as_ref()?, actual) {
+            (MeasureValue::Date(t), MeasureValue::Date(a)) => {
+                // A date known to the day meets a month target when it falls in or before that month.
+                let (t, a) = (t.day_number(), a.day_number());
+                Some(Comparison::Met(match comparator {
+                    Comparator::Le | Comparator::Eq => a <= t,
+                    Comparator::Lt => a < t,
+                    Comparator::Ge => a >= t,
+                    Comparator::Gt => a > t,
+                    Comparator::Qualitative => return None,
+                }))
+            }
+            (target_value, actual_value) => {
+                // The target is a promise stated exactly; the actual value a rounded measurement.
+                let t = exact_number_of(target_value)?;
+                let a = number_of(actual_value)?;
+                let met = match comparator {
+                    Comparator::Ge | Comparator::Eq => t.may_be_le(&a),
+                    Comparator::Gt => t.may_be_lt(&a),
+                    Comparator::Le => a.may_be_le(&t),
+                    Comparator::Lt => a.may_be_lt(&t),
+                    Comparator::Qualitative => return None,
+                };
+                let ratio = if t.contains_zero() {
+                    // A target of zero ("差错率 ≤ 0%") has no ratio: met is full, missed is nothing.
+                    return Some(Comparison::Met(met));
+                } else {
+                    a.checked_div(&t)?.percent()?
+                };
+                Some(Comparison::Ratio {
+                    ratio,
+                    met,
+                    upper_limit,
+                })
+            }
+        }
+    }
 }
 
 fn number_of(value: &MeasureValue) -> Option<Interval> {
@@ -335,51 +508,12 @@ fn number_of(value: &MeasureValue) -> Option<Interval> {
     }
 }
 
-fn comparison(indicator: &Indicator) -> Option<Comparison<'_>> {
-    let target = indicator.target.as_ref()?;
-    let actual = indicator.actual.as_ref()?.value.as_ref()?;
-    if let MeasureValue::Text(statement) = actual {
-        return Some(Comparison::Grade(statement));
-    }
-    if !kinds_match(indicator)? {
-        return None;
-    }
-    let comparator = target.comparator.unwrap_or(Comparator::Eq);
-    let upper_limit = matches!(comparator, Comparator::Le | Comparator::Lt);
-    match (target.value.as_ref()?, actual) {
-        (MeasureValue::Date(t), MeasureValue::Date(a)) => {
-            // A date known to the day meets a month target when it falls in or before that month.
-            let (t, a) = (t.day_number(), a.day_number());
-            Some(Comparison::Met(match comparator {
-                Comparator::Le | Comparator::Eq => a <= t,
-                Comparator::Lt => a < t,
-                Comparator::Ge => a >= t,
-                Comparator::Gt => a > t,
-                Comparator::Qualitative => return None,
-            }))
-        }
-        (target_value, actual_value) => {
-            let t = number_of(target_value)?;
-            let a = number_of(actual_value)?;
-            let met = match comparator {
-                Comparator::Ge | Comparator::Eq => t.may_be_le(&a),
-                Comparator::Gt => t.may_be_lt(&a),
-                Comparator::Le => a.may_be_le(&t),
-                Comparator::Lt => a.may_be_lt(&t),
-                Comparator::Qualitative => return None,
-            };
-            let ratio = if t.contains_zero() {
-                // A target of zero ("差错率 ≤ 0%") has no ratio: met is full, missed is nothing.
-                return Some(Comparison::Met(met));
-            } else {
-                a.checked_div(&t)?.percent()?
-            };
-            Some(Comparison::Ratio {
-                ratio,
-                met,
-                upper_limit,
-            })
-        }
+fn exact_number_of(value: &MeasureValue) -> Option<Interval> {
+    match value {
+        MeasureValue::Number { value, .. }
+        | MeasureValue::Duration { value, .. }
+        | MeasureValue::Percent(value) => Some(value.exact_interval()),
+        _ => None,
     }
 }
 
@@ -393,7 +527,10 @@ mod tests {
             r#"
 mismatch_severity = "warning"
 score_decimals = 2
+[completion]
+above_target = "capped"
 [execution]
+weight = 10
 method = "linear"
 zero_at = 60
 full_at = 100
@@ -541,8 +678,8 @@ unmet = 0
             actual,
             ScoringRule::Proportional,
         );
-        assert_eq!(kinds_match(&i), Some(false));
-        assert!(!comparable(&i));
+        assert_eq!(policy().kinds_match(&i), Some(false));
+        assert!(!policy().comparable(&i));
         assert!(policy().expected_score(&i).is_none());
     }
 
@@ -602,9 +739,174 @@ unmet = 0
         assert!(!p.score_interval("8.95".parse().unwrap()).overlaps(&score));
     }
 
+    fn with(policy_text: &[(&str, &str)]) -> ScoringPolicy {
+        let mut text = r#"
+mismatch_severity = "warning"
+score_decimals = 2
+[completion]
+above_target = "capped"
+[execution]
+weight = 10
+method = "linear"
+zero_at = 60
+full_at = 100
+steps = [[100, 100], [90, 80], [80, 60]]
+[proportional]
+completion_cap = 100
+over_limit = "deduct"
+[graded]
+grades = { "达到预期指标" = 100 }
+[direct]
+unmet = 0
+"#
+        .to_owned();
+        for (from, to) in policy_text {
+            assert!(text.contains(from), "{from}");
+            text = text.replace(from, to);
+        }
+        ScoringPolicy::from_toml(&text).unwrap()
+    }
+
+    #[test]
+    fn a_limit_is_exact_and_only_the_actual_is_rounded() {
+        // ≤ 5万元 is five. 5.4 (5.35–5.45) over it: 2 − 1.08 → 9.2 of 10 under "deduct", never 10.
+        let p = policy();
+        let over = |actual: &str| {
+            indicator(
+                "10",
+                number(Comparator::Le, "5", "万元"),
+                number(Comparator::Eq, actual, "万元"),
+                ScoringRule::Proportional,
+            )
+        };
+        assert!(stated(&p, "9.2", p.expected_score(&over("5.4"))));
+        assert!(!stated(&p, "10", p.expected_score(&over("5.4"))));
+        // 5.6 (5.55–5.65) gives 8.7 to 8.9: neither 7.5 nor 9.9 is right any more.
+        let expected = p.expected_score(&over("5.6"));
+        assert!(stated(&p, "8.8", expected));
+        assert!(!stated(&p, "7.5", expected));
+        assert!(!stated(&p, "9.9", expected));
+        // 5 itself keeps the limit, and so does 4.96.
+        assert!(stated(&p, "10", p.expected_score(&over("5"))));
+        assert!(stated(&p, "10", p.expected_score(&over("4.96"))));
+    }
+
+    #[test]
+    fn completion_above_the_target_follows_the_declared_convention() {
+        // 96 against ≥ 90: capped says 100%, actual says 106.67%, either accepts both.
+        let i = indicator(
+            "10",
+            number(Comparator::Ge, "90", "%"),
+            number(Comparator::Eq, "96", "%"),
+            ScoringRule::Proportional,
+        );
+        let states = |p: &ScoringPolicy, rate: &str| stated(p, rate, p.completion(&i));
+        let capped = with(&[]);
+        assert!(states(&capped, "100") && !states(&capped, "106.67"));
+        let actual = with(&[("\"capped\"", "\"actual\"")]);
+        assert!(!states(&actual, "100") && states(&actual, "106.67"));
+        let either = with(&[("\"capped\"", "\"either\"")]);
+        assert!(states(&either, "100") && states(&either, "106.67"));
+        assert!(!states(&either, "90"));
+        // The score is capped at the weight whatever the completion convention.
+        assert!(stated(&either, "10", either.expected_score(&i)));
+    }
+
+    #[test]
+    fn an_exceeded_limit_scores_nothing_under_zero() {
+        let p = with(&[("\"deduct\"", "\"zero\"")]);
+        let i = indicator(
+            "10",
+            number(Comparator::Le, "5", "万元"),
+            number(Comparator::Eq, "5.4", "万元"),
+            ScoringRule::Proportional,
+        );
+        assert!(stated(&p, "0", p.expected_score(&i)));
+        assert!(!stated(&p, "9.2", p.expected_score(&i)));
+    }
+
+    fn evaluation_with(budget: &str, executed: &str, stated_weight: &str) -> Evaluation {
+        Evaluation {
+            project: Some("p".into()),
+            goal_expected: String::new(),
+            goal_actual: String::new(),
+            funds: vec![crate::domain::evaluation::FundsRow {
+                source: FundsSource::Total,
+                label: "年度资金总额".into(),
+                initial_budget: None,
+                full_year_budget: Some(budget.parse().unwrap()),
+                executed: Some(executed.parse().unwrap()),
+                weight: Some(stated_weight.parse().unwrap()),
+                execution_rate: None,
+                score: None,
+            }],
+            indicators: vec![],
+            total_weight: None,
+            total_score: None,
+        }
+    }
+
+    #[test]
+    fn a_stepped_execution_score_takes_the_highest_step_reached() {
+        let p = with(&[("\"linear\"", "\"stepped\"")]);
+        let score = |executed: &str| p.execution_score(&evaluation_with("100", executed, "10"));
+        assert!(stated(&p, "10", score("100")));
+        assert!(stated(&p, "8", score("95")));
+        assert!(stated(&p, "6", score("85")));
+        assert!(stated(&p, "0", score("70")));
+        assert!(!stated(&p, "7", score("85")));
+        // 90.00 of 100.00, both rounded: the rate may be just under 90%, so either step is right.
+        let straddling = p
+            .execution_score(&evaluation_with("100.00", "90.00", "10"))
+            .unwrap();
+        assert!(p.score_interval("8".parse().unwrap()).overlaps(&straddling));
+    }
+
+    #[test]
+    fn the_execution_score_uses_the_declared_weight_not_the_stated_one() {
+        // The reference's 国密 project states 74.56 as its execution weight; its score is still out of 10.
+        let p = policy();
+        let score = p.execution_score(&evaluation_with("100", "100", "74.56"));
+        assert!(stated(&p, "10", score));
+        assert!(!stated(&p, "74.56", score));
+        let proportional = with(&[("\"linear\"", "\"proportional\"")]);
+        assert!(stated(
+            &proportional,
+            "9.5",
+            proportional.execution_score(&evaluation_with("100", "95", "10"))
+        ));
+    }
+
+    proptest::proptest! {
+        /// How a target's number is printed ("5", "5.0", "5.00") never changes a verdict.
+        #[test]
+        fn the_verdict_does_not_depend_on_how_a_target_is_printed(
+            target_units in 1u32..100_000,
+            actual_units in 0u32..200_000,
+            extra_zeros in 1usize..4,
+            comparator in proptest::sample::select(vec![Comparator::Le, Comparator::Ge, Comparator::Eq, Comparator::Lt, Comparator::Gt]),
+            rule in proptest::sample::select(vec![ScoringRule::Proportional, ScoringRule::Direct]),
+            above in proptest::sample::select(vec!["capped", "actual", "either"]),
+            over in proptest::sample::select(vec!["deduct", "ratio", "zero"]),
+        ) {
+            let p = with(&[("\"capped\"", &format!("\"{above}\"")), ("\"deduct\"", &format!("\"{over}\""))]);
+            let target = Decimal::new(i64::from(target_units), 2).normalize().to_string();
+            let padded = if target.contains('.') {
+                format!("{target}{}", "0".repeat(extra_zeros))
+            } else {
+                format!("{target}.{}", "0".repeat(extra_zeros))
+            };
+            let actual = Decimal::new(i64::from(actual_units), 2).to_string();
+            let assess = |printed: &str| {
+                p.assess(&indicator("10", number(comparator, printed, "万元"), number(Comparator::Eq, &actual, "万元"), rule))
+            };
+            proptest::prop_assert_eq!(assess(&target), assess(&padded));
+        }
+    }
+
     #[test]
     fn bad_policies_are_refused() {
-        let bad = "mismatch_severity = \"loud\"\nscore_decimals = 2\n[execution]\nmethod = \"linear\"\nzero_at = 60\nfull_at = 100\n[proportional]\ncompletion_cap = 100\nover_limit = \"deduct\"\n[graded]\ngrades = {}\n[direct]\nunmet = 0\n";
+        let bad = "mismatch_severity = \"loud\"\nscore_decimals = 2\n[completion]\nabove_target = \"capped\"\n[execution]\nweight = 10\nmethod = \"linear\"\nzero_at = 60\nfull_at = 100\n[proportional]\ncompletion_cap = 100\nover_limit = \"deduct\"\n[graded]\ngrades = {}\n[direct]\nunmet = 0\n";
         let (span, message) = ScoringPolicy::from_toml(bad).unwrap_err();
         assert!(message.contains("mismatch_severity"));
         assert_eq!(span.map(|s| s.start), Some(0));

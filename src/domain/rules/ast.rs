@@ -132,6 +132,8 @@ pub enum Func {
     Comparable,
     /// `execution_score()`: the execution score the policy gives for the evaluation's 执行率.
     ExecutionScore,
+    /// `execution_weight()`: the execution score's weight (分值) the scoring policy declares.
+    ExecutionWeight,
     /// `is_project()`: the evaluation in scope is a project's.
     IsProject,
     /// `last_year(expr)`: the expression evaluated on last year's accepted disclosure of the unit.

@@ -962,6 +962,9 @@ impl<'a> Env<'a> {
             Func::ExecutionScore => num(self
                 .evaluation()
                 .and_then(|(e, _)| self.rules.scoring.execution_score(e))),
+            Func::ExecutionWeight => {
+                num(Some(Interval::exact(self.rules.scoring.execution_weight)))
+            }
             Func::IsProject => V::Bool(self.evaluation().is_some_and(|(_, position)| position > 0)),
             Func::LastYear => {
                 let Some(disclosure) = self.context.last_year else {

@@ -79,6 +79,7 @@ const FUNCTIONS: &[(&str, Func)] = &[
     ("kinds_match", Func::KindsMatch),
     ("comparable", Func::Comparable),
     ("execution_score", Func::ExecutionScore),
+    ("execution_weight", Func::ExecutionWeight),
     ("is_project", Func::IsProject),
     ("last_year", Func::LastYear),
     ("budget", Func::Budget),
@@ -754,7 +755,7 @@ impl<'a> Parser<'a> {
         self.expect(Tok::RParen, "')'")?;
         let arity = match func {
             Func::Min | Func::Max => 2,
-            Func::ExecutionScore | Func::IsProject => 0,
+            Func::ExecutionScore | Func::ExecutionWeight | Func::IsProject => 0,
             _ => 1,
         };
         if args.len() != arity {

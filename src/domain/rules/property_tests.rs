@@ -316,7 +316,8 @@ fn disclosure(
 }
 
 /// One project evaluation, scored exactly under the shipped policy and then rounded to two decimals: execution
-/// score (rate − 60%) ÷ 40% × 10, and three "≥" indicators of weight 30 scored 30 × min(actual, target) ÷ target.
+/// score (rate − 60%) ÷ 40% × 10, and three "≥" indicators of weight 30 scored 30 × min(actual, target) ÷ target,
+/// their completion stated min(actual, target) ÷ target (a target exceeded counts as 100%).
 fn project(budget: i64, executed_per_mille: u16, targets: [(u16, u16); 3]) -> Evaluation {
     let executed = budget * i64::from(executed_per_mille) / 1000;
     let (e, b) = (i128::from(executed), i128::from(budget));
@@ -335,7 +336,8 @@ fn project(budget: i64, executed_per_mille: u16, targets: [(u16, u16); 3]) -> Ev
                 weight: value("30"),
                 target: Some(Measure::parse(&format!(">={t}件"))),
                 actual: Some(Measure::parse(&format!("={a}件"))),
-                completion_rate: Some(two_decimals(a * 100, t).parse().unwrap()),
+                // The shipped policy counts a target exceeded as 100% completed.
+                completion_rate: Some(two_decimals(a.min(t) * 100, t).parse().unwrap()),
                 score: Some(two_decimals(30 * a.min(t), t).parse().unwrap()),
                 scoring_rule: Some(ScoringRule::Proportional),
             }
