@@ -668,3 +668,113 @@ async fn a_reported_consolidation_is_compared_within_rounding() {
         Some("320.00")
     );
 }
+
+/// 部门 D → 二级单位 P → 基层单位 U, U's supervising department D: U's transfers (20 received from D, 5 paid up to
+/// D) are eliminated where they meet D's side — at D, two levels up — and not at P, whose consolidation keeps them.
+/// (P is registered as a department so that it can review U.)
+#[tokio::test]
+async fn a_transfer_across_two_levels_is_eliminated_at_the_first_common_parent() {
+    let app = TestApp::spawn().await;
+    let mut units = app.units().await;
+    let mut u = unit("U", "P", false, false);
+    u.supervising_department_code = "D".into();
+    for record in [
+        unit("R", "", false, true),
+        unit("D", "R", true, false),
+        unit("P", "D", true, false),
+        u,
+    ] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(record) })
+            .await
+            .expect("register");
+    }
+    for (code, parent, figures) in [
+        ("D", "R", d_figures()),
+        ("P", "D", u2_figures("10.00", "40.00")),
+        ("U", "P", u1_figures()),
+    ] {
+        let submission = app
+            .submitter(code)
+            .await
+            .submit(submit_request(
+                &format!("{code}-1"),
+                disclosure(code, parent, pb::ReportType::Single, &figures),
+            ))
+            .await
+            .expect("submit")
+            .into_inner()
+            .submission
+            .unwrap();
+        app.accept(parent, code, submission.version).await;
+    }
+
+    // P holds U, but D's side of U's transfers is not inside P: nothing is eliminated there.
+    let p = consolidated(&app, "P").await;
+    assert_eq!(
+        cell(&p.tables, "T01", "income_superior_subsidy", "amount"),
+        Some("30.00")
+    );
+    assert_eq!(
+        cell(&p.tables, "T01", "income_total", "amount"),
+        Some("150.00")
+    );
+    assert_eq!(
+        cell(&p.tables, "T03", "207", "remit_superior"),
+        Some("5.00")
+    );
+    assert_eq!(
+        cell(&p.adjustments, "T01", "income_superior_subsidy", "amount"),
+        None
+    );
+
+    // D holds both sides: the same figures as when U is D's own child, and the two sides agree.
+    let d = consolidated(&app, "D").await;
+    assert_eq!(
+        cell(&d.tables, "T01", "income_total", "amount"),
+        Some("320.00")
+    );
+    assert_eq!(
+        cell(&d.tables, "T01", "expenditure_total", "amount"),
+        Some("305.00")
+    );
+    assert_eq!(
+        cell(&d.tables, "T01", "income_superior_subsidy", "amount"),
+        None
+    );
+    assert!(
+        d.elimination_findings.is_empty(),
+        "{:#?}",
+        d.elimination_findings
+    );
+    let explanation = pb::consolidation_client::ConsolidationClient::new(app.channel().await)
+        .explain_cell(pb::ExplainCellRequest {
+            node_code: "D".into(),
+            fiscal_year: 2024,
+            table: "T01".into(),
+            row: "income_superior_subsidy".into(),
+            column: "amount".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("explain")
+        .into_inner();
+    let mut eliminated: Vec<(String, String)> = explanation
+        .eliminations
+        .iter()
+        .map(|e| {
+            (
+                e.unit_code.clone(),
+                e.amount.as_ref().unwrap().value.clone(),
+            )
+        })
+        .collect();
+    eliminated.sort();
+    assert_eq!(
+        eliminated,
+        [
+            ("P".to_owned(), "-10.00".to_owned()),
+            ("U".to_owned(), "-20.00".to_owned())
+        ]
+    );
+}

@@ -224,6 +224,15 @@ pub fn own_data(taxonomy: &Taxonomy, layout: &CellLayout, version: u32, facts: &
     OwnData::new(version, cells, partial_tables, inexact)
 }
 
+/// The node a unit's transfers are with, when it is not the unit's parent: its supervising department.
+fn counterparty(state: &super::state::YearState, unit: &Unit) -> Option<NodeId> {
+    let department = unit.supervising_department.as_ref()?;
+    if unit.parent.as_ref() == Some(department) {
+        return None;
+    }
+    state.by_code.get(department).copied()
+}
+
 fn not_found(code: &UnitCode, year: FiscalYear) -> DomainError {
     DomainError::NotFound {
         what: "node",
@@ -382,7 +391,9 @@ impl YearData {
         }
     }
 
-    /// Elimination pairs whose two sides disagree at each node of a subtree with figures and children.
+    /// Elimination pairs whose two sides disagree, for each payer of a subtree (a node with figures whose
+    /// transfers are with units that all have figures: its children, and units that name it as their
+    /// supervising department).
     fn elimination_findings(&self, root: NodeId, unit: AmountUnit) -> Vec<Finding> {
         let Some(eliminations) = &self.taxonomy.eliminations else {
             return Vec::new();
@@ -391,15 +402,15 @@ impl YearData {
         let mut findings = Vec::new();
         for (node, _) in self.subtree(root) {
             let n = &self.state.nodes[node];
-            let (Some(own), false) = (&n.own, n.children.is_empty()) else {
+            let paid = self.state.paid_by(node);
+            let (Some(own), false) = (&n.own, paid.is_empty()) else {
                 continue;
             };
-            let children: Vec<&OwnData> = n
-                .children
+            let children: Vec<&OwnData> = paid
                 .iter()
                 .filter_map(|c| self.state.nodes[*c].own.as_ref())
                 .collect();
-            if children.len() != n.children.len() {
+            if children.len() != paid.len() {
                 // A child has no counted figures yet: the comparison would only show what is missing.
                 continue;
             }
@@ -440,8 +451,7 @@ impl YearData {
                     );
                 let mut cells = vec![self.cell_ref(parent_cell, Some(&n.code))];
                 cells.extend(
-                    n.children
-                        .iter()
+                    paid.iter()
                         .map(|c| self.cell_ref(child_cell, Some(&self.state.nodes[*c].code))),
                 );
                 let mut finding = Finding {
@@ -552,6 +562,9 @@ impl Consolidations {
                 state.load_parent(node, parent);
             }
         }
+        for (node, unit) in units.iter().enumerate() {
+            state.load_counterparty(node, counterparty(&state, unit));
+        }
         // The store reads and parses versions while another thread turns each into integer cells: a restart's
         // rebuild takes about the longer of the two, and only one version's figures are in memory at a time.
         let (sender, receiver) = std::sync::mpsc::channel::<(UnitCode, u32, Facts)>();
@@ -649,6 +662,8 @@ impl Consolidations {
                 .as_ref()
                 .and_then(|p| data.state.by_code.get(p).copied());
             data.state.set_parent(node, parent);
+            let other = counterparty(&data.state, &record);
+            data.state.set_counterparty(node, other);
             data.units[node] = record;
         }
         Ok(())

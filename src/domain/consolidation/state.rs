@@ -16,6 +16,13 @@
 //! stored: they are derived from the own figures when needed, which keeps the state to the counted figures
 //! (13 bytes a cell) and one dense vector per consolidated node.
 //!
+//! A transfer is eliminated where its two sides meet. A unit's 上级补助收入 (the child side) normally comes from its
+//! tree parent, so "up" applies from the parent on. When the unit names a supervising department that is not its
+//! parent (a 二级单位 stands between them, or the department sits in another branch), the child side applies from
+//! the first common ancestor of the unit and that department on — its *meeting node* — and the nodes between the
+//! unit and that point get only `self`. Such units are few; a move in a year that has any is followed by a full
+//! recompute rather than the incremental update.
+//!
 //! Sums wrap (two's complement) rather than check on the hot path, and are exact whenever the true figure fits in
 //! 64 bits: adding and subtracting modulo 2⁶⁴ gives the true result then, however large the partial sums were.
 //! Whether it fits is known without looking at the cells: each node keeps the sum of the absolute values of its
@@ -294,6 +301,8 @@ impl Removals {
 pub struct Node {
     pub code: UnitCode,
     pub parent: Option<NodeId>,
+    /// The department its transfers are with (its supervising department), when it is not the parent.
+    pub counterparty: Option<NodeId>,
     pub children: Vec<NodeId>,
     pub own: Option<OwnData>,
     /// Consolidated figures, for a node that has (or had) children.
@@ -310,6 +319,8 @@ pub struct YearState {
     fan_out: i128,
     pub nodes: Vec<Node>,
     pub by_code: HashMap<UnitCode, NodeId>,
+    /// The nodes with a counterparty, whose transfers may be eliminated above their parent.
+    crossing: Vec<NodeId>,
 }
 
 /// Sorts, sums duplicates and drops zeros.
@@ -351,7 +362,42 @@ impl YearState {
             removals,
             nodes: Vec::new(),
             by_code: HashMap::new(),
+            crossing: Vec::new(),
         }
+    }
+
+    /// Where a node's transfers meet their other side: the first common ancestor of the node and its
+    /// counterparty, or its parent. `None` at a root, or when the counterparty is in another tree.
+    pub fn meeting(&self, node: NodeId) -> Option<NodeId> {
+        let n = &self.nodes[node];
+        match n.counterparty {
+            Some(other) if Some(other) != n.parent && other != node => {
+                let mut path = vec![node];
+                path.extend(self.ancestors(node));
+                std::iter::once(other)
+                    .chain(self.ancestors(other))
+                    .find(|a| path.contains(a))
+            }
+            _ => n.parent,
+        }
+    }
+
+    /// Whether a node's child side is eliminated elsewhere than at its parent.
+    fn crosses(&self, node: NodeId) -> bool {
+        self.nodes[node].counterparty.is_some() && self.meeting(node) != self.nodes[node].parent
+    }
+
+    /// The nodes a node's child side is eliminated at: its meeting node and that node's ancestors.
+    fn meeting_and_above(&self, node: NodeId) -> Vec<NodeId> {
+        match self.meeting(node) {
+            Some(m) => std::iter::once(m).chain(self.ancestors(m)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `node` is `top` or below it.
+    fn within(&self, node: NodeId, top: NodeId) -> bool {
+        node == top || self.ancestors(node).contains(&top)
     }
 
     fn own_cells(&self, node: NodeId) -> Sparse {
@@ -381,8 +427,9 @@ impl YearState {
         }
     }
 
-    /// What a node's own figures add to the node itself and to each strict ancestor (see the module
-    /// documentation): the inputs of a rollup done elsewhere, e.g. the SQL baseline of `juesuan bench`.
+    /// What a node's own figures add to the node itself and to each ancestor at or above its meeting node (see
+    /// the module documentation; the ancestors below it get `self` only): the inputs of a rollup done elsewhere,
+    /// e.g. the SQL baseline of `juesuan bench`.
     pub fn contributions(&self, node: NodeId) -> (Sparse, Sparse) {
         let own = self.own_cells(node);
         let self_vec = self.self_part(node, &own);
@@ -438,6 +485,7 @@ impl YearState {
         self.nodes.push(Node {
             code: code.clone(),
             parent: None,
+            counterparty: None,
             children: Vec::new(),
             own: None,
             dense: None,
@@ -466,9 +514,38 @@ impl YearState {
         }
         let self_change = self.self_part(node, &change);
         self.add_to_node(node, &self_change, 1);
-        let mut up_change = self_change;
-        up_change.extend(self.upward_extra(node, &change));
-        self.add_to_ancestors(node, &normalize(up_change), 1);
+        if self.crosses(node) {
+            self.add_to_ancestors(node, &self_change, 1);
+            let extra = normalize(self.removals.child.removal(change.iter().copied()));
+            for at in self.meeting_and_above(node) {
+                self.add_to_node(at, &extra, 1);
+            }
+        } else {
+            let mut up_change = self_change;
+            up_change.extend(self.upward_extra(node, &change));
+            self.add_to_ancestors(node, &normalize(up_change), 1);
+        }
+    }
+
+    /// Sets the counterparty of a node (its supervising department, when that is not its parent) and recomputes:
+    /// where its transfers are eliminated changes.
+    pub fn set_counterparty(&mut self, node: NodeId, counterparty: Option<NodeId>) {
+        if self.nodes[node].counterparty == counterparty {
+            return;
+        }
+        self.load_counterparty(node, counterparty);
+        self.full_recompute();
+    }
+
+    /// Sets the counterparty of a node without updating anything: for loading a year, followed by
+    /// `full_recompute`.
+    pub fn load_counterparty(&mut self, node: NodeId, counterparty: Option<NodeId>) {
+        let counterparty = counterparty.filter(|c| *c != node);
+        self.nodes[node].counterparty = counterparty;
+        self.crossing.retain(|n| *n != node);
+        if counterparty.is_some() {
+            self.crossing.push(node);
+        }
     }
 
     /// Moves a node (with its subtree) under another parent, or to the top. Refuses a move into its own subtree.
@@ -480,6 +557,18 @@ impl YearState {
             && (p == node || self.ancestors(p).contains(&node))
         {
             return false;
+        }
+        if !self.crossing.is_empty() {
+            // A move changes where transfers meet, possibly outside the moved subtree: recompute.
+            if let Some(old) = self.nodes[node].parent.take() {
+                self.nodes[old].children.retain(|c| *c != node);
+            }
+            if let Some(new) = parent {
+                self.nodes[new].children.push(node);
+                self.nodes[node].parent = Some(new);
+            }
+            self.full_recompute();
+            return true;
         }
         // Take the subtree out of its old ancestors.
         let contribution = self.subtree_contribution(node);
@@ -559,6 +648,17 @@ impl YearState {
         for (node, _) in &work {
             consolidated[*node] = true;
         }
+        // Nodes whose child side is eliminated above their parent: added by a pass of their own below.
+        let mut crossing = vec![false; nodes.len()];
+        let crossing_nodes: Vec<NodeId> = self
+            .crossing
+            .iter()
+            .copied()
+            .filter(|&n| self.crosses(n))
+            .collect();
+        for &n in &crossing_nodes {
+            crossing[n] = true;
+        }
         let fill = |(node, dense): &mut (NodeId, Vec<i64>)| {
             dense.fill(0);
             let n = &nodes[*node];
@@ -571,7 +671,11 @@ impl YearState {
             }
             for &child in &n.children {
                 if let (false, Some(own)) = (consolidated[child], &nodes[child].own) {
-                    removals.child.add_and_remove_into(dense, own);
+                    if crossing[child] {
+                        add_into(dense, own.iter(), 1);
+                    } else {
+                        removals.child.add_and_remove_into(dense, own);
+                    }
                 }
             }
         };
@@ -647,8 +751,22 @@ impl YearState {
             for (total, value) in parent_dense.iter_mut().zip(dense) {
                 *total = total.wrapping_add(*value);
             }
-            if let Some(own) = &child.own {
+            if let Some(own) = &child.own
+                && !crossing[node]
+            {
                 self.removals.child.remove_into(parent_dense, own.iter());
+            }
+        }
+        for node in crossing_nodes {
+            let Some(own) = self.nodes[node].own.clone() else {
+                continue;
+            };
+            for at in self.meeting_and_above(node) {
+                let dense = self.nodes[at]
+                    .dense
+                    .as_mut()
+                    .expect("a meeting node has children");
+                self.removals.child.remove_into(dense, own.iter());
             }
         }
     }
@@ -674,19 +792,7 @@ impl YearState {
         if bound <= i128::from(i64::MAX) {
             return Ok(());
         }
-        // The definition, in 128 bits: self(N) + Σ up(d) over the strict descendants.
-        let mut exact = vec![0i128; self.layout.len()];
-        let mut add = |cells: Sparse| {
-            for (cell, value) in cells {
-                exact[cell as usize] += i128::from(value);
-            }
-        };
-        add(self.contributions(node).0);
-        let mut stack = self.nodes[node].children.clone();
-        while let Some(d) = stack.pop() {
-            add(self.contributions(d).1);
-            stack.extend(self.nodes[d].children.iter().copied());
-        }
+        let exact = self.by_definition(node);
         let beyond: Vec<CellId> = exact
             .iter()
             .enumerate()
@@ -698,6 +804,33 @@ impl YearState {
         } else {
             Err(beyond)
         }
+    }
+
+    /// A node's consolidated figures by the definition, in 128 bits: its `self`, and each node's below it (and
+    /// its own) child side where that is eliminated at the node or below it.
+    pub fn by_definition(&self, node: NodeId) -> Vec<i128> {
+        let mut exact = vec![0i128; self.layout.len()];
+        let mut add = |cells: Sparse| {
+            for (cell, value) in cells {
+                exact[cell as usize] += i128::from(value);
+            }
+        };
+        let mut subtree = vec![node];
+        let mut stack = self.nodes[node].children.clone();
+        while let Some(d) = stack.pop() {
+            subtree.push(d);
+            stack.extend(self.nodes[d].children.iter().copied());
+        }
+        for d in subtree {
+            let own = self.own_cells(d);
+            add(self.self_part(d, &own));
+            if let Some(m) = self.meeting(d)
+                && self.within(m, node)
+            {
+                add(normalize(self.removals.child.removal(own.iter().copied())));
+            }
+        }
+        exact
     }
 
     /// Every node, children before their parents.
@@ -762,11 +895,44 @@ impl YearState {
                     .removal(n.own.iter().flat_map(OwnData::iter)),
             );
         }
-        for &child in &n.children {
+        for child in self.meeting_here(node) {
             let own = self.nodes[child].own.iter().flat_map(OwnData::iter);
             cells.extend(self.removals.child.removal(own));
         }
         normalize(cells)
+    }
+
+    /// The nodes whose child side is eliminated at a node: its children whose transfers meet there, and the
+    /// nodes further down (or in another branch) whose transfers with their counterparty meet there.
+    pub fn meeting_here(&self, node: NodeId) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self.nodes[node]
+            .children
+            .iter()
+            .copied()
+            .filter(|c| !self.crosses(*c))
+            .collect();
+        out.extend(
+            self.crossing
+                .iter()
+                .copied()
+                .filter(|&c| self.crosses(c) && self.meeting(c) == Some(node)),
+        );
+        out
+    }
+
+    /// The nodes whose transfers are with a node (the payer): its children that name no other counterparty,
+    /// and the nodes that name it.
+    pub fn paid_by(&self, node: NodeId) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self.nodes[node]
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| self.nodes[c].counterparty.is_none_or(|p| p == node))
+            .collect();
+        out.extend(self.crossing.iter().copied().filter(|&c| {
+            self.nodes[c].counterparty == Some(node) && self.nodes[c].parent != Some(node)
+        }));
+        out
     }
 
     /// What each pair removes from one cell of a node's consolidation, from the node's own figures (the parent
@@ -784,7 +950,7 @@ impl YearState {
                     .map(|(p, a)| (node, p, false, a)),
             );
         }
-        for &child in &n.children {
+        for child in self.meeting_here(node) {
             if let Some(own) = &self.nodes[child].own {
                 out.extend(
                     self.removals
@@ -904,6 +1070,8 @@ mod tests {
         Own(usize, Vec<(u8, i32)>),
         Clear(usize),
         Move(usize, Option<usize>),
+        /// A supervising department other than the parent (or none).
+        Counterparty(usize, Option<usize>),
     }
 
     fn op(nodes: usize) -> impl Strategy<Value = Op> {
@@ -911,6 +1079,7 @@ mod tests {
             4 => (0..nodes, proptest::collection::vec((any::<u8>(), -1_000_000i32..1_000_000), 0..20)).prop_map(|(n, c)| Op::Own(n, c)),
             1 => (0..nodes).prop_map(Op::Clear),
             2 => (0..nodes, proptest::option::of(0..nodes)).prop_map(|(n, p)| Op::Move(n, p)),
+            1 => (0..nodes, proptest::option::of(0..nodes)).prop_map(|(n, p)| Op::Counterparty(n, p)),
         ]
     }
 
@@ -965,6 +1134,9 @@ mod tests {
                     Op::Move(node, parent) => {
                         s.set_parent(node % n, parent.map(|p| p % n));
                     }
+                    Op::Counterparty(node, other) => {
+                        s.set_counterparty(node % n, other.map(|p| p % n));
+                    }
                 }
                 let incremental = snapshot(&s);
                 let mut full = s.clone();
@@ -978,15 +1150,16 @@ mod tests {
                 full.full_recompute_with(1);
                 prop_assert_eq!(&incremental, &snapshot(&full));
             }
-            // And both are the definition: self(N) + Σ up(d) over the strict descendants d of N.
+            // And both are the definition: self(N) + Σ self(d) over the strict descendants d of N, and the child
+            // side of each node whose transfers meet at N or below it.
             let mut by_definition: Vec<(String, Sparse)> = (0..n)
                 .map(|node| {
-                    let mut cells = s.contributions(node).0;
-                    let mut stack = s.nodes[node].children.clone();
-                    while let Some(d) = stack.pop() {
-                        cells.extend(s.contributions(d).1);
-                        stack.extend(s.nodes[d].children.iter().copied());
-                    }
+                    let cells: Sparse = s
+                        .by_definition(node)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(c, v)| (c as CellId, i64::try_from(v).unwrap()))
+                        .collect();
                     (s.nodes[node].code.to_string(), normalize(cells))
                 })
                 .collect();
@@ -1031,6 +1204,68 @@ mod tests {
         assert_eq!(s.check_range(extra), Err(vec![0]));
         s.set_parent(4, None);
         assert_eq!(s.check_range(extra), Ok(()));
+    }
+
+    #[test]
+    fn a_transfer_across_two_levels_is_eliminated_where_the_two_sides_meet() {
+        // 部门 D → 二级单位 P → 基层单位 U; U's 上级补助收入 comes from D, its supervising department.
+        let mut s = state();
+        let taxonomy = test_support::year(2024);
+        let t01 = taxonomy.table_index("T01").unwrap();
+        let t03 = taxonomy.table_index("T03").unwrap();
+        let subsidy = taxonomy.tables[t03]
+            .column_index("subsidy_affiliated")
+            .unwrap();
+        let income = s.layout.id(t01, "income_superior_subsidy", 0).unwrap();
+        let paid = s.layout.id(t03, "total", subsidy).unwrap();
+        let d = s.add_node(code("D"), None);
+        let p = s.add_node(code("P"), Some(d));
+        let u = s.add_node(code("U"), Some(p));
+        s.set_own(d, Some(own(&[(paid, 100)])));
+        s.set_own(p, Some(own(&[(income, 0)])));
+        s.set_own(u, Some(own(&[(income, 100)])));
+        // Without the department named, the parent P is taken for the payer: eliminated at P, though D's side
+        // is not inside P.
+        assert_eq!(s.value(p, income), 0);
+        s.set_counterparty(u, Some(d));
+        assert_eq!(s.meeting(u), Some(d));
+        // P keeps U's income (its payer is outside P); D eliminates both sides.
+        assert_eq!(s.value(p, income), 100);
+        assert_eq!(s.value(d, income), 0);
+        assert_eq!(s.value(d, paid), 0);
+        assert!(s.eliminations_at(p, income).is_empty());
+        assert!(
+            s.eliminations_at(d, income)
+                .iter()
+                .any(|(at, _, child_side, amount)| *at == u && *child_side && *amount == -100)
+        );
+        assert_eq!(s.paid_by(d), vec![p, u]);
+        assert!(s.paid_by(p).is_empty());
+        // A resubmission of U moves both views by the change, as a full recompute does.
+        s.set_own(u, Some(own(&[(income, 60)])));
+        assert_eq!((s.value(p, income), s.value(d, income)), (60, 0));
+        let mut full = s.clone();
+        full.full_recompute_with(1);
+        assert_eq!(snapshot(&s), snapshot(&full));
+    }
+
+    #[test]
+    fn a_department_in_another_branch_meets_at_the_first_common_ancestor() {
+        // R → {A → U, D}: U's supervising department D is not above it; they meet at R.
+        let mut s = state();
+        let taxonomy = test_support::year(2024);
+        let t01 = taxonomy.table_index("T01").unwrap();
+        let income = s.layout.id(t01, "income_superior_subsidy", 0).unwrap();
+        let r = s.add_node(code("R"), None);
+        let a = s.add_node(code("A"), Some(r));
+        let d = s.add_node(code("D"), Some(r));
+        let u = s.add_node(code("U"), Some(a));
+        s.set_counterparty(u, Some(d));
+        s.set_own(u, Some(own(&[(income, 100)])));
+        assert_eq!(s.meeting(u), Some(r));
+        assert_eq!(s.value(a, income), 100);
+        assert_eq!(s.value(r, income), 0);
+        assert_eq!(s.meeting_here(r), vec![a, d, u]);
     }
 
     #[test]
