@@ -572,6 +572,7 @@ fn indicator(i: &pb::Indicator, path: Path<'_>, v: &mut Violations) -> Indicator
         completion_rate: decimal(&i.completion_rate, path.field("completion_rate"), v),
         score: decimal(&i.score, path.field("score"), v),
         scoring_rule,
+        deviation_reason: i.deviation_reason.clone(),
     }
 }
 

@@ -68,7 +68,7 @@ pub fn report(report: &pb::ValidationReport) -> String {
     let mut out = findings(&report.findings);
     let _ = writeln!(
         out,
-        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (figures not given: partial tables, no last year, no budget)",
+        "{} error(s), {} warning(s) ({} unexplained), {} info; {} checks evaluated, {} not evaluated (figures not given — partial tables, no last year, no budget — or wording not read with certainty)",
         report.error_count,
         report.warning_count,
         report.unexplained_warning_count,

@@ -142,6 +142,8 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
     let declared = rules.rules.len() - generated;
     let narrative = rules.narrative.as_ref();
     let narrative_kinds = narrative.map_or(0, |n| n.kinds().len());
+    let texts = rules.texts.as_ref();
+    let text_kinds = texts.map_or(0, |t| t.kinds().len());
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -155,8 +157,8 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
     );
     let _ = writeln!(
         out,
-        "**{} rules**: {declared} declared, {generated} generated from the code lists (one per coded table), and {narrative_kinds} kinds of narrative check.\n",
-        declared + generated + narrative_kinds
+        "**{} rules**: {declared} declared, {generated} generated from the code lists (one per coded table), {narrative_kinds} kinds of narrative check and {text_kinds} checks of self-evaluation texts.\n",
+        declared + generated + narrative_kinds + text_kinds
     );
     let mut by_severity = std::collections::BTreeMap::new();
     for rule in &rules.rules {
@@ -164,12 +166,15 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
             .entry(severity_name(taxonomy, rule.severity))
             .or_insert(0) += 1;
     }
-    if let Some(n) = narrative {
-        for kind in n.kinds() {
-            *by_severity
-                .entry(kind.severity.name().to_owned())
-                .or_insert(0) += 1;
-        }
+    let kinds = narrative
+        .map(|n| n.kinds().to_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(texts.map(|t| t.kinds().to_vec()).unwrap_or_default());
+    for kind in kinds {
+        *by_severity
+            .entry(kind.severity.name().to_owned())
+            .or_insert(0) += 1;
     }
     let counts: Vec<String> = by_severity
         .iter()
@@ -230,6 +235,28 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
             );
         }
     }
+    if let Some(t) = texts {
+        let _ = writeln!(
+            out,
+            "\n## Self-evaluation texts against their tables (`evaluation-texts.toml`)\n"
+        );
+        let _ = writeln!(
+            out,
+            "The quantities, rates, durations, dates and amounts the 年度目标 and 实际完成情况 texts and the deviation notes state are read and checked where they can be placed with certainty; a figure that cannot be is counted as not evaluated.\n"
+        );
+        let _ = writeln!(out, "| id | severity | what | message |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for kind in t.kinds() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                kind.id,
+                kind.severity.name(),
+                cell(&kind.description),
+                cell(&kind.message)
+            );
+        }
+    }
     let policy = &rules.scoring;
     let _ = writeln!(out, "\n## Scoring policy (`scoring.toml`)\n");
     let _ = writeln!(
@@ -242,7 +269,24 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
         "- scores are read to at least {} decimals",
         policy.score_decimals
     );
-    let _ = writeln!(out, "- execution score: {:?}", policy.execution);
+    let _ = writeln!(
+        out,
+        "- execution score out of {}: {:?}",
+        policy.execution_weight, policy.execution
+    );
+    let _ = writeln!(
+        out,
+        "- a completion rate above the target is stated {:?}",
+        policy.above_target
+    );
+    if !policy.equivalent_units.is_empty() {
+        let groups: Vec<String> = policy
+            .equivalent_units
+            .iter()
+            .map(|g| g.join(" = "))
+            .collect();
+        let _ = writeln!(out, "- units of the same measure: {}", groups.join("; "));
+    }
     let _ = writeln!(
         out,
         "- 按照完成比例赋分: completion counted up to {}%; over a ≤ limit: {:?}",

@@ -255,6 +255,8 @@ pub struct Indicator {
     pub completion_rate: Option<Value>,
     pub score: Option<Value>,
     pub scoring_rule: Option<ScoringRule>,
+    /// 偏差原因分析及改进措施, as written (the text checks read the rates and figures it states).
+    pub deviation_reason: String,
 }
 
 /// The columns of indicators, by the codes rules use.

@@ -416,7 +416,7 @@ enum Comparison<'i> {
 
 impl ScoringPolicy {
     /// Units that name the same thing: "万" and "万元", and the groups the policy declares the same measure.
-    fn same_unit(&self, a: &str, b: &str) -> bool {
+    pub fn same_unit(&self, a: &str, b: &str) -> bool {
         fn norm(unit: &str) -> &str {
             unit.trim().trim_end_matches('元')
         }
@@ -568,6 +568,7 @@ unmet = 0
             completion_rate: None,
             score: None,
             scoring_rule: Some(rule),
+            deviation_reason: String::new(),
         }
     }
 

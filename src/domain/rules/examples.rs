@@ -7,7 +7,8 @@
 //! `T01[income_total]`, `T05[207, total]` (table cells); `LAST.T01[carryover_end]` (last year's accepted
 //! figures); `BUDGET.T05[total, total]` (budget figures); `UNIT.FUNDS[total, executed]`,
 //! `PROJ3.FUNDS[total, weight]`, `PROJ3.SUMMARY[score]`, `PROJ3.IND[2].score` (evaluations; `.target`/`.actual`
-//! take a measure as printed, `.rule` a scoring rule); `NARRATIVE[income]` (a section's text);
+//! take a measure as printed, `.rule` a scoring rule, `.name`/`.level1`/`.deviation` text), `PROJ3.goal_expected`
+//! and `PROJ3.goal_actual` (the goal texts); `NARRATIVE[income]` (a section's text);
 //! `cover.unit_type` (a unit type code).
 
 use std::{collections::BTreeMap, path::Path};
@@ -44,7 +45,6 @@ struct Example {
     base: String,
     /// What the example shows, when a rule has several (the narrative checks' wording corpus).
     #[serde(default)]
-    #[allow(dead_code)]
     variant: String,
     holds: BTreeMap<String, String>,
     fires: BTreeMap<String, String>,
@@ -235,6 +235,7 @@ fn set_evaluation(disclosure: &mut Disclosure, scope: &str, path: &str, value: &
                 completion_rate: None,
                 score: None,
                 scoring_rule: None,
+                deviation_reason: String::new(),
             });
         }
         let indicator = &mut evaluation.indicators[index - 1];
@@ -242,6 +243,9 @@ fn set_evaluation(disclosure: &mut Disclosure, scope: &str, path: &str, value: &
             "weight" => indicator.weight = Some(number()),
             "completion_rate" => indicator.completion_rate = Some(number()),
             "score" => indicator.score = Some(number()),
+            "name" => indicator.name = value.to_owned(),
+            "level1" => indicator.level1 = value.to_owned(),
+            "deviation" => indicator.deviation_reason = value.to_owned(),
             "target" => indicator.target = Some(Measure::parse(value)),
             "actual" => indicator.actual = Some(Measure::parse(value)),
             "rule" => {
@@ -257,6 +261,8 @@ fn set_evaluation(disclosure: &mut Disclosure, scope: &str, path: &str, value: &
         }
     } else if path == "goal_actual" {
         evaluation.goal_actual = value.to_owned();
+    } else if path == "goal_expected" {
+        evaluation.goal_expected = value.to_owned();
     } else {
         panic!("bad evaluation path {scope}.{path}");
     }
@@ -351,8 +357,9 @@ fn run_examples(year: u32) -> Vec<String> {
                 .collect();
             if should_fire && naming.is_empty() {
                 failures.push(format!(
-                    "{year} {} {label}: no finding naming {:?}; findings: {:?}",
+                    "{year} {} {label} ({}): no finding naming {:?}; findings: {:?}",
                     example.rule,
+                    example.variant,
                     example.names,
                     report
                         .findings
@@ -365,14 +372,14 @@ fn run_examples(year: u32) -> Vec<String> {
                 let first = &example.names[..1.min(example.names.len())];
                 if let Some(f) = report.findings.iter().find(|f| names_all(f, first)) {
                     failures.push(format!(
-                        "{year} {} {label}: fired anyway: {}",
-                        example.rule, f.message
+                        "{year} {} {label} ({}): fired anyway: {}",
+                        example.rule, example.variant, f.message
                     ));
                 }
                 if report.checks_evaluated == 0 {
                     failures.push(format!(
-                        "{year} {} {label}: not evaluated (the example gives too little)",
-                        example.rule
+                        "{year} {} {label} ({}): not evaluated (the example gives too little)",
+                        example.rule, example.variant
                     ));
                 }
             }

@@ -14,6 +14,7 @@ mod parser;
 mod property_tests;
 #[cfg(test)]
 mod reference_tests;
+pub mod texts;
 
 use std::collections::HashMap;
 
@@ -69,6 +70,9 @@ pub struct RuleSet {
     pub scoring: ScoringPolicy,
     /// Checks of the figures the narrative states (`narrative.toml`); `None` when the year has none.
     pub narrative: Option<narrative::NarrativeChecks>,
+    /// Checks of the self-evaluations' texts against their tables (`evaluation-texts.toml`); `None` when the
+    /// year has none.
+    pub texts: Option<texts::TextChecks>,
     by_id: HashMap<String, usize>,
 }
 
@@ -88,6 +92,9 @@ impl RuleSet {
         if self.narrative.is_some() {
             narrative::run(self, taxonomy, disclosure, context, &mut report);
         }
+        if let Some(texts) = &self.texts {
+            texts::run(texts, &self.scoring, disclosure, &mut report);
+        }
         report.finish();
         report
     }
@@ -106,10 +113,18 @@ impl RuleSet {
             report.finish();
             return Some(report);
         }
-        let narrative = self.narrative.as_ref()?;
-        narrative.kinds().iter().find(|kind| kind.id == id)?;
         let mut report = Report::new(disclosure.cover.fiscal_year);
-        narrative::run(self, taxonomy, disclosure, context, &mut report);
+        if let Some(narrative) = &self.narrative
+            && narrative.kinds().iter().any(|kind| kind.id == id)
+        {
+            narrative::run(self, taxonomy, disclosure, context, &mut report);
+        } else if let Some(texts) = &self.texts
+            && texts.kinds().iter().any(|kind| kind.id == id)
+        {
+            texts::run(texts, &self.scoring, disclosure, &mut report);
+        } else {
+            return None;
+        }
         report.findings.retain(|f| f.rule_id == id);
         report.finish();
         Some(report)
@@ -120,6 +135,9 @@ impl RuleSet {
         let mut ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
         if let Some(narrative) = &self.narrative {
             ids.extend(narrative.kinds().iter().map(|k| k.id.as_str()));
+        }
+        if let Some(texts) = &self.texts {
+            ids.extend(texts.kinds().iter().map(|k| k.id.as_str()));
         }
         ids
     }
@@ -183,6 +201,11 @@ impl RuleSet {
             None
         };
 
+        let texts = match sources.find("evaluation-texts.toml") {
+            Some(path) => Some(texts::load(&SourceFile::read(&path)?)?),
+            None => None,
+        };
+
         // Every name used must be defined somewhere, and definitions must not depend on themselves.
         let mut resolved = Vec::with_capacity(definitions.defined.len());
         for (slot, defined) in definitions.defined.iter().enumerate() {
@@ -224,6 +247,7 @@ impl RuleSet {
             definitions: resolved,
             scoring,
             narrative,
+            texts,
             by_id,
         })
     }
@@ -235,6 +259,7 @@ impl RuleSet {
             definitions: Vec::new(),
             scoring,
             narrative: None,
+            texts: None,
             by_id: HashMap::new(),
         }
     }

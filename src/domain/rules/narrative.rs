@@ -204,11 +204,23 @@ struct RawChecks {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawKind {
+pub(super) struct RawKind {
     id: String,
     severity: toml::Spanned<String>,
     message: String,
     description: String,
+}
+
+/// A check kind as a year's file declares it (id, severity, message, description).
+pub(super) fn check_kind(file: &SourceFile, raw: RawKind) -> Result<CheckKind, TaxonomyError> {
+    let severity = Severity::parse(raw.severity.get_ref())
+        .ok_or_else(|| file.error_at(raw.severity.span(), "severity is error, warning or info"))?;
+    Ok(CheckKind {
+        id: raw.id,
+        severity,
+        message: raw.message,
+        description: raw.description,
+    })
 }
 
 #[derive(Deserialize)]
@@ -285,17 +297,7 @@ pub(super) fn load(
             ))
         }
     };
-    let kind = |raw: RawKind| -> Result<CheckKind, TaxonomyError> {
-        let severity = Severity::parse(raw.severity.get_ref()).ok_or_else(|| {
-            file.error_at(raw.severity.span(), "severity is error, warning or info")
-        })?;
-        Ok(CheckKind {
-            id: raw.id,
-            severity,
-            message: raw.message,
-            description: raw.description,
-        })
-    };
+    let kind = |raw: RawKind| check_kind(file, raw);
     let line_of = |span: std::ops::Range<usize>| file.position(span.start).0;
 
     let mut phrases = Vec::new();
@@ -539,7 +541,7 @@ impl Statement {
 }
 
 /// Reads a number written with optional thousands separators: "8,190.84", "406.99", "269".
-fn read_number(text: &str) -> Option<(Value, usize)> {
+pub(super) fn read_number(text: &str) -> Option<(Value, usize)> {
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut digits = String::new();
@@ -920,7 +922,7 @@ struct Checker<'a> {
     report: &'a mut Report,
 }
 
-fn render(kind: &CheckKind, fill: &[(&str, String)]) -> String {
+pub(super) fn render(kind: &CheckKind, fill: &[(&str, String)]) -> String {
     let mut message = kind.message.clone();
     for (name, value) in fill {
         message = message.replace(&format!("{{{name}}}"), value);

@@ -340,6 +340,7 @@ fn project(budget: i64, executed_per_mille: u16, targets: [(u16, u16); 3]) -> Ev
                 completion_rate: Some(two_decimals(a.min(t) * 100, t).parse().unwrap()),
                 score: Some(two_decimals(30 * a.min(t), t).parse().unwrap()),
                 scoring_rule: Some(ScoringRule::Proportional),
+                deviation_reason: String::new(),
             }
         })
         .collect();

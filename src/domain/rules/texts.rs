@@ -1,0 +1,1071 @@
+//! A self-evaluation's texts against its own tables: the quantities, rates, durations, dates and amounts that the
+//! 年度目标 and 实际完成情况 texts and the indicators' deviation notes (偏差原因) state, read and checked against the
+//! indicator table and the funds block.
+//!
+//! Texts are free prose, worded differently by every unit, so reading them is guessing; a false warning costs a
+//! reviewer time. A figure is therefore checked only when it can be placed with certainty — its unit is an
+//! indicator's, the words around it name that indicator and no other as well, it is not approximate, not a total —
+//! and is counted as not evaluated otherwise. Which words mean what is data (`evaluation-texts.toml`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::narrative::{CheckKind, RawKind, check_kind, normalize, read_number, render};
+use crate::domain::{
+    disclosure::Disclosure,
+    evaluation::{DateSpec, Evaluation, FundsSource, Indicator, MeasureValue},
+    money::{Interval, Value, round_for_display},
+    scoring::ScoringPolicy,
+    taxonomy::{TaxonomyError, load::SourceFile},
+    validation::{CellRef, Finding, Report},
+};
+
+/// The checks of a year's `evaluation-texts.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextChecks {
+    /// A goal's figure against the target of the indicator it names.
+    pub goal: CheckKind,
+    /// A 实际完成情况 figure against the actual value of the indicator it names.
+    pub achieved: CheckKind,
+    /// A deviation note's rate or actual figure against its indicator's actual value.
+    pub deviation: CheckKind,
+    /// The cost indicators' actual values together against the project's 全年执行数.
+    pub cost: CheckKind,
+    words: Words,
+}
+
+impl TextChecks {
+    pub fn kinds(&self) -> [&CheckKind; 4] {
+        [&self.goal, &self.achieved, &self.deviation, &self.cost]
+    }
+}
+
+/// The words that decide what a figure in a text is; see `evaluation-texts.toml`. All normalized.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Words {
+    generic: Vec<String>,
+    approximate_before: Vec<String>,
+    approximate_after: Vec<String>,
+    bounds: Vec<String>,
+    totals: Vec<String>,
+    plans: Vec<String>,
+    negations: Vec<String>,
+    other_rates: Vec<String>,
+    actual_leads: Vec<String>,
+    report_dates: Vec<String>,
+    completion_words: Vec<String>,
+    cost_levels: Vec<String>,
+    per_unit: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTexts {
+    checks: RawChecks,
+    words: Words,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    goal: RawKind,
+    achieved: RawKind,
+    deviation: RawKind,
+    cost: RawKind,
+}
+
+pub(super) fn load(file: &SourceFile) -> Result<TextChecks, TaxonomyError> {
+    let raw: RawTexts = file.parse_toml()?;
+    let mut words = raw.words;
+    for list in [
+        &mut words.generic,
+        &mut words.approximate_before,
+        &mut words.approximate_after,
+        &mut words.bounds,
+        &mut words.totals,
+        &mut words.plans,
+        &mut words.negations,
+        &mut words.other_rates,
+        &mut words.actual_leads,
+        &mut words.report_dates,
+        &mut words.completion_words,
+        &mut words.cost_levels,
+        &mut words.per_unit,
+    ] {
+        for word in list.iter_mut() {
+            *word = normalize(word.trim());
+        }
+        list.retain(|w| !w.is_empty());
+        // Longest first, so that a longer word is removed or matched before a word it contains.
+        list.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    }
+    Ok(TextChecks {
+        goal: check_kind(file, raw.checks.goal)?,
+        achieved: check_kind(file, raw.checks.achieved)?,
+        deviation: check_kind(file, raw.checks.deviation)?,
+        cost: check_kind(file, raw.checks.cost)?,
+        words,
+    })
+}
+
+// ---- reading figures ----
+
+/// What a figure states.
+#[derive(Debug, Clone, PartialEq)]
+enum Stated {
+    /// A number with its unit as written ("%" for a percentage).
+    Number {
+        value: Value,
+        unit: String,
+    },
+    Date(DateSpec),
+}
+
+/// A figure of a text, with the words around it.
+#[derive(Debug, Clone, PartialEq)]
+struct Figure {
+    stated: Stated,
+    /// The clause it stands in, as shown in a finding.
+    clause: String,
+    /// The clause with every figure replaced by a separator: the words that may name the indicator.
+    context: String,
+    /// The clause's words before the figure.
+    lead: String,
+    /// What is counted, right after the unit ("采购45件设备" → "设备"), up to the next conjunction.
+    object: String,
+    approximate: bool,
+}
+
+/// Where clauses end: a figure's words are those of its clause.
+fn is_clause_end(c: char) -> bool {
+    matches!(
+        c,
+        '。' | ';' | ':' | '!' | '?' | '！' | '？' | '\n' | '\r' | '●'
+    )
+}
+
+/// What separates the words of a context (figures, punctuation): two-character pieces never span one.
+const SEPARATOR: char = '|';
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Splits a normalized text into clauses, at sentence ends and at commas that are not thousands separators.
+fn clauses(text: &str) -> Vec<&str> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &(offset, c)) in chars.iter().enumerate() {
+        let thousands = c == ','
+            && i > 0
+            && chars[i - 1].1.is_ascii_digit()
+            && chars.get(i + 1).is_some_and(|(_, n)| n.is_ascii_digit());
+        if is_clause_end(c) || (c == ',' && !thousands) {
+            if offset > start {
+                out.push(&text[start..offset]);
+            }
+            start = offset + c.len_utf8();
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// "2024年8月31日", "2024年8月", with "前" after it or not: the date and the bytes it takes.
+fn read_date(text: &str) -> Option<(DateSpec, usize)> {
+    let year_digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if year_digits != 4 || !text[4..].starts_with('年') {
+        return None;
+    }
+    let rest = &text[4 + '年'.len_utf8()..];
+    let month_digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if month_digits == 0 || month_digits > 2 || !rest[month_digits..].starts_with('月') {
+        return None;
+    }
+    let mut used = 4 + '年'.len_utf8() + month_digits + '月'.len_utf8();
+    let after_month = &text[used..];
+    let day_digits = after_month.bytes().take_while(u8::is_ascii_digit).count();
+    let mut day = None;
+    if (1..=2).contains(&day_digits) && after_month[day_digits..].starts_with(['日', '号']) {
+        day = Some(&after_month[..day_digits]);
+        used += day_digits + '日'.len_utf8();
+    }
+    let year: i32 = text[..4].parse().ok()?;
+    let month: u32 = rest[..month_digits].parse().ok()?;
+    let spec = match day {
+        Some(day) => format!("{year:04}-{month:02}-{:02}", day.parse::<u32>().ok()?),
+        None => format!("{year:04}-{month:02}"),
+    };
+    Some((DateSpec::parse(&spec)?, used))
+}
+
+fn strip_any<'t>(text: &'t str, words: &[String]) -> Option<&'t str> {
+    words.iter().find_map(|w| text.strip_prefix(w.as_str()))
+}
+
+fn ends_with_any(text: &str, words: &[String]) -> bool {
+    words.iter().any(|w| text.ends_with(w.as_str()))
+}
+
+fn contains_any(text: &str, words: &[String]) -> bool {
+    words.iter().any(|w| text.contains(w.as_str()))
+}
+
+/// The figures of a text whose unit is one of `units` (longest first), and its dates.
+fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
+    let normalized = normalize(text);
+    let mut figures = Vec::new();
+    for clause in clauses(&normalized) {
+        // (start, end) of every figure-like run, to blank them out of the context.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut found: Vec<(usize, usize, Stated, bool)> = Vec::new();
+        let mut i = 0;
+        while i < clause.len() {
+            let rest = &clause[i..];
+            let Some(c) = rest.chars().next() else { break };
+            let before = clause[..i].chars().next_back();
+            let part_of_code = before
+                .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, '.' | '-' | '/' | '_'));
+            if !c.is_ascii_digit() || part_of_code {
+                i += c.len_utf8();
+                continue;
+            }
+            if let Some((date, used)) = read_date(rest) {
+                let mut end = i + used;
+                if clause[end..].starts_with('前') {
+                    end += '前'.len_utf8();
+                }
+                spans.push((i, end));
+                let report_date = ends_with_any(clause[..i].trim_end(), &words.report_dates);
+                if !report_date {
+                    found.push((i, end, Stated::Date(date), false));
+                }
+                i = end;
+                continue;
+            }
+            let Some((value, used)) = read_number(rest) else {
+                i += c.len_utf8();
+                continue;
+            };
+            let after = &rest[used..];
+            // "2024年": a year, not a duration of 2024 years.
+            if used == 4 && after.starts_with('年') {
+                spans.push((i, i + used + '年'.len_utf8()));
+                i += used + '年'.len_utf8();
+                continue;
+            }
+            let trimmed = after.trim_start_matches(' ');
+            let unit = units
+                .iter()
+                .find(|u| trimmed.starts_with(u.as_str()))
+                .cloned();
+            let Some(unit) = unit else {
+                spans.push((i, i + used));
+                i += used;
+                continue;
+            };
+            let end = i + used + (after.len() - trimmed.len()) + unit.len();
+            let approximate = ends_with_any(clause[..i].trim_end(), &words.approximate_before)
+                || strip_any(&clause[end..], &words.approximate_after).is_some();
+            spans.push((i, end));
+            found.push((i, end, Stated::Number { value, unit }, approximate));
+            i = end;
+        }
+        if found.is_empty() {
+            continue;
+        }
+        let mut context = String::with_capacity(clause.len());
+        let mut last = 0;
+        for &(start, end) in &spans {
+            context.push_str(&clause[last..start]);
+            context.push(SEPARATOR);
+            last = end;
+        }
+        context.push_str(&clause[last..]);
+        for (start, end, stated, approximate) in found {
+            let mut after = &clause[end..];
+            while let Some(rest) = strip_any(after, &words.bounds) {
+                after = rest;
+            }
+            let object_end = after
+                .char_indices()
+                .find(|&(_, c)| {
+                    !is_word_char(c) || matches!(c, '及' | '和' | '与' | '的' | '并' | '或' | '等')
+                })
+                .map_or(after.len(), |(i, _)| i);
+            let next_figure = after
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(after.len());
+            figures.push(Figure {
+                stated,
+                clause: clause.trim().to_owned(),
+                context: context.clone(),
+                lead: clause[..start].to_owned(),
+                object: after[..object_end.min(next_figure)].to_owned(),
+                approximate,
+            });
+        }
+    }
+    figures
+}
+
+// ---- placing figures ----
+
+/// Two-character pieces of a text's words (never across a separator or punctuation).
+fn pieces(text: &str) -> BTreeSet<(char, char)> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .windows(2)
+        .filter(|w| is_word_char(w[0]) && is_word_char(w[1]))
+        .map(|w| (w[0], w[1]))
+        .collect()
+}
+
+/// The pieces of a text without the generic words.
+fn distinctive_pieces(text: &str, words: &Words) -> BTreeSet<(char, char)> {
+    let mut text = normalize(text);
+    for word in words.generic.iter().chain(&words.bounds) {
+        text = text.replace(word.as_str(), "|");
+    }
+    pieces(&text)
+}
+
+/// How a figure was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// The indicator (its index) the figure is about, with certainty.
+    Indicator(usize),
+    /// Indicators of its kind exist, but which one it is about (or whether any) is not certain.
+    Unsure,
+    /// No indicator measures anything like it: not a figure for these checks.
+    Nothing,
+}
+
+/// How strongly a figure's words name an indicator: (pieces in common, pieces of the name), or `None` when they do
+/// not name it with certainty.
+fn naming(figure: &Figure, name: &BTreeSet<(char, char)>, words: &Words) -> Option<(usize, usize)> {
+    if name.is_empty() {
+        return None;
+    }
+    let context = pieces(&figure.context);
+    let hits = name.intersection(&context).count();
+    let needed = name.len().min(2);
+    if hits < needed || hits * 3 < name.len() {
+        return None;
+    }
+    // Something counted right after the unit must be what the indicator counts: "保障3个人才工作室" is not about
+    // 保障部室数量.
+    let object = distinctive_pieces(&figure.object, words);
+    if !object.is_empty() && object.is_disjoint(name) {
+        return None;
+    }
+    Some((hits, name.len()))
+}
+
+// ---- checking ----
+
+/// Which side of an indicator a text speaks of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Target,
+    Actual,
+}
+
+struct Checker<'a> {
+    checks: &'a TextChecks,
+    policy: &'a ScoringPolicy,
+    report: &'a mut Report,
+}
+
+/// Runs the text checks on every self-evaluation of a disclosure.
+pub(super) fn run(
+    checks: &TextChecks,
+    policy: &ScoringPolicy,
+    disclosure: &Disclosure,
+    report: &mut Report,
+) {
+    let mut checker = Checker {
+        checks,
+        policy,
+        report,
+    };
+    let evaluations = disclosure.unit_evaluation.iter().map(|e| (0, e)).chain(
+        disclosure
+            .project_evaluations
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i + 1, e)),
+    );
+    for (position, evaluation) in evaluations {
+        checker.check_text(position, evaluation, Side::Target);
+        checker.check_text(position, evaluation, Side::Actual);
+        for (index, indicator) in evaluation.indicators.iter().enumerate() {
+            checker.check_deviation(position, evaluation, index, indicator);
+        }
+        checker.check_cost(position, evaluation);
+    }
+}
+
+fn measure(indicator: &Indicator, side: Side) -> Option<&MeasureValue> {
+    match side {
+        Side::Target => indicator.target.as_ref()?.value.as_ref(),
+        Side::Actual => indicator.actual.as_ref()?.value.as_ref(),
+    }
+}
+
+fn raw_measure(indicator: &Indicator, side: Side) -> &str {
+    match side {
+        Side::Target => indicator.target.as_ref().map_or("", |m| m.raw.as_str()),
+        Side::Actual => indicator.actual.as_ref().map_or("", |m| m.raw.as_str()),
+    }
+}
+
+/// A clause as a finding shows it: at most 40 characters, the figure's side kept.
+fn shown_clause(clause: &str) -> String {
+    const SHOWN: usize = 40;
+    let count = clause.chars().count();
+    if count <= SHOWN {
+        clause.to_owned()
+    } else {
+        let head: String = clause.chars().take(SHOWN).collect();
+        format!("{head}…")
+    }
+}
+
+impl Checker<'_> {
+    /// The units a side's measures use (as normalized text), longest first, "%" when any is a percentage.
+    fn units(&self, evaluation: &Evaluation, side: Side) -> Vec<String> {
+        let mut units: Vec<String> = Vec::new();
+        for indicator in &evaluation.indicators {
+            match measure(indicator, side) {
+                Some(MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. }) => {
+                    units.push(normalize(unit.trim()));
+                    // The units the policy counts as the same measure ("篇" and "条").
+                    for group in &self.policy.equivalent_units {
+                        if group.iter().any(|u| self.policy.same_unit(u, unit)) {
+                            units.extend(group.iter().map(|u| normalize(u)));
+                        }
+                    }
+                    if self.policy.same_unit(unit, "万元") {
+                        units.extend(["万元".to_owned(), "万".to_owned()]);
+                    }
+                }
+                Some(MeasureValue::Percent(_)) => units.push("%".into()),
+                _ => {}
+            }
+        }
+        units.retain(|u| !u.is_empty());
+        units.sort_by_key(|u| std::cmp::Reverse(u.len()));
+        units.dedup();
+        units
+    }
+
+    fn is_money(&self, unit: &str) -> bool {
+        self.policy.same_unit(unit, "万元") || unit == "元"
+    }
+
+    /// The indicator a figure is about, among those whose measure on `side` is of its kind.
+    fn place(&self, figure: &Figure, evaluation: &Evaluation, side: Side) -> Placement {
+        let words = &self.checks.words;
+        let candidates: Vec<usize> = evaluation
+            .indicators
+            .iter()
+            .enumerate()
+            .filter(
+                |(_, indicator)| match (&figure.stated, measure(indicator, side)) {
+                    (Stated::Date(_), Some(MeasureValue::Date(_))) => true,
+                    (Stated::Number { unit, .. }, Some(MeasureValue::Percent(_))) => unit == "%",
+                    (
+                        Stated::Number { unit, .. },
+                        Some(
+                            MeasureValue::Number { unit: u, .. }
+                            | MeasureValue::Duration { unit: u, .. },
+                        ),
+                    ) => unit != "%" && self.policy.same_unit(unit, u),
+                    _ => false,
+                },
+            )
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.is_empty() {
+            return Placement::Nothing;
+        }
+        if figure.approximate {
+            return Placement::Unsure;
+        }
+        if side == Side::Actual
+            && (contains_any(&figure.lead, &words.plans)
+                || contains_any(&figure.lead, &words.negations))
+        {
+            return Placement::Unsure;
+        }
+        if let Stated::Number { unit, .. } = &figure.stated
+            && self.is_money(unit)
+            && contains_any(&figure.lead, &words.totals)
+        {
+            return Placement::Unsure;
+        }
+        if let Stated::Date(_) = figure.stated {
+            // A date names no indicator by its words ("项目完成时间" is all generic): one date indicator and a clause
+            // about finishing.
+            return if candidates.len() == 1 && contains_any(&figure.clause, &words.completion_words)
+            {
+                Placement::Indicator(candidates[0])
+            } else {
+                Placement::Unsure
+            };
+        }
+        let mut scored: Vec<((usize, usize), usize)> = candidates
+            .iter()
+            .filter_map(|&i| {
+                let name = distinctive_pieces(&evaluation.indicators[i].name, words);
+                naming(figure, &name, words).map(|score| (score, i))
+            })
+            .collect();
+        // The most pieces in common, then the shortest name (the more of it named); a tie is not certain.
+        scored.sort_by(|a, b| b.0.0.cmp(&a.0.0).then(a.0.1.cmp(&b.0.1)));
+        match scored.as_slice() {
+            [] => Placement::Unsure,
+            [(_, i)] => Placement::Indicator(*i),
+            [(best, i), (second, _), ..] if best != second => Placement::Indicator(*i),
+            _ => Placement::Unsure,
+        }
+    }
+
+    /// Totals of an evaluation a money figure may state instead of a cost indicator's: its funds and the sum of
+    /// its cost indicators.
+    fn totals(&self, evaluation: &Evaluation, side: Side) -> Vec<Interval> {
+        let mut totals = Vec::new();
+        if let Some(row) = evaluation.funds_row(FundsSource::Total) {
+            totals.extend(
+                [row.initial_budget, row.full_year_budget, row.executed]
+                    .into_iter()
+                    .flatten()
+                    .map(Value::rounded_interval),
+            );
+        }
+        let mut sum = Interval::zero();
+        let mut any = false;
+        for indicator in &evaluation.indicators {
+            if let Some(MeasureValue::Number { value, unit }) = measure(indicator, side)
+                && self.policy.same_unit(unit, "万元")
+                && let Some(next) = sum.checked_add(&match side {
+                    Side::Target => value.exact_interval(),
+                    Side::Actual => value.rounded_interval(),
+                })
+            {
+                sum = next;
+                any = true;
+            }
+        }
+        if any {
+            totals.push(sum);
+        }
+        totals
+    }
+
+    /// The goal (side Target) or 实际完成情况 (side Actual) text against the indicators.
+    fn check_text(&mut self, position: usize, evaluation: &Evaluation, side: Side) {
+        let text = match side {
+            Side::Target => &evaluation.goal_expected,
+            Side::Actual => &evaluation.goal_actual,
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let units = self.units(evaluation, side);
+        let figures = read_figures(text, &units, &self.checks.words);
+        let mut placed: BTreeMap<usize, Vec<Figure>> = BTreeMap::new();
+        for figure in figures {
+            match self.place(&figure, evaluation, side) {
+                Placement::Indicator(i) => placed.entry(i).or_default().push(figure),
+                Placement::Unsure => self.report.checks_not_evaluated += 1,
+                Placement::Nothing => {}
+            }
+        }
+        let totals = self.totals(evaluation, side);
+        for (index, figures) in placed {
+            let indicator = &evaluation.indicators[index];
+            let Some(value) = measure(indicator, side) else {
+                continue;
+            };
+            // Several figures for one indicator must agree among themselves to say anything.
+            let agree = figures
+                .windows(2)
+                .all(|w| stated_agree(&w[0].stated, &w[1].stated));
+            if !agree {
+                self.report.checks_not_evaluated += 1;
+                continue;
+            }
+            let figure = &figures[0];
+            if let Stated::Number {
+                value: stated,
+                unit,
+            } = &figure.stated
+                && self.is_money(unit)
+                && totals
+                    .iter()
+                    .any(|t| t.overlaps(&stated.rounded_interval()))
+                && !stated_matches(&figure.stated, value, side)
+            {
+                // The figure is a total of the project, not this cost.
+                self.report.checks_not_evaluated += 1;
+                continue;
+            }
+            self.report.checks_evaluated += 1;
+            if !stated_matches(&figure.stated, value, side) {
+                let kind = match side {
+                    Side::Target => &self.checks.goal,
+                    Side::Actual => &self.checks.achieved,
+                };
+                let column = match side {
+                    Side::Target => "target",
+                    Side::Actual => "actual",
+                };
+                let text_column = match side {
+                    Side::Target => "expected",
+                    Side::Actual => "actual",
+                };
+                let cells = vec![
+                    evaluation_cell(position, format!("indicator.{}", index + 1), column),
+                    evaluation_cell(position, "goal".into(), text_column),
+                ];
+                self.finding(
+                    kind,
+                    position,
+                    evaluation,
+                    indicator,
+                    figure,
+                    value,
+                    raw_measure(indicator, side),
+                    cells,
+                );
+            }
+        }
+    }
+
+    /// An indicator's deviation note: a rate it states ("…合格率为98%") or an actual figure ("实际…41件") against
+    /// the indicator's actual value.
+    fn check_deviation(
+        &mut self,
+        position: usize,
+        evaluation: &Evaluation,
+        index: usize,
+        indicator: &Indicator,
+    ) {
+        if indicator.deviation_reason.trim().is_empty() {
+            return;
+        }
+        let words = &self.checks.words;
+        let Some(actual) = measure(indicator, Side::Actual) else {
+            return;
+        };
+        let units = match actual {
+            MeasureValue::Percent(_) => vec!["%".to_owned()],
+            MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. } => {
+                vec![normalize(unit.trim())]
+            }
+            _ => return,
+        };
+        let mut stated: Vec<Figure> = Vec::new();
+        for figure in read_figures(&indicator.deviation_reason, &units, words) {
+            let Stated::Number { unit, .. } = &figure.stated else {
+                continue;
+            };
+            let lead = figure.lead.as_str();
+            let about_actual = if unit == "%" {
+                // A rate: the rate's own noun before it, not a rate of something else.
+                (lead.contains('率') || lead.contains('度'))
+                    && !contains_any(lead, &words.other_rates)
+            } else {
+                contains_any(lead, &words.actual_leads)
+            };
+            if !about_actual {
+                continue;
+            }
+            if figure.approximate
+                || contains_any(lead, &words.plans)
+                || contains_any(lead, &words.negations)
+            {
+                self.report.checks_not_evaluated += 1;
+                continue;
+            }
+            stated.push(figure);
+        }
+        let Some(figure) = stated.first() else {
+            return;
+        };
+        if !stated
+            .windows(2)
+            .all(|w| stated_agree(&w[0].stated, &w[1].stated))
+        {
+            self.report.checks_not_evaluated += 1;
+            return;
+        }
+        self.report.checks_evaluated += 1;
+        if !stated_matches(&figure.stated, actual, Side::Actual) {
+            let row = format!("indicator.{}", index + 1);
+            let cells = vec![
+                evaluation_cell(position, row.clone(), "actual"),
+                evaluation_cell(position, row, "deviation_reason"),
+            ];
+            let kind = &self.checks.deviation;
+            self.finding(
+                kind,
+                position,
+                evaluation,
+                indicator,
+                figure,
+                actual,
+                raw_measure(indicator, Side::Actual),
+                cells,
+            );
+        }
+    }
+
+    /// The cost indicators' actual values together (in 万元, not per unit) against the project's 全年执行数.
+    fn check_cost(&mut self, position: usize, evaluation: &Evaluation) {
+        let words = &self.checks.words;
+        let Some(executed) = evaluation
+            .funds_row(FundsSource::Total)
+            .and_then(|row| row.executed)
+        else {
+            return;
+        };
+        let mut sum = Interval::zero();
+        let mut shown = rust_decimal::Decimal::ZERO;
+        let mut cells = Vec::new();
+        for (index, indicator) in evaluation.indicators.iter().enumerate() {
+            let level = normalize(&indicator.level1);
+            let name = normalize(indicator.name.trim());
+            if !words.cost_levels.contains(&level)
+                || words.per_unit.iter().any(|p| name.starts_with(p.as_str()))
+            {
+                continue;
+            }
+            let Some(MeasureValue::Number { value, unit }) = measure(indicator, Side::Actual)
+            else {
+                continue;
+            };
+            if !self.policy.same_unit(unit, "万元") {
+                continue;
+            }
+            let Some(next) = sum.checked_add(&value.rounded_interval()) else {
+                return;
+            };
+            sum = next;
+            shown += value.decimal();
+            cells.push(evaluation_cell(
+                position,
+                format!("indicator.{}", index + 1),
+                "actual",
+            ));
+        }
+        if cells.is_empty() {
+            return;
+        }
+        self.report.checks_evaluated += 1;
+        if sum.may_be_le(&executed.rounded_interval()) {
+            return;
+        }
+        cells.insert(
+            0,
+            evaluation_cell(position, "funds.total".into(), "executed"),
+        );
+        let kind = &self.checks.cost;
+        let project = project_name(evaluation);
+        let difference = shown - executed.decimal();
+        self.report.findings.push(Finding {
+            rule_id: kind.id.clone(),
+            severity: kind.severity,
+            message: render(
+                kind,
+                &[
+                    ("project", project),
+                    ("provided", shown.to_string()),
+                    ("expected", executed.to_string()),
+                    ("difference", difference.to_string()),
+                ],
+            ),
+            cells,
+            provided: Some(shown),
+            expected: Some(executed.decimal()),
+            difference: Some(difference),
+            project: project_of(position, evaluation),
+            indicator: None,
+            key: String::new(),
+            explanation: None,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &mut self,
+        kind: &CheckKind,
+        position: usize,
+        evaluation: &Evaluation,
+        indicator: &Indicator,
+        figure: &Figure,
+        value: &MeasureValue,
+        raw: &str,
+        cells: Vec<CellRef>,
+    ) {
+        let (provided, expected) = match (&figure.stated, value) {
+            (
+                Stated::Number { value: stated, .. },
+                MeasureValue::Number { value, .. }
+                | MeasureValue::Duration { value, .. }
+                | MeasureValue::Percent(value),
+            ) => (
+                Some(stated.decimal()),
+                Some(round_for_display(value.decimal(), value.scale())),
+            ),
+            _ => (None, None),
+        };
+        let difference = provided.zip(expected).map(|(p, e)| p - e);
+        let fill = [
+            ("project", project_name(evaluation)),
+            ("indicator", indicator.name.clone()),
+            ("sentence", shown_clause(&figure.clause)),
+            ("target", raw_measure(indicator, Side::Target).to_owned()),
+            ("actual", raw_measure(indicator, Side::Actual).to_owned()),
+            ("measure", raw.to_owned()),
+            (
+                "provided",
+                provided.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            (
+                "expected",
+                expected.map(|e| e.to_string()).unwrap_or_default(),
+            ),
+        ];
+        self.report.findings.push(Finding {
+            rule_id: kind.id.clone(),
+            severity: kind.severity,
+            message: render(kind, &fill),
+            cells,
+            provided,
+            expected,
+            difference,
+            project: project_of(position, evaluation),
+            indicator: Some(indicator.name.clone()),
+            key: String::new(),
+            explanation: None,
+        });
+    }
+}
+
+fn project_name(evaluation: &Evaluation) -> String {
+    evaluation
+        .project
+        .clone()
+        .unwrap_or_else(|| "单位整体".into())
+}
+
+fn project_of(position: usize, evaluation: &Evaluation) -> Option<(usize, String)> {
+    (position > 0).then(|| (position, project_name(evaluation)))
+}
+
+fn evaluation_cell(position: usize, row: String, column: &str) -> CellRef {
+    CellRef {
+        table: if position == 0 { "EVAL" } else { "PROJ" }.into(),
+        row,
+        column: column.to_owned(),
+        unit: None,
+    }
+}
+
+/// Whether two figures stated for one indicator can be the same.
+fn stated_agree(a: &Stated, b: &Stated) -> bool {
+    match (a, b) {
+        (Stated::Number { value: a, .. }, Stated::Number { value: b, .. }) => {
+            a.rounded_interval().overlaps(&b.rounded_interval())
+        }
+        (Stated::Date(a), Stated::Date(b)) => dates_agree(*a, *b),
+        _ => false,
+    }
+}
+
+/// Dates agree to the day when both give it, to the month otherwise.
+fn dates_agree(a: DateSpec, b: DateSpec) -> bool {
+    match (a.day, b.day) {
+        (Some(_), Some(_)) => a == b,
+        _ => (a.year, a.month) == (b.year, b.month),
+    }
+}
+
+/// Whether a text's figure can be the indicator's value: a target is exact, an actual value and the text's figure
+/// are rounded to their last decimal.
+fn stated_matches(stated: &Stated, value: &MeasureValue, side: Side) -> bool {
+    match (stated, value) {
+        (Stated::Date(a), MeasureValue::Date(b)) => dates_agree(*a, *b),
+        (
+            Stated::Number { value: stated, .. },
+            MeasureValue::Number { value, .. }
+            | MeasureValue::Duration { value, .. }
+            | MeasureValue::Percent(value),
+        ) => {
+            let table = match side {
+                Side::Target => value.exact_interval(),
+                Side::Actual => value.rounded_interval(),
+            };
+            stated.rounded_interval().overlaps(&table)
+        }
+        // Placed only on measures of its kind.
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::evaluation::Measure;
+
+    fn words() -> Words {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("taxonomy/2024/evaluation-texts.toml");
+        load(&SourceFile::read(&path).unwrap()).unwrap().words
+    }
+
+    fn numbers(text: &str, units: &[&str]) -> Vec<(String, bool)> {
+        let units: Vec<String> = units.iter().map(|u| u.to_string()).collect();
+        read_figures(text, &units, &words())
+            .into_iter()
+            .map(|f| match f.stated {
+                Stated::Number { value, unit } => (format!("{value}{unit}"), f.approximate),
+                Stated::Date(d) => (d.to_string(), f.approximate),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn figures_are_read_with_their_units_and_approximations() {
+        assert_eq!(
+            numbers(
+                "计划参加3场讲座，参加2次采风活动，完成率达到100%。",
+                &["场", "次", "%"]
+            ),
+            vec![
+                ("3场".into(), false),
+                ("2次".into(), false),
+                ("100%".into(), false)
+            ]
+        );
+        // Years are not durations, codes are not figures, approximations are marked.
+        assert_eq!(
+            numbers(
+                "2024年约5场，CM198硬盘4台，70多场，1.8万余份，10万+作品",
+                &["场", "台", "万份", "万"]
+            ),
+            vec![
+                ("5场".into(), true),
+                ("4台".into(), false),
+                ("1.8万".into(), true),
+                ("10万".into(), true)
+            ]
+        );
+        assert_eq!(
+            numbers("截至2024年12月31日，项目预计2024年8月31日前完成", &[]),
+            vec![("2024-08-31".into(), false)]
+        );
+        assert_eq!(
+            numbers("共计1,400盘磁带", &["盘"]),
+            vec![("1400盘".into(), false)]
+        );
+    }
+
+    fn indicator(name: &str, target: &str, actual: &str) -> Indicator {
+        Indicator {
+            level1: "产出指标".into(),
+            level2: "数量指标".into(),
+            name: name.into(),
+            weight: None,
+            target: Some(Measure::parse(target)),
+            actual: Some(Measure::parse(actual)),
+            completion_rate: None,
+            score: None,
+            scoring_rule: None,
+            deviation_reason: String::new(),
+        }
+    }
+
+    fn placed(text: &str, indicators: &[Indicator]) -> Vec<Placement> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy/2024");
+        let checks = load(&SourceFile::read(&path.join("evaluation-texts.toml")).unwrap()).unwrap();
+        let policy =
+            ScoringPolicy::from_toml(&std::fs::read_to_string(path.join("scoring.toml")).unwrap())
+                .unwrap();
+        let mut report = Report::new(crate::domain::ids::FiscalYear::new(2024).unwrap());
+        let checker = Checker {
+            checks: &checks,
+            policy: &policy,
+            report: &mut report,
+        };
+        let evaluation = Evaluation {
+            project: Some("p".into()),
+            funds: vec![],
+            goal_expected: text.into(),
+            goal_actual: String::new(),
+            indicators: indicators.to_vec(),
+            total_weight: None,
+            total_score: None,
+        };
+        let units = checker.units(&evaluation, Side::Target);
+        read_figures(text, &units, &checks.words)
+            .iter()
+            .map(|f| checker.place(f, &evaluation, Side::Target))
+            .collect()
+    }
+
+    #[test]
+    fn a_figure_is_placed_where_its_words_name_one_indicator() {
+        let indicators = [
+            indicator("参加讲座次数", ">=3场", "=3场"),
+            indicator("参加采风活动次数", ">=2场", "=2场"),
+            indicator("保障部室数量", "=4个", "=4个"),
+        ];
+        assert_eq!(
+            placed("计划参加3场讲座，参加2场采风活动", &indicators),
+            vec![Placement::Indicator(0), Placement::Indicator(1)]
+        );
+        // What is counted after the unit is another thing than the indicator's.
+        assert_eq!(
+            placed("保障3个人才工作室及一个部室", &indicators),
+            vec![Placement::Unsure]
+        );
+        assert_eq!(
+            placed("保障4个部室", &indicators),
+            vec![Placement::Indicator(2)]
+        );
+        // Words that name neither: unsure; a unit no indicator has is not read.
+        assert_eq!(placed("举办5场晚会", &indicators), vec![Placement::Unsure]);
+        assert_eq!(placed("印制44版特刊", &indicators), vec![]);
+    }
+
+    #[test]
+    fn one_shared_word_is_not_enough() {
+        // "维护" names every maintenance indicator; "5个专业项目进行维护" is not about 场地设备维护数量.
+        let indicators = [indicator("场地设备维护数量", ">=2个", "=2个")];
+        assert_eq!(
+            placed("需要对安装在传媒大厦的5个专业项目进行维护", &indicators),
+            vec![Placement::Unsure]
+        );
+    }
+
+    #[test]
+    fn a_total_is_not_a_cost() {
+        let indicators = [
+            indicator("电视剧购置成本", "<=26万元", "=26万元"),
+            indicator("广播剧购置成本", "<=14万元", "=14万元"),
+        ];
+        assert_eq!(
+            placed("广播电视节目购置费总计40万元用于购置电视剧", &indicators),
+            vec![Placement::Unsure]
+        );
+    }
+}
