@@ -140,6 +140,9 @@ pub enum Func {
     LastYear,
     /// `budget(cell)`: the budget figure (年初预算数) of a cell, as the budget system gave it.
     Budget,
+    /// `explained("section", "word", …)`: the narrative section has a sentence that names every word and gives a
+    /// reason (原因, 由于, 因为, 系): a difference the rule would ask about is already explained there.
+    Explained,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -962,6 +962,24 @@ impl<'a> Env<'a> {
             Func::ExecutionScore => num(self
                 .evaluation()
                 .and_then(|(e, _)| self.rules.scoring.execution_score(e))),
+            Func::Explained => {
+                let [Expr::Str(section), words @ ..] = args else {
+                    return V::Unknown;
+                };
+                let words: Vec<&str> = words
+                    .iter()
+                    .filter_map(|w| match w {
+                        Expr::Str(w) => Some(w.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                V::Bool(
+                    self.disclosure
+                        .narrative
+                        .iter()
+                        .any(|s| s.key == *section && super::narrative::explains(&s.text, &words)),
+                )
+            }
             Func::ExecutionWeight => {
                 num(Some(Interval::exact(self.rules.scoring.execution_weight)))
             }

@@ -206,3 +206,27 @@ fn the_shipped_files_still_parse() {
         assert!(parse_file(text, "f", taxonomy(), &mut definitions).is_ok());
     }
 }
+
+#[test]
+fn explained_takes_a_known_section_and_words() {
+    let parse = |text: &str| {
+        let mut definitions = DefinitionTable::default();
+        parse_expression(text, "f", taxonomy(), &mut definitions).map_err(|e| e.message)
+    };
+    assert!(parse("explained(\"three_public\", \"保有量\", \"车辆\")").is_ok());
+    assert!(
+        parse("explained(\"three_publik\", \"保有量\")")
+            .unwrap_err()
+            .contains("no narrative section \"three_publik\"")
+    );
+    assert!(
+        parse("explained(\"three_public\")")
+            .unwrap_err()
+            .contains("at least one word")
+    );
+    assert!(
+        parse("explained(\"three_public\", 8)")
+            .unwrap_err()
+            .contains("strings only")
+    );
+}

@@ -164,6 +164,20 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// Words that give a reason.
+const REASONS: [&str; 5] = ["原因", "由于", "因为", "系因", "主要是"];
+
+/// Whether a text has a sentence that names every word (as normalized) and gives a reason: "国有资产占用情况中
+/// 固定资产车辆8辆，与公务用车保有量差异原因是：单位业务用车…" explains the vehicles against 公务用车保有量.
+pub fn explains(text: &str, words: &[&str]) -> bool {
+    let text = normalize(text);
+    let words: Vec<String> = words.iter().map(|w| normalize(w)).collect();
+    text.split(['。', ';', '!', '?', '\n']).any(|sentence| {
+        words.iter().all(|w| sentence.contains(w.as_str()))
+            && REASONS.iter().any(|r| sentence.contains(r))
+    })
+}
+
 // ---- loading ----
 
 #[derive(Deserialize)]
@@ -1360,6 +1374,18 @@ mod tests {
         Some(Stated {
             value: text.parse().unwrap(),
         })
+    }
+
+    #[test]
+    fn an_explanation_names_the_things_and_gives_a_reason_in_one_sentence() {
+        let text = "公务用车保有量0辆。国有资产占用情况中固定资产车辆8辆，与公务用车保有量差异原因是：单位业务用车。";
+        assert!(explains(text, &["保有量", "车辆"]));
+        // The words in one sentence and the reason in another are no explanation.
+        assert!(!explains(
+            "公务用车保有量0辆，固定资产车辆8辆。原因见附表。",
+            &["保有量", "车辆"]
+        ));
+        assert!(!explains(text, &["保有量", "房屋"]));
     }
 
     #[test]

@@ -83,6 +83,7 @@ const FUNCTIONS: &[(&str, Func)] = &[
     ("is_project", Func::IsProject),
     ("last_year", Func::LastYear),
     ("budget", Func::Budget),
+    ("explained", Func::Explained),
 ];
 
 const KEYWORDS: &[&str] = &[
@@ -724,6 +725,33 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `explained("section", "word", …)`: a narrative section of the taxonomy and at least one word, all strings.
+    fn explained(&self, args: Vec<(usize, Expr)>, offset: usize) -> Result<Expr, ParseError> {
+        if args.len() < 2 {
+            return err(
+                offset,
+                "explained() takes a narrative section and at least one word, such as explained(\"three_public\", \"保有量\")",
+            );
+        }
+        for (arg_offset, arg) in &args {
+            if !matches!(arg, Expr::Str(_)) {
+                return err(*arg_offset, "explained() takes strings only");
+            }
+        }
+        if let (arg_offset, Expr::Str(section)) = &args[0]
+            && self.taxonomy.narrative_section(section).is_none()
+        {
+            return err(
+                *arg_offset,
+                format!("no narrative section \"{section}\" in taxonomy.toml"),
+            );
+        }
+        Ok(Expr::Call(
+            Func::Explained,
+            args.into_iter().map(|(_, arg)| arg).collect(),
+        ))
+    }
+
     fn call(&mut self, name: &str, offset: usize) -> Result<Expr, ParseError> {
         self.expect(Tok::LParen, "'('")?;
         let agg = match name {
@@ -753,6 +781,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.expect(Tok::RParen, "')'")?;
+        if func == Func::Explained {
+            return self.explained(args, offset);
+        }
         let arity = match func {
             Func::Min | Func::Max => 2,
             Func::ExecutionScore | Func::ExecutionWeight | Func::IsProject => 0,
