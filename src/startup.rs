@@ -88,7 +88,7 @@ impl App {
             tracing::info!(
                 year = %taxonomy.fiscal_year,
                 tables = taxonomy.tables.len(),
-                rules = taxonomy.rules.rules.len(),
+                checks = crate::domain::catalogue::entries(taxonomy).len(),
                 dir = %taxonomy.dir.display(),
                 "taxonomy loaded"
             );

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{TaxonomyArgs, say, sayln};
-use crate::domain::{ids::FiscalYear, rules::SeveritySpec, taxonomy::Taxonomy};
+use crate::domain::{
+    catalogue::{self, EntryKind},
+    ids::FiscalYear,
+    taxonomy::Taxonomy,
+};
 
 #[derive(Subcommand)]
 pub enum RulesCommand {
@@ -36,16 +40,6 @@ pub enum RulesCommand {
     },
 }
 
-pub fn severity_name(taxonomy: &Taxonomy, spec: SeveritySpec) -> String {
-    match spec {
-        SeveritySpec::Fixed(severity) => severity.name().to_owned(),
-        SeveritySpec::Policy => format!(
-            "{} (scoring policy)",
-            taxonomy.rules.scoring.mismatch_severity.name()
-        ),
-    }
-}
-
 fn years(
     taxonomies: &crate::domain::taxonomy::Taxonomies,
     year: Option<u32>,
@@ -70,17 +64,22 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
         RulesCommand::List { year, taxonomy } => {
             let taxonomies = taxonomy.load()?;
             for taxonomy in years(&taxonomies, year)? {
+                let entries = catalogue::entries(taxonomy);
                 sayln!(
-                    "# {} — {} rules",
+                    "# {} — {}",
                     taxonomy.fiscal_year,
-                    taxonomy.rules.rules.len()
+                    catalogue::summary(&entries)
                 );
-                for rule in &taxonomy.rules.rules {
+                for entry in &entries {
                     sayln!(
-                        "{:<14} {:<9} {}",
-                        rule.id,
-                        severity_name(taxonomy, rule.severity),
-                        rule.message.source
+                        "{:<14} {:<9} {}{}",
+                        entry.id,
+                        entry.severity,
+                        entry.message,
+                        entry
+                            .inherited_from
+                            .map(|y| format!("  (from {y})"))
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -96,33 +95,39 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
             let taxonomies = taxonomy.load()?;
             let mut found = false;
             for taxonomy in years(&taxonomies, year)? {
-                if let Some(rule) = taxonomy.rules.rule(&id) {
+                let entries = catalogue::entries(taxonomy);
+                for entry in catalogue::lookup(&entries, &id) {
                     found = true;
+                    let root = taxonomy.dir.parent().unwrap_or(&taxonomy.dir);
+                    let location = if matches!(entry.kind, EntryKind::BuiltIn) {
+                        entry.location()
+                    } else {
+                        root.join(entry.location()).display().to_string()
+                    };
                     sayln!(
-                        "{} ({}, {}) — {}:{}{}",
-                        rule.id,
+                        "{} ({}, {}, {}) — {}{}",
+                        entry.id,
                         taxonomy.fiscal_year,
-                        severity_name(taxonomy, rule.severity),
-                        taxonomy
-                            .dir
-                            .parent()
-                            .unwrap_or(&taxonomy.dir)
-                            .join(&rule.origin.file)
-                            .display(),
-                        rule.origin.line,
-                        if rule.origin.generated {
-                            " (generated)"
-                        } else {
-                            ""
-                        }
+                        entry.severity,
+                        entry.kind.name(),
+                        location,
+                        entry
+                            .inherited_from
+                            .map(|y| format!(" (inherited from {y})"))
+                            .unwrap_or_default()
                     );
-                    sayln!("{}\n", rule.origin.text);
+                    if !matches!(entry.kind, EntryKind::Declared | EntryKind::Generated) {
+                        sayln!("message: {}", entry.message);
+                    }
+                    sayln!("{}\n", entry.check);
                 }
             }
             if found {
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(format!("no rule {id}"))
+                Err(format!(
+                    "no check {id} (`juesuan rules list` lists every id)"
+                ))
             }
         }
     }
@@ -133,17 +138,13 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The rules of a year as a Markdown catalogue: counts, then every rule by file with its id, severity, message and
-/// check, then the narrative checks and the scoring policy.
+/// The checks of a year as a Markdown catalogue: counts, then every rule by file with its id, severity, message and
+/// check, then the narrative checks, the self-evaluation text checks, the eliminations, the built-in checks and the
+/// scoring policy. Counted from the one catalogue (`domain::catalogue`).
 pub fn catalogue(taxonomy: &Taxonomy) -> String {
     use std::fmt::Write;
     let rules = &taxonomy.rules;
-    let generated = rules.rules.iter().filter(|r| r.origin.generated).count();
-    let declared = rules.rules.len() - generated;
-    let narrative = rules.narrative.as_ref();
-    let narrative_kinds = narrative.map_or(0, |n| n.kinds().len());
-    let texts = rules.texts.as_ref();
-    let text_kinds = texts.map_or(0, |t| t.kinds().len());
+    let entries = catalogue::entries(taxonomy);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -155,26 +156,15 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
         "Generated by `juesuan rules catalogue --year {}` from `taxonomy/{}/`; do not edit by hand (a test compares).\n",
         taxonomy.fiscal_year, taxonomy.fiscal_year
     );
+    let summary = catalogue::summary(&entries);
+    let (count, rest) = summary.split_once(' ').unwrap_or((&summary, ""));
     let _ = writeln!(
         out,
-        "**{} rules**: {declared} declared, {generated} generated from the code lists (one per coded table), {narrative_kinds} kinds of narrative check and {text_kinds} checks of self-evaluation texts.\n",
-        declared + generated + narrative_kinds + text_kinds
+        "**{count} {rest}**. Every id a finding can carry is one of them; `juesuan rules show ID` shows any (a family name such as `HIER` shows the family).\n"
     );
     let mut by_severity = std::collections::BTreeMap::new();
-    for rule in &rules.rules {
-        *by_severity
-            .entry(severity_name(taxonomy, rule.severity))
-            .or_insert(0) += 1;
-    }
-    let kinds = narrative
-        .map(|n| n.kinds().to_vec())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(texts.map(|t| t.kinds().to_vec()).unwrap_or_default());
-    for kind in kinds {
-        *by_severity
-            .entry(kind.severity.name().to_owned())
-            .or_insert(0) += 1;
+    for entry in &entries {
+        *by_severity.entry(entry.severity.clone()).or_insert(0) += 1;
     }
     let counts: Vec<String> = by_severity
         .iter()
@@ -188,75 +178,96 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
          stand for (docs/rule-language.md).\n"
     );
     let mut current_file = "";
-    for rule in &rules.rules {
-        if rule.origin.file != current_file {
-            current_file = &rule.origin.file;
-            let _ = writeln!(out, "\n## `{current_file}`\n");
+    for entry in entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::Declared | EntryKind::Generated))
+    {
+        if entry.file != current_file {
+            current_file = &entry.file;
+            let inherited = entry
+                .inherited_from
+                .map(|y| format!(" — inherited from {y}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "\n## `{current_file}`{inherited}\n");
             let _ = writeln!(out, "| id | severity | message | check |");
             let _ = writeln!(out, "|---|---|---|---|");
         }
-        let check = if rule.origin.generated {
+        let check = if entry.kind == EntryKind::Generated {
             format!(
                 "generated: `{}` · every given code equals the sum of the given codes of the nearest level below it, in every column",
-                cell(rule.origin.text.lines().next().unwrap_or(""))
+                cell(entry.check.lines().next().unwrap_or(""))
             )
         } else {
-            let body: Vec<&str> = rule.origin.text.lines().skip(1).map(str::trim).collect();
+            let body: Vec<&str> = entry.check.lines().skip(1).map(str::trim).collect();
             format!("`{}`", cell(&body.join(" ")))
         };
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
-            rule.id,
-            severity_name(taxonomy, rule.severity),
-            cell(&rule.message.source),
+            entry.id,
+            entry.severity,
+            cell(&entry.message),
             check
         );
     }
-    if let Some(n) = narrative {
-        let _ = writeln!(out, "\n## Narrative checks (`narrative.toml`)\n");
-        let _ = writeln!(
-            out,
-            "The figures the 公开说明 states are read from {} phrases, {} budget-variance statements and phrases generated from the code list ({} labels), and checked as follows.\n",
+    let section = |out: &mut String, kind: EntryKind, title: &str, intro: &str| {
+        let of_kind: Vec<&catalogue::Entry> = entries.iter().filter(|e| e.kind == kind).collect();
+        let Some(first) = of_kind.first() else {
+            return;
+        };
+        let inherited = first
+            .inherited_from
+            .map(|y| format!(" — inherited from {y}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\n## {title} (`{}`){inherited}\n", first.file);
+        if !intro.is_empty() {
+            let _ = writeln!(out, "{intro}\n");
+        }
+        let _ = writeln!(out, "| id | severity | what | message |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for entry in of_kind {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                entry.id,
+                entry.severity,
+                cell(&entry.check),
+                cell(&entry.message)
+            );
+        }
+    };
+    let narrative_intro = rules.narrative.as_ref().map(|n| {
+        format!(
+            "The figures the 公开说明 states are read from {} phrases, {} budget-variance statements and phrases generated from the code list ({} labels), and checked as follows.",
             n.phrases.len(),
             n.budget_variances.len(),
             n.generated.iter().map(|g| g.labels.len()).sum::<usize>()
-        );
-        let _ = writeln!(out, "| id | severity | what | message |");
-        let _ = writeln!(out, "|---|---|---|---|");
-        for kind in n.kinds() {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                kind.id,
-                kind.severity.name(),
-                cell(&kind.description),
-                cell(&kind.message)
-            );
-        }
-    }
-    if let Some(t) = texts {
-        let _ = writeln!(
-            out,
-            "\n## Self-evaluation texts against their tables (`evaluation-texts.toml`)\n"
-        );
-        let _ = writeln!(
-            out,
-            "The quantities, rates, durations, dates and amounts the 年度目标 and 实际完成情况 texts and the deviation notes state are read and checked where they can be placed with certainty; a figure that cannot be is counted as not evaluated.\n"
-        );
-        let _ = writeln!(out, "| id | severity | what | message |");
-        let _ = writeln!(out, "|---|---|---|---|");
-        for kind in t.kinds() {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                kind.id,
-                kind.severity.name(),
-                cell(&kind.description),
-                cell(&kind.message)
-            );
-        }
-    }
+        )
+    });
+    section(
+        &mut out,
+        EntryKind::Narrative,
+        "Narrative checks",
+        narrative_intro.as_deref().unwrap_or(""),
+    );
+    section(
+        &mut out,
+        EntryKind::Text,
+        "Self-evaluation texts against their tables",
+        "The quantities, rates, durations, dates and amounts the 年度目标 and 实际完成情况 texts and the deviation notes state are read and checked where they can be placed with certainty; a figure that cannot be is counted as not evaluated.",
+    );
+    section(
+        &mut out,
+        EntryKind::Elimination,
+        "Eliminations of consolidation",
+        "Found when a consolidation is read, at each payer: a department (or unit) whose transfers with the units it pays disagree.",
+    );
+    section(
+        &mut out,
+        EntryKind::BuiltIn,
+        "Built in",
+        "Checks written in code rather than in a year's files.",
+    );
     let policy = &rules.scoring;
     let _ = writeln!(out, "\n## Scoring policy (`scoring.toml`)\n");
     let _ = writeln!(
@@ -327,17 +338,40 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_counts_every_rule() {
-        let taxonomy = test_support::year(2024);
-        let text = catalogue(&taxonomy);
-        let total = taxonomy.rules.ids().len();
-        assert!(
-            text.contains(&format!("**{total} rules**")),
-            "{}",
-            &text[..300]
-        );
-        for id in taxonomy.rules.ids() {
-            assert!(text.contains(&format!("| {id} |")), "{id} missing");
+    fn the_catalogue_counts_every_check() {
+        for year in [2024, 2025] {
+            let taxonomy = test_support::year(year);
+            let text = catalogue(&taxonomy);
+            let entries = crate::domain::catalogue::entries(&taxonomy);
+            assert!(
+                text.contains(&format!("**{} checks:", entries.len())),
+                "{}",
+                &text[..300]
+            );
+            for entry in &entries {
+                assert!(
+                    text.contains(&format!("| {} |", entry.id)),
+                    "{} missing",
+                    entry.id
+                );
+            }
+        }
+    }
+
+    /// The README states each year's count; it is the catalogue's.
+    #[test]
+    fn the_readme_states_the_catalogues_counts() {
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        )
+        .unwrap();
+        for year in [2024, 2025] {
+            let count = crate::domain::catalogue::entries(&test_support::year(year)).len();
+            let stated = format!("{count} checks for {year}");
+            assert!(
+                readme.contains(&stated),
+                "README.md should say \"{stated}\" (the catalogue's count)"
+            );
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod budget;
+pub mod catalogue;
 pub mod consolidation;
 pub mod disclosure;
 pub mod error;

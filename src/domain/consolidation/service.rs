@@ -30,7 +30,7 @@ use crate::{
         submission::SubmissionState,
         taxonomy::{Taxonomies, Taxonomy},
         unit::Unit,
-        validation::{CellRef, Finding, Report, Severity},
+        validation::{CellRef, Finding, Report},
     },
     store::Store,
 };
@@ -964,13 +964,19 @@ impl Consolidations {
             let e = round_for_display(data.show(cell, expected, unit), 2);
             let cell_ref = data.cell_ref(cell, None);
             let difference = p.checked_sub(e);
+            let check = &crate::domain::catalogue::REPORTED_COMPARISON;
             report.findings.push(Finding {
-                rule_id: "CONS-CMP-001".into(),
-                severity: Severity::Error,
-                message: format!(
-                    "汇总表 {cell_ref} 报 {p}，按所属单位决算汇总（含抵销）应为 {e}（差 {}），超出舍入误差",
-                    difference.map(|d| d.to_string()).unwrap_or_default()
-                ),
+                rule_id: check.id.into(),
+                severity: check.severity,
+                message: check
+                    .message
+                    .replace("{cell}", &cell_ref.to_string())
+                    .replace("{provided}", &p.to_string())
+                    .replace("{expected}", &e.to_string())
+                    .replace(
+                        "{difference}",
+                        &difference.map(|d| d.to_string()).unwrap_or_default(),
+                    ),
                 cells: vec![cell_ref],
                 provided: Some(p),
                 expected: Some(e),

@@ -167,12 +167,7 @@ impl RuleSet {
         for (_, path) in files {
             let source = SourceFile::read(&path)?;
             // Relative to the taxonomy root, so that an inherited file shows the year it comes from.
-            let root = taxonomy.dir.parent().unwrap_or(&taxonomy.dir);
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned();
+            let relative = taxonomy.relative_path(&path);
             let parsed = parser::parse_file(&source.text, &relative, taxonomy, &mut definitions)
                 .map_err(|e| source.error_at(e.offset..e.offset, e.message))?;
             for rule in parsed.rules {
@@ -194,7 +189,8 @@ impl RuleSet {
 
         let narrative = if let Some(narrative_path) = sources.find("narrative.toml") {
             let file = SourceFile::read(&narrative_path)?;
-            let checks = narrative::load(&file, taxonomy, &mut definitions)?;
+            let mut checks = narrative::load(&file, taxonomy, &mut definitions)?;
+            checks.origin = taxonomy.relative_path(&narrative_path);
             loaded.insert("narrative.toml".to_owned(), file);
             Some(checks)
         } else {
@@ -202,7 +198,11 @@ impl RuleSet {
         };
 
         let texts = match sources.find("evaluation-texts.toml") {
-            Some(path) => Some(texts::load(&SourceFile::read(&path)?)?),
+            Some(path) => {
+                let mut checks = texts::load(&SourceFile::read(&path)?)?;
+                checks.origin = taxonomy.relative_path(&path);
+                Some(checks)
+            }
             None => None,
         };
 

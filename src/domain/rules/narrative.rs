@@ -104,6 +104,8 @@ struct SectionMatcher {
 
 #[derive(Debug, Clone)]
 pub struct NarrativeChecks {
+    /// The file, relative to the taxonomy root ("2024/narrative.toml").
+    pub origin: String,
     pub amount: CheckKind,
     pub share: CheckKind,
     pub change: CheckKind,
@@ -507,6 +509,7 @@ pub(super) fn load(
         matchers.insert(section, SectionMatcher { automaton, targets });
     }
     Ok(NarrativeChecks {
+        origin: String::new(),
         matchers,
         amount: kind(raw.checks.amount)?,
         share: kind(raw.checks.share)?,

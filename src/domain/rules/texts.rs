@@ -24,6 +24,8 @@ use crate::domain::{
 /// The checks of a year's `evaluation-texts.toml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextChecks {
+    /// The file, relative to the taxonomy root ("2024/evaluation-texts.toml").
+    pub origin: String,
     /// A goal's figure against the target of the indicator it names.
     pub goal: CheckKind,
     /// A 实际完成情况 figure against the actual value of the indicator it names.
@@ -102,6 +104,7 @@ pub(super) fn load(file: &SourceFile) -> Result<TextChecks, TaxonomyError> {
         list.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
     }
     Ok(TextChecks {
+        origin: String::new(),
         goal: check_kind(file, raw.checks.goal)?,
         achieved: check_kind(file, raw.checks.achieved)?,
         deviation: check_kind(file, raw.checks.deviation)?,

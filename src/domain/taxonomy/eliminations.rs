@@ -32,6 +32,8 @@ pub struct Removal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EliminationPair {
     pub id: String,
+    /// Line of its `id` in the file.
+    pub line: usize,
     pub name: String,
     pub severity: Severity,
     /// Placeholders: {parent} {provided} {expected} {difference}.
@@ -46,6 +48,8 @@ pub struct EliminationPair {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Eliminations {
+    /// The file, relative to the taxonomy root ("2024/eliminations.toml").
+    pub origin: String,
     pub pairs: Vec<EliminationPair>,
     /// Cells recomputed from consolidated figures rather than summed.
     pub recompute: Vec<(CellPattern, Expr)>,
@@ -182,6 +186,7 @@ pub(super) fn load(
             }
         }
         pairs.push(EliminationPair {
+            line: file.position(p.id.span().start).0,
             id: p.id.into_inner(),
             name: p.name,
             severity,
@@ -242,5 +247,9 @@ pub(super) fn load(
             expr,
         ));
     }
-    Ok(Some(Eliminations { pairs, recompute }))
+    Ok(Some(Eliminations {
+        origin: taxonomy.relative_path(&path),
+        pairs,
+        recompute,
+    }))
 }

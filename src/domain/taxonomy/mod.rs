@@ -151,6 +151,16 @@ impl Taxonomy {
         self.table_index(code_or_alias).map(|i| &self.tables[i])
     }
 
+    /// A file of the taxonomy relative to the taxonomy root ("2024/rules/10-tables.rules"), so that a file a year
+    /// inherits shows the year it comes from.
+    pub fn relative_path(&self, path: &std::path::Path) -> String {
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
+    }
+
     pub fn narrative_section(&self, key: &str) -> Option<&NarrativeDef> {
         self.narrative.iter().find(|n| n.key == key)
     }
