@@ -229,7 +229,13 @@ impl ScoringPolicy {
             over_limit,
             grades: raw.graded.grades,
             direct_unmet: raw.direct.unmet,
-            equivalent_units: raw.units.equivalent,
+            // Kept as stems, so that a unit is compared with them as it is.
+            equivalent_units: raw
+                .units
+                .equivalent
+                .iter()
+                .map(|group| group.iter().map(|u| unit_stem(u).to_owned()).collect())
+                .collect(),
         })
     }
 
@@ -417,14 +423,18 @@ enum Comparison<'i> {
 impl ScoringPolicy {
     /// Units that name the same thing: "万" and "万元", and the groups the policy declares the same measure.
     pub fn same_unit(&self, a: &str, b: &str) -> bool {
-        fn norm(unit: &str) -> &str {
-            unit.trim().trim_end_matches('元')
-        }
-        let (a, b) = (norm(a), norm(b));
-        a == b
-            || self.equivalent_units.iter().any(|group| {
-                group.iter().any(|u| norm(u) == a) && group.iter().any(|u| norm(u) == b)
-            })
+        self.unit_key(a) == self.unit_key(b)
+    }
+
+    /// What a unit is compared by: its stem ("万元" and "万" are "万"), or the first of the group the policy
+    /// declares it the same measure as ("条" is "篇").
+    pub fn unit_key<'u>(&'u self, unit: &'u str) -> &'u str {
+        let stem = unit_stem(unit);
+        self.equivalent_units
+            .iter()
+            .find(|group| group.iter().any(|u| u == stem))
+            .and_then(|group| group.first())
+            .map_or(stem, String::as_str)
     }
 
     /// Whether target and actual are of the same kind (and, for numbers and durations, the same unit).
@@ -497,6 +507,19 @@ impl ScoringPolicy {
             }
         }
     }
+}
+
+/// A unit without surrounding blanks and without 元 ("万元" and "万" are one unit).
+fn unit_stem(unit: &str) -> &str {
+    let bytes = unit.as_bytes();
+    let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |e| e + 1);
+    // Only ASCII blanks are cut, so both ends are on character boundaries.
+    let unit = &unit[start..end];
+    unit.strip_suffix('元').unwrap_or(unit)
 }
 
 fn number_of(value: &MeasureValue) -> Option<Interval> {

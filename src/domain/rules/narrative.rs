@@ -147,22 +147,52 @@ impl NarrativeChecks {
 /// that "（类）" and "(类)", "：" and ":", "１２％" and "12%" match alike; quotation marks dropped, so that
 /// "“三公”经费" and "三公经费" do.
 pub fn normalize(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '（' => out.push('('),
-            '）' => out.push(')'),
-            '：' => out.push(':'),
-            '，' => out.push(','),
-            '；' => out.push(';'),
-            '　' => out.push(' '),
-            '％' => out.push('%'),
-            '．' => out.push('.'),
-            '０'..='９' => out.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
-            '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' => {}
-            _ => out.push(c),
+    // Runs of bytes that stay are copied whole; only the characters above are decoded. Every one of them is
+    // three bytes in UTF-8 and starts with 0xE2, 0xE3 or 0xEF.
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (replacement, width) = match b {
+            b'"' | b'\'' => (None, 1),
+            0xE2 | 0xE3 | 0xEF if i + 2 < bytes.len() => {
+                let c = u32::from(b & 0x0F) << 12
+                    | u32::from(bytes[i + 1] & 0x3F) << 6
+                    | u32::from(bytes[i + 2] & 0x3F);
+                match char::from_u32(c) {
+                    Some('（') => (Some('('), 3),
+                    Some('）') => (Some(')'), 3),
+                    Some('：') => (Some(':'), 3),
+                    Some('，') => (Some(','), 3),
+                    Some('；') => (Some(';'), 3),
+                    Some('　') => (Some(' '), 3),
+                    Some('％') => (Some('%'), 3),
+                    Some('．') => (Some('.'), 3),
+                    Some(d @ '０'..='９') => {
+                        (Some(char::from(b'0' + (d as u32 - '０' as u32) as u8)), 3)
+                    }
+                    Some('“' | '”' | '‘' | '’' | '「' | '」') => (None, 3),
+                    _ => {
+                        i += 3;
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&text[run..i]);
+        if let Some(r) = replacement {
+            out.push(r);
         }
+        i += width;
+        run = i;
     }
+    out.push_str(&text[run..]);
     out
 }
 
@@ -1398,6 +1428,34 @@ mod tests {
             "收入(含专用):8,190.84万元,占;"
         );
         assert_eq!(normalize("plain"), "plain");
+        assert_eq!(
+            normalize("“三公”经费１２．５％　「x」'y' — ①"),
+            "三公经费12.5% xy — ①"
+        );
+    }
+
+    proptest::proptest! {
+        /// The byte-level normalization is the character mapping it stands for.
+        #[test]
+        fn normalization_is_the_character_mapping(text in "[a-z0-9 （）：，；　％．０-９“”‘’\"'「」收入万元—①\\u{10000}]{0,40}") {
+            let expected: String = text
+                .chars()
+                .filter_map(|c| match c {
+                    '（' => Some('('),
+                    '）' => Some(')'),
+                    '：' => Some(':'),
+                    '，' => Some(','),
+                    '；' => Some(';'),
+                    '　' => Some(' '),
+                    '％' => Some('%'),
+                    '．' => Some('.'),
+                    '０'..='９' => Some(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+                    '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' => None,
+                    other => Some(other),
+                })
+                .collect();
+            proptest::prop_assert_eq!(normalize(&text), expected);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! indicator's, the words around it name that indicator and no other as well, it is not approximate, not a total —
 //! and is counted as not evaluated otherwise. Which words mean what is data (`evaluation-texts.toml`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{collections::BTreeMap, rc::Rc};
 
 use serde::Deserialize;
 
@@ -22,7 +22,7 @@ use crate::domain::{
 };
 
 /// The checks of a year's `evaluation-texts.toml`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TextChecks {
     /// The file, relative to the taxonomy root ("2024/evaluation-texts.toml").
     pub origin: String,
@@ -35,6 +35,17 @@ pub struct TextChecks {
     /// The cost indicators' actual values together against the project's 全年执行数.
     pub cost: CheckKind,
     words: Words,
+    /// The generic and bounding words, to leave out of an indicator's name.
+    masker: Masker,
+    /// The words whose presence before a figure decides what it is, found in one pass.
+    lexicon: Lexicon,
+}
+
+impl PartialEq for TextChecks {
+    fn eq(&self, other: &TextChecks) -> bool {
+        // The masker is derived from the words.
+        self.origin == other.origin && self.kinds() == other.kinds() && self.words == other.words
+    }
 }
 
 impl TextChecks {
@@ -103,8 +114,13 @@ pub(super) fn load(file: &SourceFile) -> Result<TextChecks, TaxonomyError> {
         // Longest first, so that a longer word is removed or matched before a word it contains.
         list.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
     }
+    let masker = Masker::new(words.generic.iter().chain(&words.bounds));
+    let lexicon = Lexicon::new(&words)
+        .map_err(|e| file.error(format!("the words cannot be matched: {e}")))?;
     Ok(TextChecks {
         origin: String::new(),
+        masker,
+        lexicon,
         goal: check_kind(file, raw.checks.goal)?,
         achieved: check_kind(file, raw.checks.achieved)?,
         deviation: check_kind(file, raw.checks.deviation)?,
@@ -126,18 +142,18 @@ enum Stated {
     Date(DateSpec),
 }
 
-/// A figure of a text, with the words around it.
+/// A figure of a text, with the words around it (slices of the normalized text).
 #[derive(Debug, Clone, PartialEq)]
-struct Figure {
+struct Figure<'t> {
     stated: Stated,
     /// The clause it stands in, as shown in a finding.
-    clause: String,
-    /// The clause with every figure replaced by a separator: the words that may name the indicator.
-    context: String,
+    clause: &'t str,
+    /// The pieces of the clause's words, figures left out: the words that may name the indicator.
+    context: Rc<Pieces>,
     /// The clause's words before the figure.
-    lead: String,
+    lead: &'t str,
     /// What is counted, right after the unit ("采购45件设备" → "设备"), up to the next conjunction.
-    object: String,
+    object: &'t str,
     approximate: bool,
 }
 
@@ -145,38 +161,60 @@ struct Figure {
 fn is_clause_end(c: char) -> bool {
     matches!(
         c,
-        '。' | ';' | ':' | '!' | '?' | '！' | '？' | '\n' | '\r' | '●'
+        '。' | ';' | ':' | '!' | '?' | '；' | '：' | '！' | '？' | '，' | '\n' | '\r' | '●'
     )
 }
 
-/// What separates the words of a context (figures, punctuation): two-character pieces never span one.
-const SEPARATOR: char = '|';
+/// A text as the checks read it: as written, unless it writes figures in full-width forms (１２．５％), which are
+/// read after normalization. Full-width punctuation ends clauses either way; quotation marks are not words.
+fn readable(text: &str) -> std::borrow::Cow<'_, str> {
+    // Full-width digits, ％ and ． are U+FF05, U+FF0E and U+FF10..U+FF19: EF BC 85 / 8E / 90..99 in UTF-8.
+    let full_width_figure = text
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == 0xEF && w[1] == 0xBC && matches!(w[2], 0x85 | 0x8E | 0x90..=0x99));
+    if full_width_figure {
+        std::borrow::Cow::Owned(normalize(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// Splits a normalized text into clauses, at sentence ends and at commas that are not thousands separators.
-fn clauses(text: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, &(offset, c)) in chars.iter().enumerate() {
-        let thousands = c == ','
-            && i > 0
-            && chars[i - 1].1.is_ascii_digit()
-            && chars.get(i + 1).is_some_and(|(_, n)| n.is_ascii_digit());
-        if is_clause_end(c) || (c == ',' && !thousands) {
-            if offset > start {
-                out.push(&text[start..offset]);
-            }
-            start = offset + c.len_utf8();
-        }
+/// Whether the character at `offset` ends a clause: a sentence end, or a comma that is not a thousands separator.
+fn ends_clause(text: &str, offset: usize, c: char) -> bool {
+    if c == ',' {
+        let bytes = text.as_bytes();
+        let thousands = offset > 0
+            && bytes[offset - 1].is_ascii_digit()
+            && bytes.get(offset + 1).is_some_and(u8::is_ascii_digit);
+        return !thousands;
     }
-    if start < text.len() {
-        out.push(&text[start..]);
-    }
-    out
+    is_clause_end(c)
+}
+
+/// The clauses of a text that have a digit, found from the digits: a text without figures costs one scan of its
+/// bytes, and the words of a clause are read only when it has a figure.
+fn clauses_with_digits(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut cursor = 0;
+    std::iter::from_fn(move || {
+        let digit = cursor + bytes[cursor..].iter().position(u8::is_ascii_digit)?;
+        let start = text[..digit]
+            .char_indices()
+            .rev()
+            .find(|&(i, c)| ends_clause(text, i, c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = text[digit..]
+            .char_indices()
+            .find(|&(i, c)| ends_clause(text, digit + i, c))
+            .map_or(text.len(), |(i, _)| digit + i);
+        cursor = end;
+        Some(&text[start..end])
+    })
 }
 
 /// "2024年8月31日", "2024年8月", with "前" after it or not: the date and the bytes it takes.
@@ -215,29 +253,34 @@ fn ends_with_any(text: &str, words: &[String]) -> bool {
     words.iter().any(|w| text.ends_with(w.as_str()))
 }
 
-fn contains_any(text: &str, words: &[String]) -> bool {
-    words.iter().any(|w| text.contains(w.as_str()))
-}
-
-/// The figures of a text whose unit is one of `units` (longest first), and its dates.
-fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
-    let normalized = normalize(text);
+/// The figures of a normalized text whose unit is one of `units` (longest first), and its dates.
+fn read_figures<'t>(normalized: &'t str, units: &[&str], words: &Words) -> Vec<Figure<'t>> {
     let mut figures = Vec::new();
-    for clause in clauses(&normalized) {
-        // (start, end) of every figure-like run, to blank them out of the context.
+    if !normalized.bytes().any(|b| b.is_ascii_digit()) {
+        return figures;
+    }
+    for clause in clauses_with_digits(normalized) {
+        // (start, end) of every figure-like run, to leave them out of the context.
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut found: Vec<(usize, usize, Stated, bool)> = Vec::new();
+        let bytes = clause.as_bytes();
         let mut i = 0;
         while i < clause.len() {
-            let rest = &clause[i..];
-            let Some(c) = rest.chars().next() else { break };
-            let before = clause[..i].chars().next_back();
-            let part_of_code = before
-                .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, '.' | '-' | '/' | '_'));
-            if !c.is_ascii_digit() || part_of_code {
-                i += c.len_utf8();
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
                 continue;
             }
+            let part_of_code = i > 0
+                && (bytes[i - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[i - 1], b'.' | b'-' | b'/' | b'_'));
+            if part_of_code {
+                // The rest of the code ("CM198", "MPEG4").
+                while i < clause.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                    i += 1;
+                }
+                continue;
+            }
+            let rest = &clause[i..];
             if let Some((date, used)) = read_date(rest) {
                 let mut end = i + used;
                 if clause[end..].starts_with('前') {
@@ -252,7 +295,7 @@ fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
                 continue;
             }
             let Some((value, used)) = read_number(rest) else {
-                i += c.len_utf8();
+                i += 1;
                 continue;
             };
             let after = &rest[used..];
@@ -263,11 +306,7 @@ fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
                 continue;
             }
             let trimmed = after.trim_start_matches(' ');
-            let unit = units
-                .iter()
-                .find(|u| trimmed.starts_with(u.as_str()))
-                .cloned();
-            let Some(unit) = unit else {
+            let Some(unit) = units.iter().find(|u| trimmed.starts_with(**u)) else {
                 spans.push((i, i + used));
                 i += used;
                 continue;
@@ -276,20 +315,21 @@ fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
             let approximate = ends_with_any(clause[..i].trim_end(), &words.approximate_before)
                 || strip_any(&clause[end..], &words.approximate_after).is_some();
             spans.push((i, end));
-            found.push((i, end, Stated::Number { value, unit }, approximate));
+            found.push((
+                i,
+                end,
+                Stated::Number {
+                    value,
+                    unit: if *unit == "％" { "%" } else { unit }.to_owned(),
+                },
+                approximate,
+            ));
             i = end;
         }
         if found.is_empty() {
             continue;
         }
-        let mut context = String::with_capacity(clause.len());
-        let mut last = 0;
-        for &(start, end) in &spans {
-            context.push_str(&clause[last..start]);
-            context.push(SEPARATOR);
-            last = end;
-        }
-        context.push_str(&clause[last..]);
+        let context = Rc::new(Pieces::of_words(clause, &spans, None));
         for (start, end, stated, approximate) in found {
             let mut after = &clause[end..];
             while let Some(rest) = strip_any(after, &words.bounds) {
@@ -306,10 +346,10 @@ fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
                 .unwrap_or(after.len());
             figures.push(Figure {
                 stated,
-                clause: clause.trim().to_owned(),
+                clause: clause.trim(),
                 context: context.clone(),
-                lead: clause[..start].to_owned(),
-                object: after[..object_end.min(next_figure)].to_owned(),
+                lead: &clause[..start],
+                object: &after[..object_end.min(next_figure)],
                 approximate,
             });
         }
@@ -319,23 +359,187 @@ fn read_figures(text: &str, units: &[String], words: &Words) -> Vec<Figure> {
 
 // ---- placing figures ----
 
-/// Two-character pieces of a text's words (never across a separator or punctuation).
-fn pieces(text: &str) -> BTreeSet<(char, char)> {
-    let chars: Vec<char> = text.chars().collect();
-    chars
-        .windows(2)
-        .filter(|w| is_word_char(w[0]) && is_word_char(w[1]))
-        .map(|w| (w[0], w[1]))
-        .collect()
+/// The two-character pieces of a text's words, sorted: what names an indicator is the pieces its name shares
+/// with the words around a figure.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Pieces(Vec<u64>);
+
+/// A text's characters with their byte offsets, and whether each is hidden from the pieces.
+type Scratch = (Vec<(usize, char)>, Vec<bool>);
+
+impl Pieces {
+    /// The pieces of `text`'s words, never across punctuation, the byte ranges in `skip` (figures) or a word of
+    /// `masker` (the generic words).
+    fn of_words(text: &str, skip: &[(usize, usize)], masker: Option<&Masker>) -> Pieces {
+        thread_local! {
+            // The characters and whether each is hidden: kept between calls, as they are made for every clause
+            // and name of a disclosure.
+            static SCRATCH: std::cell::RefCell<Scratch> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        SCRATCH.with_borrow_mut(|(chars, hidden)| {
+            chars.clear();
+            chars.extend(text.char_indices());
+            hidden.clear();
+            hidden.extend(chars.iter().map(|&(offset, c)| {
+                !is_word_char(c) || skip.iter().any(|&(s, e)| s <= offset && offset < e)
+            }));
+            if let Some(masker) = masker {
+                masker.mask(chars, hidden);
+            }
+            let mut out: Vec<u64> = chars
+                .windows(2)
+                .zip(hidden.windows(2))
+                .filter(|(_, h)| !h[0] && !h[1])
+                .map(|(w, _)| pair(w[0].1, w[1].1))
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            Pieces(out)
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn shared(&self, other: &Pieces) -> usize {
+        self.0
+            .iter()
+            .filter(|p| other.0.binary_search(p).is_ok())
+            .count()
+    }
 }
 
-/// The pieces of a text without the generic words.
-fn distinctive_pieces(text: &str, words: &Words) -> BTreeSet<(char, char)> {
-    let mut text = normalize(text);
-    for word in words.generic.iter().chain(&words.bounds) {
-        text = text.replace(word.as_str(), "|");
+/// The lists of words a lead may have, as bits.
+const PLANS: u8 = 1;
+const NEGATIONS: u8 = 2;
+const TOTALS: u8 = 4;
+const COMPLETION: u8 = 8;
+const OTHER_RATES: u8 = 16;
+const ACTUAL_LEADS: u8 = 32;
+
+/// The words of the lists above in one automaton: which lists a text has words of, in one pass.
+#[derive(Debug, Clone)]
+struct Lexicon {
+    automaton: aho_corasick::AhoCorasick,
+    /// The lists each pattern is in.
+    lists: Vec<u8>,
+}
+
+impl Lexicon {
+    fn new(words: &Words) -> Result<Lexicon, aho_corasick::BuildError> {
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut lists: Vec<u8> = Vec::new();
+        for (list, bit) in [
+            (&words.plans, PLANS),
+            (&words.negations, NEGATIONS),
+            (&words.totals, TOTALS),
+            (&words.completion_words, COMPLETION),
+            (&words.other_rates, OTHER_RATES),
+            (&words.actual_leads, ACTUAL_LEADS),
+        ] {
+            for word in list {
+                match patterns.iter().position(|p| *p == word.as_str()) {
+                    Some(i) => lists[i] |= bit,
+                    None => {
+                        patterns.push(word);
+                        lists.push(bit);
+                    }
+                }
+            }
+        }
+        Ok(Lexicon {
+            automaton: aho_corasick::AhoCorasick::new(&patterns)?,
+            lists,
+        })
     }
-    pieces(&text)
+
+    /// The lists `text` has a word of.
+    fn lists_in(&self, text: &str) -> u8 {
+        self.automaton
+            .find_overlapping_iter(text)
+            .fold(0, |found, m| found | self.lists[m.pattern().as_usize()])
+    }
+}
+
+fn pair(a: char, b: char) -> u64 {
+    (u64::from(a as u32) << 32) | u64::from(b as u32)
+}
+
+/// Words to leave out of a name: the two-character ones as pairs (most generic words), the others as they are.
+#[derive(Debug, Clone, PartialEq)]
+struct Masker {
+    pairs: Vec<u64>,
+    others: Vec<Vec<char>>,
+}
+
+impl Masker {
+    fn new<'w>(words: impl Iterator<Item = &'w String>) -> Masker {
+        let mut pairs = Vec::new();
+        let mut others = Vec::new();
+        for word in words {
+            let chars: Vec<char> = word.chars().collect();
+            match chars.as_slice() {
+                [a, b] => pairs.push(pair(*a, *b)),
+                [] => {}
+                _ => others.push(chars),
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Masker { pairs, others }
+    }
+
+    /// Marks the characters of every word found.
+    fn mask(&self, chars: &[(usize, char)], hidden: &mut [bool]) {
+        for i in 0..chars.len() {
+            if i + 1 < chars.len()
+                && self
+                    .pairs
+                    .binary_search(&pair(chars[i].1, chars[i + 1].1))
+                    .is_ok()
+            {
+                hidden[i] = true;
+                hidden[i + 1] = true;
+            }
+            for word in &self.others {
+                if chars.len() - i >= word.len()
+                    && word.iter().zip(&chars[i..]).all(|(w, (_, c))| w == c)
+                {
+                    hidden[i..i + word.len()].iter_mut().for_each(|h| *h = true);
+                }
+            }
+        }
+    }
+}
+
+/// The unit keys of what is not a unit: dates and percentages (no unit has a blank in it).
+const DATE_KEY: &str = " date";
+const PERCENT_KEY: &str = " %";
+
+/// The unit key of each indicator's measure on a side, to find the indicators a figure may be about.
+fn unit_keys<'e>(
+    policy: &'e ScoringPolicy,
+    evaluation: &'e Evaluation,
+    side: Side,
+) -> Vec<Option<&'e str>> {
+    evaluation
+        .indicators
+        .iter()
+        .map(|indicator| match measure(indicator, side)? {
+            MeasureValue::Date(_) => Some(DATE_KEY),
+            MeasureValue::Percent(_) => Some(PERCENT_KEY),
+            MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. } => {
+                Some(policy.unit_key(unit))
+            }
+            MeasureValue::Text(_) => None,
+        })
+        .collect()
 }
 
 /// How a figure was placed.
@@ -351,20 +555,18 @@ enum Placement {
 
 /// How strongly a figure's words name an indicator: (pieces in common, pieces of the name), or `None` when they do
 /// not name it with certainty.
-fn naming(figure: &Figure, name: &BTreeSet<(char, char)>, words: &Words) -> Option<(usize, usize)> {
+fn naming(figure: &Figure<'_>, name: &Pieces, object: &Pieces) -> Option<(usize, usize)> {
     if name.is_empty() {
         return None;
     }
-    let context = pieces(&figure.context);
-    let hits = name.intersection(&context).count();
+    let hits = name.shared(&figure.context);
     let needed = name.len().min(2);
     if hits < needed || hits * 3 < name.len() {
         return None;
     }
     // Something counted right after the unit must be what the indicator counts: "保障3个人才工作室" is not about
     // 保障部室数量.
-    let object = distinctive_pieces(&figure.object, words);
-    if !object.is_empty() && object.is_disjoint(name) {
+    if !object.is_empty() && object.shared(name) == 0 {
         return None;
     }
     Some((hits, name.len()))
@@ -441,29 +643,40 @@ fn shown_clause(clause: &str) -> String {
 }
 
 impl Checker<'_> {
-    /// The units a side's measures use (as normalized text), longest first, "%" when any is a percentage.
-    fn units(&self, evaluation: &Evaluation, side: Side) -> Vec<String> {
-        let mut units: Vec<String> = Vec::new();
-        for indicator in &evaluation.indicators {
-            match measure(indicator, side) {
-                Some(MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. }) => {
-                    units.push(normalize(unit.trim()));
+    /// The units a side's measures use, longest first, "%" when any is a percentage (from their keys).
+    fn units<'e>(
+        &'e self,
+        evaluation: &'e Evaluation,
+        keys: &[Option<&str>],
+        side: Side,
+    ) -> Vec<&'e str> {
+        let mut units: Vec<&str> = Vec::new();
+        for (indicator, key) in evaluation.indicators.iter().zip(keys) {
+            match (measure(indicator, side), key) {
+                (
+                    Some(MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. }),
+                    Some(key),
+                ) => {
+                    units.push(unit.trim());
                     // The units the policy counts as the same measure ("篇" and "条").
-                    for group in &self.policy.equivalent_units {
-                        if group.iter().any(|u| self.policy.same_unit(u, unit)) {
-                            units.extend(group.iter().map(|u| normalize(u)));
-                        }
+                    if let Some(group) = self
+                        .policy
+                        .equivalent_units
+                        .iter()
+                        .find(|g| g.first().is_some_and(|f| self.policy.unit_key(f) == *key))
+                    {
+                        units.extend(group.iter().map(|u| u.trim()));
                     }
-                    if self.policy.same_unit(unit, "万元") {
-                        units.extend(["万元".to_owned(), "万".to_owned()]);
+                    if *key == "万" {
+                        units.extend(["万元", "万"]);
                     }
                 }
-                Some(MeasureValue::Percent(_)) => units.push("%".into()),
+                (Some(MeasureValue::Percent(_)), _) => units.extend(["%", "％"]),
                 _ => {}
             }
         }
         units.retain(|u| !u.is_empty());
-        units.sort_by_key(|u| std::cmp::Reverse(u.len()));
+        units.sort_unstable_by_key(|u| (std::cmp::Reverse(u.len()), *u));
         units.dedup();
         units
     }
@@ -473,26 +686,23 @@ impl Checker<'_> {
     }
 
     /// The indicator a figure is about, among those whose measure on `side` is of its kind.
-    fn place(&self, figure: &Figure, evaluation: &Evaluation, side: Side) -> Placement {
-        let words = &self.checks.words;
-        let candidates: Vec<usize> = evaluation
-            .indicators
+    fn place(
+        &self,
+        figure: &Figure<'_>,
+        evaluation: &Evaluation,
+        side: Side,
+        names: &mut [Option<Pieces>],
+        keys: &[Option<&str>],
+    ) -> Placement {
+        let key = match &figure.stated {
+            Stated::Date(_) => DATE_KEY,
+            Stated::Number { unit, .. } if unit == "%" => PERCENT_KEY,
+            Stated::Number { unit, .. } => self.policy.unit_key(unit),
+        };
+        let candidates: Vec<usize> = keys
             .iter()
             .enumerate()
-            .filter(
-                |(_, indicator)| match (&figure.stated, measure(indicator, side)) {
-                    (Stated::Date(_), Some(MeasureValue::Date(_))) => true,
-                    (Stated::Number { unit, .. }, Some(MeasureValue::Percent(_))) => unit == "%",
-                    (
-                        Stated::Number { unit, .. },
-                        Some(
-                            MeasureValue::Number { unit: u, .. }
-                            | MeasureValue::Duration { unit: u, .. },
-                        ),
-                    ) => unit != "%" && self.policy.same_unit(unit, u),
-                    _ => false,
-                },
-            )
+            .filter(|(_, k)| **k == Some(key))
             .map(|(i, _)| i)
             .collect();
         if candidates.is_empty() {
@@ -501,35 +711,41 @@ impl Checker<'_> {
         if figure.approximate {
             return Placement::Unsure;
         }
-        if side == Side::Actual
-            && (contains_any(&figure.lead, &words.plans)
-                || contains_any(&figure.lead, &words.negations))
-        {
+        let lead = self.checks.lexicon.lists_in(figure.lead);
+        if side == Side::Actual && lead & (PLANS | NEGATIONS) != 0 {
             return Placement::Unsure;
         }
         if let Stated::Number { unit, .. } = &figure.stated
             && self.is_money(unit)
-            && contains_any(&figure.lead, &words.totals)
+            && lead & TOTALS != 0
         {
             return Placement::Unsure;
         }
         if let Stated::Date(_) = figure.stated {
             // A date names no indicator by its words ("项目完成时间" is all generic): one date indicator and a clause
             // about finishing.
-            return if candidates.len() == 1 && contains_any(&figure.clause, &words.completion_words)
+            return if candidates.len() == 1
+                && self.checks.lexicon.lists_in(figure.clause) & COMPLETION != 0
             {
                 Placement::Indicator(candidates[0])
             } else {
                 Placement::Unsure
             };
         }
-        let mut scored: Vec<((usize, usize), usize)> = candidates
-            .iter()
-            .filter_map(|&i| {
-                let name = distinctive_pieces(&evaluation.indicators[i].name, words);
-                naming(figure, &name, words).map(|score| (score, i))
-            })
-            .collect();
+        let object = Pieces::of_words(figure.object, &[], Some(&self.checks.masker));
+        let mut scored: Vec<((usize, usize), usize)> = Vec::new();
+        for &i in &candidates {
+            let name = names[i].get_or_insert_with(|| {
+                Pieces::of_words(
+                    evaluation.indicators[i].name.trim(),
+                    &[],
+                    Some(&self.checks.masker),
+                )
+            });
+            if let Some(score) = naming(figure, name, &object) {
+                scored.push((score, i));
+            }
+        }
         // The most pieces in common, then the shortest name (the more of it named); a tie is not certain.
         scored.sort_by(|a, b| b.0.0.cmp(&a.0.0).then(a.0.1.cmp(&b.0.1)));
         match scored.as_slice() {
@@ -581,11 +797,17 @@ impl Checker<'_> {
         if text.trim().is_empty() {
             return;
         }
-        let units = self.units(evaluation, side);
-        let figures = read_figures(text, &units, &self.checks.words);
+        let keys = unit_keys(self.policy, evaluation, side);
+        let units = self.units(evaluation, &keys, side);
+        let readable = readable(text);
+        let figures = read_figures(&readable, &units, &self.checks.words);
+        if figures.is_empty() {
+            return;
+        }
+        let mut names = vec![None; evaluation.indicators.len()];
         let mut placed: BTreeMap<usize, Vec<Figure>> = BTreeMap::new();
         for figure in figures {
-            match self.place(&figure, evaluation, side) {
+            match self.place(&figure, evaluation, side, &mut names, &keys) {
                 Placement::Indicator(i) => placed.entry(i).or_default().push(figure),
                 Placement::Unsure => self.report.checks_not_evaluated += 1,
                 Placement::Nothing => {}
@@ -669,32 +891,30 @@ impl Checker<'_> {
             return;
         };
         let units = match actual {
-            MeasureValue::Percent(_) => vec!["%".to_owned()],
+            MeasureValue::Percent(_) => vec!["%", "％"],
             MeasureValue::Number { unit, .. } | MeasureValue::Duration { unit, .. } => {
-                vec![normalize(unit.trim())]
+                vec![unit.trim()]
             }
             _ => return,
         };
         let mut stated: Vec<Figure> = Vec::new();
-        for figure in read_figures(&indicator.deviation_reason, &units, words) {
+        let readable = readable(&indicator.deviation_reason);
+        for figure in read_figures(&readable, &units, words) {
             let Stated::Number { unit, .. } = &figure.stated else {
                 continue;
             };
-            let lead = figure.lead.as_str();
+            let lead = figure.lead;
+            let lists = self.checks.lexicon.lists_in(lead);
             let about_actual = if unit == "%" {
                 // A rate: the rate's own noun before it, not a rate of something else.
-                (lead.contains('率') || lead.contains('度'))
-                    && !contains_any(lead, &words.other_rates)
+                (lead.contains('率') || lead.contains('度')) && lists & OTHER_RATES == 0
             } else {
-                contains_any(lead, &words.actual_leads)
+                lists & ACTUAL_LEADS != 0
             };
             if !about_actual {
                 continue;
             }
-            if figure.approximate
-                || contains_any(lead, &words.plans)
-                || contains_any(lead, &words.negations)
-            {
+            if figure.approximate || lists & (PLANS | NEGATIONS) != 0 {
                 self.report.checks_not_evaluated += 1;
                 continue;
             }
@@ -744,9 +964,9 @@ impl Checker<'_> {
         let mut shown = rust_decimal::Decimal::ZERO;
         let mut cells = Vec::new();
         for (index, indicator) in evaluation.indicators.iter().enumerate() {
-            let level = normalize(&indicator.level1);
-            let name = normalize(indicator.name.trim());
-            if !words.cost_levels.contains(&level)
+            let level = indicator.level1.trim();
+            let name = indicator.name.trim();
+            if !words.cost_levels.iter().any(|l| l == level)
                 || words.per_unit.iter().any(|p| name.starts_with(p.as_str()))
             {
                 continue;
@@ -834,7 +1054,7 @@ impl Checker<'_> {
         let fill = [
             ("project", project_name(evaluation)),
             ("indicator", indicator.name.clone()),
-            ("sentence", shown_clause(&figure.clause)),
+            ("sentence", shown_clause(figure.clause)),
             ("target", raw_measure(indicator, Side::Target).to_owned()),
             ("actual", raw_measure(indicator, Side::Actual).to_owned()),
             ("measure", raw.to_owned()),
@@ -936,8 +1156,8 @@ mod tests {
     }
 
     fn numbers(text: &str, units: &[&str]) -> Vec<(String, bool)> {
-        let units: Vec<String> = units.iter().map(|u| u.to_string()).collect();
-        read_figures(text, &units, &words())
+        let readable = readable(text);
+        read_figures(&readable, units, &words())
             .into_iter()
             .map(|f| match f.stated {
                 Stated::Number { value, unit } => (format!("{value}{unit}"), f.approximate),
@@ -1018,10 +1238,13 @@ mod tests {
             total_weight: None,
             total_score: None,
         };
-        let units = checker.units(&evaluation, Side::Target);
-        read_figures(text, &units, &checks.words)
+        let keys = unit_keys(&policy, &evaluation, Side::Target);
+        let units = checker.units(&evaluation, &keys, Side::Target);
+        let normalized = normalize(text);
+        let mut names = vec![None; indicators.len()];
+        read_figures(&normalized, &units, &checks.words)
             .iter()
-            .map(|f| checker.place(f, &evaluation, Side::Target))
+            .map(|f| checker.place(f, &evaluation, Side::Target, &mut names, &keys))
             .collect()
     }
 
