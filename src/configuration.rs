@@ -12,7 +12,8 @@ pub const DEFAULT_DATA_DIR: &str = "data";
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub taxonomy_dir: PathBuf,
+    /// A directory of taxonomies instead of those built into the binary.
+    pub taxonomy_dir: Option<PathBuf>,
     pub limits: Limits,
     /// TLS for the gRPC port; `None` serves plain HTTP/2 (loopback only, unless `insecure`).
     pub tls: Option<TlsSettings>,
@@ -45,17 +46,6 @@ impl Settings {
     }
 }
 
-/// Where the taxonomies are when no directory is given: `./taxonomy` when it exists (a checkout, or a deployment
-/// that ships the data beside the binary), else the taxonomy of the source tree the binary was built from.
-pub fn default_taxonomy_dir() -> PathBuf {
-    let local = PathBuf::from("taxonomy");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("taxonomy")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,7 +54,7 @@ mod tests {
         Settings {
             listen: listen.parse().unwrap(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-            taxonomy_dir: PathBuf::from("taxonomy"),
+            taxonomy_dir: None,
             limits: Limits::default(),
             tls: None,
             insecure: false,

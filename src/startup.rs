@@ -83,7 +83,7 @@ fn tls_config(tls: &TlsSettings) -> Result<ServerTlsConfig, StartupError> {
 
 impl App {
     pub async fn open(settings: &Settings) -> Result<App, StartupError> {
-        let taxonomies = Taxonomies::load(&settings.taxonomy_dir)?;
+        let taxonomies = Taxonomies::load_or_built_in(settings.taxonomy_dir.as_deref())?;
         for taxonomy in taxonomies.iter() {
             tracing::info!(
                 year = %taxonomy.fiscal_year,

@@ -55,11 +55,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
-        taxonomy_dir: args
-            .taxonomy
-            .taxonomy_dir
-            .clone()
-            .unwrap_or_else(configuration::default_taxonomy_dir),
+        taxonomy_dir: args.taxonomy.taxonomy_dir.clone(),
         limits: Limits::default(),
         tls: None,
         insecure: false,

@@ -220,18 +220,15 @@ struct ServeArgs {
 
 #[derive(Args)]
 pub(crate) struct TaxonomyArgs {
-    /// Directory of the fiscal-year taxonomies (default: ./taxonomy, else the one the binary was built with).
+    /// Directory of the fiscal-year taxonomies, instead of those built into the binary (every year shipped).
     #[arg(long, env = "JUESUAN_TAXONOMY_DIR")]
     taxonomy_dir: Option<PathBuf>,
 }
 
 impl TaxonomyArgs {
     pub(crate) fn load(&self) -> Result<Taxonomies, String> {
-        let dir = self
-            .taxonomy_dir
-            .clone()
-            .unwrap_or_else(configuration::default_taxonomy_dir);
-        Taxonomies::load(&dir).map_err(|e| format!("the taxonomy cannot be used: {e}"))
+        Taxonomies::load_or_built_in(self.taxonomy_dir.as_deref())
+            .map_err(|e| format!("the taxonomy cannot be used: {e}"))
     }
 }
 
@@ -563,10 +560,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir,
-        taxonomy_dir: args
-            .taxonomy
-            .taxonomy_dir
-            .unwrap_or_else(configuration::default_taxonomy_dir),
+        taxonomy_dir: args.taxonomy.taxonomy_dir,
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
         },

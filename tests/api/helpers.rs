@@ -82,7 +82,7 @@ impl TestApp {
         let settings = Settings {
             listen: listener.local_addr().expect("local address"),
             data_dir: data_dir.path().to_owned(),
-            taxonomy_dir: taxonomy_dir(),
+            taxonomy_dir: Some(taxonomy_dir()),
             limits,
             tls,
             insecure: false,

@@ -5,7 +5,7 @@ use std::{
 
 use juesuan::{domain::submission::Limits, pb};
 
-use crate::helpers::{TestApp, UNIT, reference, submit_request, taxonomy_dir};
+use crate::helpers::{TestApp, UNIT, reference, submit_request};
 
 #[tokio::test]
 async fn everything_is_still_there_after_a_restart() {
@@ -81,27 +81,40 @@ async fn everything_is_still_there_after_a_restart() {
     assert_eq!(unit.name, "昌吉州融媒体中心");
 }
 
-/// The real binary: starts on the given data dir, logs where it listens, and on SIGTERM finishes and closes the
-/// store, exiting 0.
+/// The real binary, run as a copied binary would be (in a directory with no taxonomy beside it, none given): it
+/// serves the taxonomies built into it, logs where it listens, and on SIGTERM finishes and closes the store, exiting
+/// 0.
 #[test]
-fn the_binary_stops_cleanly_on_sigterm() {
+fn the_binary_serves_its_built_in_taxonomy_and_stops_cleanly_on_sigterm() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_juesuan"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .arg("--data-dir")
         .arg(data_dir.path())
-        .arg("--taxonomy-dir")
-        .arg(taxonomy_dir())
+        .current_dir(data_dir.path())
+        .env_remove("JUESUAN_TAXONOMY_DIR")
         .env("JUESUAN_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
         .expect("juesuan starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut taxonomy_dirs = Vec::new();
     let serving = lines
         .by_ref()
         .map_while(Result::ok)
+        .inspect(|line| {
+            if let Ok(log) = serde_json::from_str::<serde_json::Value>(line)
+                && let Some(dir) = log["dir"].as_str()
+            {
+                taxonomy_dirs.push(dir.to_owned());
+            }
+        })
         .find(|line| line.contains("serving gRPC"))
         .expect("the server logs that it serves");
+    if taxonomy_dirs != ["built-in/2024", "built-in/2025"] {
+        let _ = child.kill();
+        panic!("the taxonomies loaded were {taxonomy_dirs:?}, not the built-in 2024 and 2025");
+    }
     let log: serde_json::Value = serde_json::from_str(&serving).expect("JSON log line");
     assert_eq!(log["level"], "INFO");
     let status = Command::new("kill")

@@ -144,7 +144,7 @@ impl RuleSet {
 
     /// Loads the scoring policy (`scoring.toml`) of a taxonomy.
     pub(crate) fn load_scoring(sources: &Sources) -> Result<ScoringPolicy, TaxonomyError> {
-        let scoring_file = SourceFile::read(&sources.require("scoring.toml")?)?;
+        let scoring_file = sources.read(&sources.require("scoring.toml")?)?;
         ScoringPolicy::from_toml(&scoring_file.text).map_err(|(span, message)| match span {
             Some(span) => scoring_file.error_at(span, message),
             None => scoring_file.error(message),
@@ -165,7 +165,7 @@ impl RuleSet {
         let mut loaded: HashMap<String, SourceFile> = HashMap::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for (_, path) in files {
-            let source = SourceFile::read(&path)?;
+            let source = sources.read(&path)?;
             // Relative to the taxonomy root, so that an inherited file shows the year it comes from.
             let relative = taxonomy.relative_path(&path);
             let parsed = parser::parse_file(&source.text, &relative, taxonomy, &mut definitions)
@@ -188,7 +188,7 @@ impl RuleSet {
         }
 
         let narrative = if let Some(narrative_path) = sources.find("narrative.toml") {
-            let file = SourceFile::read(&narrative_path)?;
+            let file = sources.read(&narrative_path)?;
             let mut checks = narrative::load(&file, taxonomy, &mut definitions)?;
             checks.origin = taxonomy.relative_path(&narrative_path);
             loaded.insert("narrative.toml".to_owned(), file);
@@ -199,7 +199,7 @@ impl RuleSet {
 
         let texts = match sources.find("evaluation-texts.toml") {
             Some(path) => {
-                let mut checks = texts::load(&SourceFile::read(&path)?)?;
+                let mut checks = texts::load(&sources.read(&path)?)?;
                 checks.origin = taxonomy.relative_path(&path);
                 Some(checks)
             }

@@ -148,7 +148,7 @@ pub(super) fn load(
     let Some(path) = sources.find("eliminations.toml") else {
         return Ok(None);
     };
-    let file = SourceFile::read(&path)?;
+    let file = sources.read(&path)?;
     let raw: RawFile = file.parse_toml()?;
     let mut pairs = Vec::new();
     for p in raw.pair {

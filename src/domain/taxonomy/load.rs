@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use super::{
     CodeEntry, CodeList, CodeRows, ColumnDef, ColumnKind, LineDef, NarrativeDef, TableDef,
-    Taxonomies, Taxonomy,
+    Taxonomies, Taxonomy, files::TaxonomyFiles,
 };
 use crate::domain::{disclosure::SECTIONS, ids::FiscalYear, rules::RuleSet};
 
@@ -47,6 +47,8 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
+    /// Reads a file from disk (tests; the loader reads through `TaxonomyFiles`).
+    #[cfg(test)]
     pub fn read(path: &Path) -> Result<SourceFile, TaxonomyError> {
         let text = std::fs::read_to_string(path).map_err(|e| TaxonomyError {
             file: path.to_owned(),
@@ -174,23 +176,14 @@ struct RawLine {
     fields: BTreeMap<String, Spanned<String>>,
 }
 
-/// Loads every year directory under `root`.
-pub(super) fn load_all(root: &Path) -> Result<Taxonomies, TaxonomyError> {
-    let entries = std::fs::read_dir(root).map_err(|e| TaxonomyError {
-        file: root.to_owned(),
-        position: None,
-        message: format!("cannot read the taxonomy directory: {e}"),
-    })?;
+/// Loads every year directory of a taxonomy tree.
+pub(super) fn load_all(files: &TaxonomyFiles) -> Result<Taxonomies, TaxonomyError> {
+    let root = files.root();
     let mut year_dirs = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| TaxonomyError {
-            file: root.to_owned(),
-            position: None,
-            message: format!("cannot list the taxonomy directory: {e}"),
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() && name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit()) {
-            year_dirs.push((name.parse::<u32>().expect("four digits"), entry.path()));
+    for name in files.list(root) {
+        let path = root.join(&name);
+        if files.is_dir(&path) && name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit()) {
+            year_dirs.push((name.parse::<u32>().expect("four digits"), path));
         }
     }
     if year_dirs.is_empty() {
@@ -203,24 +196,30 @@ pub(super) fn load_all(root: &Path) -> Result<Taxonomies, TaxonomyError> {
     year_dirs.sort();
     let taxonomies = year_dirs
         .into_iter()
-        .map(|(year, dir)| load_year(year, &dir))
+        .map(|(year, dir)| load_year(files, year, &dir))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Taxonomies::from_taxonomies(taxonomies))
 }
 
 /// The directories a year's files are looked up in: its own first, then those of the years it extends.
 #[derive(Debug, Clone)]
-pub(crate) struct Sources {
+pub(crate) struct Sources<'a> {
+    pub files: &'a TaxonomyFiles,
     pub dirs: Vec<PathBuf>,
 }
 
-impl Sources {
+impl Sources<'_> {
     /// The first of the directories that has the file.
     pub fn find(&self, relative: &str) -> Option<PathBuf> {
         self.dirs
             .iter()
             .map(|d| d.join(relative))
-            .find(|p| p.exists())
+            .find(|p| self.files.exists(p))
+    }
+
+    /// A file of the tree (a path `find` or `require` gave).
+    pub fn read(&self, path: &Path) -> Result<SourceFile, TaxonomyError> {
+        self.files.read(path)
     }
 
     /// Like `find`, but a missing file is an error naming where it was looked for.
@@ -249,18 +248,11 @@ impl Sources {
         let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
         for dir in self.dirs.iter().rev() {
             let path = dir.join(subdirectory);
-            if !path.is_dir() {
-                continue;
-            }
-            let entries = std::fs::read_dir(&path).map_err(|e| TaxonomyError {
-                file: path.clone(),
-                position: None,
-                message: format!("cannot read: {e}"),
-            })?;
-            for entry in entries.filter_map(Result::ok) {
-                let file = entry.path();
-                if file.extension().is_some_and(|ext| ext == extension) {
-                    by_name.insert(entry.file_name().to_string_lossy().into_owned(), file);
+            for name in self.files.list(&path) {
+                let file = path.join(&name);
+                if file.extension().is_some_and(|ext| ext == extension) && !self.files.is_dir(&file)
+                {
+                    by_name.insert(name, file);
                 }
             }
         }
@@ -269,12 +261,16 @@ impl Sources {
 }
 
 /// A year's `taxonomy.toml` and those of the years it extends, own first.
-fn read_chain(dir_year: u32, dir: &Path) -> Result<Vec<(SourceFile, RawTaxonomy)>, TaxonomyError> {
+fn read_chain(
+    files: &TaxonomyFiles,
+    dir_year: u32,
+    dir: &Path,
+) -> Result<Vec<(SourceFile, RawTaxonomy)>, TaxonomyError> {
     let mut chain: Vec<(SourceFile, RawTaxonomy)> = Vec::new();
     let mut year = dir_year;
     let mut current = dir.to_owned();
     loop {
-        let file = SourceFile::read(&current.join("taxonomy.toml"))?;
+        let file = files.read(&current.join("taxonomy.toml"))?;
         let raw: RawTaxonomy = file.parse_toml()?;
         if *raw.fiscal_year.get_ref() != year {
             return Err(file.error_at(
@@ -306,7 +302,7 @@ fn read_chain(dir_year: u32, dir: &Path) -> Result<Vec<(SourceFile, RawTaxonomy)
         }
         let next = current.parent().map(|root| root.join(parent.to_string()));
         match next {
-            Some(next) if next.join("taxonomy.toml").exists() => {
+            Some(next) if files.exists(&next.join("taxonomy.toml")) => {
                 year = parent;
                 current = next;
             }
@@ -321,9 +317,14 @@ fn read_chain(dir_year: u32, dir: &Path) -> Result<Vec<(SourceFile, RawTaxonomy)
 }
 
 /// Loads one `<root>/<year>/` directory.
-pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyError> {
-    let chain = read_chain(dir_year, dir)?;
+pub(super) fn load_year(
+    files: &TaxonomyFiles,
+    dir_year: u32,
+    dir: &Path,
+) -> Result<Taxonomy, TaxonomyError> {
+    let chain = read_chain(files, dir_year, dir)?;
     let sources = Sources {
+        files,
         dirs: chain
             .iter()
             .map(|(file, _)| {
@@ -355,7 +356,7 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
         let path = sources
             .require(changes.get_ref())
             .map_err(|e| main.error_at(changes.span(), e.to_string()))?;
-        apply_code_changes(&SourceFile::read(&path)?, list)?;
+        apply_code_changes(&sources.read(&path)?, list)?;
     }
 
     let (narrative_file, raw_narrative) = chain
@@ -380,7 +381,7 @@ pub(super) fn load_year(dir_year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyE
         });
     }
 
-    let tables_file = SourceFile::read(&sources.require("tables.toml")?)?;
+    let tables_file = sources.read(&sources.require("tables.toml")?)?;
     let raw_tables: RawTables = tables_file.parse_toml()?;
     let (tables, table_lookup) = load_tables(&tables_file, raw_tables, &code_lists)?;
 
@@ -509,7 +510,7 @@ fn load_code_list(
     }
     let file = sources
         .require(raw.file.get_ref())
-        .and_then(|path| SourceFile::read(&path))
+        .and_then(|path| sources.read(&path))
         .map_err(|e| main.error_at(raw.file.span(), e.to_string()))?;
     let mut list = CodeList {
         key: key.to_owned(),
@@ -784,9 +785,17 @@ fn load_tables(
     Ok((tables, lookup))
 }
 
+/// Loads `dir` (a year directory) the way the service loads a `--taxonomy-dir`.
+#[cfg(test)]
+fn load_year_on_disk(year: u32, dir: &Path) -> Result<Taxonomy, TaxonomyError> {
+    let files = TaxonomyFiles::read_dir(dir.parent().expect("a year directory has a parent"))?;
+    load_year(&files, year, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::domain::taxonomy::{RowCodeProblem, test_support};
 
     #[test]
@@ -828,7 +837,7 @@ mod tests {
         std::fs::copy(shipped, year_dir.join("scoring.toml")).unwrap();
         std::fs::create_dir_all(year_dir.join("rules")).unwrap();
         std::fs::write(year_dir.join("tables.toml"), tables_toml).unwrap();
-        load_year(2024, &year_dir).map_err(|mut e| {
+        load_year_on_disk(2024, &year_dir).map_err(|mut e| {
             // Report paths relative to the temporary directory so that tests can compare them.
             e.file = e.file.strip_prefix(&year_dir).unwrap_or(&e.file).to_owned();
             e
@@ -897,7 +906,7 @@ mod tests {
             "fiscal_year = 2024\nname = \"t\"\n",
         )
         .unwrap();
-        let err = load_year(2025, &year_dir).unwrap_err();
+        let err = load_year_on_disk(2025, &year_dir).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(1));
         assert!(err.message.contains("directory is 2025/"), "{err}");
     }
@@ -983,7 +992,7 @@ mod year_tests {
             "fiscal_year = 2024\nextends = 2025\n",
         );
         std::fs::write(&main_2024, text).unwrap();
-        let err = load_year(2025, &root.path().join("2025")).unwrap_err();
+        let err = load_year_on_disk(2025, &root.path().join("2025")).unwrap_err();
         assert!(err.message.contains("cycle: 2025 → 2024 → 2025"), "{err}");
         assert!(err.file.ends_with("2024/taxonomy.toml"), "{err}");
     }
@@ -997,7 +1006,7 @@ mod year_tests {
                 "# header\n+\t2070698\t新项\n-\t2079998\n",
             )],
         );
-        let err = load_year(2025, &root.path().join("2025")).unwrap_err();
+        let err = load_year_on_disk(2025, &root.path().join("2025")).unwrap_err();
         assert_eq!(err.position, Some((3, 1)), "{err}");
         assert!(err.message.contains("removed but not listed"), "{err}");
     }
@@ -1009,10 +1018,10 @@ mod year_tests {
             "fiscal_year = 2025\nname = \"x\"\nextends = 2024\n",
             &[("rules/00-definitions.rules", replacement)],
         );
-        let taxonomy = load_year(2025, &root.path().join("2025")).unwrap();
+        let taxonomy = load_year_on_disk(2025, &root.path().join("2025")).unwrap();
         assert_eq!(taxonomy.rules.definitions.len(), 3);
         assert!(taxonomy.rules.definitions.iter().any(|d| d.name == "extra"));
-        let inherited = load_year(2024, &root.path().join("2024")).unwrap();
+        let inherited = load_year_on_disk(2024, &root.path().join("2024")).unwrap();
         assert_eq!(
             inherited.rules.definitions.len(),
             2,

@@ -4,7 +4,10 @@
 
 mod codes;
 pub mod eliminations;
+mod files;
 pub(crate) mod load;
+
+pub use files::TaxonomyFiles;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -211,7 +214,20 @@ pub struct Taxonomies {
 impl Taxonomies {
     /// Loads every `<root>/<year>/` directory.
     pub fn load(root: &Path) -> Result<Taxonomies, TaxonomyError> {
-        load::load_all(root)
+        load::load_all(&TaxonomyFiles::read_dir(root)?)
+    }
+
+    /// Loads the taxonomies built into the binary (every year of `taxonomy/` when it was built).
+    pub fn built_in() -> Result<Taxonomies, TaxonomyError> {
+        load::load_all(&TaxonomyFiles::built_in())
+    }
+
+    /// `--taxonomy-dir` when given, else the built-in taxonomies.
+    pub fn load_or_built_in(dir: Option<&Path>) -> Result<Taxonomies, TaxonomyError> {
+        match dir {
+            Some(dir) => Taxonomies::load(dir),
+            None => Taxonomies::built_in(),
+        }
     }
 
     pub fn from_taxonomies(taxonomies: impl IntoIterator<Item = Taxonomy>) -> Taxonomies {
