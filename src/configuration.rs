@@ -14,6 +14,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// A directory of taxonomies instead of those built into the binary.
     pub taxonomy_dir: Option<PathBuf>,
+    /// A plain port serving only gRPC health, for probes that cannot speak TLS.
+    pub health_listen: Option<SocketAddr>,
+    /// The Prometheus metrics port (`GET /metrics`).
+    pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
     /// TLS for the gRPC port; `None` serves plain HTTP/2 (loopback only, unless `insecure`).
     pub tls: Option<TlsSettings>,
@@ -55,6 +59,8 @@ mod tests {
             listen: listen.parse().unwrap(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             taxonomy_dir: None,
+            health_listen: None,
+            metrics_listen: None,
             limits: Limits::default(),
             tls: None,
             insecure: false,

@@ -5,7 +5,8 @@
 //! - [`api`]: tonic services — convert a request, call the domain, map the error, convert the response.
 //! - [`domain`]: disclosures, units, taxonomies, rules, validation; no gRPC and no SQL.
 //! - [`store`]: persistence behind one interface (SQLite embedded by default).
-//! - [`configuration`], [`telemetry`], [`startup`]: settings, logs, and the server's `run(listener, shutdown)`.
+//! - [`configuration`], [`telemetry`], [`metrics`], [`startup`]: settings, logs, Prometheus metrics, and the
+//!   server's `run(listener, shutdown)`.
 //! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.
 //! - [`cli`]: the `juesuan` command's subcommands other than `serve`.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ pub mod api;
 pub mod cli;
 pub mod configuration;
 pub mod domain;
+pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod synthetic;

@@ -1,7 +1,7 @@
 //! Building the application and serving it: [`App::open`] loads the taxonomies and opens the store; [`run`]
 //! serves gRPC on a listener until `shutdown` resolves, lets in-flight calls finish, and closes the store.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
@@ -12,6 +12,7 @@ use crate::{
         auth::AuthenticateLayer,
         consolidation::ConsolidationService,
         guard::{GuardLayer, SUBMIT_OVERHEAD_BYTES},
+        observe::ObserveLayer,
         review::ReviewService,
         submissions::SubmissionsService,
         tokens::TokensService,
@@ -28,6 +29,7 @@ use crate::{
         taxonomy::{Taxonomies, TaxonomyError},
         tokens::Tokens,
     },
+    metrics::Metrics,
     pb,
     store::{SqliteStore, Store, StoreError},
 };
@@ -116,12 +118,79 @@ impl App {
     }
 }
 
+/// Where the server listens: the gRPC port, and optionally a plain port with only the health service (for probes
+/// that cannot speak TLS, such as Kubernetes' gRPC probes) and the metrics port.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub health: Option<TcpListener>,
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses of the settings.
+    pub async fn bind(settings: &Settings) -> Result<Listeners, String> {
+        async fn bind(address: SocketAddr, what: &str) -> Result<TcpListener, String> {
+            TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} ({what}): {e}"))
+        }
+        Ok(Listeners {
+            grpc: bind(settings.listen, "gRPC").await?,
+            health: match settings.health_listen {
+                Some(address) => Some(bind(address, "health").await?),
+                None => None,
+            },
+            metrics: match settings.metrics_listen {
+                Some(address) => Some(bind(address, "metrics").await?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The paths of every RPC the server declares, for the metrics' bounded labels.
+fn declared_methods() -> Vec<String> {
+    let mut methods = vec![
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo".to_owned(),
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo".to_owned(),
+    ];
+    for set in [
+        pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ] {
+        let Ok(pool) = prost_reflect::DescriptorPool::decode(set) else {
+            continue;
+        };
+        for service in pool.services() {
+            for method in service.methods() {
+                methods.push(format!("/{}/{}", service.full_name(), method.name()));
+            }
+        }
+    }
+    methods
+}
+
 /// Serves until `shutdown` resolves. In-flight calls finish before this returns; the store is closed last.
 pub async fn run(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
+    let listeners = Listeners {
+        grpc: listener,
+        health: None,
+        metrics: None,
+    };
+    run_with(listeners, app, shutdown).await
+}
+
+/// [`run`] with the health and metrics ports as well.
+pub async fn run_with(
+    listeners: Listeners,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartupError> {
+    let listener = listeners.grpc;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<pb::unit_registry_server::UnitRegistryServer<UnitRegistryService>>()
@@ -160,6 +229,7 @@ pub async fn run(
         app.store.clone(),
         app.taxonomies.clone(),
     ));
+    let consolidations_for_metrics = consolidations.clone();
     let registry = Registry::new(app.store.clone(), consolidations.clone());
     let submissions = Submissions::new(
         app.store.clone(),
@@ -178,9 +248,46 @@ pub async fn run(
     let consolidation_server = pb::consolidation_server::ConsolidationServer::new(
         ConsolidationService::new(consolidations),
     );
-    let submissions_server =
-        pb::submissions_server::SubmissionsServer::new(SubmissionsService::new(submissions))
-            .max_decoding_message_size(request_limit);
+    let metrics = Metrics::new(declared_methods());
+    let submissions_server = pb::submissions_server::SubmissionsServer::new(
+        SubmissionsService::new(submissions, metrics.clone()),
+    )
+    .max_decoding_message_size(request_limit);
+
+    // One shutdown for every port: the side servers stop when the gRPC server is told to.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop_signal = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut side_servers = tokio::task::JoinSet::new();
+    if let Some(listener) = listeners.health {
+        tracing::info!(address = ?listener.local_addr().ok(), "serving gRPC health (plain, no data)");
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let health_only = Server::builder()
+            .add_service(health_service.clone())
+            .serve_with_incoming_shutdown(incoming, stop_signal());
+        side_servers.spawn(async move {
+            if let Err(error) = health_only.await {
+                tracing::error!(error = %error, "the health port failed");
+            }
+        });
+    }
+    if let Some(listener) = listeners.metrics {
+        let served = crate::metrics::serve(
+            listener,
+            metrics.clone(),
+            consolidations_for_metrics.clone(),
+            stop_signal(),
+        );
+        side_servers.spawn(async move {
+            if let Err(error) = served.await {
+                tracing::error!(error = %error, "the metrics port failed");
+            }
+        });
+    }
 
     let address = listener.local_addr().ok();
     let mut builder = Server::builder();
@@ -192,6 +299,7 @@ pub async fn run(
     // call on Linux.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = builder
+        .layer(ObserveLayer { metrics })
         .layer(AuthenticateLayer { tokens })
         .layer(GuardLayer {
             max_disclosure_bytes: app.limits.max_disclosure_bytes,
@@ -205,8 +313,14 @@ pub async fn run(
         .add_service(review_server)
         .add_service(audit_server)
         .add_service(tokens_server)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming, async {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await;
+    // Whatever ended the gRPC server ends the side ports too.
+    let _ = stop.send(true);
+    while side_servers.join_next().await.is_some() {}
     app.store.close().await;
     tracing::info!("stopped; store closed");
     result.map_err(StartupError::from)

@@ -14,16 +14,21 @@ use crate::{
         ids::IdempotencyKey,
         submission::{Submissions, SubmitCall},
     },
+    metrics::Metrics,
     pb,
 };
 
 pub struct SubmissionsService {
     submissions: Submissions,
+    metrics: Metrics,
 }
 
 impl SubmissionsService {
-    pub fn new(submissions: Submissions) -> SubmissionsService {
-        SubmissionsService { submissions }
+    pub fn new(submissions: Submissions, metrics: Metrics) -> SubmissionsService {
+        SubmissionsService {
+            submissions,
+            metrics,
+        }
     }
 }
 
@@ -60,6 +65,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
             .validate(&actor, draft, size)
             .await
             .map_err(under_disclosure)?;
+        self.metrics.count_findings(&report);
         Ok(Response::new(pb::ValidateResponse {
             report: Some(convert::report_to_pb(&report)),
         }))
@@ -110,6 +116,9 @@ impl pb::submissions_server::Submissions for SubmissionsService {
                     }
                     other => under_disclosure(other),
                 })?;
+        if !replayed {
+            self.metrics.count_findings(&stored.report);
+        }
         tracing::info!(
             unit = %stored.unit_code,
             year = %stored.fiscal_year,

@@ -56,6 +56,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
         taxonomy_dir: args.taxonomy.taxonomy_dir.clone(),
+        health_listen: None,
+        metrics_listen: None,
         limits: Limits::default(),
         tls: None,
         insecure: false,

@@ -136,6 +136,13 @@ enum Command {
     /// Measure on this machine (medians, ratios, throughput).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Ask a server's health port whether it serves: exit 0 serving, 1 not serving, 2 unreachable (for container
+    /// health checks).
+    Health {
+        /// The plain health port (`serve --health-listen`), or the gRPC port when it has no TLS.
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        server: String,
+    },
 }
 
 /// The size of a synthetic prefecture; what is not given keeps the command's default.
@@ -197,6 +204,13 @@ struct ServeArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     taxonomy: TaxonomyArgs,
+    /// Also serve gRPC health alone, without TLS, on this address: for probes that cannot speak TLS (Kubernetes'
+    /// gRPC probes). It answers nothing but health.
+    #[arg(long, env = "JUESUAN_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics (GET /metrics) on this address.
+    #[arg(long, env = "JUESUAN_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Largest disclosure accepted, in bytes.
     #[arg(long, env = "JUESUAN_MAX_DISCLOSURE_BYTES", default_value_t = Limits::default().max_disclosure_bytes)]
     max_disclosure_bytes: usize,
@@ -526,6 +540,37 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Consolidated(args) => consolidated::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(command) => bench::run(command).await,
+        Command::Health { server } => health(&server).await,
+    }
+}
+
+/// One grpc.health.v1 check of the whole server, within five seconds.
+async fn health(server: &str) -> Result<ExitCode, String> {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())
+        .map_err(|_| format!("--server {server:?} is not a URL such as http://127.0.0.1:8081"))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(5));
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach {server}: {e}"))?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(|e| format!("{server} did not answer the health check: {}", e.message()))?
+        .into_inner()
+        .status;
+    if status == ServingStatus::Serving as i32 {
+        println!("serving");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("not serving");
+        Ok(ExitCode::from(1))
     }
 }
 
@@ -561,6 +606,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         listen: args.listen,
         data_dir: args.data_dir,
         taxonomy_dir: args.taxonomy.taxonomy_dir,
+        health_listen: args.health_listen,
+        metrics_listen: args.metrics_listen,
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
         },
@@ -580,10 +627,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let app = startup::App::open(&settings)
         .await
         .map_err(|e| error_chain(&e))?;
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    startup::run(listener, app, shutdown)
+    let listeners = startup::Listeners::bind(&settings).await?;
+    startup::run_with(listeners, app, shutdown)
         .await
         .map_err(|e| error_chain(&e))?;
     Ok(ExitCode::SUCCESS)

@@ -83,6 +83,8 @@ impl TestApp {
             listen: listener.local_addr().expect("local address"),
             data_dir: data_dir.path().to_owned(),
             taxonomy_dir: Some(taxonomy_dir()),
+            health_listen: None,
+            metrics_listen: None,
             limits,
             tls,
             insecure: false,

@@ -515,6 +515,16 @@ impl Consolidations {
         Ok(())
     }
 
+    /// Memory held by the states of the years built so far.
+    pub async fn state_bytes(&self) -> usize {
+        let years: Vec<_> = self.years.lock().await.values().cloned().collect();
+        let mut total = 0;
+        for data in years {
+            total += data.read().await.state.memory_bytes();
+        }
+        total
+    }
+
     /// A year's state, built from the store on first use.
     pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
         let mut years = self.years.lock().await;

@@ -1,0 +1,196 @@
+//! What operators run the service by: the plain health port for probes, the metrics port, and request ids.
+
+use std::net::SocketAddr;
+
+use juesuan::{
+    cli::client::{Conn, WithToken},
+    configuration::Settings,
+    domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
+    pb::{self, submissions_client::SubmissionsClient, unit_registry_client::UnitRegistryClient},
+    startup::{self, App, Listeners},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use tonic::{Code, transport::Channel};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::helpers::{department, reference, reference_unit, taxonomy_dir};
+
+async fn port_zero() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.expect("bind port 0")
+}
+
+async fn channel(address: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .expect("address")
+        .connect()
+        .await
+        .expect("reachable")
+}
+
+/// `GET /metrics` over a plain HTTP/1.1 connection: the status line and the body.
+async fn scrape(address: SocketAddr) -> (String, String) {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .expect("metrics reachable");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: juesuan\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a header block");
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// `juesuan health --server …`'s exit code.
+async fn health_command(address: SocketAddr) -> Option<i32> {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+            .args(["health", "--server", &format!("http://{address}")])
+            .output()
+            .expect("juesuan runs")
+            .status
+            .code()
+    })
+    .await
+    .unwrap()
+}
+
+fn validate_request() -> pb::ValidateRequest {
+    pb::ValidateRequest {
+        disclosure: Some(reference()),
+    }
+}
+
+#[tokio::test]
+async fn probes_metrics_and_request_ids_on_their_own_ports() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let listeners = Listeners {
+        grpc: port_zero().await,
+        health: Some(port_zero().await),
+        metrics: Some(port_zero().await),
+    };
+    let grpc = listeners.grpc.local_addr().unwrap();
+    let health = listeners.health.as_ref().unwrap().local_addr().unwrap();
+    let metrics = listeners.metrics.as_ref().unwrap().local_addr().unwrap();
+    let settings = Settings {
+        listen: grpc,
+        data_dir: data_dir.path().to_owned(),
+        taxonomy_dir: Some(taxonomy_dir()),
+        health_listen: Some(health),
+        metrics_listen: Some(metrics),
+        limits: Limits::default(),
+        tls: None,
+        insecure: false,
+    };
+    let app = App::open(&settings).await.expect("app opens");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(startup::run_with(listeners, app, async {
+        let _ = stopped.await;
+    }));
+
+    // The health port answers health, needs no token, and serves nothing else.
+    let mut probe = HealthClient::new(channel(health).await);
+    let status = probe
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health answers without a token")
+        .into_inner()
+        .status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+    let elsewhere = SubmissionsClient::new(channel(health).await)
+        .validate(validate_request())
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::Unimplemented);
+
+    // A call with the caller's request id gets it back; an anonymous call is refused (and counted).
+    let token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE)).unwrap();
+    let admin = Conn::with_token(channel(grpc).await, &token).unwrap();
+    let mut units = UnitRegistryClient::new(admin);
+    for unit in [department(), reference_unit()] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
+            .await
+            .expect("registers");
+    }
+    let mut request = tonic::Request::new(validate_request());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token.trim()).parse().unwrap(),
+    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", "lb-1234".parse().unwrap());
+    let response = SubmissionsClient::new(channel(grpc).await)
+        .validate(request)
+        .await
+        .expect("validate");
+    assert_eq!(response.metadata().get("x-request-id").unwrap(), "lb-1234");
+    let errors = response
+        .into_inner()
+        .report
+        .unwrap()
+        .findings
+        .iter()
+        .filter(|f| f.severity == pb::Severity::Error as i32)
+        .count();
+    assert_eq!(errors, 3);
+    let refused = SubmissionsClient::new(channel(grpc).await)
+        .validate(validate_request())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.metadata().get("x-request-id").is_some(),
+        "a refused call has a request id too"
+    );
+
+    let (status_line, body) = scrape(metrics).await;
+    assert!(status_line.contains("200"), "{status_line}");
+    for expected in [
+        r#"juesuan_rpc_calls_total{rpc="/juesuan.v1.Submissions/Validate",code="OK"} 1"#,
+        r#"juesuan_rpc_calls_total{rpc="/juesuan.v1.Submissions/Validate",code="UNAUTHENTICATED"} 1"#,
+        r#"juesuan_rpc_duration_seconds_count{rpc="/juesuan.v1.Submissions/Validate"} 2"#,
+        "juesuan_consolidation_state_bytes ",
+    ] {
+        assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
+    }
+    // Every error finding of the validation is counted under its rule.
+    let error_findings: u64 = body
+        .lines()
+        .filter(|l| l.starts_with("juesuan_findings_total{") && l.contains(r#"severity="error""#))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(error_findings, 3, "{body}");
+
+    // The container health check.
+    assert_eq!(health_command(health).await, Some(0));
+
+    // One shutdown stops every port.
+    let _ = stop.send(());
+    server.await.unwrap().expect("stops cleanly");
+    assert_eq!(
+        health_command(health).await,
+        Some(2),
+        "an unreachable server fails the check"
+    );
+    assert!(
+        TcpStream::connect(health).await.is_err(),
+        "health port closed"
+    );
+    assert!(
+        TcpStream::connect(metrics).await.is_err(),
+        "metrics port closed"
+    );
+}
