@@ -44,6 +44,9 @@ pub enum BenchCommand {
     /// Full and incremental rollup of a synthetic prefecture (P10k by default: 9,720 units, about 1,000 cells
     /// each, 4 levels), the same rollup as SQL in SQLite, the state's memory, and the rebuild after a restart.
     Consolidation(ConsolidationArgs),
+    /// Load a running service with Validate and Submit calls from many units: calls per second and p50/p99/max
+    /// latency at one stream and at --concurrency streams.
+    Submit(super::load::SubmitArgs),
 }
 
 #[derive(Args)]
@@ -73,6 +76,7 @@ pub struct ConsolidationArgs {
 pub async fn run(command: BenchCommand) -> Result<ExitCode, String> {
     match command {
         BenchCommand::Consolidation(args) => consolidation(args).await,
+        BenchCommand::Submit(args) => super::load::run(args).await,
     }
 }
 

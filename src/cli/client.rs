@@ -115,7 +115,17 @@ fn token(explicit: Option<&Path>) -> Result<Option<String>, String> {
 }
 
 impl ServerArgs {
+    /// A connection calling with the token the arguments name.
     pub async fn connect(&self) -> Result<Conn, String> {
+        let channel = self.channel().await?;
+        let bearer = token(self.token_file.as_deref())?
+            .map(|t| header(&t))
+            .transpose()?;
+        Ok(InterceptedService::new(channel, Bearer(bearer)))
+    }
+
+    /// A connection without credentials (each call brings its own).
+    pub async fn channel(&self) -> Result<Channel, String> {
         let mut endpoint = Channel::from_shared(self.server.clone())
             .map_err(|e| format!("bad server address {}: {e}", self.server))?;
         if self.server.starts_with("https://") || self.ca_cert.is_some() {
@@ -143,10 +153,7 @@ impl ServerArgs {
                 super::error_chain(&e)
             )
         })?;
-        let bearer = token(self.token_file.as_deref())?
-            .map(|t| header(&t))
-            .transpose()?;
-        Ok(InterceptedService::new(channel, Bearer(bearer)))
+        Ok(channel)
     }
 }
 

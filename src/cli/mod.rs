@@ -7,6 +7,7 @@ pub mod client;
 mod consolidated;
 mod demo;
 pub mod json;
+mod load;
 pub mod output;
 mod review;
 mod rules;

@@ -194,3 +194,99 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
         "metrics port closed"
     );
 }
+
+/// `juesuan bench submit` against the real server: each phase reports its calls, and the submissions it counted
+/// are stored as versions of the units it made.
+#[tokio::test]
+async fn the_load_benchmark_counts_stored_submissions() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let token_file = app.data_dir.path().join(ADMIN_TOKEN_FILE);
+    let address = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+            .args(["bench", "submit", "--server", &address, "--token-file"])
+            .arg(token_file)
+            .args([
+                "--duration",
+                "1",
+                "--concurrency",
+                "3",
+                "--connections",
+                "2",
+            ])
+            .args([
+                "--counties",
+                "1",
+                "--departments",
+                "1",
+                "--units",
+                "3",
+                "--items",
+                "4",
+            ])
+            .output()
+            .expect("juesuan runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Four phases, each a table row: call, streams, calls, per second, p50, p99, max, failed (none).
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| Validate") || l.starts_with("| Submit"))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{stdout}");
+    let submitted: usize = rows
+        .iter()
+        .filter(|r| r[0] == "Submit")
+        .map(|r| r[2].parse::<usize>().unwrap())
+        .sum();
+    for row in &rows {
+        assert!(row[2].parse::<usize>().unwrap() > 0, "no calls in {row:?}");
+        assert_eq!(row[7], "0", "failures in {row:?}");
+    }
+
+    // Every counted submission is a stored version of one of the three units.
+    let mut versions = 0;
+    let mut units = app.units().await;
+    let listed = units
+        .list_units(pb::ListUnitsRequest {
+            fiscal_year: 2024,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    let mut submissions = app.submissions().await;
+    let leaves: Vec<pb::Unit> = listed
+        .into_iter()
+        .filter_map(|node| node.unit)
+        .filter(|u| !u.is_department && !u.is_region)
+        .collect();
+    assert_eq!(leaves.len(), 3);
+    for unit in &leaves {
+        versions += submissions
+            .list_submissions(pb::ListSubmissionsRequest {
+                unit_code: unit.code.clone(),
+                fiscal_year: 2024,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .submissions
+            .len();
+    }
+    assert_eq!(versions, submitted, "{stdout}");
+}

@@ -1,0 +1,365 @@
+//! `juesuan bench submit`: load on a running service over gRPC, as budget units make it. It registers a synthetic
+//! prefecture (idempotently, so a second run reuses it), issues each unit a submitter token, draws distinct
+//! realistic disclosures for them, and then calls Validate and Submit from N concurrent streams for a fixed time,
+//! reporting calls per second and p50/p99/max latency — at concurrency 1 and at N, as one client and as load.
+//! Every submission is distinct (its own idempotency key and figures), so each one is validated, stored durably and
+//! counted; a call that fails is counted by its status code, never as a success.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use clap::{Args, ValueEnum};
+use tonic::transport::Channel;
+
+use super::{
+    SizeArgs,
+    client::{Conn, ServerArgs, WithToken, status_message},
+    sayln,
+};
+use crate::{
+    pb,
+    synthetic::{self, Prefecture, Rng, Role, Spec},
+};
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Concurrent streams of the loaded phases (the unloaded phases use one).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds each phase runs.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Which calls to measure.
+    #[arg(long, value_enum, default_value_t = Calls::Both)]
+    calls: Calls,
+    /// A disclosure file (proto JSON) to send instead of the synthetic ones: every unit sends it under its own
+    /// code, so its size and findings are what is measured (e.g. the reference disclosure).
+    #[arg(long)]
+    disclosure: Option<PathBuf>,
+    /// HTTP/2 connections the streams share.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// The synthetic prefecture whose units submit (default: 1 county, 4 departments of 50 units).
+    #[command(flatten)]
+    size: SizeArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Calls {
+    Validate,
+    Submit,
+    Both,
+}
+
+/// Distinct disclosures drawn per unit; a unit cycles through its own.
+const VARIANTS_PER_UNIT: usize = 4;
+
+pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
+    if !(1..=1024).contains(&args.concurrency) {
+        return Err("--concurrency must be between 1 and 1024".into());
+    }
+    if !(1..=3600).contains(&args.duration) {
+        return Err("--duration must be between 1 and 3600 seconds".into());
+    }
+    if !(1..=64).contains(&args.connections) {
+        return Err("--connections must be between 1 and 64".into());
+    }
+    let base = Spec {
+        counties: 1,
+        departments_per_county: 4,
+        units_per_department: 50,
+        ..Spec::demo()
+    };
+    let spec = args.size.spec(base)?;
+    let admin = args.server.connect().await?;
+    let template = match &args.disclosure {
+        Some(path) => Some(super::read_disclosure(path)?),
+        None => None,
+    };
+    eprintln!(
+        "preparing: registering {} units, issuing tokens, drawing disclosures",
+        spec.unit_count()
+    );
+    let workload = prepare(&spec, admin, template.as_ref()).await?;
+    let channels = connect_all(&args.server, args.connections).await?;
+    let workload = Arc::new(workload);
+    let template_size = workload
+        .units
+        .first()
+        .map_or(0, |u| prost::Message::encoded_len(&u.disclosures[0]));
+    sayln!(
+        "juesuan bench submit: {} units, {} distinct disclosures of about {} KiB ({}), {} s a phase, {} connection(s)",
+        workload.units.len(),
+        workload.units.len() * VARIANTS_PER_UNIT,
+        template_size / 1024,
+        if args.disclosure.is_some() {
+            "the given file under each unit's code"
+        } else {
+            "synthetic"
+        },
+        args.duration,
+        channels.len()
+    );
+    sayln!(
+        "\n| call | streams | calls | per second | p50 | p99 | max | failed |\n|---|---|---|---|---|---|---|---|"
+    );
+    let mut phases = Vec::new();
+    if args.calls != Calls::Submit {
+        phases.push((Kind::Validate, 1));
+        phases.push((Kind::Validate, args.concurrency));
+    }
+    if args.calls != Calls::Validate {
+        phases.push((Kind::Submit, 1));
+        phases.push((Kind::Submit, args.concurrency));
+    }
+    let mut any_failed = false;
+    for (kind, streams) in phases {
+        let result = phase(
+            kind,
+            streams,
+            Duration::from_secs(args.duration),
+            &channels,
+            &workload,
+        )
+        .await;
+        any_failed |= !result.failures.is_empty();
+        sayln!("{}", result.row(kind, streams));
+    }
+    Ok(if any_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Validate,
+    Submit,
+}
+
+struct BenchUnit {
+    token: String,
+    disclosures: Vec<pb::Disclosure>,
+}
+
+struct Workload {
+    units: Vec<BenchUnit>,
+    /// Distinguishes this run's idempotency keys from an earlier run's on the same server.
+    run: String,
+    next_key: AtomicUsize,
+}
+
+async fn prepare(
+    spec: &Spec,
+    admin: Conn,
+    template: Option<&pb::Disclosure>,
+) -> Result<Workload, String> {
+    let prefecture = Prefecture::new(*spec);
+    let nodes = &prefecture.nodes;
+    let mut registry = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
+    for index in 0..nodes.len() {
+        registry
+            .register_unit(pb::RegisterUnitRequest {
+                unit: Some(synthetic::unit(spec, nodes, index)),
+            })
+            .await
+            .map_err(|s| format!("registering {}: {}", nodes[index].code, status_message(s)))?;
+    }
+    let mut tokens = pb::tokens_client::TokensClient::new(admin);
+    let mut rng = Rng::new(spec.seed ^ 0x5eed);
+    let mut units = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        if node.role != Role::Unit {
+            continue;
+        }
+        let token = tokens
+            .issue_token(pb::IssueTokenRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                        unit_code: node.code.clone(),
+                        role: pb::Role::Submitter as i32,
+                    })),
+                }),
+                expires_at: None,
+                label: "juesuan bench submit".into(),
+            })
+            .await
+            .map_err(|s| format!("issuing a token for {}: {}", node.code, status_message(s)))?
+            .into_inner()
+            .secret;
+        let disclosures = (0..VARIANTS_PER_UNIT)
+            .map(|_| {
+                let synthetic = prefecture.resubmission(&mut rng, index);
+                match template {
+                    // The file's tables under the synthetic unit's cover (its code, parent, department).
+                    Some(template) => pb::Disclosure {
+                        cover: synthetic.cover,
+                        ..template.clone()
+                    },
+                    None => synthetic,
+                }
+            })
+            .collect();
+        units.push(BenchUnit { token, disclosures });
+    }
+    let mut seed = [0u8; 6];
+    let _ = getrandom::fill(&mut seed);
+    Ok(Workload {
+        units,
+        run: hex::encode(seed),
+        next_key: AtomicUsize::new(0),
+    })
+}
+
+async fn connect_all(server: &ServerArgs, count: usize) -> Result<Vec<Channel>, String> {
+    let mut channels = Vec::new();
+    for _ in 0..count {
+        // A fresh connection each: the streams are spread over them as a load balancer would.
+        channels.push(server.channel().await?);
+    }
+    Ok(channels)
+}
+
+struct PhaseResult {
+    latencies: Vec<Duration>,
+    failures: BTreeMap<String, usize>,
+    elapsed: Duration,
+}
+
+impl PhaseResult {
+    fn row(&self, kind: Kind, streams: usize) -> String {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let quantile = |q: f64| -> String {
+            if sorted.is_empty() {
+                return "–".into();
+            }
+            let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+            millis(sorted[index])
+        };
+        let failed: usize = self.failures.values().sum();
+        let failures = if failed == 0 {
+            "0".to_owned()
+        } else {
+            self.failures
+                .iter()
+                .map(|(code, n)| format!("{n} {code}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "| {} | {streams} | {} | {:.0} | {} | {} | {} | {failures} |",
+            match kind {
+                Kind::Validate => "Validate",
+                Kind::Submit => "Submit",
+            },
+            sorted.len(),
+            sorted.len() as f64 / self.elapsed.as_secs_f64(),
+            quantile(0.50),
+            quantile(0.99),
+            sorted.last().map_or("–".into(), |d| millis(*d)),
+        )
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// `streams` workers call for `duration`, each on the next unit in turn; only successful calls count.
+async fn phase(
+    kind: Kind,
+    streams: usize,
+    duration: Duration,
+    channels: &[Channel],
+    workload: &Arc<Workload>,
+) -> PhaseResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_unit = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..streams {
+        let channel = channels[worker % channels.len()].clone();
+        let workload = workload.clone();
+        let stop = stop.clone();
+        let next_unit = next_unit.clone();
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+            while !stop.load(Ordering::Relaxed) {
+                let turn = next_unit.fetch_add(1, Ordering::Relaxed);
+                let unit = &workload.units[turn % workload.units.len()];
+                let disclosure = unit.disclosures
+                    [(turn / workload.units.len()) % unit.disclosures.len()]
+                .clone();
+                let conn = match Conn::with_token(channel.clone(), &unit.token) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        *failures.entry(e).or_default() += 1;
+                        continue;
+                    }
+                };
+                let mut client = pb::submissions_client::SubmissionsClient::new(conn)
+                    .max_decoding_message_size(64 * 1024 * 1024);
+                let call_started = Instant::now();
+                let outcome = match kind {
+                    Kind::Validate => client
+                        .validate(pb::ValidateRequest {
+                            disclosure: Some(disclosure),
+                        })
+                        .await
+                        .map(|_| ()),
+                    Kind::Submit => {
+                        let key = workload.next_key.fetch_add(1, Ordering::Relaxed);
+                        client
+                            .submit(pb::SubmitRequest {
+                                idempotency_key: format!("bench-{}-{key}", workload.run),
+                                disclosure: Some(disclosure),
+                                explanations: Default::default(),
+                                expected_current_version: None,
+                                signature: Vec::new(),
+                            })
+                            .await
+                            .map(|_| ())
+                    }
+                };
+                match outcome {
+                    Ok(()) => latencies.push(call_started.elapsed()),
+                    Err(status) => {
+                        *failures.entry(format!("{:?}", status.code())).or_default() += 1;
+                    }
+                }
+            }
+            (latencies, failures)
+        });
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut result = PhaseResult {
+        latencies: Vec::new(),
+        failures: BTreeMap::new(),
+        elapsed: Duration::ZERO,
+    };
+    while let Some(joined) = workers.join_next().await {
+        if let Ok((latencies, failures)) = joined {
+            result.latencies.extend(latencies);
+            for (code, n) in failures {
+                *result.failures.entry(code).or_default() += n;
+            }
+        }
+    }
+    // The calls in flight when the time was up finished after it; they count, and so does their time.
+    result.elapsed = started.elapsed();
+    result
+}
