@@ -7,6 +7,7 @@
 //! the domain's rule as a function and run it on what the transaction reads, so that concurrent callers are
 //! serialized by the database, not by luck.
 
+mod cache;
 mod sqlite;
 
 use async_trait::async_trait;

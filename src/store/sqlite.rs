@@ -5,7 +5,7 @@
 //! decision depends on, so that concurrent writers are serialized and none decides on a state another is about
 //! to change (a deferred transaction that reads first and writes later may instead fail to upgrade its lock).
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -18,7 +18,7 @@ use sqlx::{
 
 use super::{
     EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
-    SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
+    SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert, cache::ReadCache,
 };
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
@@ -41,6 +41,10 @@ pub const DATABASE_FILE: &str = "juesuan.sqlite3";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Unit records by (code, year), as `unit` answers; shared by the clones, which write the same database.
+    units: Arc<ReadCache<(UnitCode, FiscalYear), Option<Unit>>>,
+    /// Tokens by id, as `token` answers.
+    tokens: Arc<ReadCache<String, Option<TokenRecord>>>,
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -64,7 +68,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            units: Arc::new(ReadCache::new()),
+            tokens: Arc::new(ReadCache::new()),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -535,10 +543,16 @@ impl Store for SqliteStore {
         .await?;
         append_event(&mut tx, event).await?;
         tx.commit().await?;
+        self.units.invalidate();
         Ok(Ok(outcome))
     }
 
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError> {
+        let key = (code.clone(), year);
+        let generation = match self.units.get(&key) {
+            Ok(unit) => return Ok(unit),
+            Err(generation) => generation,
+        };
         let row = sqlx::query(concat!(
             "SELECT ",
             unit_columns!(),
@@ -549,7 +563,9 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         let unit = row.as_ref().map(unit_from_row).transpose()?;
-        Ok(unit.filter(|u| u.covers(year)))
+        let unit = unit.filter(|u| u.covers(year));
+        self.units.fill(generation, key, unit.clone());
+        Ok(unit)
     }
 
     async fn unit_records(&self, code: &UnitCode) -> Result<Vec<Unit>, StoreError> {
@@ -1275,15 +1291,22 @@ impl Store for SqliteStore {
         .await?;
         let seq = append_event(&mut tx, event).await?;
         tx.commit().await?;
+        self.tokens.invalidate();
         Ok(seq)
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let generation = match self.tokens.get(&id.to_owned()) {
+            Ok(token) => return Ok(token),
+            Err(generation) => generation,
+        };
         let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(token_from_row).transpose()
+        let token = row.as_ref().map(token_from_row).transpose()?;
+        self.tokens.fill(generation, id.to_owned(), token.clone());
+        Ok(token)
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
@@ -1322,6 +1345,7 @@ impl Store for SqliteStore {
             .await?;
         append_event(&mut tx, event).await?;
         tx.commit().await?;
+        self.tokens.invalidate();
         record.revoked_at_ms = Some(at_ms);
         record.revoked_by = Some(by.to_owned());
         Ok(TokenRevoke::Revoked(record))
