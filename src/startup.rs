@@ -229,7 +229,8 @@ pub async fn run_with(
         app.store.clone(),
         app.taxonomies.clone(),
     ));
-    let consolidations_for_metrics = consolidations.clone();
+    // Kept for the metrics port and for the snapshots written at the stop.
+    let consolidations_kept = consolidations.clone();
     let registry = Registry::new(app.store.clone(), consolidations.clone());
     let submissions = Submissions::new(
         app.store.clone(),
@@ -279,7 +280,7 @@ pub async fn run_with(
         let served = crate::metrics::serve(
             listener,
             metrics.clone(),
-            consolidations_for_metrics.clone(),
+            consolidations_kept.clone(),
             stop_signal(),
         );
         side_servers.spawn(async move {
@@ -321,6 +322,19 @@ pub async fn run_with(
     // Whatever ended the gRPC server ends the side ports too.
     let _ = stop.send(true);
     while side_servers.join_next().await.is_some() {}
+    // No call is under way now: the states are the store's, and the next start can begin from them.
+    let started = std::time::Instant::now();
+    match consolidations_kept.write_snapshots().await {
+        Ok(0) => {}
+        Ok(years) => tracing::info!(
+            years,
+            millis = started.elapsed().as_millis() as u64,
+            "consolidation snapshots written"
+        ),
+        Err(error) => {
+            tracing::warn!(error = %error, "consolidation snapshots not written; the next start rebuilds")
+        }
+    }
     app.store.close().await;
     tracing::info!("stopped; store closed");
     result.map_err(StartupError::from)

@@ -41,6 +41,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read or write the snapshot {name}")]
+    Snapshot {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where a unit's submissions for a year stand.
@@ -344,6 +350,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         each: &mut (dyn FnMut(Event) -> bool + Send),
     ) -> Result<(), StoreError>;
+
+    /// The sequence number of the last audit event (0 when there is none): every change that moves a consolidated
+    /// figure appends one, so it tells whether anything changed since.
+    async fn last_event_seq(&self) -> Result<u64, StoreError>;
+
+    // --- snapshots of derived state (rebuildable from the rest, so losing one costs only time)
+
+    /// Keeps a snapshot under `name` (letters, digits, '-', '.'), replacing the one before atomically.
+    async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
+
+    /// The snapshot kept under `name`, if any.
+    async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

@@ -41,6 +41,8 @@ pub const DATABASE_FILE: &str = "juesuan.sqlite3";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The data directory, where snapshots are kept beside the database.
+    data_dir: Arc<std::path::PathBuf>,
     /// Unit records by (code, year), as `unit` answers; shared by the clones, which write the same database.
     units: Arc<ReadCache<(UnitCode, FiscalYear), Option<Unit>>>,
     /// Tokens by id, as `token` answers.
@@ -70,6 +72,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore {
             pool,
+            data_dir: Arc::new(data_dir.to_owned()),
             units: Arc::new(ReadCache::new()),
             tokens: Arc::new(ReadCache::new()),
         })
@@ -77,6 +80,20 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Where a snapshot named `name` lives: `<data dir>/snapshots/<name>`.
+    fn snapshot_path(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
+        let acceptable = !name.is_empty()
+            && name.len() <= 100
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !acceptable {
+            return Err(StoreError::Corrupt(format!("snapshot name {name:?}")));
+        }
+        Ok(self.data_dir.join("snapshots").join(name))
     }
 
     /// A write transaction holding the database's write lock from its first statement.
@@ -1378,7 +1395,51 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.map_or(0, |s| s.max(0) as u64))
+    }
+
+    async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let path = self.snapshot_path(name)?;
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("writing a snapshot: {e}")))?
+            .map_err(|source| StoreError::Snapshot {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.snapshot_path(name)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Snapshot {
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Writes a file so that a crash leaves either the old one or the new one: a temporary file, synced, renamed over.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let directory = path.parent().expect("a snapshot path has a directory");
+    std::fs::create_dir_all(directory)?;
+    let temporary = path.with_extension("partial");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(directory)?.sync_all()
 }

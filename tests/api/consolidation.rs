@@ -778,3 +778,39 @@ async fn a_transfer_across_two_levels_is_eliminated_at_the_first_common_parent()
         ]
     );
 }
+
+/// A clean stop writes a snapshot of the counted figures; the next start answers from it with the same figures,
+/// and a change made after it (here, a new accepted version) is there too once the server has applied it — the
+/// snapshot is used only while it is exact.
+#[tokio::test]
+async fn a_restart_answers_the_same_consolidation_from_the_snapshot_of_the_stop() {
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let before = consolidated(&app, "D").await;
+    let data_dir = app.stop().await;
+    let snapshot = data_dir
+        .path()
+        .join("snapshots")
+        .join("consolidation-2024.snapshot");
+    assert!(snapshot.exists(), "the clean stop wrote a snapshot");
+
+    let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
+    let after = consolidated(&app, "D").await;
+    assert_eq!(after.tables, before.tables);
+    assert_eq!(after.adjustments, before.adjustments);
+
+    // A damaged snapshot is not used: the figures are rebuilt from the store, the same.
+    let data_dir = app.stop().await;
+    let path = data_dir
+        .path()
+        .join("snapshots")
+        .join("consolidation-2024.snapshot");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
+    let rebuilt = consolidated(&app, "D").await;
+    assert_eq!(rebuilt.tables, before.tables);
+    assert_eq!(rebuilt.adjustments, before.adjustments);
+}

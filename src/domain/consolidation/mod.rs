@@ -3,4 +3,5 @@
 
 pub mod layout;
 pub mod service;
+pub mod snapshot;
 pub mod state;

@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use super::{
     layout::{CellId, CellLayout, factor, from_units, half_ulp, to_units},
+    snapshot,
     state::{NodeId, OwnData, Removals, Sparse, YearState},
 };
 use crate::{
@@ -181,6 +182,8 @@ pub struct YearData {
     pub state: YearState,
     /// The registry record of each node.
     pub units: Vec<Unit>,
+    /// Whether the counted figures came from a snapshot rather than from every counted version.
+    pub from_snapshot: bool,
 }
 
 pub struct Consolidations {
@@ -515,6 +518,10 @@ impl Consolidations {
         Ok(())
     }
 
+    pub fn taxonomies(&self) -> &Arc<Taxonomies> {
+        &self.taxonomies
+    }
+
     /// Memory held by the states of the years built so far.
     pub async fn state_bytes(&self) -> usize {
         let years: Vec<_> = self.years.lock().await.values().cloned().collect();
@@ -535,6 +542,7 @@ impl Consolidations {
         let data = self.build(year).await?;
         tracing::info!(
             year = %year,
+            from_snapshot = data.from_snapshot,
             nodes = data.state.nodes.len(),
             cells = data.state.layout.len(),
             memory_bytes = data.state.memory_bytes(),
@@ -575,6 +583,21 @@ impl Consolidations {
         for (node, unit) in units.iter().enumerate() {
             state.load_counterparty(node, counterparty(&state, unit));
         }
+        // Read after the tree: a change between the two moves the marker past the snapshot's.
+        let marker = self.store.last_event_seq().await?;
+        if let Some(owned) = self.restore(year, marker, &state).await {
+            for (code, own) in owned {
+                let node = state.by_code[&code];
+                state.load_own(node, Some(own));
+            }
+            state.full_recompute();
+            return Ok(YearData {
+                taxonomy,
+                state,
+                units,
+                from_snapshot: true,
+            });
+        }
         // The store reads and parses versions while another thread turns each into integer cells: a restart's
         // rebuild takes about the longer of the two, and only one version's figures are in memory at a time.
         let (sender, receiver) = std::sync::mpsc::channel::<(UnitCode, u32, Facts)>();
@@ -611,7 +634,74 @@ impl Consolidations {
             taxonomy,
             state,
             units,
+            from_snapshot: false,
         })
+    }
+
+    /// The counted figures of the year's snapshot, when it is exact for the store at `marker` and names only
+    /// nodes of the tree; otherwise `None` (and the log says why).
+    async fn restore(
+        &self,
+        year: FiscalYear,
+        marker: u64,
+        state: &YearState,
+    ) -> Option<Vec<(UnitCode, OwnData)>> {
+        let bytes = match self.store.read_snapshot(&snapshot::name(year)).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(year = %year, error = %error, "consolidation snapshot unreadable; rebuilding");
+                return None;
+            }
+        };
+        let layout = state.layout.clone();
+        let decoded =
+            tokio::task::spawn_blocking(move || snapshot::decode(&bytes, year, marker, &layout))
+                .await
+                .ok()?;
+        match decoded {
+            Ok(owned)
+                if owned
+                    .iter()
+                    .all(|(code, _)| state.by_code.contains_key(code)) =>
+            {
+                Some(owned)
+            }
+            Ok(_) => {
+                tracing::info!(year = %year, "consolidation snapshot names units not in the tree; rebuilding");
+                None
+            }
+            Err(stale) => {
+                tracing::info!(year = %year, reason = %stale, "consolidation snapshot not used; rebuilding");
+                None
+            }
+        }
+    }
+
+    /// Writes a snapshot of every year built so far, for the next start. Call when no change can be under way
+    /// (the server has stopped): each snapshot names the last audit event, which must be the state's.
+    pub async fn write_snapshots(&self) -> Result<usize, DomainError> {
+        let years: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
+            .years
+            .lock()
+            .await
+            .iter()
+            .map(|(y, d)| (*y, d.clone()))
+            .collect();
+        let marker = self.store.last_event_seq().await?;
+        for (year, data) in &years {
+            let bytes = snapshot::encode(&data.read().await.state, *year, marker);
+            self.store
+                .write_snapshot(&snapshot::name(*year), bytes)
+                .await?;
+        }
+        Ok(years.len())
+    }
+
+    /// Forgets a year's state after a change may have been missed (the store changed but applying it failed):
+    /// the next use rebuilds it from the store.
+    async fn forget(&self, year: FiscalYear) {
+        self.years.lock().await.remove(&year);
     }
 
     /// The version of a unit that counts changed (accepted, reverted to, or withdrawn): its figures change, and
@@ -620,6 +710,14 @@ impl Consolidations {
     /// The accepted version is read from the store while the year's write lock is held, so that two decisions
     /// on one unit, however their calls interleave, leave the figures of the one the store holds last.
     pub async fn on_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
+        let applied = self.apply_counted(unit, year).await;
+        if applied.is_err() {
+            self.forget(year).await;
+        }
+        applied
+    }
+
+    async fn apply_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
         let data = self.years.lock().await.get(&year).cloned();
         let Some(data) = data else { return Ok(()) };
         let mut data = data.write().await;
@@ -645,6 +743,17 @@ impl Consolidations {
 
     /// A unit was registered or moved: every year already built that the record applies to is updated.
     pub async fn on_unit_registered(&self, unit: &Unit) -> Result<(), DomainError> {
+        let applied = self.apply_registration(unit).await;
+        if applied.is_err() {
+            let years: Vec<FiscalYear> = self.years.lock().await.keys().copied().collect();
+            for year in years.into_iter().filter(|y| *y >= unit.valid_from) {
+                self.forget(year).await;
+            }
+        }
+        applied
+    }
+
+    async fn apply_registration(&self, unit: &Unit) -> Result<(), DomainError> {
         let built: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
             .years
             .lock()

@@ -62,7 +62,7 @@ pub struct OwnData {
 /// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
 /// rounds up to 1): one byte holds it. Code 0 is 1 unit; code n is 5·10^(n−1). A value between two codes takes
 /// the larger, so that rounding tolerance is never understated.
-fn encode_half_ulp(half: i64) -> u8 {
+pub(super) fn encode_half_ulp(half: i64) -> u8 {
     let mut code = 0u8;
     while code < 19 && decode_half_ulp(code) < half {
         code += 1;
@@ -70,7 +70,7 @@ fn encode_half_ulp(half: i64) -> u8 {
     code
 }
 
-fn decode_half_ulp(code: u8) -> i64 {
+pub(super) fn decode_half_ulp(code: u8) -> i64 {
     match code {
         0 => 1,
         n => 5 * 10i64.saturating_pow(u32::from(n) - 1),
