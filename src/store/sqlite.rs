@@ -111,6 +111,50 @@ macro_rules! unit_columns {
     };
 }
 
+/// The bytes to store for a submission's content and how they are encoded: deflated (fast level: the write path is
+/// what is measured) when that is smaller, else as received.
+fn compress(content: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static str) {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(content.len() / 3),
+        flate2::Compression::fast(),
+    );
+    let deflated = encoder.write_all(content).and_then(|()| encoder.finish());
+    match deflated {
+        Ok(deflated) if deflated.len() < content.len() => (deflated.into(), "deflate"),
+        _ => (content.into(), "identity"),
+    }
+}
+
+/// A submission's content as received, from a row with `content`, `content_encoding` and `content_len`.
+fn content_of(row: &SqliteRow) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read;
+    let stored: Vec<u8> = row.try_get("content")?;
+    let encoding: String = row.try_get("content_encoding")?;
+    let length: Option<i64> = row.try_get("content_len")?;
+    let length = length.map_or(stored.len(), |l| l.max(0) as usize);
+    let content = match encoding.as_str() {
+        "identity" => stored,
+        "deflate" => {
+            let mut content = Vec::with_capacity(length);
+            // Never more than the recorded length (and one byte to notice a longer stream).
+            flate2::read::DeflateDecoder::new(stored.as_slice())
+                .take(length as u64 + 1)
+                .read_to_end(&mut content)
+                .map_err(|e| corrupt(format!("content: {e}")))?;
+            content
+        }
+        other => return Err(corrupt(format!("content encoding {other:?}"))),
+    };
+    if content.len() != length {
+        return Err(corrupt(format!(
+            "content: {} bytes, recorded as {length}",
+            content.len()
+        )));
+    }
+    Ok(content)
+}
+
 fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
@@ -183,7 +227,7 @@ macro_rules! select_submissions {
     ($extra:literal, $filter:literal) => {
         concat!(
             "SELECT s.unit_code, s.fiscal_year, s.report_type, s.version, s.state, s.idempotency_key, s.content_sm3, \
-                    length(s.content) AS content_len, s.report_json, s.submitted_at_ms, s.submitted_by, \
+                    coalesce(s.content_len, length(s.content)) AS content_len, s.report_json, s.submitted_at_ms, s.submitted_by, \
                     s.signature, s.review_reason, (c.version IS NOT NULL) AS current",
             $extra,
             " FROM submissions s \
@@ -454,7 +498,7 @@ impl SqliteStore {
         let Some(row) = query.fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
-        let content: Vec<u8> = row.try_get("content")?;
+        let content = content_of(&row)?;
         let facts_json: String = row.try_get("facts_json")?;
         let facts: Facts =
             serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
@@ -668,7 +712,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(
-                ", s.content, s.facts_json",
+                ", s.content, s.content_encoding, s.facts_json",
                 "s.unit_code = ? AND s.fiscal_year = ? AND s.idempotency_key = ?"
             ),
             vec![
@@ -691,6 +735,8 @@ impl Store for SqliteStore {
             serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
         let facts_json =
             serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
+        // Compressed before the write lock is taken: the lock serializes every writer.
+        let (stored_content, encoding) = compress(&new.content);
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.begin_write().await?;
         let taken: Option<i64> = sqlx::query_scalar(
@@ -732,8 +778,9 @@ impl Store for SqliteStore {
         let version = version_of(next)?;
         sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      report_json, facts_json, submitted_at_ms, report_type, submitted_by, signature) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      content_encoding, content_len, report_json, facts_json, submitted_at_ms, \
+                                      report_type, submitted_by, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
@@ -741,7 +788,9 @@ impl Store for SqliteStore {
         .bind(new.state.code())
         .bind(new.idempotency_key.as_str())
         .bind(&new.content_sm3)
-        .bind(&new.content)
+        .bind(stored_content.as_ref())
+        .bind(encoding)
+        .bind(new.content.len() as i64)
         .bind(&report_json)
         .bind(&facts_json)
         .bind(new.submitted_at_ms)
@@ -806,7 +855,7 @@ impl Store for SqliteStore {
             Some(version) => {
                 self.fetch_submission(
                     select_submissions!(
-                        ", s.content, s.facts_json",
+                        ", s.content, s.content_encoding, s.facts_json",
                         "s.unit_code = ? AND s.fiscal_year = ? AND s.version = ?"
                     ),
                     vec![
@@ -820,7 +869,7 @@ impl Store for SqliteStore {
             None => {
                 self.fetch_submission(
                     select_submissions!(
-                        ", s.content, s.facts_json",
+                        ", s.content, s.content_encoding, s.facts_json",
                         "s.unit_code = ? AND s.fiscal_year = ? AND c.version IS NOT NULL \
                          ORDER BY s.report_type != 'single', s.version DESC LIMIT 1"
                     ),
@@ -839,7 +888,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(
-                ", s.content, s.facts_json",
+                ", s.content, s.content_encoding, s.facts_json",
                 "s.unit_code = ? AND s.fiscal_year = ? AND s.report_type = ? AND c.version IS NOT NULL"
             ),
             vec![
@@ -917,7 +966,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(
-                ", s.content, s.facts_json",
+                ", s.content, s.content_encoding, s.facts_json",
                 "s.unit_code = ? AND s.fiscal_year = ? AND s.report_type = ? AND s.state != 'rejected_by_rules' \
                  ORDER BY s.version DESC LIMIT 1"
             ),
@@ -938,7 +987,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredSubmission>, StoreError> {
         self.fetch_submission(
             select_submissions!(
-                ", s.content, s.facts_json",
+                ", s.content, s.content_encoding, s.facts_json",
                 "s.unit_code = ?1 AND s.fiscal_year = ?2 AND s.report_type = ?3 AND s.version = \
                    (SELECT a.version FROM accepted_versions a WHERE a.unit_code = ?1 AND a.fiscal_year = ?2 \
                       AND a.report_type = ?3)"

@@ -27,6 +27,27 @@ async fn everything_is_still_there_after_a_restart() {
         .expect("v2");
     drop(client);
 
+    // The exact bytes are kept compressed: smaller in the file, their length as received recorded beside them.
+    let (stored, received, encoding): (i64, i64, String) = {
+        let path = app.data_dir.path().join(juesuan::store::DATABASE_FILE);
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let row = sqlx::query_as(
+            "SELECT length(content), content_len, content_encoding FROM submissions WHERE version = 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        row
+    };
+    assert_eq!(encoding, "deflate");
+    assert_eq!(received as usize, prost::Message::encoded_len(&reference()));
+    assert!(
+        stored * 2 < received,
+        "{stored} stored bytes for {received} received"
+    );
+
     let data_dir = app.stop().await;
     let app = TestApp::spawn_with(data_dir, Limits::default()).await;
     let mut client = app.submitter(UNIT).await;
