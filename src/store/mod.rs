@@ -8,6 +8,7 @@
 //! serialized by the database, not by luck.
 
 mod cache;
+mod group_sync;
 mod sqlite;
 
 use async_trait::async_trait;

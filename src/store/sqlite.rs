@@ -1,5 +1,6 @@
-//! The embedded store: one SQLite file in the data directory, in WAL mode with full fsync, so that an
-//! acknowledged submission survives a crash.
+//! The embedded store: one SQLite file in the data directory, in WAL mode; a write is answered only once its
+//! commit is on disk (an fsync shared by the writers of the moment, `group_sync`), so that an acknowledged
+//! submission survives a crash.
 //!
 //! Every write runs in a `BEGIN IMMEDIATE` transaction: it takes SQLite's one write lock before it reads what its
 //! decision depends on, so that concurrent writers are serialized and none decides on a state another is about
@@ -19,6 +20,7 @@ use sqlx::{
 use super::{
     EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
     SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert, cache::ReadCache,
+    group_sync::GroupSync,
 };
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
@@ -43,6 +45,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The data directory, where snapshots are kept beside the database.
     data_dir: Arc<std::path::PathBuf>,
+    /// The fsyncs that make commits durable, shared by concurrent writers.
+    group_sync: Arc<GroupSync>,
     /// Unit records by (code, year), as `unit` answers; shared by the clones, which write the same database.
     units: Arc<ReadCache<(UnitCode, FiscalYear), Option<Unit>>>,
     /// Tokens by id, as `token` answers.
@@ -62,7 +66,8 @@ impl SqliteStore {
             .filename(data_dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            // Commits do not wait for the disk inside the write lock; `commit` waits for a shared fsync after it.
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -73,6 +78,9 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             data_dir: Arc::new(data_dir.to_owned()),
+            group_sync: Arc::new(GroupSync::new(
+                data_dir.join(format!("{DATABASE_FILE}-wal")),
+            )),
             units: Arc::new(ReadCache::new()),
             tokens: Arc::new(ReadCache::new()),
         })
@@ -99,6 +107,23 @@ impl SqliteStore {
     /// A write transaction holding the database's write lock from its first statement.
     async fn begin_write(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Commits, releasing the write lock, and returns once the commit is on disk (shared fsyncs: `group_sync`).
+    async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.durable().await
+    }
+
+    /// Returns once every commit made so far is on disk.
+    async fn durable(&self) -> Result<(), StoreError> {
+        self.group_sync
+            .committed()
+            .await
+            .map_err(|source| StoreError::DataDir {
+                path: self.data_dir.join(DATABASE_FILE),
+                source,
+            })
     }
 }
 
@@ -603,7 +628,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.units.invalidate();
         Ok(Ok(outcome))
     }
@@ -700,7 +725,7 @@ impl Store for SqliteStore {
             }
         }
         let seq = append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(seq)
     }
 
@@ -823,7 +848,7 @@ impl Store for SqliteStore {
         )
         .await?;
         append_event(&mut tx, event.version(version)).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(SubmissionInsert::Inserted(StoredSubmission {
             unit_code: new.unit_code,
             fiscal_year: new.fiscal_year,
@@ -954,7 +979,7 @@ impl Store for SqliteStore {
             .await?;
         }
         append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(None)
     }
 
@@ -1089,7 +1114,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let (current, accepted, _) =
             snapshot_pointers(&mut tx, unit, i64::from(year.get()), report_type).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Pointers { current, accepted })
     }
 
@@ -1181,7 +1206,7 @@ impl Store for SqliteStore {
             .await?;
         }
         let seq = append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Ok((transition, report_type, seq)))
     }
 
@@ -1232,7 +1257,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let seq = append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Ok(seq))
     }
 
@@ -1253,7 +1278,7 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         let seq = append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(seq))
     }
 
@@ -1302,7 +1327,8 @@ impl Store for SqliteStore {
         .bind(audit::now_ms())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        // Autocommitted: durable once the shared fsync after it is done.
+        self.durable().await
     }
 
     async fn budget(
@@ -1356,7 +1382,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let seq = append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.tokens.invalidate();
         Ok(seq)
     }
@@ -1410,7 +1436,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         append_event(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.tokens.invalidate();
         record.revoked_at_ms = Some(at_ms);
         record.revoked_by = Some(by.to_owned());

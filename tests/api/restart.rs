@@ -153,3 +153,174 @@ fn the_binary_serves_its_built_in_taxonomy_and_stops_cleanly_on_sigterm() {
     assert!(rest.iter().any(|l| l.contains("store closed")), "{rest:?}");
     assert!(data_dir.path().join(juesuan::store::DATABASE_FILE).exists());
 }
+
+/// The real server on a data directory; killed (SIGKILL) when dropped.
+struct Served {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Served {
+    fn start(data_dir: &std::path::Path) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_juesuan"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("JUESUAN_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("juesuan starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let serving = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains("serving gRPC"))
+            .expect("the server logs that it serves");
+        // The rest of the log is read and dropped: a closed pipe would fail the server's writes.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        let log: serde_json::Value = serde_json::from_str(&serving).unwrap();
+        // "Some(127.0.0.1:PORT)"
+        let address = log["address"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("Some(")
+            .trim_end_matches(')')
+            .to_owned();
+        Served {
+            child,
+            address: format!("http://{address}"),
+        }
+    }
+
+    async fn as_token(&self, token: &str) -> juesuan::cli::client::Conn {
+        use juesuan::cli::client::WithToken;
+        let channel = tonic::transport::Channel::from_shared(self.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("server reachable");
+        juesuan::cli::client::Conn::with_token(channel, token).unwrap()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// SIGKILL during a burst of submissions loses none that was acknowledged: after a restart each one is there,
+/// with the bytes that were sent (its SM3 digest) and its disclosure as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
+    use std::sync::{Arc, Mutex};
+
+    use juesuan::domain::tokens::ADMIN_TOKEN_FILE;
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(data_dir.path());
+    let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE)).unwrap();
+    let admin = served.as_token(admin_token.trim()).await;
+    let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
+    for unit in [
+        crate::helpers::department(),
+        crate::helpers::reference_unit(),
+    ] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
+            .await
+            .expect("registers");
+    }
+    let submitter = pb::tokens_client::TokensClient::new(admin)
+        .issue_token(pb::IssueTokenRequest {
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                    unit_code: UNIT.into(),
+                    role: pb::Role::Submitter as i32,
+                })),
+            }),
+            expires_at: None,
+            label: "kill test".into(),
+        })
+        .await
+        .expect("token")
+        .into_inner()
+        .secret;
+
+    // Four streams submit distinct disclosures (a narrative line differs) until the server is gone.
+    /// A submission the server answered: its key, version, SM3 digest and the disclosure sent.
+    type Acknowledged = (String, u32, String, pb::Disclosure);
+    let acknowledged: Arc<Mutex<Vec<Acknowledged>>> = Arc::default();
+    let mut streams = tokio::task::JoinSet::new();
+    for stream in 0..4 {
+        let conn = served.as_token(&submitter).await;
+        let acknowledged = acknowledged.clone();
+        streams.spawn(async move {
+            let mut client = pb::submissions_client::SubmissionsClient::new(conn);
+            for n in 0.. {
+                let key = format!("kill-{stream}-{n}");
+                let mut disclosure = reference();
+                disclosure.narrative[0]
+                    .text
+                    .push_str(&format!("（第{stream}-{n}次）"));
+                match client
+                    .submit(submit_request(&key, disclosure.clone()))
+                    .await
+                {
+                    Ok(response) => {
+                        let submission = response.into_inner().submission.unwrap();
+                        acknowledged.lock().unwrap().push((
+                            key,
+                            submission.version,
+                            submission.content_sm3,
+                            disclosure,
+                        ));
+                    }
+                    Err(_) => return n,
+                }
+            }
+            unreachable!()
+        });
+    }
+    // Kill once a few have been acknowledged, so that the kill lands inside the burst.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no submissions acknowledged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    served.kill();
+    while streams.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let served = Served::start(data_dir.path());
+    let mut client =
+        pb::submissions_client::SubmissionsClient::new(served.as_token(&submitter).await);
+    for (key, version, sm3, disclosure) in &acknowledged {
+        let stored = client
+            .get_submission(pb::GetSubmissionRequest {
+                unit_code: UNIT.into(),
+                fiscal_year: 2024,
+                version: *version,
+                include_disclosure: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{key} v{version} acknowledged, then lost: {s:?}"))
+            .into_inner();
+        assert_eq!(&stored.content_sm3, sm3, "{key}");
+        assert_eq!(stored.disclosure.as_ref(), Some(disclosure), "{key}");
+    }
+    // Versions stay linear: the acknowledged ones are distinct.
+    let mut versions: Vec<u32> = acknowledged.iter().map(|a| a.1).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(versions.len(), acknowledged.len());
+}
