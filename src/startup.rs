@@ -198,8 +198,9 @@ pub async fn run_with(
     health
         .set_serving::<pb::submissions_server::SubmissionsServer<SubmissionsService>>()
         .await;
+    // Consolidation serves once its years are warm (below).
     health
-        .set_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>()
+        .set_not_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>()
         .await;
     health
         .set_serving::<pb::review_server::ReviewServer<ReviewService>>()
@@ -231,6 +232,30 @@ pub async fn run_with(
     ));
     // Kept for the metrics port and for the snapshots written at the stop.
     let consolidations_kept = consolidations.clone();
+    // Every year's state is built now rather than on its first request (from the stop's snapshot when it is exact,
+    // else from the store: seconds for a large year after a crash). Requests that come first wait for the same
+    // build; health tells probes when consolidation is ready.
+    let warm_up = {
+        let consolidations = consolidations.clone();
+        let years: Vec<_> = app.taxonomies.years().collect();
+        let health = health.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            for year in years {
+                if let Err(error) = consolidations.year(year).await {
+                    tracing::warn!(year = %year, error = %error, "consolidation not warmed; built on first use");
+                }
+            }
+            tracing::info!(
+                millis = started.elapsed().as_millis() as u64,
+                "consolidation warm"
+            );
+            health
+                .set_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>(
+                )
+                .await;
+        })
+    };
     let registry = Registry::new(app.store.clone(), consolidations.clone());
     let submissions = Submissions::new(
         app.store.clone(),
@@ -321,6 +346,8 @@ pub async fn run_with(
         .await;
     // Whatever ended the gRPC server ends the side ports too.
     let _ = stop.send(true);
+    // A stop during the warm-up waits for it: the snapshots below are written from the states it builds.
+    let _ = warm_up.await;
     while side_servers.join_next().await.is_some() {}
     // No call is under way now: the states are the store's, and the next start can begin from them.
     let started = std::time::Instant::now();

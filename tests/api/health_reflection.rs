@@ -29,6 +29,25 @@ async fn health_reports_every_service_serving() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    // Consolidation serves once the years' states are built at start-up (quick here: the store is empty).
+    let mut statuses = health
+        .watch(HealthCheckRequest {
+            service: "juesuan.v1.Consolidation".into(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let serving = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(status) = statuses.message().await.expect("a status") {
+            if status.status() == ServingStatus::Serving {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(serving, Ok(true), "consolidation never reported SERVING");
 }
 
 #[tokio::test]
