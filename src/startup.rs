@@ -1,5 +1,7 @@
 //! Building the application and serving it: [`App::open`] loads the taxonomies and opens the store; [`run`]
-//! serves gRPC on a listener until `shutdown` resolves, lets in-flight calls finish, and closes the store.
+//! serves gRPC on a listener until `shutdown` resolves ([`run_with`] adds the plain health port and the metrics
+//! port), warms the consolidation state as it starts, and at the stop lets in-flight calls finish, writes the
+//! consolidation snapshots and closes the store.
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -170,7 +172,8 @@ fn declared_methods() -> Vec<String> {
     methods
 }
 
-/// Serves until `shutdown` resolves. In-flight calls finish before this returns; the store is closed last.
+/// Serves until `shutdown` resolves. In-flight calls finish before this returns; the consolidation snapshots are
+/// written, and the store is closed last.
 pub async fn run(
     listener: TcpListener,
     app: App,
