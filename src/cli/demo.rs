@@ -157,38 +157,12 @@ async fn fill(spec: &Spec, server: &str, data_dir: &Path) -> Result<Summary, Str
     let mut tokens = pb::tokens_client::TokensClient::new(admin);
     let prefecture = Prefecture::new(*spec).with_mistakes();
     let nodes = &prefecture.nodes;
-    for index in 0..nodes.len() {
-        registry
-            .register_unit(pb::RegisterUnitRequest {
-                unit: Some(synthetic::unit(spec, nodes, index)),
-            })
-            .await
-            .map_err(|s| format!("registering {}: {}", nodes[index].code, status_message(s)))?;
-    }
+    register_prefecture(&mut registry, &prefecture).await?;
     eprintln!("registered {} units", nodes.len());
 
     // Every node that submits gets a submitter token; every node with children a reviewer token.
     let mut issue = async |index: usize, role: pb::Role| -> Result<String, String> {
-        let response = tokens
-            .issue_token(pb::IssueTokenRequest {
-                principal: Some(pb::Principal {
-                    kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
-                        unit_code: nodes[index].code.clone(),
-                        role: role as i32,
-                    })),
-                }),
-                expires_at: None,
-                label: "juesuan demo".into(),
-            })
-            .await
-            .map_err(|s| {
-                format!(
-                    "issuing a token for {}: {}",
-                    nodes[index].code,
-                    status_message(s)
-                )
-            })?;
-        Ok(response.into_inner().secret)
+        issue_unit_token(&mut tokens, &nodes[index].code, role, "juesuan demo").await
     };
     let mut submitters: HashMap<usize, String> = HashMap::new();
     let mut reviewers: HashMap<usize, String> = HashMap::new();
@@ -350,6 +324,46 @@ async fn fill(spec: &Spec, server: &str, data_dir: &Path) -> Result<Summary, Str
 
 /// The region reviewer's token file, which the printed commands use.
 const REGION_TOKEN: &str = "region-reviewer.token";
+
+/// Registers every node of a synthetic prefecture, parents first (registering a record again changes nothing).
+pub(super) async fn register_prefecture(
+    registry: &mut pb::unit_registry_client::UnitRegistryClient<Conn>,
+    prefecture: &Prefecture,
+) -> Result<(), String> {
+    let nodes = &prefecture.nodes;
+    for index in 0..nodes.len() {
+        registry
+            .register_unit(pb::RegisterUnitRequest {
+                unit: Some(synthetic::unit(&prefecture.spec, nodes, index)),
+            })
+            .await
+            .map_err(|s| format!("registering {}: {}", nodes[index].code, status_message(s)))?;
+    }
+    Ok(())
+}
+
+/// Issues a unit's token in a role and returns its secret.
+pub(super) async fn issue_unit_token(
+    tokens: &mut pb::tokens_client::TokensClient<Conn>,
+    unit: &str,
+    role: pb::Role,
+    label: &str,
+) -> Result<String, String> {
+    let response = tokens
+        .issue_token(pb::IssueTokenRequest {
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                    unit_code: unit.to_owned(),
+                    role: role as i32,
+                })),
+            }),
+            expires_at: None,
+            label: label.to_owned(),
+        })
+        .await
+        .map_err(|s| format!("issuing a token for {unit}: {}", status_message(s)))?;
+    Ok(response.into_inner().secret)
+}
 
 fn with_token(channel: &tonic::transport::Channel, token: &str) -> Result<Conn, String> {
     Conn::with_token(channel.clone(), token)

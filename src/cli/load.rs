@@ -21,12 +21,12 @@ use tonic::transport::Channel;
 
 use super::{
     SizeArgs,
-    client::{Conn, ServerArgs, WithToken, status_message},
+    client::{Conn, ServerArgs, WithToken},
     sayln,
 };
 use crate::{
     pb,
-    synthetic::{self, Prefecture, Rng, Role, Spec},
+    synthetic::{Prefecture, Rng, Role, Spec},
 };
 
 #[derive(Args)]
@@ -168,14 +168,7 @@ async fn prepare(
     let prefecture = Prefecture::new(*spec);
     let nodes = &prefecture.nodes;
     let mut registry = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
-    for index in 0..nodes.len() {
-        registry
-            .register_unit(pb::RegisterUnitRequest {
-                unit: Some(synthetic::unit(spec, nodes, index)),
-            })
-            .await
-            .map_err(|s| format!("registering {}: {}", nodes[index].code, status_message(s)))?;
-    }
+    super::demo::register_prefecture(&mut registry, &prefecture).await?;
     let mut tokens = pb::tokens_client::TokensClient::new(admin);
     let mut rng = Rng::new(spec.seed ^ 0x5eed);
     let mut units = Vec::new();
@@ -183,21 +176,13 @@ async fn prepare(
         if node.role != Role::Unit {
             continue;
         }
-        let token = tokens
-            .issue_token(pb::IssueTokenRequest {
-                principal: Some(pb::Principal {
-                    kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
-                        unit_code: node.code.clone(),
-                        role: pb::Role::Submitter as i32,
-                    })),
-                }),
-                expires_at: None,
-                label: "juesuan bench submit".into(),
-            })
-            .await
-            .map_err(|s| format!("issuing a token for {}: {}", node.code, status_message(s)))?
-            .into_inner()
-            .secret;
+        let token = super::demo::issue_unit_token(
+            &mut tokens,
+            &node.code,
+            pb::Role::Submitter,
+            "juesuan bench submit",
+        )
+        .await?;
         let disclosures = (0..VARIANTS_PER_UNIT)
             .map(|_| {
                 let synthetic = prefecture.resubmission(&mut rng, index);

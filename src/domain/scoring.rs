@@ -545,9 +545,8 @@ mod tests {
     use super::*;
     use crate::domain::evaluation::{DateSpec, Measure};
 
-    pub(crate) fn policy() -> ScoringPolicy {
-        ScoringPolicy::from_toml(
-            r#"
+    /// The policy the tests score under; `with` changes lines of it.
+    const POLICY: &str = r#"
 mismatch_severity = "warning"
 score_decimals = 2
 [completion]
@@ -557,6 +556,7 @@ weight = 10
 method = "linear"
 zero_at = 60
 full_at = 100
+steps = [[100, 100], [90, 80], [80, 60]]
 [proportional]
 completion_cap = 100
 over_limit = "deduct"
@@ -564,9 +564,10 @@ over_limit = "deduct"
 grades = { "达到预期指标" = 100, "部分达到预期指标" = 60 }
 [direct]
 unmet = 0
-"#,
-        )
-        .unwrap()
+"#;
+
+    pub(crate) fn policy() -> ScoringPolicy {
+        ScoringPolicy::from_toml(POLICY).unwrap()
     }
 
     fn number(comparator: Comparator, value: &str, unit: &str) -> Measure {
@@ -764,26 +765,7 @@ unmet = 0
     }
 
     fn with(policy_text: &[(&str, &str)]) -> ScoringPolicy {
-        let mut text = r#"
-mismatch_severity = "warning"
-score_decimals = 2
-[completion]
-above_target = "capped"
-[execution]
-weight = 10
-method = "linear"
-zero_at = 60
-full_at = 100
-steps = [[100, 100], [90, 80], [80, 60]]
-[proportional]
-completion_cap = 100
-over_limit = "deduct"
-[graded]
-grades = { "达到预期指标" = 100 }
-[direct]
-unmet = 0
-"#
-        .to_owned();
+        let mut text = POLICY.to_owned();
         for (from, to) in policy_text {
             assert!(text.contains(from), "{from}");
             text = text.replace(from, to);

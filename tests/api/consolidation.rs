@@ -232,27 +232,42 @@ fn unit(code: &str, parent: &str, department: bool, region: bool) -> pb::Unit {
 }
 
 async fn tree(app: &TestApp) {
+    build(
+        app,
+        vec![
+            unit("R", "", false, true),
+            unit("D", "R", true, false),
+            unit("U1", "D", false, false),
+            unit("U2", "D", false, false),
+            unit("D2", "R", true, false),
+            unit("U3", "D2", false, false),
+        ],
+        vec![
+            ("D", "R", d_figures()),
+            ("U1", "D", u1_figures()),
+            ("U2", "D", u2_figures("10.00", "40.00")),
+            ("D2", "R", d2_figures()),
+        ],
+    )
+    .await;
+}
+
+/// Registers the units, then submits each disclosure (it must have no ERROR) and has its parent accept it: only
+/// accepted versions count.
+async fn build(
+    app: &TestApp,
+    records: Vec<pb::Unit>,
+    submissions: Vec<(&str, &str, Figures<'static>)>,
+) {
     let mut units = app.units().await;
-    for u in [
-        unit("R", "", false, true),
-        unit("D", "R", true, false),
-        unit("U1", "D", false, false),
-        unit("U2", "D", false, false),
-        unit("D2", "R", true, false),
-        unit("U3", "D2", false, false),
-    ] {
+    for record in records {
         units
-            .register_unit(pb::RegisterUnitRequest { unit: Some(u) })
+            .register_unit(pb::RegisterUnitRequest { unit: Some(record) })
             .await
             .expect("register");
     }
-    for (code, parent, figures) in [
-        ("D", "R", d_figures()),
-        ("U1", "D", u1_figures()),
-        ("U2", "D", u2_figures("10.00", "40.00")),
-        ("D2", "R", d2_figures()),
-    ] {
-        let response = app
+    for (code, parent, figures) in submissions {
+        let submission = app
             .submitter(code)
             .await
             .submit(submit_request(
@@ -261,11 +276,11 @@ async fn tree(app: &TestApp) {
             ))
             .await
             .expect("submit")
-            .into_inner();
-        let submission = response.submission.unwrap();
+            .into_inner()
+            .submission
+            .unwrap();
         let report = submission.report.unwrap();
         assert_eq!(report.error_count, 0, "{code}: {:#?}", report.findings);
-        // Only accepted versions count.
         app.accept(parent, code, submission.version).await;
     }
 }
@@ -675,39 +690,23 @@ async fn a_reported_consolidation_is_compared_within_rounding() {
 #[tokio::test]
 async fn a_transfer_across_two_levels_is_eliminated_at_the_first_common_parent() {
     let app = TestApp::spawn().await;
-    let mut units = app.units().await;
     let mut u = unit("U", "P", false, false);
     u.supervising_department_code = "D".into();
-    for record in [
-        unit("R", "", false, true),
-        unit("D", "R", true, false),
-        unit("P", "D", true, false),
-        u,
-    ] {
-        units
-            .register_unit(pb::RegisterUnitRequest { unit: Some(record) })
-            .await
-            .expect("register");
-    }
-    for (code, parent, figures) in [
-        ("D", "R", d_figures()),
-        ("P", "D", u2_figures("10.00", "40.00")),
-        ("U", "P", u1_figures()),
-    ] {
-        let submission = app
-            .submitter(code)
-            .await
-            .submit(submit_request(
-                &format!("{code}-1"),
-                disclosure(code, parent, pb::ReportType::Single, &figures),
-            ))
-            .await
-            .expect("submit")
-            .into_inner()
-            .submission
-            .unwrap();
-        app.accept(parent, code, submission.version).await;
-    }
+    build(
+        &app,
+        vec![
+            unit("R", "", false, true),
+            unit("D", "R", true, false),
+            unit("P", "D", true, false),
+            u,
+        ],
+        vec![
+            ("D", "R", d_figures()),
+            ("P", "D", u2_figures("10.00", "40.00")),
+            ("U", "P", u1_figures()),
+        ],
+    )
+    .await;
 
     // P holds U, but D's side of U's transfers is not inside P: nothing is eliminated there.
     let p = consolidated(&app, "P").await;

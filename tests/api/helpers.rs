@@ -298,3 +298,69 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .map(|v| v.field.clone())
         .collect()
 }
+
+/// The real binary serving a data directory in its own process (as deployed: built-in taxonomy, JSON logs);
+/// killed (SIGKILL) when dropped.
+pub struct BinaryServer {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl BinaryServer {
+    pub fn start(data_dir: &std::path::Path) -> BinaryServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("JUESUAN_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("juesuan starts");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let serving = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains("serving gRPC"))
+            .expect("the server logs that it serves");
+        // The rest of the log is read and dropped: a closed pipe would fail the server's writes.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        let log: serde_json::Value = serde_json::from_str(&serving).unwrap();
+        // "Some(127.0.0.1:PORT)"
+        let address = log["address"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("Some(")
+            .trim_end_matches(')')
+            .to_owned();
+        BinaryServer {
+            child,
+            address: format!("http://{address}"),
+        }
+    }
+
+    pub async fn as_token(&self, token: &str) -> juesuan::cli::client::Conn {
+        use juesuan::cli::client::WithToken;
+        let channel = tonic::transport::Channel::from_shared(self.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("server reachable");
+        juesuan::cli::client::Conn::with_token(channel, token).unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

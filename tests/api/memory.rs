@@ -2,70 +2,33 @@
 //! resident memory (VmHWM) read from /proc after the requests, against a stated bound. Memory, unlike time, does
 //! not depend on how busy a shared machine is.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
-
 use juesuan::{cli::client::Conn, pb};
 use tempfile::TempDir;
 
-use crate::helpers::{department, reference, reference_unit, taxonomy_dir};
+use crate::helpers::{BinaryServer, department, reference, reference_unit};
 
 /// The bound stated in the README: peak resident memory of the server after eight concurrent worst-case
 /// requests of each kind below.
 const BOUND_MIB: u64 = 512;
 
+/// The real binary on a data directory of its own, and its administrator token.
 struct Server {
-    child: Child,
-    address: String,
-    _data: TempDir,
+    process: BinaryServer,
     admin: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _data: TempDir,
 }
 
 fn start() -> Server {
     let data = TempDir::new().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_juesuan"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("--taxonomy-dir")
-        .arg(taxonomy_dir())
-        .env("JUESUAN_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let serving = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("serving gRPC"))
-        .expect("the server serves");
-    // Keep draining the log so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let log: serde_json::Value = serde_json::from_str(&serving).unwrap();
-    let address = log["address"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("Some(")
-        .trim_end_matches(')')
-        .to_owned();
+    let process = BinaryServer::start(data.path());
     let admin = std::fs::read_to_string(data.path().join("admin.token"))
         .unwrap()
         .trim()
         .to_owned();
     Server {
-        child,
-        address: format!("http://{address}"),
-        _data: data,
+        process,
         admin,
+        _data: data,
     }
 }
 
@@ -77,12 +40,7 @@ fn peak_resident_mib(pid: u32) -> u64 {
 }
 
 async fn conn(server: &Server, token: &str) -> Conn {
-    let channel = tonic::transport::Channel::from_shared(server.address.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    <Conn as juesuan::cli::client::WithToken>::with_token(channel, token).unwrap()
+    server.process.as_token(token).await
 }
 
 /// The requests a hostile client would choose to make a server grow, each as large as the limits allow.
@@ -178,7 +136,7 @@ async fn eight_concurrent_worst_case_requests_stay_within_the_bound() {
     let client = pb::submissions_client::SubmissionsClient::new(conn(&server, &token).await)
         .max_encoding_message_size(64 << 20)
         .max_decoding_message_size(64 << 20);
-    let before = peak_resident_mib(server.child.id());
+    let before = peak_resident_mib(server.process.pid());
     let mut seen = Vec::new();
     for (kind, disclosure) in worst_cases() {
         let mut calls = tokio::task::JoinSet::new();
@@ -215,7 +173,7 @@ async fn eight_concurrent_worst_case_requests_stay_within_the_bound() {
         // Every call answered, whether with a report or a refusal.
         assert_eq!(codes.len(), 8, "{kind}");
         codes.dedup();
-        let peak = peak_resident_mib(server.child.id());
+        let peak = peak_resident_mib(server.process.pid());
         seen.push(format!("{kind}: {codes:?}, peak {peak} MiB"));
         assert!(
             peak < BOUND_MIB,

@@ -5,7 +5,7 @@ use std::{
 
 use juesuan::{domain::submission::Limits, pb};
 
-use crate::helpers::{TestApp, UNIT, reference, submit_request};
+use crate::helpers::{BinaryServer, TestApp, UNIT, reference, submit_request};
 
 #[tokio::test]
 async fn everything_is_still_there_after_a_restart() {
@@ -154,66 +154,6 @@ fn the_binary_serves_its_built_in_taxonomy_and_stops_cleanly_on_sigterm() {
     assert!(data_dir.path().join(juesuan::store::DATABASE_FILE).exists());
 }
 
-/// The real server on a data directory; killed (SIGKILL) when dropped.
-struct Served {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Served {
-    fn start(data_dir: &std::path::Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_juesuan"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("JUESUAN_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("juesuan starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let serving = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|line| line.contains("serving gRPC"))
-            .expect("the server logs that it serves");
-        // The rest of the log is read and dropped: a closed pipe would fail the server's writes.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        let log: serde_json::Value = serde_json::from_str(&serving).unwrap();
-        // "Some(127.0.0.1:PORT)"
-        let address = log["address"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("Some(")
-            .trim_end_matches(')')
-            .to_owned();
-        Served {
-            child,
-            address: format!("http://{address}"),
-        }
-    }
-
-    async fn as_token(&self, token: &str) -> juesuan::cli::client::Conn {
-        use juesuan::cli::client::WithToken;
-        let channel = tonic::transport::Channel::from_shared(self.address.clone())
-            .unwrap()
-            .connect()
-            .await
-            .expect("server reachable");
-        juesuan::cli::client::Conn::with_token(channel, token).unwrap()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// SIGKILL during a burst of submissions loses none that was acknowledged: after a restart each one is there,
 /// with the bytes that were sent (its SM3 digest) and its disclosure as sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +163,7 @@ async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
     use juesuan::domain::tokens::ADMIN_TOKEN_FILE;
 
     let data_dir = tempfile::tempdir().unwrap();
-    let mut served = Served::start(data_dir.path());
+    let mut served = BinaryServer::start(data_dir.path());
     let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE)).unwrap();
     let admin = served.as_token(admin_token.trim()).await;
     let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
@@ -300,7 +240,7 @@ async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
     while streams.join_next().await.is_some() {}
     let acknowledged = acknowledged.lock().unwrap().clone();
 
-    let served = Served::start(data_dir.path());
+    let served = BinaryServer::start(data_dir.path());
     let mut client =
         pb::submissions_client::SubmissionsClient::new(served.as_token(&submitter).await);
     for (key, version, sm3, disclosure) in &acknowledged {
