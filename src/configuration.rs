@@ -12,6 +12,8 @@ pub const DEFAULT_DATA_DIR: &str = "data";
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database shared by replicas; `None` keeps the embedded SQLite store in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
     /// A directory of taxonomies instead of those built into the binary.
     pub taxonomy_dir: Option<PathBuf>,
     /// A plain port serving only gRPC health, for probes that cannot speak TLS.
@@ -50,6 +52,56 @@ impl Settings {
     }
 }
 
+/// A PostgreSQL connection URL (`postgres://` or `postgresql://`). It may carry a password, so it is never
+/// printed whole: Debug and Display show the scheme, host and database only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let text = text.trim();
+        let Some(rest) = ["postgres://", "postgresql://"]
+            .iter()
+            .find_map(|scheme| text.strip_prefix(scheme))
+        else {
+            return Err(
+                "the database URL must start with postgres:// or postgresql:// (leave it out for the embedded \
+                 SQLite store)"
+                    .to_owned(),
+            );
+        };
+        if rest.is_empty() || text.len() > 2048 || text.chars().any(char::is_control) {
+            return Err("the database URL names no server, or is not a URL".to_owned());
+        }
+        Ok(DatabaseUrl(text.to_owned()))
+    }
+
+    /// The URL itself, for connecting (never for logs).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `postgres://host:port/database`, without the user, password or parameters.
+    pub fn redacted(&self) -> String {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let rest = rest.split_once('?').map_or(rest, |(before, _)| before);
+        format!("{scheme}://{rest}")
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +110,7 @@ mod tests {
         Settings {
             listen: listen.parse().unwrap(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
             taxonomy_dir: None,
             health_listen: None,
             metrics_listen: None,
@@ -84,5 +137,26 @@ mod tests {
             client_ca: None,
         });
         assert!(tls.check_transport().is_ok());
+    }
+
+    #[test]
+    fn a_database_url_is_postgres_and_never_shows_its_password() {
+        let url = DatabaseUrl::parse(
+            "postgres://juesuan:s3cret@db.internal:5432/juesuan?sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(url.redacted(), "postgres://db.internal:5432/juesuan");
+        assert!(!format!("{url:?} {url}").contains("s3cret"));
+        assert!(url.expose().contains("s3cret"));
+        assert!(DatabaseUrl::parse("postgresql://localhost/j").is_ok());
+        for bad in [
+            "",
+            "mysql://x/y",
+            "postgres://",
+            "data/juesuan.sqlite3",
+            "postgres://a\nb",
+        ] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::{
         tokens::TokensService,
         units::UnitRegistryService,
     },
-    configuration::{Settings, TlsSettings},
+    configuration::{DatabaseUrl, Settings, TlsSettings},
     domain::{
         audit::AuditTrail,
         consolidation::service::Consolidations,
@@ -33,7 +33,7 @@ use crate::{
     },
     metrics::Metrics,
     pb,
-    store::{SqliteStore, Store, StoreError},
+    store::{self, Store, StoreError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +97,17 @@ impl App {
                 "taxonomy loaded"
             );
         }
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).await?);
-        tracing::info!(data_dir = %settings.data_dir.display(), "store opened");
+        let store = store::open(
+            &settings.data_dir,
+            settings.database_url.as_ref().map(DatabaseUrl::expose),
+        )
+        .await?;
+        match &settings.database_url {
+            None => {
+                tracing::info!(data_dir = %settings.data_dir.display(), "SQLite store opened")
+            }
+            Some(url) => tracing::info!(database = %url, "PostgreSQL store opened"),
+        }
         if let Some(path) = Tokens::new(store.clone())
             .bootstrap_admin(&settings.data_dir)
             .await
@@ -246,7 +255,7 @@ pub async fn run_with(
             let started = std::time::Instant::now();
             for year in years {
                 if let Err(error) = consolidations.year(year).await {
-                    tracing::warn!(year = %year, error = %error, "consolidation not warmed; built on first use");
+                    tracing::warn!(year = %year, error = %crate::api::error::chain(&error), "consolidation not warmed; built on first use");
                 }
             }
             tracing::info!(

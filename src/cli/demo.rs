@@ -55,6 +55,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        database_url: None,
         taxonomy_dir: args.taxonomy.taxonomy_dir.clone(),
         health_listen: None,
         metrics_listen: None,

@@ -203,6 +203,11 @@ struct ServeArgs {
     /// Directory of the embedded store (created if missing).
     #[arg(long, env = "JUESUAN_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store, for replicas sharing one database
+    /// (postgres://user:password@host:5432/database). The data directory then keeps only the first
+    /// administrator token.
+    #[arg(long, env = "JUESUAN_DATABASE_URL", value_parser = configuration::DatabaseUrl::parse, hide_env_values = true)]
+    database_url: Option<configuration::DatabaseUrl>,
     #[command(flatten)]
     taxonomy: TaxonomyArgs,
     /// Also serve gRPC health alone, without TLS, on this address: for probes that cannot speak TLS (Kubernetes'
@@ -606,6 +611,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir,
+        database_url: args.database_url,
         taxonomy_dir: args.taxonomy.taxonomy_dir,
         health_listen: args.health_listen,
         metrics_listen: args.metrics_listen,

@@ -1,15 +1,11 @@
 //! `juesuan review …` (the review chain) and `juesuan audit …` (the SM3-chained audit trail).
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::Subcommand;
 
 use super::{Format, ServerArgs, json, sayln, state_name, status_message};
-use crate::{
-    domain::audit::AuditTrail,
-    pb,
-    store::{SqliteStore, Store},
-};
+use crate::{domain::audit::AuditTrail, pb};
 
 #[derive(Subcommand)]
 pub enum ReviewCommand {
@@ -312,6 +308,9 @@ pub enum AuditCommand {
     Verify {
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// With --data-dir: read this PostgreSQL database instead of the directory's SQLite file.
+        #[arg(long, env = "JUESUAN_DATABASE_URL", requires = "data_dir", value_parser = crate::configuration::DatabaseUrl::parse, hide_env_values = true)]
+        database_url: Option<crate::configuration::DatabaseUrl>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -413,14 +412,17 @@ pub async fn audit(command: AuditCommand) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { data_dir, server } => {
+        AuditCommand::Verify {
+            data_dir,
+            database_url,
+            server,
+        } => {
             let response = match data_dir {
                 Some(dir) => {
-                    let store: Arc<dyn Store> = Arc::new(
-                        SqliteStore::open(&dir)
-                            .await
-                            .map_err(|e| super::error_chain(&e))?,
-                    );
+                    let url = database_url.as_ref().map(|u| u.expose());
+                    let store = crate::store::open(&dir, url)
+                        .await
+                        .map_err(|e| super::error_chain(&e))?;
                     let verification = AuditTrail::new(store.clone())
                         .verify_unchecked()
                         .await

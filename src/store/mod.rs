@@ -9,10 +9,15 @@
 
 mod cache;
 mod group_sync;
+mod postgres;
+mod rows;
 mod sqlite;
+
+use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
 
+pub use postgres::PgStore;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 use crate::domain::{
@@ -27,6 +32,22 @@ use crate::domain::{
     tokens::TokenRecord,
     unit::Unit,
 };
+
+/// Opens the store a deployment names: PostgreSQL when a database URL is given, else the SQLite file in
+/// `data_dir`. The data directory is created either way (it also keeps the first administrator token).
+pub async fn open(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<Arc<dyn Store>, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    Ok(match database_url {
+        None => Arc::new(SqliteStore::open(data_dir).await?),
+        Some(url) => Arc::new(PgStore::open(url).await?),
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

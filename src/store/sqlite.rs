@@ -19,21 +19,27 @@ use sqlx::{
 
 use super::{
     EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
-    SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert, cache::ReadCache,
+    SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
+    cache::ReadCache,
     group_sync::GroupSync,
+    rows::{
+        code_of, columns_for, compress, content_of, corrupt, event_from_row, hash_of,
+        lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
+        token_from_row, unit_columns, unit_from_row, version_of,
+    },
 };
 use crate::domain::{
-    access::{PrincipalKind, Role, ServiceName},
+    access::PrincipalKind,
     audit::{self, Event, NewEvent},
     budget::BudgetFigures,
     disclosure::ReportType,
     error::FieldViolation,
     facts::Facts,
-    ids::{FiscalYear, IdempotencyKey, RegionCode, UnitCode},
+    ids::{FiscalYear, IdempotencyKey, UnitCode},
     review::{LockRecord, Refusal, ReviewSnapshot, Transition, VersionSummary},
     submission::{NewSubmission, StoredSubmission, SubmissionState},
     tokens::TokenRecord,
-    unit::{BudgetLevel, Unit, UnitType},
+    unit::{Unit, UnitType},
     validation::Report,
 };
 
@@ -127,246 +133,13 @@ impl SqliteStore {
     }
 }
 
-/// The columns of a unit record, as a literal so that queries stay `&'static str` (sqlx refuses built strings
-/// unless asserted safe; these are all fixed).
-macro_rules! unit_columns {
-    () => {
-        "code, valid_from, valid_to, name, budget_level, unit_type, parent_code, supervising_code, region_code, \
-         is_department, is_region"
-    };
-}
-
-/// The bytes to store for a submission's content and how they are encoded: deflated (fast level: the write path is
-/// what is measured) when that is smaller, else as received.
-fn compress(content: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static str) {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(content.len() / 3),
-        flate2::Compression::fast(),
-    );
-    let deflated = encoder.write_all(content).and_then(|()| encoder.finish());
-    match deflated {
-        Ok(deflated) if deflated.len() < content.len() => (deflated.into(), "deflate"),
-        _ => (content.into(), "identity"),
-    }
-}
-
-/// A submission's content as received, from a row with `content`, `content_encoding` and `content_len`.
-fn content_of(row: &SqliteRow) -> Result<Vec<u8>, StoreError> {
-    use std::io::Read;
-    let stored: Vec<u8> = row.try_get("content")?;
-    let encoding: String = row.try_get("content_encoding")?;
-    let length: Option<i64> = row.try_get("content_len")?;
-    let length = length.map_or(stored.len(), |l| l.max(0) as usize);
-    let content = match encoding.as_str() {
-        "identity" => stored,
-        "deflate" => {
-            let mut content = Vec::with_capacity(length);
-            // Never more than the recorded length (and one byte to notice a longer stream).
-            flate2::read::DeflateDecoder::new(stored.as_slice())
-                .take(length as u64 + 1)
-                .read_to_end(&mut content)
-                .map_err(|e| corrupt(format!("content: {e}")))?;
-            content
-        }
-        other => return Err(corrupt(format!("content encoding {other:?}"))),
-    };
-    if content.len() != length {
-        return Err(corrupt(format!(
-            "content: {} bytes, recorded as {length}",
-            content.len()
-        )));
-    }
-    Ok(content)
-}
-
-fn corrupt(what: impl Into<String>) -> StoreError {
-    StoreError::Corrupt(what.into())
-}
-
-fn year_of(value: i64, what: &str) -> Result<FiscalYear, StoreError> {
-    u32::try_from(value)
-        .ok()
-        .and_then(|y| FiscalYear::new(y).ok())
-        .ok_or_else(|| corrupt(format!("{what}: year {value}")))
-}
-
-fn code_of(text: &str, what: &str) -> Result<UnitCode, StoreError> {
-    UnitCode::parse(text).map_err(|e| corrupt(format!("{what}: unit code {e}")))
-}
-
-fn version_of(value: i64) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| corrupt(format!("version {value}")))
-}
-
-fn state_of(text: &str) -> Result<SubmissionState, StoreError> {
-    SubmissionState::from_code(text).ok_or_else(|| corrupt(format!("state {text}")))
-}
-
-fn report_type_of(text: &str) -> Result<ReportType, StoreError> {
-    ReportType::from_code(text).ok_or_else(|| corrupt(format!("report type {text}")))
-}
-
-fn hash_of(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt(format!("{what} is not 32 bytes")))
-}
-
 /// A JSON array of codes, for `IN (SELECT value FROM json_each(?))`: lists of any length in a fixed statement.
 fn json_list(codes: &[UnitCode]) -> String {
     serde_json::to_string(&codes.iter().map(UnitCode::as_str).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn unit_from_row(row: &SqliteRow) -> Result<Unit, StoreError> {
-    let code: String = row.try_get("code")?;
-    let what = format!("unit {code}");
-    let optional_code = |value: Option<String>| -> Result<Option<UnitCode>, StoreError> {
-        value.map(|v| code_of(&v, &what)).transpose()
-    };
-    let valid_to: Option<i64> = row.try_get("valid_to")?;
-    let budget_level: String = row.try_get("budget_level")?;
-    let unit_type: Option<String> = row.try_get("unit_type")?;
-    let region: String = row.try_get("region_code")?;
-    Ok(Unit {
-        code: code_of(&code, &what)?,
-        name: row.try_get("name")?,
-        valid_from: year_of(row.try_get("valid_from")?, &what)?,
-        valid_to: valid_to.map(|y| year_of(y, &what)).transpose()?,
-        budget_level: BudgetLevel::from_code(&budget_level)
-            .ok_or_else(|| corrupt(format!("{what}: budget level {budget_level}")))?,
-        unit_type: unit_type
-            .map(|t| {
-                UnitType::from_code(&t).ok_or_else(|| corrupt(format!("{what}: unit type {t}")))
-            })
-            .transpose()?,
-        parent: optional_code(row.try_get("parent_code")?)?,
-        supervising_department: optional_code(row.try_get("supervising_code")?)?,
-        fiscal_region: RegionCode::parse(&region).map_err(|e| corrupt(format!("{what}: {e}")))?,
-        is_department: row.try_get("is_department")?,
-        is_region: row.try_get("is_region")?,
-    })
-}
-
-/// A query of submissions with their current flag, filtered by `$filter`; `$extra` adds columns.
-macro_rules! select_submissions {
-    ($extra:literal, $filter:literal) => {
-        concat!(
-            "SELECT s.unit_code, s.fiscal_year, s.report_type, s.version, s.state, s.idempotency_key, s.content_sm3, \
-                    coalesce(s.content_len, length(s.content)) AS content_len, s.report_json, s.submitted_at_ms, s.submitted_by, \
-                    s.signature, s.review_reason, (c.version IS NOT NULL) AS current",
-            $extra,
-            " FROM submissions s \
-             LEFT JOIN current_versions c ON c.unit_code = s.unit_code AND c.fiscal_year = s.fiscal_year \
-                                          AND c.report_type = s.report_type AND c.version = s.version \
-             WHERE ",
-            $filter
-        )
-    };
-}
-
-fn submission_from_row(
-    row: &SqliteRow,
-    content: Option<(Vec<u8>, Facts)>,
-) -> Result<StoredSubmission, StoreError> {
-    let unit: String = row.try_get("unit_code")?;
-    let year: i64 = row.try_get("fiscal_year")?;
-    let version: i64 = row.try_get("version")?;
-    let state: String = row.try_get("state")?;
-    let report_type: String = row.try_get("report_type")?;
-    let report_json: String = row.try_get("report_json")?;
-    let content_len: i64 = row.try_get("content_len")?;
-    let report: Report = serde_json::from_str(&report_json)
-        .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
-    Ok(StoredSubmission {
-        unit_code: code_of(&unit, "submission")?,
-        fiscal_year: year_of(year, "submission")?,
-        report_type: report_type_of(&report_type)?,
-        version: version_of(version)?,
-        state: state_of(&state)?,
-        current: row.try_get("current")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        content_sm3: row.try_get("content_sm3")?,
-        content_len: u64::try_from(content_len).unwrap_or(0),
-        facts: content.as_ref().map(|(_, facts)| facts.clone()),
-        content: content.map(|(bytes, _)| bytes),
-        report,
-        submitted_at_ms: row.try_get("submitted_at_ms")?,
-        submitted_by: row.try_get("submitted_by")?,
-        signature: row.try_get("signature")?,
-        review_reason: row.try_get("review_reason")?,
-    })
-}
-
-fn lock_from_row(row: &SqliteRow) -> Result<LockRecord, StoreError> {
-    let node: String = row.try_get("node_code")?;
-    let by: String = row.try_get("locked_by_node")?;
-    Ok(LockRecord {
-        node: code_of(&node, "lock")?,
-        fiscal_year: year_of(row.try_get("fiscal_year")?, "lock")?,
-        locked_by_node: code_of(&by, "lock")?,
-        locked_by: row.try_get("locked_by")?,
-        locked_at_ms: row.try_get("locked_at_ms")?,
-    })
-}
-
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let what = format!("token {id}");
-    let kind: String = row.try_get("kind")?;
-    let principal = match kind.as_str() {
-        "admin" => PrincipalKind::Admin,
-        "service" => {
-            let name: String = row.try_get("service_name")?;
-            PrincipalKind::Service {
-                name: ServiceName::parse(&name).map_err(|e| corrupt(format!("{what}: {e}")))?,
-            }
-        }
-        "unit" => {
-            let code: String = row.try_get("unit_code")?;
-            let role: String = row.try_get("role")?;
-            PrincipalKind::Unit {
-                code: code_of(&code, &what)?,
-                role: Role::from_code(&role)
-                    .ok_or_else(|| corrupt(format!("{what}: role {role}")))?,
-            }
-        }
-        other => return Err(corrupt(format!("{what}: kind {other}"))),
-    };
-    Ok(TokenRecord {
-        secret_sm3: hash_of(row.try_get("secret_sm3")?, &what)?,
-        principal,
-        label: row.try_get("label")?,
-        issued_at_ms: row.try_get("issued_at_ms")?,
-        issued_by: row.try_get("issued_by")?,
-        expires_at_ms: row.try_get("expires_at_ms")?,
-        revoked_at_ms: row.try_get("revoked_at_ms")?,
-        revoked_by: row.try_get("revoked_by")?,
-        id,
-    })
-}
-
-fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
-    let seq: i64 = row.try_get("seq")?;
-    let what = format!("audit event {seq}");
-    let unit: Option<String> = row.try_get("unit_code")?;
-    let year: Option<i64> = row.try_get("fiscal_year")?;
-    let version: Option<i64> = row.try_get("version")?;
-    Ok(Event {
-        seq: u64::try_from(seq).map_err(|_| corrupt(what.clone()))?,
-        event: NewEvent {
-            at_ms: row.try_get("at_ms")?,
-            actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
-            unit: unit.map(|u| code_of(&u, &what)).transpose()?,
-            fiscal_year: year.map(|y| year_of(y, &what)).transpose()?,
-            version: version.map(version_of).transpose()?,
-            reason: row.try_get("reason")?,
-            detail: row.try_get("detail")?,
-        },
-        prev_hash: hash_of(row.try_get("prev_hash")?, &what)?,
-        hash: hash_of(row.try_get("hash")?, &what)?,
-    })
-}
+columns_for!(SqliteRow);
 
 /// Appends an event to the chain inside a write transaction; returns its seq.
 async fn append_event(tx: &mut Tx, event: NewEvent) -> Result<u64, StoreError> {

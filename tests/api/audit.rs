@@ -125,20 +125,13 @@ async fn every_change_is_an_event_and_the_chain_verifies() {
     assert_eq!(status.code(), Code::PermissionDenied);
 }
 
-/// Changes one stored event's reason in the database file, as someone with access to the disk could.
+/// Changes one stored event's reason in the database, as someone with access to it could.
 async fn tamper(app: &TestApp, seq: i64) {
-    let path = app.data_dir.path().join(juesuan::store::DATABASE_FILE);
-    let pool =
-        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
-            .await
-            .unwrap();
-    let changed = sqlx::query("UPDATE audit_events SET reason = '同意' WHERE seq = ?")
-        .bind(seq)
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_eq!(changed.rows_affected(), 1);
-    pool.close().await;
+    let sql = format!("UPDATE audit_events SET reason = '同意' WHERE seq = {seq}");
+    assert_eq!(
+        crate::helpers::store_execute(app.data_dir.path(), &sql).await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -166,12 +159,15 @@ async fn a_tampered_event_is_named_and_the_chain_survives_a_restart() {
 
     // The CLI reads the file itself, with the service stopped: same verdict, exit 1.
     let dir = app.stop().await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+    let mut verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_juesuan"));
+    verify
         .args(["audit", "verify", "--data-dir"])
         .arg(dir.path())
-        .output()
-        .await
-        .unwrap();
+        .env_remove("JUESUAN_DATABASE_URL");
+    if let Some(url) = crate::helpers::database_for(dir.path()).await {
+        verify.arg("--database-url").arg(url);
+    }
+    let output = verify.output().await.unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(

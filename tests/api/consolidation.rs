@@ -787,11 +787,10 @@ async fn a_restart_answers_the_same_consolidation_from_the_snapshot_of_the_stop(
     tree(&app).await;
     let before = consolidated(&app, "D").await;
     let data_dir = app.stop().await;
-    let snapshot = data_dir
-        .path()
-        .join("snapshots")
-        .join("consolidation-2024.snapshot");
-    assert!(snapshot.exists(), "the clean stop wrote a snapshot");
+    assert!(
+        snapshot_bytes(data_dir.path()).await.is_some(),
+        "the clean stop wrote a snapshot"
+    );
 
     let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
     let after = consolidated(&app, "D").await;
@@ -800,16 +799,53 @@ async fn a_restart_answers_the_same_consolidation_from_the_snapshot_of_the_stop(
 
     // A damaged snapshot is not used: the figures are rebuilt from the store, the same.
     let data_dir = app.stop().await;
-    let path = data_dir
-        .path()
-        .join("snapshots")
-        .join("consolidation-2024.snapshot");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&path, bytes).unwrap();
+    damage_snapshot(data_dir.path()).await;
     let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
     let rebuilt = consolidated(&app, "D").await;
     assert_eq!(rebuilt.tables, before.tables);
     assert_eq!(rebuilt.adjustments, before.adjustments);
+}
+
+/// The length of the year's snapshot: a file beside the SQLite database, a row of PostgreSQL's `snapshots`.
+async fn snapshot_bytes(dir: &std::path::Path) -> Option<u64> {
+    match crate::helpers::backend() {
+        crate::helpers::Backend::Sqlite => {
+            std::fs::metadata(snapshot_file(dir)).ok().map(|m| m.len())
+        }
+        crate::helpers::Backend::Postgres => {
+            let length = crate::helpers::store_i64(
+                dir,
+                "SELECT coalesce(max(CAST(length(bytes) AS BIGINT)), -1) FROM snapshots \
+                 WHERE name = 'consolidation-2024.snapshot'",
+            )
+            .await;
+            u64::try_from(length).ok()
+        }
+    }
+}
+
+fn snapshot_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("snapshots").join("consolidation-2024.snapshot")
+}
+
+/// Flips the bits of the snapshot's middle byte, where it is kept.
+async fn damage_snapshot(dir: &std::path::Path) {
+    match crate::helpers::backend() {
+        crate::helpers::Backend::Sqlite => {
+            let path = snapshot_file(dir);
+            let mut bytes = std::fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+        }
+        crate::helpers::Backend::Postgres => {
+            let changed = crate::helpers::store_execute(
+                dir,
+                "UPDATE snapshots SET bytes = set_byte(bytes, length(bytes) / 2, \
+                   get_byte(bytes, length(bytes) / 2) # 255) WHERE name = 'consolidation-2024.snapshot'",
+            )
+            .await;
+            assert_eq!(changed, 1);
+        }
+    }
 }

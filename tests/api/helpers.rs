@@ -8,7 +8,7 @@ use std::{
 
 use juesuan::{
     cli::client::{Conn, WithToken},
-    configuration::{Settings, TlsSettings},
+    configuration::{DatabaseUrl, Settings, TlsSettings},
     domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
     pb::{
         self, review_client::ReviewClient, submissions_client::SubmissionsClient,
@@ -32,6 +32,130 @@ pub struct TestApp {
     tokens: Mutex<HashMap<(String, i32), String>>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), startup::StartupError>>>,
+}
+
+/// The store a test binary runs the suite against: `tests/api` runs it on SQLite, `tests/api_postgres` the same
+/// modules on PostgreSQL (each binary's `STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    crate::STORE
+}
+
+/// The PostgreSQL database of a test's data directory (named after its path, so that a restart over the same
+/// directory finds the same database), created on first use on the server JUESUAN_TEST_DATABASE_URL names; `None`
+/// on SQLite.
+///
+/// Without that variable the PostgreSQL half cannot run: the first test to ask says so on the terminal and ends
+/// the test binary successfully (libtest has no "skipped"), so that a developer's plain `cargo test` runs the
+/// SQLite half and reports the other as skipped.
+pub async fn database_for(dir: &Path) -> Option<String> {
+    if backend() == Backend::Sqlite {
+        return None;
+    }
+    let Ok(server) = std::env::var("JUESUAN_TEST_DATABASE_URL") else {
+        use std::io::Write;
+        // Said once: the tests that get here after the first wait for the exit.
+        static SAYING: Mutex<()> = Mutex::new(());
+        let _saying = SAYING.lock();
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: the PostgreSQL half of the end-to-end suite (JUESUAN_TEST_DATABASE_URL is not set; \
+             `source .ci/postgres.sh` starts a server and sets it, as .ci/run does)"
+        );
+        std::process::exit(0);
+    };
+    let name = format!(
+        "juesuan_test_{}",
+        &hex::encode(<sm3::Sm3 as sm3::Digest>::digest(
+            dir.to_string_lossy().as_bytes()
+        ))[..24]
+    );
+    let pool = sqlx::PgPool::connect(&server)
+        .await
+        .expect("the test PostgreSQL server is reachable");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&pool)
+        .await
+        .expect("pg_database");
+    if exists.is_none() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .expect("create the test database");
+    }
+    pool.close().await;
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
+    Some(format!("{base}/{name}"))
+}
+
+/// One number from the store of a data directory, read directly (not through the service); SQL both stores
+/// understand.
+pub async fn store_i64(dir: &Path, sql: &str) -> i64 {
+    match database_for(dir).await {
+        None => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(dir.join(juesuan::store::DATABASE_FILE));
+            let pool = sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("open the store file");
+            let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            pool.close().await;
+            value
+        }
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url)
+                .await
+                .expect("the test database");
+            let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            pool.close().await;
+            value
+        }
+    }
+}
+
+/// Runs a statement on the store of a data directory directly, as someone with access to the database could;
+/// returns the rows it changed.
+pub async fn store_execute(dir: &Path, sql: &str) -> u64 {
+    match database_for(dir).await {
+        None => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(dir.join(juesuan::store::DATABASE_FILE));
+            let pool = sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("open the store file");
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            pool.close().await;
+            done.rows_affected()
+        }
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url)
+                .await
+                .expect("the test database");
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            pool.close().await;
+            done.rows_affected()
+        }
+    }
 }
 
 pub fn taxonomy_dir() -> PathBuf {
@@ -82,6 +206,9 @@ impl TestApp {
         let settings = Settings {
             listen: listener.local_addr().expect("local address"),
             data_dir: data_dir.path().to_owned(),
+            database_url: database_for(data_dir.path())
+                .await
+                .map(|url| DatabaseUrl::parse(&url).expect("a PostgreSQL URL")),
             taxonomy_dir: Some(taxonomy_dir()),
             health_listen: None,
             metrics_listen: None,
@@ -219,13 +346,8 @@ impl TestApp {
         }
     }
 
-    /// Rows of a table of the SQLite file, read directly (not through the service).
+    /// Rows of a table of the store, read directly (not through the service).
     pub async fn count_rows(&self, table: &str) -> i64 {
-        let path = self.data_dir.path().join(juesuan::store::DATABASE_FILE);
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .expect("open the store file");
         let query = match table {
             "submissions" => "SELECT count(*) FROM submissions",
             "units" => "SELECT count(*) FROM units",
@@ -233,12 +355,7 @@ impl TestApp {
             "audit_events" => "SELECT count(*) FROM audit_events",
             other => panic!("no such table {other}"),
         };
-        let count: i64 = sqlx::query_scalar(query)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        pool.close().await;
-        count
+        store_i64(self.data_dir.path(), query).await
     }
 }
 
@@ -307,12 +424,19 @@ pub struct BinaryServer {
 }
 
 impl BinaryServer {
-    pub fn start(data_dir: &std::path::Path) -> BinaryServer {
+    /// Serves the data directory's store (on PostgreSQL, the directory's test database).
+    pub async fn start(data_dir: &std::path::Path) -> BinaryServer {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir)
+            .env_remove("JUESUAN_DATABASE_URL");
+        if let Some(url) = database_for(data_dir).await {
+            command.env("JUESUAN_DATABASE_URL", url);
+        }
+        let mut child = command
             .env("JUESUAN_LOG", "info")
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -1,7 +1,12 @@
 //! Behaviour through the real gRPC server on port 0, with a real SQLite file in a temporary data directory.
 //! One test binary (one compile); each module covers one service or concern.
 
+// Shared by both binaries, each of which uses a part of it.
+#[allow(dead_code)]
 mod helpers;
+
+/// This binary runs the suite on the embedded SQLite store.
+const STORE: helpers::Backend = helpers::Backend::Sqlite;
 
 mod abuse;
 mod access;

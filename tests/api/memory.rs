@@ -18,9 +18,9 @@ struct Server {
     _data: TempDir,
 }
 
-fn start() -> Server {
+async fn start() -> Server {
     let data = TempDir::new().unwrap();
-    let process = BinaryServer::start(data.path());
+    let process = BinaryServer::start(data.path()).await;
     let admin = std::fs::read_to_string(data.path().join("admin.token"))
         .unwrap()
         .trim()
@@ -110,7 +110,7 @@ fn worst_cases() -> Vec<(&'static str, pb::Disclosure)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_worst_case_requests_stay_within_the_bound() {
-    let server = start();
+    let server = start().await;
     let admin = conn(&server, &server.admin).await;
     let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
     for unit in [department(), reference_unit()] {

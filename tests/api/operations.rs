@@ -84,6 +84,7 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
     let settings = Settings {
         listen: grpc,
         data_dir: data_dir.path().to_owned(),
+        database_url: None,
         taxonomy_dir: Some(taxonomy_dir()),
         health_listen: Some(health),
         metrics_listen: Some(metrics),

@@ -5,7 +5,7 @@ use std::{
 
 use juesuan::{domain::submission::Limits, pb};
 
-use crate::helpers::{BinaryServer, TestApp, UNIT, reference, submit_request};
+use crate::helpers::{BinaryServer, TestApp, UNIT, reference, store_i64, submit_request};
 
 #[tokio::test]
 async fn everything_is_still_there_after_a_restart() {
@@ -28,20 +28,19 @@ async fn everything_is_still_there_after_a_restart() {
     drop(client);
 
     // The exact bytes are kept compressed: smaller in the file, their length as received recorded beside them.
-    let (stored, received, encoding): (i64, i64, String) = {
-        let path = app.data_dir.path().join(juesuan::store::DATABASE_FILE);
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        let row = sqlx::query_as(
-            "SELECT length(content), content_len, content_encoding FROM submissions WHERE version = 1",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        row
-    };
-    assert_eq!(encoding, "deflate");
+    let dir = app.data_dir.path();
+    let stored = store_i64(
+        dir,
+        "SELECT CAST(length(content) AS BIGINT) FROM submissions WHERE version = 1",
+    )
+    .await;
+    let received = store_i64(dir, "SELECT content_len FROM submissions WHERE version = 1").await;
+    let deflated = store_i64(
+        dir,
+        "SELECT count(*) FROM submissions WHERE version = 1 AND content_encoding = 'deflate'",
+    )
+    .await;
+    assert_eq!(deflated, 1, "version 1 is kept deflated");
     assert_eq!(received as usize, prost::Message::encoded_len(&reference()));
     assert!(
         stored * 2 < received,
@@ -163,7 +162,7 @@ async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
     use juesuan::domain::tokens::ADMIN_TOKEN_FILE;
 
     let data_dir = tempfile::tempdir().unwrap();
-    let mut served = BinaryServer::start(data_dir.path());
+    let mut served = BinaryServer::start(data_dir.path()).await;
     let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE)).unwrap();
     let admin = served.as_token(admin_token.trim()).await;
     let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
@@ -240,7 +239,7 @@ async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
     while streams.join_next().await.is_some() {}
     let acknowledged = acknowledged.lock().unwrap().clone();
 
-    let served = BinaryServer::start(data_dir.path());
+    let served = BinaryServer::start(data_dir.path()).await;
     let mut client =
         pb::submissions_client::SubmissionsClient::new(served.as_token(&submitter).await);
     for (key, version, sm3, disclosure) in &acknowledged {

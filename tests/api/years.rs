@@ -6,7 +6,6 @@ use juesuan::{
         ids::{FiscalYear, UnitCode},
     },
     pb,
-    store::{SqliteStore, Store},
 };
 
 use crate::{
@@ -142,7 +141,10 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
     // The budget system's figure: 5,357.30 as the narrative says, then a different one.
-    let store = SqliteStore::open(app.data_dir.path()).await.unwrap();
+    let dir = app.data_dir.path();
+    let store = juesuan::store::open(dir, crate::helpers::database_for(dir).await.as_deref())
+        .await
+        .unwrap();
     let unit = UnitCode::parse(UNIT).unwrap();
     let year = FiscalYear::new(2024).unwrap();
     let mut client = app.submitter(UNIT).await;
