@@ -14,6 +14,7 @@ use crate::{
         auth::AuthenticateLayer,
         consolidation::ConsolidationService,
         guard::{GuardLayer, SUBMIT_OVERHEAD_BYTES},
+        health::HealthBoard,
         observe::ObserveLayer,
         review::ReviewService,
         submissions::SubmissionsService,
@@ -203,26 +204,9 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
     let listener = listeners.grpc;
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::unit_registry_server::UnitRegistryServer<UnitRegistryService>>()
-        .await;
-    health
-        .set_serving::<pb::submissions_server::SubmissionsServer<SubmissionsService>>()
-        .await;
-    // Consolidation serves once its years are warm (below).
-    health
-        .set_not_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>()
-        .await;
-    health
-        .set_serving::<pb::review_server::ReviewServer<ReviewService>>()
-        .await;
-    health
-        .set_serving::<pb::audit_server::AuditServer<AuditService>>()
-        .await;
-    health
-        .set_serving::<pb::tokens_server::TokensServer<TokensService>>()
-        .await;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // Every service serves while the store answers; Consolidation once its years are warm (below).
+    let health = HealthBoard::new(health_reporter).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -262,10 +246,7 @@ pub async fn run_with(
                 millis = started.elapsed().as_millis() as u64,
                 "consolidation warm"
             );
-            health
-                .set_serving::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>(
-                )
-                .await;
+            health.consolidation_warmed().await;
         })
     };
     let registry = Registry::new(app.store.clone(), consolidations.clone());
@@ -301,6 +282,7 @@ pub async fn run_with(
         }
     };
     let mut side_servers = tokio::task::JoinSet::new();
+    side_servers.spawn(health.clone().monitor(app.store.clone(), stop_signal()));
     if let Some(listener) = listeners.health {
         tracing::info!(address = ?listener.local_addr().ok(), "serving gRPC health (plain, no data)");
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

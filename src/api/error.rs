@@ -92,6 +92,10 @@ impl From<DomainError> for Status {
             DomainError::AlreadyExists(text) => Status::already_exists(message(&text)),
             DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
             DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),
+            DomainError::Store(source) if source.is_unavailable() => {
+                tracing::warn!(error = %chain(&source), "the store is unavailable");
+                Status::unavailable("the database is unavailable; retry later")
+            }
             DomainError::Store(source) => {
                 tracing::error!(error = %chain(&source), "request failed in the store");
                 Status::internal("internal error; the server's log has the cause")

@@ -8,6 +8,7 @@ pub mod consolidation;
 pub mod convert;
 pub mod error;
 pub mod guard;
+pub mod health;
 pub mod observe;
 #[cfg(test)]
 mod pipeline_fuzz;

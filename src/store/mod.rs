@@ -71,6 +71,28 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or went away (a retry later may succeed), as opposed to a
+    /// statement that failed on a database that answered.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL's connection exceptions (08…) and shutdowns (57P01–57P03).
+            sqlx::Error::Database(database) => database
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
+    }
+}
+
 /// Where a unit's submissions for a year stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmissionStatus {
@@ -151,6 +173,15 @@ pub type LockRule<'a> =
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether other servers may write this store too (replicas on one database): state derived from it in
+    /// memory must then catch up with changes it did not make.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Answers whether the database can be reached now (health).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     // --- units
 
     /// Registers a unit record, replacing the record of the same code and valid_from, if `rule` allows it on

@@ -298,6 +298,15 @@ enum Bind<'a> {
 
 #[async_trait]
 impl Store for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn upsert_unit(
         &self,
         unit: &Unit,

@@ -347,6 +347,11 @@ enum Bind<'a> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn upsert_unit(
         &self,
         unit: &Unit,

@@ -42,7 +42,7 @@ fn table(code: &str, rows: &[(&str, &[(&str, &str)])]) -> pb::Table {
 }
 
 /// Figures of a unit's year, all under function 207 (万元).
-struct Figures<'a> {
+pub(crate) struct Figures<'a> {
     gpb: &'a str,
     superior: &'a str,
     business: &'a str,
@@ -57,7 +57,12 @@ struct Figures<'a> {
     carry: &'a str,
 }
 
-fn disclosure(unit: &str, parent: &str, report: pb::ReportType, f: &Figures) -> pb::Disclosure {
+pub(crate) fn disclosure(
+    unit: &str,
+    parent: &str,
+    report: pb::ReportType,
+    f: &Figures,
+) -> pb::Disclosure {
     pb::Disclosure {
         cover: Some(pb::Cover {
             unit_code: unit.into(),
@@ -161,7 +166,7 @@ fn d_figures() -> Figures<'static> {
     }
 }
 
-fn u1_figures() -> Figures<'static> {
+pub(crate) fn u1_figures() -> Figures<'static> {
     Figures {
         gpb: ZERO,
         superior: "20.00",
@@ -178,7 +183,7 @@ fn u1_figures() -> Figures<'static> {
     }
 }
 
-fn u2_figures(superior: &'static str, other: &'static str) -> Figures<'static> {
+pub(crate) fn u2_figures(superior: &'static str, other: &'static str) -> Figures<'static> {
     Figures {
         gpb: ZERO,
         superior,
@@ -212,7 +217,7 @@ fn d2_figures() -> Figures<'static> {
     }
 }
 
-fn unit(code: &str, parent: &str, department: bool, region: bool) -> pb::Unit {
+pub(crate) fn unit(code: &str, parent: &str, department: bool, region: bool) -> pb::Unit {
     pb::Unit {
         code: code.into(),
         name: format!("单位{code}"),
@@ -231,7 +236,7 @@ fn unit(code: &str, parent: &str, department: bool, region: bool) -> pb::Unit {
     }
 }
 
-async fn tree(app: &TestApp) {
+pub(crate) async fn tree(app: &TestApp) {
     build(
         app,
         vec![
@@ -285,7 +290,7 @@ async fn build(
     }
 }
 
-async fn consolidated(app: &TestApp, node: &str) -> pb::ConsolidatedReport {
+pub(crate) async fn consolidated(app: &TestApp, node: &str) -> pb::ConsolidatedReport {
     pb::consolidation_client::ConsolidationClient::new(app.channel().await)
         .get_consolidated(pb::GetConsolidatedRequest {
             node_code: node.into(),
@@ -297,7 +302,12 @@ async fn consolidated(app: &TestApp, node: &str) -> pb::ConsolidatedReport {
         .into_inner()
 }
 
-fn cell<'t>(tables: &'t [pb::Table], table: &str, row: &str, column: &str) -> Option<&'t str> {
+pub(crate) fn cell<'t>(
+    tables: &'t [pb::Table],
+    table: &str,
+    row: &str,
+    column: &str,
+) -> Option<&'t str> {
     tables
         .iter()
         .find(|t| t.code == table)?

@@ -26,6 +26,8 @@ pub const DEPARTMENT: &str = "652300001";
 pub struct TestApp {
     pub address: String,
     pub data_dir: TempDir,
+    /// The PostgreSQL database served (`None`: the SQLite file in `data_dir`).
+    pub database_url: Option<String>,
     /// The administrator token the first start wrote into the data directory.
     pub admin_token: String,
     /// Tokens issued so far, by (unit, role).
@@ -192,8 +194,40 @@ impl TestApp {
         .await
     }
 
+    /// Another server on the same PostgreSQL database, with a data directory of its own: a replica.
+    pub async fn replica(&self) -> TestApp {
+        let url = self
+            .database_url
+            .clone()
+            .expect("replicas share a PostgreSQL database");
+        let mut replica = TestApp::spawn_on(url).await;
+        replica.admin_token = self.admin_token.clone();
+        replica
+    }
+
+    /// Serves the PostgreSQL database at `url`.
+    pub async fn spawn_on(url: String) -> TestApp {
+        TestApp::start(
+            TempDir::new().expect("temp dir"),
+            Some(url),
+            Limits::default(),
+            None,
+        )
+        .await
+    }
+
     async fn spawn_configured(
         data_dir: TempDir,
+        limits: Limits,
+        tls: Option<TlsSettings>,
+    ) -> TestApp {
+        let url = database_for(data_dir.path()).await;
+        TestApp::start(data_dir, url, limits, tls).await
+    }
+
+    async fn start(
+        data_dir: TempDir,
+        database_url: Option<String>,
         limits: Limits,
         tls: Option<TlsSettings>,
     ) -> TestApp {
@@ -206,9 +240,9 @@ impl TestApp {
         let settings = Settings {
             listen: listener.local_addr().expect("local address"),
             data_dir: data_dir.path().to_owned(),
-            database_url: database_for(data_dir.path())
-                .await
-                .map(|url| DatabaseUrl::parse(&url).expect("a PostgreSQL URL")),
+            database_url: database_url
+                .as_deref()
+                .map(|url| DatabaseUrl::parse(url).expect("a PostgreSQL URL")),
             taxonomy_dir: Some(taxonomy_dir()),
             health_listen: None,
             metrics_listen: None,
@@ -221,13 +255,14 @@ impl TestApp {
         let handle = tokio::spawn(startup::run(listener, app, async {
             let _ = rx.await;
         }));
+        // A replica finds tokens in the database and writes none; `replica` gives it the first server's.
         let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE))
-            .expect("the first start writes an administrator token")
-            .trim()
-            .to_owned();
+            .map(|token| token.trim().to_owned())
+            .unwrap_or_default();
         TestApp {
             address,
             data_dir,
+            database_url,
             admin_token,
             tokens: Mutex::new(HashMap::new()),
             shutdown: Some(tx),
@@ -392,6 +427,33 @@ pub fn reference_unit() -> pb::Unit {
         fiscal_region_code: "652300".into(),
         ..Default::default()
     }
+}
+
+/// Registers the reference unit and its department through an administrator's connection and returns a new
+/// submitter token of the unit.
+pub async fn reference_submitter(admin: Conn) -> String {
+    let mut units = UnitRegistryClient::new(admin.clone());
+    for unit in [department(), reference_unit()] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
+            .await
+            .expect("registers");
+    }
+    TokensClient::new(admin)
+        .issue_token(pb::IssueTokenRequest {
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                    unit_code: UNIT.into(),
+                    role: pb::Role::Submitter as i32,
+                })),
+            }),
+            expires_at: None,
+            label: "a test's submitter".into(),
+        })
+        .await
+        .expect("token")
+        .into_inner()
+        .secret
 }
 
 pub fn submit_request(key: &str, disclosure: pb::Disclosure) -> pb::SubmitRequest {

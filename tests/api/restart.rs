@@ -165,31 +165,7 @@ async fn no_acknowledged_submission_is_lost_when_the_server_is_killed() {
     let mut served = BinaryServer::start(data_dir.path()).await;
     let admin_token = std::fs::read_to_string(data_dir.path().join(ADMIN_TOKEN_FILE)).unwrap();
     let admin = served.as_token(admin_token.trim()).await;
-    let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
-    for unit in [
-        crate::helpers::department(),
-        crate::helpers::reference_unit(),
-    ] {
-        units
-            .register_unit(pb::RegisterUnitRequest { unit: Some(unit) })
-            .await
-            .expect("registers");
-    }
-    let submitter = pb::tokens_client::TokensClient::new(admin)
-        .issue_token(pb::IssueTokenRequest {
-            principal: Some(pb::Principal {
-                kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
-                    unit_code: UNIT.into(),
-                    role: pb::Role::Submitter as i32,
-                })),
-            }),
-            expires_at: None,
-            label: "kill test".into(),
-        })
-        .await
-        .expect("token")
-        .into_inner()
-        .secret;
+    let submitter = crate::helpers::reference_submitter(admin).await;
 
     // Four streams submit distinct disclosures (a narrative line differs) until the server is gone.
     /// A submission the server answered: its key, version, SM3 digest and the disclosure sent.

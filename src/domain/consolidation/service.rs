@@ -22,6 +22,7 @@ use super::{
 use crate::{
     domain::{
         access::{Ask, Lineage, Principal, decide},
+        audit::Action,
         disclosure::{AmountUnit, Completeness, ReportType, RowData, TableData},
         error::DomainError,
         facts::Facts,
@@ -33,7 +34,7 @@ use crate::{
         unit::Unit,
         validation::{CellRef, Finding, Report},
     },
-    store::Store,
+    store::{EventFilter, Store},
 };
 
 /// Which version of each unit counts in consolidation.
@@ -184,7 +185,14 @@ pub struct YearData {
     pub units: Vec<Unit>,
     /// Whether the counted figures came from a snapshot rather than from every counted version.
     pub from_snapshot: bool,
+    /// The last audit event whose change the state is known to hold: changes made through this server are
+    /// applied as they happen; on a shared store, those of other replicas are applied from the events after this
+    /// one before the state is read (`catch_up`).
+    pub applied_seq: u64,
 }
+
+/// Events read at a time when a replica catches up.
+const CATCH_UP_BATCH: u32 = 1000;
 
 pub struct Consolidations {
     store: Arc<dyn Store>,
@@ -532,8 +540,68 @@ impl Consolidations {
         total
     }
 
-    /// A year's state, built from the store on first use.
+    /// A year's state, built from the store on first use; on a store other replicas write, first brought up to
+    /// every change committed before this call (`catch_up`).
     pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
+        let data = self.year_as_built(year).await?;
+        if self.store.shared() {
+            let caught_up = self.catch_up(year, &data).await;
+            if caught_up.is_err() {
+                self.forget(year).await;
+            }
+            caught_up?;
+        }
+        Ok(data)
+    }
+
+    /// Applies the changes other replicas made since the state last caught up, from the audit events after
+    /// `applied_seq`: every decision that can change which version counts (accept, return, revert) and every
+    /// registration, each re-read from the store, so applying one twice (this server's own, already applied as
+    /// it happened) changes nothing. Costs one indexed read of the last event's seq when nothing changed.
+    async fn catch_up(
+        &self,
+        year: FiscalYear,
+        data: &Arc<RwLock<YearData>>,
+    ) -> Result<(), DomainError> {
+        let latest = self.store.last_event_seq().await?;
+        let mut after = data.read().await.applied_seq;
+        while after < latest {
+            let events = self
+                .store
+                .audit_events(&EventFilter {
+                    after_seq: after,
+                    limit: CATCH_UP_BATCH,
+                    ..EventFilter::default()
+                })
+                .await?;
+            let Some(last) = events.last() else { break };
+            after = last.seq;
+            for event in &events {
+                let Some(unit) = &event.event.unit else {
+                    continue;
+                };
+                let action = event.event.action.as_str();
+                if [Action::Accept, Action::Return, Action::Revert]
+                    .iter()
+                    .any(|a| a.code() == action)
+                {
+                    if event.event.fiscal_year == Some(year) {
+                        self.apply_counted(unit, year).await?;
+                    }
+                } else if action == Action::UnitRegistered.code()
+                    && event.event.fiscal_year.is_none_or(|from| from <= year)
+                    && let Some(record) = self.store.unit(unit, year).await?
+                {
+                    self.apply_registration(&record).await?;
+                }
+            }
+        }
+        let mut data = data.write().await;
+        data.applied_seq = data.applied_seq.max(after);
+        Ok(())
+    }
+
+    async fn year_as_built(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
         let mut years = self.years.lock().await;
         if let Some(data) = years.get(&year) {
             return Ok(data.clone());
@@ -567,6 +635,9 @@ impl Consolidations {
         let layout = Arc::new(CellLayout::new(&taxonomy));
         let removals = Arc::new(Removals::new(&layout, taxonomy.eliminations.as_ref()));
         let mut state = YearState::new(layout.clone(), removals);
+        // Read before anything else: a change made while the state is read (by another replica) comes after it,
+        // so `catch_up` applies it again, which changes nothing if the read saw it already.
+        let caught_up_to = self.store.last_event_seq().await?;
         let units = self.store.units_for_year(year).await?;
         for unit in &units {
             state.add_node(unit.code.clone(), None);
@@ -585,7 +656,7 @@ impl Consolidations {
         }
         // Read after the tree: a change between the two moves the marker past the snapshot's.
         let marker = self.store.last_event_seq().await?;
-        if let Some(owned) = self.restore(year, marker, &state).await {
+        if let Some((made, owned)) = self.restore(year, marker, &state).await {
             for (code, own) in owned {
                 let node = state.by_code[&code];
                 state.load_own(node, Some(own));
@@ -596,6 +667,7 @@ impl Consolidations {
                 state,
                 units,
                 from_snapshot: true,
+                applied_seq: made.min(caught_up_to),
             });
         }
         // The store reads and parses versions while another thread turns each into integer cells: a restart's
@@ -635,17 +707,19 @@ impl Consolidations {
             state,
             units,
             from_snapshot: false,
+            applied_seq: caught_up_to,
         })
     }
 
-    /// The counted figures of the year's snapshot, when it is exact for the store at `marker` and names only
-    /// nodes of the tree; otherwise `None` (and the log says why).
+    /// The counted figures of the year's snapshot and the marker it was made at, when it names only nodes of the
+    /// tree and is exact for the store at `marker` (on a shared store: made at or before it, the rest applied by
+    /// `catch_up`); otherwise `None` (and the log says why).
     async fn restore(
         &self,
         year: FiscalYear,
         marker: u64,
         state: &YearState,
-    ) -> Option<Vec<(UnitCode, OwnData)>> {
+    ) -> Option<(u64, Vec<(UnitCode, OwnData)>)> {
         let bytes = match self.store.read_snapshot(&snapshot::name(year)).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return None,
@@ -655,17 +729,23 @@ impl Consolidations {
             }
         };
         let layout = state.layout.clone();
-        let decoded =
-            tokio::task::spawn_blocking(move || snapshot::decode(&bytes, year, marker, &layout))
-                .await
-                .ok()?;
+        let shared = self.store.shared();
+        let decoded = tokio::task::spawn_blocking(move || {
+            if shared {
+                snapshot::decode_up_to(&bytes, year, marker, &layout)
+            } else {
+                snapshot::decode(&bytes, year, marker, &layout).map(|owned| (marker, owned))
+            }
+        })
+        .await
+        .ok()?;
         match decoded {
-            Ok(owned)
+            Ok((made, owned))
                 if owned
                     .iter()
                     .all(|(code, _)| state.by_code.contains_key(code)) =>
             {
-                Some(owned)
+                Some((made, owned))
             }
             Ok(_) => {
                 tracing::info!(year = %year, "consolidation snapshot names units not in the tree; rebuilding");
@@ -679,20 +759,24 @@ impl Consolidations {
     }
 
     /// Writes a snapshot of every year built so far, for the next start. Call when no change can be under way
-    /// (the server has stopped): each snapshot names the last audit event, which must be the state's.
+    /// through this server (it has stopped): each snapshot names the last audit event the state holds — the
+    /// store's last, or on a shared store the one the state has caught up to.
     pub async fn write_snapshots(&self) -> Result<usize, DomainError> {
-        let years: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
-            .years
-            .lock()
-            .await
-            .iter()
-            .map(|(y, d)| (*y, d.clone()))
-            .collect();
-        let marker = self.store.last_event_seq().await?;
-        for (year, data) in &years {
-            let bytes = snapshot::encode(&data.read().await.state, *year, marker);
+        let years: Vec<FiscalYear> = self.years.lock().await.keys().copied().collect();
+        let last = self.store.last_event_seq().await?;
+        for &year in &years {
+            let data = self.year(year).await?;
+            let bytes = {
+                let data = data.read().await;
+                let marker = if self.store.shared() {
+                    data.applied_seq
+                } else {
+                    last
+                };
+                snapshot::encode(&data.state, year, marker)
+            };
             self.store
-                .write_snapshot(&snapshot::name(*year), bytes)
+                .write_snapshot(&snapshot::name(year), bytes)
                 .await?;
         }
         Ok(years.len())

@@ -133,6 +133,40 @@ pub fn decode(
     marker: u64,
     layout: &CellLayout,
 ) -> Result<Vec<(UnitCode, OwnData)>, Stale> {
+    decode_made(bytes, year, layout, |made| {
+        if made == marker {
+            Ok(())
+        } else {
+            Err(Stale::Changed { made, now: marker })
+        }
+    })
+    .map(|(_, owned)| owned)
+}
+
+/// The counted figures a snapshot holds and the marker it was made at, when that is at or before `marker`: for a
+/// state that then catches up with the changes after it (a store that replicas share, where the store has always
+/// moved on by the time one of them starts).
+pub fn decode_up_to(
+    bytes: &[u8],
+    year: FiscalYear,
+    marker: u64,
+    layout: &CellLayout,
+) -> Result<(u64, Vec<(UnitCode, OwnData)>), Stale> {
+    decode_made(bytes, year, layout, |made| {
+        if made <= marker {
+            Ok(())
+        } else {
+            Err(Stale::Changed { made, now: marker })
+        }
+    })
+}
+
+fn decode_made(
+    bytes: &[u8],
+    year: FiscalYear,
+    layout: &CellLayout,
+    acceptable: impl Fn(u64) -> Result<(), Stale>,
+) -> Result<(u64, Vec<(UnitCode, OwnData)>), Stale> {
     if bytes.len() < MAGIC.len() + DIGEST_BYTES || !bytes.starts_with(MAGIC) {
         return Err(Stale::Damaged);
     }
@@ -145,9 +179,7 @@ pub fn decode(
         return Err(Stale::OtherYear);
     }
     let made = reader.u64()?;
-    if made != marker {
-        return Err(Stale::Changed { made, now: marker });
-    }
+    acceptable(made)?;
     if reader.take(32)? != layout_fingerprint(layout) {
         return Err(Stale::OtherLayout);
     }
@@ -187,7 +219,7 @@ pub fn decode(
     if !reader.0.is_empty() {
         return Err(Stale::Damaged);
     }
-    Ok(owned)
+    Ok((made, owned))
 }
 
 #[cfg(test)]
@@ -246,6 +278,15 @@ mod tests {
         assert_eq!(
             decode(&bytes, year(), 18, &state.layout).unwrap_err(),
             Stale::Changed { made: 17, now: 18 }
+        );
+        // A state that catches up may start from it at any later marker, never an earlier one.
+        assert_eq!(
+            decode_up_to(&bytes, year(), 18, &state.layout).unwrap().0,
+            17
+        );
+        assert_eq!(
+            decode_up_to(&bytes, year(), 16, &state.layout).unwrap_err(),
+            Stale::Changed { made: 17, now: 16 }
         );
         let other = FiscalYear::new(2025).unwrap();
         assert_eq!(

@@ -1,0 +1,135 @@
+//! What the gRPC health service says, and why: every service serves while the store answers; Consolidation also
+//! waits for its warm-up. A monitor pings the store every second, so that a probe sees NOT_SERVING while the
+//! database is down (calls then get UNAVAILABLE) and SERVING again once it is back, without a restart.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{
+    api::{
+        audit::AuditService, consolidation::ConsolidationService, review::ReviewService,
+        submissions::SubmissionsService, tokens::TokensService, units::UnitRegistryService,
+    },
+    pb,
+    store::Store,
+};
+
+/// How often the store is pinged, and how long a ping may take before the store counts as down.
+const PING_EVERY: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct HealthBoard {
+    reporter: HealthReporter,
+    store_up: Arc<AtomicBool>,
+    consolidation_warm: Arc<AtomicBool>,
+}
+
+impl HealthBoard {
+    /// Starts with the store up and consolidation cold.
+    pub async fn new(reporter: HealthReporter) -> HealthBoard {
+        let board = HealthBoard {
+            reporter,
+            store_up: Arc::new(AtomicBool::new(true)),
+            consolidation_warm: Arc::new(AtomicBool::new(false)),
+        };
+        board.publish().await;
+        board
+    }
+
+    pub async fn consolidation_warmed(&self) {
+        self.consolidation_warm.store(true, Ordering::SeqCst);
+        self.publish().await;
+    }
+
+    /// Records whether the store answered; says so in the log and to probes when that changes.
+    pub async fn store_answered(&self, up: bool) {
+        if self.store_up.swap(up, Ordering::SeqCst) == up {
+            return;
+        }
+        if up {
+            tracing::info!("the store answers again; serving");
+        } else {
+            tracing::warn!("the store does not answer; health says NOT_SERVING until it does");
+        }
+        self.publish().await;
+    }
+
+    async fn publish(&self) {
+        let status = |serving: bool| {
+            if serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            }
+        };
+        let up = self.store_up.load(Ordering::SeqCst);
+        let warm = self.consolidation_warm.load(Ordering::SeqCst);
+        let reporter = &self.reporter;
+        reporter.set_service_status("", status(up)).await;
+        reporter
+            .set_service_status(
+                service_name::<pb::unit_registry_server::UnitRegistryServer<UnitRegistryService>>(),
+                status(up),
+            )
+            .await;
+        reporter
+            .set_service_status(
+                service_name::<pb::submissions_server::SubmissionsServer<SubmissionsService>>(),
+                status(up),
+            )
+            .await;
+        reporter
+            .set_service_status(
+                service_name::<pb::review_server::ReviewServer<ReviewService>>(),
+                status(up),
+            )
+            .await;
+        reporter
+            .set_service_status(
+                service_name::<pb::audit_server::AuditServer<AuditService>>(),
+                status(up),
+            )
+            .await;
+        reporter
+            .set_service_status(
+                service_name::<pb::tokens_server::TokensServer<TokensService>>(),
+                status(up),
+            )
+            .await;
+        reporter
+            .set_service_status(
+                service_name::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>(
+                ),
+                status(up && warm),
+            )
+            .await;
+    }
+
+    /// Pings the store until `stop` resolves.
+    pub async fn monitor(self, store: Arc<dyn Store>, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(PING_EVERY) => {}
+            }
+            let answered = matches!(
+                tokio::time::timeout(PING_TIMEOUT, store.ping()).await,
+                Ok(Ok(()))
+            );
+            self.store_answered(answered).await;
+        }
+    }
+}
+
+fn service_name<S: tonic::server::NamedService>() -> &'static str {
+    S::NAME
+}
