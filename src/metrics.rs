@@ -29,6 +29,11 @@ struct RpcLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FindingLabels {
     rule: String,
     severity: String,
@@ -42,6 +47,7 @@ pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     latency: Family<RpcLabels, Histogram>,
     findings: Family<FindingLabels, Counter>,
+    store_latency: Family<OperationLabels, Histogram>,
     consolidation_bytes: Gauge<i64, AtomicI64>,
 }
 
@@ -73,6 +79,17 @@ impl Metrics {
             "Findings reported by Validate and Submit, by rule and severity",
             findings.clone(),
         );
+        // 50 µs to about 1.6 s: a keyed read takes well under a millisecond, a year's counted figures seconds.
+        let store_latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.000_05, 2.0, 16,
+            ))
+        });
+        registry.register(
+            "store_duration_seconds",
+            "Time each store operation took (SQLite or PostgreSQL), by operation",
+            store_latency.clone(),
+        );
         let consolidation_bytes = Gauge::<i64, AtomicI64>::default();
         registry.register(
             "consolidation_state_bytes",
@@ -85,8 +102,19 @@ impl Metrics {
             calls,
             latency,
             findings,
+            store_latency,
             consolidation_bytes,
         }
+    }
+
+    /// What a [`TimedStore`](crate::store::TimedStore) reports each operation's duration to.
+    pub fn store_observer(&self) -> crate::store::StoreObserver {
+        let store_latency = self.store_latency.clone();
+        Arc::new(move |operation, duration| {
+            store_latency
+                .get_or_create(&OperationLabels { operation })
+                .observe(duration.as_secs_f64());
+        })
     }
 
     /// The label of a request path: the path when it is a declared RPC, else "other".

@@ -34,7 +34,7 @@ use crate::{
     },
     metrics::Metrics,
     pb,
-    store::{self, Store, StoreError},
+    store::{self, Store, StoreError, TimedStore},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -222,10 +222,10 @@ pub async fn run_with(
         .max_disclosure_bytes
         .saturating_add(SUBMIT_OVERHEAD_BYTES)
         .saturating_add(1024);
-    let consolidations = Arc::new(Consolidations::new(
-        app.store.clone(),
-        app.taxonomies.clone(),
-    ));
+    let metrics = Metrics::new(declared_methods());
+    // Every operation the services ask of the store is timed for the metrics.
+    let store = TimedStore::wrap(app.store.clone(), metrics.store_observer());
+    let consolidations = Arc::new(Consolidations::new(store.clone(), app.taxonomies.clone()));
     // Kept for the metrics port and for the snapshots written at the stop.
     let consolidations_kept = consolidations.clone();
     // Every year's state is built now rather than on its first request (from the stop's snapshot when it is exact,
@@ -249,25 +249,24 @@ pub async fn run_with(
             health.consolidation_warmed().await;
         })
     };
-    let registry = Registry::new(app.store.clone(), consolidations.clone());
+    let registry = Registry::new(store.clone(), consolidations.clone());
     let submissions = Submissions::new(
-        app.store.clone(),
+        store.clone(),
         app.taxonomies.clone(),
         app.limits,
         registry.clone(),
     );
-    let reviews = Reviews::new(app.store.clone(), registry.clone(), consolidations.clone());
-    let tokens = Tokens::new(app.store.clone());
+    let reviews = Reviews::new(store.clone(), registry.clone(), consolidations.clone());
+    let tokens = Tokens::new(store.clone());
     let review_server = pb::review_server::ReviewServer::new(ReviewService::new(reviews));
     let audit_server =
-        pb::audit_server::AuditServer::new(AuditService::new(AuditTrail::new(app.store.clone())));
+        pb::audit_server::AuditServer::new(AuditService::new(AuditTrail::new(store.clone())));
     let tokens_server = pb::tokens_server::TokensServer::new(TokensService::new(tokens.clone()));
     let units_server =
         pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));
     let consolidation_server = pb::consolidation_server::ConsolidationServer::new(
         ConsolidationService::new(consolidations),
     );
-    let metrics = Metrics::new(declared_methods());
     let submissions_server = pb::submissions_server::SubmissionsServer::new(
         SubmissionsService::new(submissions, metrics.clone()),
     )
@@ -282,7 +281,7 @@ pub async fn run_with(
         }
     };
     let mut side_servers = tokio::task::JoinSet::new();
-    side_servers.spawn(health.clone().monitor(app.store.clone(), stop_signal()));
+    side_servers.spawn(health.clone().monitor(store.clone(), stop_signal()));
     if let Some(listener) = listeners.health {
         tracing::info!(address = ?listener.local_addr().ok(), "serving gRPC health (plain, no data)");
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

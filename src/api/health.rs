@@ -1,5 +1,5 @@
-//! What the gRPC health service says, and why: every service serves while the store answers; Consolidation also
-//! waits for its warm-up. A monitor pings the store every second, so that a probe sees NOT_SERVING while the
+//! What the gRPC health service says, and why: every service (and the server, "") serves while the store
+//! answers; Consolidation also waits for its warm-up; `juesuan.Liveness` serves while the process answers at all. A monitor pings the store every second, so that a probe sees NOT_SERVING while the
 //! database is down (calls then get UNAVAILABLE) and SERVING again once it is back, without a restart.
 
 use std::{
@@ -20,6 +20,10 @@ use crate::{
     pb,
     store::Store,
 };
+
+/// The health name that only says the process answers, whatever the store does: for liveness probes, which
+/// should restart a hung process, not every replica while the database is away.
+pub const LIVENESS_SERVICE: &str = "juesuan.Liveness";
 
 /// How often the store is pinged, and how long a ping may take before the store counts as down.
 const PING_EVERY: Duration = Duration::from_secs(1);
@@ -73,6 +77,9 @@ impl HealthBoard {
         let up = self.store_up.load(Ordering::SeqCst);
         let warm = self.consolidation_warm.load(Ordering::SeqCst);
         let reporter = &self.reporter;
+        reporter
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
         reporter.set_service_status("", status(up)).await;
         reporter
             .set_service_status(

@@ -12,6 +12,7 @@ mod group_sync;
 mod postgres;
 mod rows;
 mod sqlite;
+mod timed;
 
 use std::{path::Path, sync::Arc};
 
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 
 pub use postgres::PgStore;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
+pub use timed::{StoreObserver, TimedStore};
 
 use crate::domain::{
     audit::{Event, NewEvent},

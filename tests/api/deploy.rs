@@ -147,6 +147,64 @@ fn the_deployment_probes_the_grpc_health_port_and_runs_as_non_root() {
         .find(|v| v["name"] == tls_mount["name"])
         .unwrap();
     assert!(tls_volume["secret"]["secretName"].as_str().is_some());
+
+    // Replicas on PostgreSQL: the URL (it holds a password) comes from a Secret, never the ConfigMap, and a
+    // rollout never takes a replica away before its successor serves.
+    assert!(config["data"]["JUESUAN_DATABASE_URL"].is_badvalue());
+    assert_eq!(
+        container["livenessProbe"]["grpc"]["service"].as_str(),
+        Some(juesuan::api::health::LIVENESS_SERVICE),
+        "liveness does not depend on the database"
+    );
+    let database = container["env"]
+        .as_vec()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"].as_str() == Some("JUESUAN_DATABASE_URL"))
+        .expect("JUESUAN_DATABASE_URL is set");
+    assert!(
+        database["valueFrom"]["secretKeyRef"]["name"]
+            .as_str()
+            .is_some()
+    );
+    assert!(deployment["spec"]["replicas"].as_i64().unwrap() >= 2);
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"].as_i64(),
+        Some(0)
+    );
+}
+
+/// The autoscaler scales this Deployment and never below two; the disruption budget covers the same pods and
+/// keeps at least two of them.
+#[test]
+fn the_autoscaler_and_the_disruption_budget_keep_two_replicas_of_the_deployment() {
+    let deployment = one("kubernetes/deployment.yaml");
+    let hpa = one("kubernetes/hpa.yaml");
+    assert_eq!(hpa["kind"].as_str(), Some("HorizontalPodAutoscaler"));
+    let target = &hpa["spec"]["scaleTargetRef"];
+    assert_eq!(target["kind"].as_str(), Some("Deployment"));
+    assert_eq!(target["name"], deployment["metadata"]["name"]);
+    let min = hpa["spec"]["minReplicas"].as_i64().unwrap();
+    assert!(min >= 2);
+    assert!(hpa["spec"]["maxReplicas"].as_i64().unwrap() > min);
+    // CPU utilisation is only defined against a request.
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_vec()
+        .unwrap();
+    assert!(
+        containers[0]["resources"]["requests"]["cpu"]
+            .as_str()
+            .is_some()
+    );
+
+    let pdb = one("kubernetes/pdb.yaml");
+    assert_eq!(pdb["kind"].as_str(), Some("PodDisruptionBudget"));
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    let kept = pdb["spec"]["minAvailable"].as_i64().unwrap();
+    assert!((2..=min).contains(&kept), "minAvailable {kept}");
 }
 
 #[test]
@@ -208,6 +266,25 @@ fn compose_checks_health_with_the_binary_and_runs_as_non_root() {
     assert!(test.join(" ").contains(":8081"));
     assert_eq!(service["user"].as_str(), Some("10001:10001"));
     assert!(is_pinned(service["image"].as_str().unwrap()));
+
+    // PostgreSQL, pinned and health-checked, started first; juesuan's URL names it.
+    let postgres = &compose["services"]["postgres"];
+    assert!(is_pinned(postgres["image"].as_str().unwrap()));
+    assert_eq!(
+        postgres["healthcheck"]["test"].as_vec().unwrap()[1].as_str(),
+        Some("pg_isready")
+    );
+    assert_eq!(
+        service["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    let url = service["environment"]["JUESUAN_DATABASE_URL"]
+        .as_str()
+        .unwrap();
+    assert!(
+        url.starts_with("postgres://") && url.contains("@postgres:5432/"),
+        "{url}"
+    );
 }
 
 #[test]

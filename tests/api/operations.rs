@@ -167,6 +167,11 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
     ] {
         assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
     }
+    // The store's operations are timed: two units registered, each one upsert.
+    assert!(
+        body.contains(r#"juesuan_store_duration_seconds_count{operation="upsert_unit"} 2"#),
+        "{body}"
+    );
     // Every error finding of the validation is counted under its rule.
     let error_findings: u64 = body
         .lines()

@@ -232,6 +232,18 @@ async fn while_the_database_is_down_health_says_so_and_calls_are_unavailable() {
 
     relay.set_up(false);
     wait_for_health(&app, ServingStatus::NotServing).await;
+    let alive = HealthClient::new(app.anonymous().await)
+        .check(HealthCheckRequest {
+            service: juesuan::api::health::LIVENESS_SERVICE.into(),
+        })
+        .await
+        .expect("liveness answers")
+        .into_inner();
+    assert_eq!(
+        alive.status(),
+        ServingStatus::Serving,
+        "the process is alive"
+    );
     let refused = units().await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
     assert!(!refused.message().contains("127.0.0.1"), "{refused:?}");
