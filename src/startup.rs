@@ -12,6 +12,7 @@ use crate::{
     api::{
         audit::AuditService,
         auth::AuthenticateLayer,
+        budgets::{BudgetsService, EventsService},
         consolidation::ConsolidationService,
         guard::{GuardLayer, SUBMIT_OVERHEAD_BYTES},
         health::HealthBoard,
@@ -24,8 +25,10 @@ use crate::{
     configuration::{DatabaseUrl, Settings, TlsSettings},
     domain::{
         audit::AuditTrail,
+        budget::Budgets,
         consolidation::service::Consolidations,
         error::DomainError,
+        events::EventFeed,
         registry::Registry,
         review::Reviews,
         submission::{Limits, Submissions},
@@ -258,6 +261,12 @@ pub async fn run_with(
     );
     let reviews = Reviews::new(store.clone(), registry.clone(), consolidations.clone());
     let tokens = Tokens::new(store.clone());
+    let budgets_server = pb::budgets_server::BudgetsServer::new(BudgetsService::new(Budgets::new(
+        store.clone(),
+        app.taxonomies.clone(),
+    )));
+    let events_server =
+        pb::events_server::EventsServer::new(EventsService::new(EventFeed::new(store.clone())));
     let review_server = pb::review_server::ReviewServer::new(ReviewService::new(reviews));
     let audit_server =
         pb::audit_server::AuditServer::new(AuditService::new(AuditTrail::new(store.clone())));
@@ -332,6 +341,8 @@ pub async fn run_with(
         .add_service(review_server)
         .add_service(audit_server)
         .add_service(tokens_server)
+        .add_service(budgets_server)
+        .add_service(events_server)
         .serve_with_incoming_shutdown(incoming, async {
             shutdown.await;
             let _ = stop.send(true);

@@ -737,7 +737,7 @@ pub fn report_to_pb(report: &Report) -> pb::ValidationReport {
     }
 }
 
-fn timestamp(ms: i64) -> Timestamp {
+pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,

@@ -92,6 +92,7 @@ impl From<DomainError> for Status {
             DomainError::AlreadyExists(text) => Status::already_exists(message(&text)),
             DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
             DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),
+            DomainError::Exhausted(text) => Status::resource_exhausted(message(&text)),
             DomainError::Store(source) if source.is_unavailable() => {
                 tracing::warn!(error = %chain(&source), "the store is unavailable");
                 Status::unavailable("the database is unavailable; retry later")

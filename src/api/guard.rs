@@ -64,6 +64,10 @@ pub const FIELD_LIMITS: &[(&str, usize)] = &[
     ("juesuan.v1.SubmitRequest.explanations", 500),
     ("juesuan.v1.ExplainFindingsRequest.explanations", 500),
     ("juesuan.v1.GetConsolidatedRequest.tables", 50),
+    (
+        "juesuan.v1.PutBudgetRequest.figures",
+        crate::domain::budget::MAX_BUDGET_FIGURES,
+    ),
 ];
 
 /// The most elements (repeated fields) or bytes (strings and bytes) a field may have.

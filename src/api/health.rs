@@ -14,10 +14,20 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{
-        audit::AuditService, consolidation::ConsolidationService, review::ReviewService,
-        submissions::SubmissionsService, tokens::TokensService, units::UnitRegistryService,
+        audit::AuditService,
+        budgets::{BudgetsService, EventsService},
+        consolidation::ConsolidationService,
+        review::ReviewService,
+        submissions::SubmissionsService,
+        tokens::TokensService,
+        units::UnitRegistryService,
     },
-    pb,
+    pb::{
+        audit_server::AuditServer, budgets_server::BudgetsServer,
+        consolidation_server::ConsolidationServer, events_server::EventsServer,
+        review_server::ReviewServer, submissions_server::SubmissionsServer,
+        tokens_server::TokensServer, unit_registry_server::UnitRegistryServer,
+    },
     store::Store,
 };
 
@@ -81,43 +91,24 @@ impl HealthBoard {
             .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
             .await;
         reporter.set_service_status("", status(up)).await;
-        reporter
-            .set_service_status(
-                service_name::<pb::unit_registry_server::UnitRegistryServer<UnitRegistryService>>(),
-                status(up),
-            )
-            .await;
-        reporter
-            .set_service_status(
-                service_name::<pb::submissions_server::SubmissionsServer<SubmissionsService>>(),
-                status(up),
-            )
-            .await;
-        reporter
-            .set_service_status(
-                service_name::<pb::review_server::ReviewServer<ReviewService>>(),
-                status(up),
-            )
-            .await;
-        reporter
-            .set_service_status(
-                service_name::<pb::audit_server::AuditServer<AuditService>>(),
-                status(up),
-            )
-            .await;
-        reporter
-            .set_service_status(
-                service_name::<pb::tokens_server::TokensServer<TokensService>>(),
-                status(up),
-            )
-            .await;
-        reporter
-            .set_service_status(
-                service_name::<pb::consolidation_server::ConsolidationServer<ConsolidationService>>(
-                ),
-                status(up && warm),
-            )
-            .await;
+        for (service, serving) in [
+            (
+                service_name::<UnitRegistryServer<UnitRegistryService>>(),
+                up,
+            ),
+            (service_name::<SubmissionsServer<SubmissionsService>>(), up),
+            (service_name::<ReviewServer<ReviewService>>(), up),
+            (service_name::<AuditServer<AuditService>>(), up),
+            (service_name::<TokensServer<TokensService>>(), up),
+            (service_name::<BudgetsServer<BudgetsService>>(), up),
+            (service_name::<EventsServer<EventsService>>(), up),
+            (
+                service_name::<ConsolidationServer<ConsolidationService>>(),
+                up && warm,
+            ),
+        ] {
+            reporter.set_service_status(service, status(serving)).await;
+        }
     }
 
     /// Pings the store until `stop` resolves.

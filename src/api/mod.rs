@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod budgets;
 pub mod consolidation;
 pub mod convert;
 pub mod error;

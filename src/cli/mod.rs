@@ -3,6 +3,7 @@
 
 mod access;
 mod bench;
+mod budgets;
 pub mod client;
 mod consolidated;
 mod demo;
@@ -65,7 +66,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gRPC service (embedded SQLite store in the data directory).
+    /// Run the gRPC service (embedded SQLite store in the data directory, or PostgreSQL with --database-url).
     Serve(ServeArgs),
     /// Check a disclosure file offline against its year's taxonomy; nothing is sent or stored.
     /// Exits 1 when there is an ERROR finding, 2 when the file cannot be read as a disclosure.
@@ -118,6 +119,12 @@ enum Command {
     /// The audit trail: list events, verify the SM3 chain.
     #[command(subcommand)]
     Audit(review::AuditCommand),
+    /// Budget figures (年初预算数) as budget systems put them: put a version, read one.
+    #[command(subcommand)]
+    Budgets(budgets::BudgetsCommand),
+    /// Follow a subtree's events as they happen, resumable by cursor.
+    #[command(subcommand)]
+    Events(budgets::EventsCommand),
     /// List and show the rules of a fiscal year's taxonomy (offline).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -543,6 +550,8 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Tokens(command) => access::tokens(command).await,
         Command::Keys(command) => access::keys(command).await,
         Command::Audit(command) => review::audit(command).await,
+        Command::Budgets(command) => budgets::budgets(command).await,
+        Command::Events(command) => budgets::events(command).await,
         Command::Consolidated(args) => consolidated::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(command) => bench::run(command).await,

@@ -216,6 +216,8 @@ pub enum Ask<'a> {
     },
     /// Set a unit's signing key; `replacing` when it has one.
     SetSigningKey { unit: &'a Lineage, replacing: bool },
+    /// Put a unit's budget figures (年初预算): for budget systems, as service principals.
+    PutBudget(&'a Lineage),
     /// Issue, list or revoke tokens.
     ManageTokens,
     /// Recompute the audit chain.
@@ -232,6 +234,7 @@ impl Ask<'_> {
             Ask::Read(l) => format!("read {}", year(l)),
             Ask::ReadEverything => "read every unit's data".to_owned(),
             Ask::Submit(l) => format!("submit for {}", year(l)),
+            Ask::PutBudget(l) => format!("put the budget of {}", year(l)),
             Ask::Review(l) => format!("review {}", year(l)),
             Ask::Lock(l) => format!("lock {}", year(l)),
             Ask::Unlock { locked_by } => {
@@ -285,9 +288,10 @@ fn allowed(kind: &PrincipalKind, ask: &Ask<'_>) -> bool {
                 | Ask::VerifyAudit
                 | Ask::WhoAmI
         ),
-        PrincipalKind::Service { .. } => {
-            matches!(ask, Ask::Read(_) | Ask::ReadEverything | Ask::WhoAmI)
-        }
+        PrincipalKind::Service { .. } => matches!(
+            ask,
+            Ask::Read(_) | Ask::ReadEverything | Ask::PutBudget(_) | Ask::WhoAmI
+        ),
         PrincipalKind::Unit { code, role } => unit_allowed(code, *role, ask),
     }
 }
@@ -320,7 +324,7 @@ fn unit_allowed(node: &UnitCode, role: Role, ask: &Ask<'_>) -> bool {
             Role::Reviewer => own_record(unit).is_some_and(|u| u.is_region),
             Role::Reader => false,
         },
-        Ask::ReadEverything | Ask::ManageTokens | Ask::VerifyAudit => false,
+        Ask::ReadEverything | Ask::PutBudget(_) | Ask::ManageTokens | Ask::VerifyAudit => false,
     }
 }
 
@@ -446,6 +450,13 @@ mod tests {
             assert!(decide(p, &Ask::Review(&l)).is_err());
         }
         assert!(decide(&service, &Ask::ManageTokens).is_err());
+        // Budget figures come from budget systems alone: not the administrator, not the unit or its reviewers.
+        assert!(decide(&service, &Ask::PutBudget(&l)).is_ok());
+        assert!(decide(&Principal::system(), &Ask::PutBudget(&l)).is_err());
+        for role in [Role::Submitter, Role::Reader, Role::Reviewer] {
+            assert!(decide(&principal("U", role), &Ask::PutBudget(&l)).is_err());
+            assert!(decide(&principal("D", role), &Ask::PutBudget(&l)).is_err());
+        }
     }
 
     #[test]

@@ -45,10 +45,11 @@ pub enum Action {
     SigningKeySet,
     TokenIssued,
     TokenRevoked,
+    BudgetPut,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Submission,
         Action::Explanation,
         Action::Accept,
@@ -60,6 +61,7 @@ impl Action {
         Action::SigningKeySet,
         Action::TokenIssued,
         Action::TokenRevoked,
+        Action::BudgetPut,
     ];
 
     pub fn code(self) -> &'static str {
@@ -75,6 +77,7 @@ impl Action {
             Action::SigningKeySet => "signing_key.set",
             Action::TokenIssued => "token.issue",
             Action::TokenRevoked => "token.revoke",
+            Action::BudgetPut => "budget.put",
         }
     }
 }
@@ -371,7 +374,10 @@ impl AuditTrail {
 }
 
 /// The codes of a node's subtree among a year's units.
-fn subtree_of(root: &UnitCode, units: &[crate::domain::unit::Unit]) -> HashSet<UnitCode> {
+pub(crate) fn subtree_of(
+    root: &UnitCode,
+    units: &[crate::domain::unit::Unit],
+) -> HashSet<UnitCode> {
     let mut children: std::collections::HashMap<&UnitCode, Vec<&UnitCode>> =
         std::collections::HashMap::new();
     for unit in units {

@@ -118,6 +118,9 @@ pub enum DomainError {
     /// An answer would need figures beyond the range the service computes exactly; says which.
     #[error("{0}")]
     OutOfRange(String),
+    /// A shared resource is used up (e.g. open watches); a retry later may succeed.
+    #[error("{0}")]
+    Exhausted(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
     /// A defect or a failed background task: the caller learns nothing of it, the log everything.

@@ -10,6 +10,7 @@ pub mod consolidation;
 pub mod disclosure;
 pub mod error;
 pub mod evaluation;
+pub mod events;
 pub mod facts;
 pub mod ids;
 pub mod money;

@@ -24,7 +24,7 @@ pub use timed::{StoreObserver, TimedStore};
 
 use crate::domain::{
     audit::{Event, NewEvent},
-    budget::BudgetFigures,
+    budget::{BudgetFigures, NewBudget, StoredBudget},
     disclosure::ReportType,
     error::FieldViolation,
     facts::Facts,
@@ -141,6 +141,14 @@ pub enum SubmissionInsert {
     KeyTaken(StoredSubmission),
     /// The domain's rule refused it on the state the transaction read (a lock, another current version).
     Refused(Refusal),
+}
+
+/// What storing a budget version did.
+#[derive(Debug)]
+pub enum BudgetInsert {
+    Inserted(StoredBudget),
+    /// The key was used before for the unit and year: the version it made.
+    KeyTaken(StoredBudget),
 }
 
 /// What revoking a token did.
@@ -363,19 +371,33 @@ pub trait Store: Send + Sync + 'static {
     // --- budgets
 
     /// Sets the budget figures of a unit and year (replacing earlier ones).
-    async fn put_budget(
+    /// Stores a new version of a unit's budget figures, numbered after the last, unless the key has been used for
+    /// the unit and year (then that version, whatever its figures).
+    async fn insert_budget(
+        &self,
+        new: &NewBudget,
+        event: NewEvent,
+    ) -> Result<BudgetInsert, StoreError>;
+
+    /// A version of a unit's budget figures; the latest when `version` is `None`.
+    async fn budget_version(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
-        figures: &BudgetFigures,
-    ) -> Result<(), StoreError>;
+        version: Option<u32>,
+    ) -> Result<Option<StoredBudget>, StoreError>;
 
-    /// The budget figures of a unit and year, if a budget system gave them.
+    /// The latest budget figures of a unit and year, which the budget-versus-final rules read.
     async fn budget(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
-    ) -> Result<Option<BudgetFigures>, StoreError>;
+    ) -> Result<Option<BudgetFigures>, StoreError> {
+        Ok(self
+            .budget_version(unit, year, None)
+            .await?
+            .map(|stored| stored.figures))
+    }
 
     // --- tokens
 

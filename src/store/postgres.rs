@@ -18,18 +18,18 @@ use sqlx::{
 };
 
 use super::{
-    EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
+    BudgetInsert, EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
     SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
     rows::{
-        code_of, columns_for, compress, content_of, corrupt, event_from_row, hash_of,
-        lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
+        budget_from_row, code_of, columns_for, compress, content_of, corrupt, event_from_row,
+        hash_of, lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
         token_from_row, unit_columns, unit_from_row, version_of,
     },
 };
 use crate::domain::{
     access::PrincipalKind,
     audit::{self, Event, NewEvent},
-    budget::BudgetFigures,
+    budget::{NewBudget, StoredBudget},
     disclosure::ReportType,
     error::FieldViolation,
     facts::Facts,
@@ -1039,43 +1039,77 @@ impl Store for PgStore {
         rows.iter().map(lock_from_row).collect()
     }
 
-    async fn put_budget(
+    async fn insert_budget(
         &self,
-        unit: &UnitCode,
-        year: FiscalYear,
-        figures: &BudgetFigures,
-    ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(figures).map_err(|e| corrupt(format!("budget: {e}")))?;
-        sqlx::query(
-            "INSERT INTO budgets (unit_code, fiscal_year, figures_json, updated_at_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (unit_code, fiscal_year) DO UPDATE SET figures_json = excluded.figures_json, \
-                                                              updated_at_ms = excluded.updated_at_ms",
+        new: &NewBudget,
+        event: NewEvent,
+    ) -> Result<BudgetInsert, StoreError> {
+        let json =
+            serde_json::to_string(&new.figures).map_err(|e| corrupt(format!("budget: {e}")))?;
+        let year = i64::from(new.fiscal_year.get());
+        let mut tx = self.begin_write().await?;
+        let taken = sqlx::query(
+            "SELECT * FROM budget_versions WHERE unit_code = $1 AND fiscal_year = $2 AND idempotency_key = $3",
         )
-        .bind(unit.as_str())
-        .bind(i64::from(year.get()))
-        .bind(json)
-        .bind(audit::now_ms())
-        .execute(&self.pool)
+        .bind(new.unit_code.as_str())
+        .bind(year)
+        .bind(new.idempotency_key.as_str())
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(())
+        if let Some(row) = taken {
+            tx.rollback().await?;
+            return Ok(BudgetInsert::KeyTaken(budget_from_row(&row)?));
+        }
+        let next: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(version), 0) + 1 FROM budget_versions WHERE unit_code = $1 AND fiscal_year = $2",
+        )
+        .bind(new.unit_code.as_str())
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = version_of(next)?;
+        sqlx::query(
+            "INSERT INTO budget_versions (unit_code, fiscal_year, version, idempotency_key, figures_json, put_by, \
+                                          put_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new.unit_code.as_str())
+        .bind(year)
+        .bind(next)
+        .bind(new.idempotency_key.as_str())
+        .bind(&json)
+        .bind(&new.put_by)
+        .bind(new.put_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        append_event(&mut tx, event.version(version)).await?;
+        self.commit(tx).await?;
+        Ok(BudgetInsert::Inserted(StoredBudget {
+            unit_code: new.unit_code.clone(),
+            fiscal_year: new.fiscal_year,
+            version,
+            idempotency_key: new.idempotency_key.as_str().to_owned(),
+            figures: new.figures.clone(),
+            put_by: new.put_by.clone(),
+            put_at_ms: new.put_at_ms,
+        }))
     }
 
-    async fn budget(
+    async fn budget_version(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
-    ) -> Result<Option<BudgetFigures>, StoreError> {
-        let json: Option<String> = sqlx::query_scalar(
-            "SELECT figures_json FROM budgets WHERE unit_code = $1 AND fiscal_year = $2",
+        version: Option<u32>,
+    ) -> Result<Option<StoredBudget>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM budget_versions WHERE unit_code = $1 AND fiscal_year = $2 \
+               AND ($3 = 0 OR version = $3) ORDER BY version DESC LIMIT 1",
         )
         .bind(unit.as_str())
         .bind(i64::from(year.get()))
+        .bind(i64::from(version.unwrap_or(0)))
         .fetch_optional(&self.pool)
         .await?;
-        json.map(|j| {
-            serde_json::from_str(&j).map_err(|e| corrupt(format!("budget of {unit}/{year}: {e}")))
-        })
-        .transpose()
+        row.as_ref().map(budget_from_row).transpose()
     }
 
     async fn token_count(&self) -> Result<u64, StoreError> {

@@ -5,6 +5,7 @@ use super::StoreError;
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
     audit::{Event, NewEvent},
+    budget::StoredBudget,
     disclosure::ReportType,
     facts::Facts,
     ids::{FiscalYear, RegionCode, UnitCode},
@@ -292,5 +293,23 @@ pub(super) fn event_from_row(row: &impl Columns) -> Result<Event, StoreError> {
         },
         prev_hash: hash_of(row.bytes("prev_hash")?, &what)?,
         hash: hash_of(row.bytes("hash")?, &what)?,
+    })
+}
+
+/// A budget version from a row of `budget_versions`.
+pub(super) fn budget_from_row(row: &impl Columns) -> Result<StoredBudget, StoreError> {
+    let unit: String = row.text("unit_code")?;
+    let year = year_of(row.int("fiscal_year")?, "budget")?;
+    let version = version_of(row.int("version")?)?;
+    let json: String = row.text("figures_json")?;
+    Ok(StoredBudget {
+        figures: serde_json::from_str(&json)
+            .map_err(|e| corrupt(format!("budget of {unit}/{year} v{version}: {e}")))?,
+        unit_code: code_of(&unit, "budget")?,
+        fiscal_year: year,
+        version,
+        idempotency_key: row.text("idempotency_key")?,
+        put_by: row.text("put_by")?,
+        put_at_ms: row.int("put_at_ms")?,
     })
 }

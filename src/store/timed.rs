@@ -10,12 +10,12 @@ use std::{
 use async_trait::async_trait;
 
 use super::{
-    EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
+    BudgetInsert, EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
     SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
 };
 use crate::domain::{
     audit::{Event, NewEvent},
-    budget::BudgetFigures,
+    budget::{NewBudget, StoredBudget},
     disclosure::ReportType,
     error::FieldViolation,
     facts::Facts,
@@ -321,26 +321,26 @@ impl Store for TimedStore {
         result
     }
 
-    async fn put_budget(
+    async fn insert_budget(
         &self,
-        unit: &UnitCode,
-        year: FiscalYear,
-        figures: &BudgetFigures,
-    ) -> Result<(), StoreError> {
+        new: &NewBudget,
+        event: NewEvent,
+    ) -> Result<BudgetInsert, StoreError> {
         let started = Instant::now();
-        let result = self.inner.put_budget(unit, year, figures).await;
-        (self.observe)("put_budget", started.elapsed());
+        let result = self.inner.insert_budget(new, event).await;
+        (self.observe)("insert_budget", started.elapsed());
         result
     }
 
-    async fn budget(
+    async fn budget_version(
         &self,
         unit: &UnitCode,
         year: FiscalYear,
-    ) -> Result<Option<BudgetFigures>, StoreError> {
+        version: Option<u32>,
+    ) -> Result<Option<StoredBudget>, StoreError> {
         let started = Instant::now();
-        let result = self.inner.budget(unit, year).await;
-        (self.observe)("budget", started.elapsed());
+        let result = self.inner.budget_version(unit, year, version).await;
+        (self.observe)("budget_version", started.elapsed());
         result
     }
 

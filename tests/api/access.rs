@@ -221,6 +221,8 @@ type Cons = pb::consolidation_client::ConsolidationClient<Conn>;
 type Rev = pb::review_client::ReviewClient<Conn>;
 type Aud = pb::audit_client::AuditClient<Conn>;
 type Tok = pb::tokens_client::TokensClient<Conn>;
+type Bud = pb::budgets_client::BudgetsClient<Conn>;
+type Evt = pb::events_client::EventsClient<Conn>;
 
 /// One row: the RPC, the call made, and the code each caller gets (own, sibling, parent, grandparent, other
 /// region, service, admin); expired, revoked, malformed and missing credentials get UNAUTHENTICATED everywhere.
@@ -534,6 +536,56 @@ fn rows() -> Vec<(&'static str, Call, [Code; 7])> {
             "Tokens/WhoAmI",
             call!(Tok, who_am_i, pb::WhoAmIRequest {}),
             [OK, OK, OK, OK, OK, OK, OK],
+        ),
+        (
+            "Budgets/PutBudget",
+            call!(
+                Bud,
+                put_budget,
+                pb::PutBudgetRequest {
+                    idempotency_key: "budget-1".into(),
+                    unit_code: UNIT.into(),
+                    fiscal_year: 2024,
+                    figures: vec![pb::BudgetFigure {
+                        table: "T05".into(),
+                        row: "total".into(),
+                        column: "total".into(),
+                        value: Some(pb::Decimal {
+                            value: "100.00".into(),
+                        }),
+                    }],
+                }
+            ),
+            // Budget systems only: a service principal.
+            [PD, PD, PD, PD, PD, OK, PD],
+        ),
+        (
+            "Budgets/GetBudget",
+            call!(
+                Bud,
+                get_budget,
+                pb::GetBudgetRequest {
+                    unit_code: UNIT.into(),
+                    fiscal_year: 2024,
+                    version: 0,
+                }
+            ),
+            // Whoever may read the unit; none is stored here.
+            [NF, PD, NF, NF, PD, NF, NF],
+        ),
+        (
+            "Events/Watch",
+            call!(
+                Evt,
+                watch,
+                pb::WatchRequest {
+                    node_code: DEPARTMENT.into(),
+                    fiscal_year: 2024,
+                    after_cursor: 0,
+                }
+            ),
+            // Readers of the department's subtree.
+            [PD, PD, OK, OK, PD, OK, OK],
         ),
     ]
 }

@@ -349,6 +349,22 @@ impl TestApp {
         Self::large(SubmissionsClient::new(self.as_token(&token).await))
     }
 
+    /// The Budgets service as a budget system (a service principal).
+    pub async fn budget_system(&self) -> pb::budgets_client::BudgetsClient<Conn> {
+        let secret = TokensClient::new(self.channel().await)
+            .issue_token(pb::IssueTokenRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::ServiceName("budget-system".into())),
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("a service token")
+            .into_inner()
+            .secret;
+        pb::budgets_client::BudgetsClient::new(self.as_token(&secret).await)
+    }
+
     /// The Review service as a node's reviewer.
     pub async fn reviewer(&self, node: &str) -> ReviewClient<Conn> {
         let token = self.token(node, pb::Role::Reviewer).await;

@@ -12,6 +12,7 @@ mod abuse;
 mod access;
 mod audit;
 mod bad_input;
+mod budgets;
 mod consolidation;
 mod demo;
 mod deploy;

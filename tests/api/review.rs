@@ -24,7 +24,7 @@ async fn submit(app: &TestApp, key: &str, disclosure: pb::Disclosure) -> pb::Sub
 }
 
 /// Explains every WARNING of a version as the unit.
-async fn explain_all(app: &TestApp, submission: &pb::Submission) {
+pub(crate) async fn explain_all(app: &TestApp, submission: &pb::Submission) {
     let explanations: HashMap<String, String> = submission
         .report
         .as_ref()

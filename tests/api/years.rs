@@ -1,12 +1,6 @@
 //! Year over year and budget against final: checks that read the store.
 
-use juesuan::{
-    domain::{
-        budget::BudgetFigures,
-        ids::{FiscalYear, UnitCode},
-    },
-    pb,
-};
+use juesuan::pb;
 
 use crate::{
     helpers::{DEPARTMENT, TestApp, UNIT, submit_request},
@@ -141,12 +135,31 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
     // The budget system's figure: 5,357.30 as the narrative says, then a different one.
-    let dir = app.data_dir.path();
-    let store = juesuan::store::open(dir, crate::helpers::database_for(dir).await.as_deref())
-        .await
-        .unwrap();
-    let unit = UnitCode::parse(UNIT).unwrap();
-    let year = FiscalYear::new(2024).unwrap();
+    let budgets = app.budget_system().await;
+    let put = |key: &'static str, amount: &'static str| {
+        let figure = |table: &str, column: &str| pb::BudgetFigure {
+            table: table.into(),
+            row: "total".into(),
+            column: column.into(),
+            value: Some(pb::Decimal {
+                value: amount.into(),
+            }),
+        };
+        let request = pb::PutBudgetRequest {
+            idempotency_key: key.into(),
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            figures: vec![figure("T05", "total"), figure("T04", "expenditure")],
+        };
+        let mut budgets = budgets.clone();
+        async move {
+            budgets
+                .put_budget(request)
+                .await
+                .expect("the budget system puts")
+                .into_inner()
+        }
+    };
     let mut client = app.submitter(UNIT).await;
     let validate = |disclosure: pb::Disclosure| {
         let mut client = client.clone();
@@ -163,10 +176,7 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
         }
     };
 
-    let mut figures = BudgetFigures::default();
-    figures.insert("T05", "total", "total", "5357.30".parse().unwrap());
-    figures.insert("T04", "total", "expenditure", "5357.30".parse().unwrap());
-    store.put_budget(&unit, year, &figures).await.unwrap();
+    assert_eq!(put("budget-1", "5357.30").await.budget.unwrap().version, 1);
     let agreeing = validate(corrected_reference()).await;
     assert!(
         !rule_ids(&agreeing).contains(&"NAR-BUDGET"),
@@ -181,9 +191,8 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
         .expect("BV-001 fires");
     assert!(deviation.message.contains("31.98"), "{}", deviation.message);
 
-    figures.insert("T05", "total", "total", "6000.00".parse().unwrap());
-    figures.insert("T04", "total", "expenditure", "6000.00".parse().unwrap());
-    store.put_budget(&unit, year, &figures).await.unwrap();
+    // The latest version counts.
+    assert_eq!(put("budget-2", "6000.00").await.budget.unwrap().version, 2);
     let disagreeing = validate(corrected_reference()).await;
     let stated: Vec<&pb::Finding> = disagreeing
         .findings
@@ -192,7 +201,6 @@ async fn budget_figures_in_the_store_are_checked_against_the_final_accounts() {
         .collect();
     assert_eq!(stated.len(), 2, "sections 四 and 五 both state 年初预算数");
     assert_eq!(stated[0].expected.as_ref().unwrap().value, "6000.00");
-    store.close().await;
     let _ = client
         .list_submissions(pb::ListSubmissionsRequest {
             unit_code: UNIT.into(),

@@ -19,6 +19,8 @@ mod access;
 mod audit;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
+#[path = "../api/budgets.rs"]
+mod budgets;
 #[path = "../api/consolidation.rs"]
 mod consolidation;
 #[path = "../api/explanations.rs"]

@@ -1,0 +1,131 @@
+//! Following a subtree's events as they happen (`Events.Watch`): the audit chain read from a cursor, the events
+//! of the subtree's units for the year passed on in chain order, then each new one. The cursor is the event's place
+//! in the chain, so a watcher that reconnects with the last cursor it received misses nothing and sees nothing
+//! twice, on any replica.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::{
+    domain::{
+        access::{Ask, Lineage, Principal, decide},
+        audit::{Action, Event, subtree_of},
+        error::DomainError,
+        ids::{FiscalYear, UnitCode},
+    },
+    store::{EventFilter, Store},
+};
+
+/// Watches served at once: each holds a task and reads the store while it waits.
+pub const MAX_WATCHES: usize = 256;
+/// How often an idle watch looks for new events: the most a new event waits to be sent.
+pub const POLL_EVERY: Duration = Duration::from_millis(200);
+/// Events read from the store at a time.
+const BATCH: u32 = 500;
+
+/// An event of the watched subtree.
+#[derive(Debug, Clone)]
+pub struct WatchedEvent {
+    pub event: Event,
+    /// A version was accepted or reverted: what the node's consolidation counts changed.
+    pub consolidation_changed: bool,
+}
+
+#[derive(Clone)]
+pub struct EventFeed {
+    store: Arc<dyn Store>,
+    watches: Arc<Semaphore>,
+}
+
+impl EventFeed {
+    pub fn new(store: Arc<dyn Store>) -> EventFeed {
+        EventFeed {
+            store,
+            watches: Arc::new(Semaphore::new(MAX_WATCHES)),
+        }
+    }
+
+    /// Starts watching `node`'s subtree for `year` after `cursor`, for those who may read the node. The events come
+    /// on the receiver until it is dropped; an error ends the watch.
+    pub async fn watch(
+        &self,
+        actor: &Principal,
+        node: &UnitCode,
+        year: FiscalYear,
+        cursor: u64,
+    ) -> Result<mpsc::Receiver<Result<WatchedEvent, DomainError>>, DomainError> {
+        let lineage = Lineage::load(self.store.as_ref(), node, year).await?;
+        decide(actor, &Ask::Read(&lineage))?;
+        let permit = self.watches.clone().try_acquire_owned().map_err(|_| {
+            DomainError::Exhausted(format!(
+                "{MAX_WATCHES} watches are open; close one or retry later"
+            ))
+        })?;
+        let (sender, receiver) = mpsc::channel(64);
+        let store = self.store.clone();
+        let node = node.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(error) = follow(store.as_ref(), &node, year, cursor, &sender).await {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        Ok(receiver)
+    }
+}
+
+/// Sends the subtree's events after `cursor` until the receiver is dropped.
+async fn follow(
+    store: &dyn Store,
+    node: &UnitCode,
+    year: FiscalYear,
+    mut cursor: u64,
+    sender: &mpsc::Sender<Result<WatchedEvent, DomainError>>,
+) -> Result<(), DomainError> {
+    let mut subtree: HashSet<UnitCode> = subtree_of(node, &store.units_for_year(year).await?);
+    loop {
+        let batch = store
+            .audit_events(&EventFilter {
+                after_seq: cursor,
+                limit: BATCH,
+                ..EventFilter::default()
+            })
+            .await?;
+        let exhausted = batch.len() < BATCH as usize;
+        for event in batch {
+            cursor = event.seq;
+            let action = event.event.action.as_str();
+            // A unit registered for this year (or before, still in force) may join or leave the subtree.
+            if action == Action::UnitRegistered.code()
+                && event.event.fiscal_year.is_some_and(|from| from <= year)
+            {
+                subtree = subtree_of(node, &store.units_for_year(year).await?);
+            }
+            let inside = event.event.fiscal_year == Some(year)
+                && event
+                    .event
+                    .unit
+                    .as_ref()
+                    .is_some_and(|unit| subtree.contains(unit));
+            if !inside {
+                continue;
+            }
+            let consolidation_changed =
+                action == Action::Accept.code() || action == Action::Revert.code();
+            let watched = WatchedEvent {
+                event,
+                consolidation_changed,
+            };
+            if sender.send(Ok(watched)).await.is_err() {
+                return Ok(()); // the watcher went away
+            }
+        }
+        if exhausted {
+            tokio::select! {
+                () = sender.closed() => return Ok(()),
+                () = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        }
+    }
+}
