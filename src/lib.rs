@@ -4,7 +4,8 @@
 //! - [`pb`]: the types and service stubs generated from `proto/juesuan/v1` (the wire contract).
 //! - [`api`]: tonic services — convert a request, call the domain, map the error, convert the response.
 //! - [`domain`]: disclosures, units, taxonomies, rules, validation; no gRPC and no SQL.
-//! - [`store`]: persistence behind one interface (SQLite embedded by default).
+//! - [`store`]: persistence behind one interface (SQLite embedded by default, PostgreSQL for replicas).
+//! - [`workbook`]: the standard Excel workbooks (公开01–09 and a cover), written and read.
 //! - [`configuration`], [`telemetry`], [`metrics`], [`startup`]: settings, logs, Prometheus metrics, and the
 //!   server's `run(listener, shutdown)`.
 //! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.
@@ -20,6 +21,7 @@ pub mod startup;
 pub mod store;
 pub mod synthetic;
 pub mod telemetry;
+pub mod workbook;
 
 /// Generated from `proto/juesuan/v1/*.proto`.
 #[allow(clippy::all, missing_docs)]

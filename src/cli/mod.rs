@@ -101,6 +101,39 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write the year's blank workbook (a cover and 公开01–09, laid out from the taxonomy) to fill in Excel.
+    Template {
+        #[arg(long)]
+        year: u32,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+    },
+    /// Read a filled workbook into a disclosure file (proto JSON); every problem is named by sheet and cell, and
+    /// nothing is written unless the whole workbook reads.
+    Import {
+        file: PathBuf,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+    },
+    /// Write a stored version (the current one unless --version) as the standard workbook.
+    Export {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: u32,
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+    },
     /// Register and look up units.
     #[command(subcommand)]
     Units(UnitsCommand),
@@ -430,7 +463,50 @@ pub fn main() -> ExitCode {
 const MAX_DISCLOSURE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a disclosure file and checks its shape against the same limits the service applies to a request.
+/// Whether a file is an .xlsx workbook (a zip archive) rather than proto JSON.
+fn is_workbook(file: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == *b"PK\x03\x04")
+}
+
+/// A disclosure from a standard workbook, or every problem in it, each with its sheet and cell.
+fn read_workbook(
+    file: &std::path::Path,
+    taxonomies: &Taxonomies,
+) -> Result<pb::Disclosure, String> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        .len();
+    if size > crate::workbook::MAX_WORKBOOK_BYTES {
+        return Err(format!(
+            "{} is {size} bytes; a workbook may have at most {}",
+            file.display(),
+            crate::workbook::MAX_WORKBOOK_BYTES
+        ));
+    }
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    crate::workbook::read(taxonomies, &bytes).map_err(|problems| {
+        let mut message = format!(
+            "{} cannot be read whole; nothing was taken from it:",
+            file.display()
+        );
+        for problem in &problems {
+            message.push_str(&format!("\n  {problem}"));
+        }
+        message
+    })
+}
+
+/// A disclosure file: proto JSON, or a standard workbook (read with the built-in taxonomies unless given).
 fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
+    if is_workbook(file) {
+        let taxonomies =
+            Taxonomies::built_in().map_err(|e| format!("the taxonomy cannot be used: {e}"))?;
+        return read_workbook(file, &taxonomies);
+    }
     let size = std::fs::metadata(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?
         .len();
@@ -450,6 +526,11 @@ fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
     crate::api::guard::check_message(&descriptor, &prost::Message::encode_to_vec(&disclosure))
         .map_err(|v| violations_message(file, vec![v]))?;
     Ok(disclosure)
+}
+
+/// Writes a file the command makes (replacing one there), saying which file could not be written.
+fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn print_report(report: &pb::ValidationReport, format: Format) -> ExitCode {
@@ -473,7 +554,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             format,
         } => {
             let taxonomies = taxonomy.load()?;
-            let disclosure = read_disclosure(&file)?;
+            let disclosure = if is_workbook(&file) {
+                read_workbook(&file, &taxonomies)?
+            } else {
+                read_disclosure(&file)?
+            };
             let draft =
                 convert::disclosure_draft(&disclosure).map_err(|v| violations_message(&file, v))?;
             let (_, _, report) =
@@ -551,6 +636,77 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Keys(command) => access::keys(command).await,
         Command::Audit(command) => review::audit(command).await,
         Command::Budgets(command) => budgets::budgets(command).await,
+        Command::Template {
+            year,
+            output,
+            taxonomy,
+        } => {
+            let taxonomies = taxonomy.load()?;
+            let year =
+                crate::domain::ids::FiscalYear::new(year).map_err(|e| format!("--year: {e}"))?;
+            let taxonomy = taxonomies.get(year).ok_or_else(|| {
+                format!(
+                    "--year: no taxonomy for {year} (years with one: {})",
+                    taxonomies.years_list()
+                )
+            })?;
+            let bytes = crate::workbook::write(taxonomy, None).map_err(|e| error_chain(&e))?;
+            write_new_file(&output, &bytes)?;
+            sayln!("{year}'s blank workbook is in {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            output,
+            taxonomy,
+        } => {
+            let taxonomies = taxonomy.load()?;
+            let disclosure = read_workbook(&file, &taxonomies)?;
+            write_new_file(&output, json::to_json("Disclosure", &disclosure).as_bytes())?;
+            sayln!(
+                "{} tables of {} read into {}",
+                disclosure.tables.len(),
+                disclosure
+                    .cover
+                    .as_ref()
+                    .map_or("", |c| c.unit_code.as_str()),
+                output.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            unit,
+            year,
+            version,
+            output,
+            server,
+            taxonomy,
+        } => {
+            let taxonomies = taxonomy.load()?;
+            let fiscal_year =
+                crate::domain::ids::FiscalYear::new(year).map_err(|e| format!("--year: {e}"))?;
+            let taxonomy = taxonomies
+                .get(fiscal_year)
+                .ok_or_else(|| format!("--year: no taxonomy for {fiscal_year}"))?;
+            let stored = pb::submissions_client::SubmissionsClient::new(server.connect().await?)
+                .max_decoding_message_size(64 * 1024 * 1024)
+                .get_submission(pb::GetSubmissionRequest {
+                    unit_code: unit,
+                    fiscal_year: year,
+                    version,
+                    include_disclosure: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            let disclosure = stored.disclosure.ok_or("the service sent no disclosure")?;
+            let bytes =
+                crate::workbook::write(taxonomy, Some(&disclosure)).map_err(|e| error_chain(&e))?;
+            write_new_file(&output, &bytes)?;
+            sayln!("version {} is in {}", stored.version, output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Events(command) => budgets::events(command).await,
         Command::Consolidated(args) => consolidated::run(args).await,
         Command::Demo(args) => demo::run(args).await,

@@ -11,7 +11,7 @@ use crate::{
         audit::{Action, NewEvent, now_ms},
         error::{DomainError, FieldViolation},
         ids::{FiscalYear, IdempotencyKey, UnitCode},
-        money::Value,
+        money::{Value, excerpt},
         taxonomy::{Taxonomies, Taxonomy},
     },
     store::{BudgetInsert, Store},
@@ -94,7 +94,7 @@ pub fn budget_figures(
             violations.push(FieldViolation::new(
                 path("table"),
                 format!(
-                    "{} is not a table of {}",
+                    "{:?} is not a table of {}",
                     excerpt(cell.table),
                     taxonomy.fiscal_year
                 ),
@@ -105,14 +105,18 @@ pub fn budget_figures(
         if taxonomy.row_name(table, cell.row).is_none() {
             violations.push(FieldViolation::new(
                 path("row"),
-                format!("{} is not a row of {}", excerpt(cell.row), table.code),
+                format!("{:?} is not a row of {}", excerpt(cell.row), table.code),
             ));
             known = false;
         }
         if table.column_index(cell.column).is_none() {
             violations.push(FieldViolation::new(
                 path("column"),
-                format!("{} is not a column of {}", excerpt(cell.column), table.code),
+                format!(
+                    "{:?} is not a column of {}",
+                    excerpt(cell.column),
+                    table.code
+                ),
             ));
             known = false;
         }
@@ -143,16 +147,6 @@ pub fn budget_figures(
         Ok(figures)
     } else {
         Err(violations)
-    }
-}
-
-/// The start of a text, for a message that must not echo unbounded input.
-fn excerpt(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    if cut.len() < text.len() {
-        format!("{cut:?}…")
-    } else {
-        format!("{cut:?}")
     }
 }
 

@@ -27,4 +27,5 @@ mod submissions;
 mod tls;
 mod units;
 mod walk;
+mod workbook;
 mod years;

@@ -1,0 +1,356 @@
+//! The standard Excel workbooks accountants fill and finance bureaus hand on: a cover sheet and one sheet per
+//! public table (公开01 … 公开09), laid out from the year's taxonomy. [`write`] makes a blank template or a filled
+//! copy of a disclosure's tables; [`read`] turns a filled workbook back into a disclosure, tolerant of what real
+//! files carry and strict about anything that would change a figure, naming each problem by sheet and cell
+//! (`公开05!D12`).
+//!
+//! Amounts cross the workbook as Excel numbers, which are binary doubles: a figure is written from its decimal text
+//! (shortest round trip, exact for the at most 15 significant digits a figure has) and read back through the same
+//! text, never through arithmetic on floats.
+//!
+//! Not here yet: the supplementary sections (staffing, 三公 counts, procurement, assets, operating expenses), the
+//! performance self-evaluations and the narrative; a workbook carries the nine tables and the cover.
+
+mod read;
+mod write;
+
+pub use read::{Problem, read};
+pub use write::{WorkbookError, write};
+
+use crate::domain::taxonomy::{ColumnKind, TableDef, Taxonomy};
+
+/// The cover sheet's name.
+pub const COVER_SHEET: &str = "封面";
+/// Largest workbook read, in bytes, and largest it may expand to: a filled workbook is well under a megabyte.
+pub const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
+pub const MAX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Rows and columns of a table sheet (0-based).
+const TITLE_ROW: u32 = 0;
+const UNIT_ROW: u32 = 1;
+const AMOUNT_UNIT_ROW: u32 = 2;
+const HEADER_ROW: u32 = 3;
+const FIRST_DATA_ROW: u32 = 4;
+const CODE_COLUMN: u16 = 0;
+const NAME_COLUMN: u16 = 1;
+const FIRST_VALUE_COLUMN: u16 = 2;
+
+/// Headers of the code and name columns.
+const CODE_HEADER: &str = "科目编码";
+const NAME_HEADER: &str = "项目";
+
+/// Labels of the cover sheet's fields, in order, with their disclosure fields.
+const COVER_FIELDS: [(&str, &str); 11] = [
+    ("单位代码", "unit_code"),
+    ("单位名称", "unit_name"),
+    ("年度", "fiscal_year"),
+    ("预算级次", "budget_level"),
+    ("单位类型", "unit_type"),
+    ("主管部门代码", "supervising_department_code"),
+    ("主管部门名称", "supervising_department_name"),
+    ("上级单位代码", "parent_unit_code"),
+    ("财政区划", "fiscal_region_code"),
+    ("报表类型", "report_type"),
+    ("金额单位", "amount_unit"),
+];
+/// Where the cover's per-table flags start, and their headers.
+const COVER_TABLES_ROW: u32 = 14;
+const COVER_TABLES_HEADER: [&str; 3] = ["表", "空表（是/否）", "完整性（完整/部分）"];
+
+/// The tables a workbook carries: those submitted as rows (not the typed sections).
+fn workbook_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = &TableDef> {
+    taxonomy.tables.iter().filter(|t| t.section.is_none())
+}
+
+/// A table's short name as users say it: its first alias ("公开05"), else its code.
+fn short_name(table: &TableDef) -> &str {
+    table
+        .aliases
+        .first()
+        .map_or(table.code.as_str(), String::as_str)
+}
+
+/// A table's sheet: "公开05 一般公共预算财政拨款支出决算表", cut to Excel's 31 characters.
+fn sheet_name(table: &TableDef) -> String {
+    let full = format!("{} {}", short_name(table), table.name);
+    full.chars()
+        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\'))
+        .take(31)
+        .collect()
+}
+
+/// Whether a column holds money, converted between 元 and 万元.
+fn is_money(kind: ColumnKind) -> bool {
+    matches!(kind, ColumnKind::Amount)
+}
+
+/// Excel's name of a column: 0 → A, 27 → AB.
+fn column_letters(mut column: u16) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (column % 26) as u8);
+        if column < 26 {
+            break;
+        }
+        column = column / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII")
+}
+
+/// A cell's address as users read it: `公开05!D12`.
+fn address(sheet: &str, row: u32, column: u16) -> String {
+    format!("{sheet}!{}{}", column_letters(column), row + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_xlsxwriter::Workbook;
+
+    use super::*;
+    use crate::{domain::taxonomy::test_support, pb};
+
+    fn reference() -> pb::Disclosure {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/reference-2024.json");
+        crate::cli::json::from_json("Disclosure", &std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_reference_goes_through_a_workbook_and_comes_back_the_same() {
+        let taxonomies = test_support::shipped();
+        let reference = reference();
+        let taxonomy = taxonomies
+            .get(crate::domain::ids::FiscalYear::new(2024).unwrap())
+            .unwrap();
+        let bytes = write(taxonomy, Some(&reference)).unwrap();
+        let back = read(&taxonomies, &bytes).unwrap_or_else(|p| panic!("{p:#?}"));
+        assert_eq!(back.cover, reference.cover);
+        assert_eq!(back.tables, reference.tables);
+    }
+
+    #[test]
+    fn the_blank_template_reads_as_a_disclosure_without_figures() {
+        let taxonomies = test_support::shipped();
+        let taxonomy = taxonomies
+            .get(crate::domain::ids::FiscalYear::new(2025).unwrap())
+            .unwrap();
+        let bytes = write(taxonomy, None).unwrap();
+        // The template names no unit: that, and only that, is what is missing.
+        let problems = read(&taxonomies, &bytes).unwrap_err();
+        assert_eq!(
+            problems,
+            [Problem {
+                at: "封面!B3".into(),
+                reason: "the unit code is missing".into()
+            }]
+        );
+    }
+
+    /// A workbook with a cover for unit 652300101 in 2024 (公开07 declared empty) and one sheet `name` with the
+    /// given cells (row, column, text or number) under 公开01's headers.
+    fn workbook(name: &str, amount_line: &str, cells: &[(u32, u16, Cell)]) -> Vec<u8> {
+        let mut workbook = Workbook::new();
+        let cover = workbook.add_worksheet();
+        cover.set_name(COVER_SHEET).unwrap();
+        for (row, (label, value)) in [
+            ("单位代码", "652300101"),
+            ("年度", "2024"),
+            ("金额单位", "万元"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            cover.write_string(2 + row as u32, 0, *label).unwrap();
+            cover.write_string(2 + row as u32, 1, *value).unwrap();
+        }
+        cover.write_string(COVER_TABLES_ROW, 0, "表").unwrap();
+        cover
+            .write_string(COVER_TABLES_ROW + 1, 0, "公开07")
+            .unwrap();
+        cover.write_string(COVER_TABLES_ROW + 1, 1, "是").unwrap();
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(name).unwrap();
+        sheet.write_string(AMOUNT_UNIT_ROW, 2, amount_line).unwrap();
+        sheet.write_string(HEADER_ROW, 0, CODE_HEADER).unwrap();
+        sheet.write_string(HEADER_ROW, 1, NAME_HEADER).unwrap();
+        sheet.write_string(HEADER_ROW, 2, "决算数").unwrap();
+        for (row, column, cell) in cells {
+            match cell {
+                Cell::Text(text) => sheet.write_string(*row, *column, *text).unwrap(),
+                Cell::Number(number) => sheet.write_number(*row, *column, *number).unwrap(),
+            };
+        }
+        workbook.save_to_buffer().unwrap()
+    }
+
+    enum Cell {
+        Text(&'static str),
+        Number(f64),
+    }
+    use Cell::{Number, Text};
+
+    fn t01(back: &pb::Disclosure) -> Vec<(String, String)> {
+        back.tables
+            .iter()
+            .find(|t| t.code == "T01")
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.code.clone(),
+                    r.cells
+                        .first()
+                        .map_or(String::new(), |c| c.value.clone().unwrap().value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_real_files_carry_is_read_as_meant() {
+        let taxonomies = test_support::shipped();
+        // Numbers as text with separators, a blank row, a dash for nothing, a whole number.
+        let bytes = workbook(
+            "公开01 收入支出决算总表",
+            "金额单位：万元",
+            &[
+                (4, 1, Text("一般公共预算财政拨款收入")),
+                (4, 2, Text(" 7,070.64 ")),
+                (6, 1, Text("事业收入")),
+                (6, 2, Number(892.66)),
+                (7, 1, Text("经营收入")),
+                (7, 2, Text("—")),
+                (8, 1, Text("其他收入")),
+                (8, 2, Number(227.0)),
+                (9, 0, Text("208")),
+                (9, 2, Number(12.5)),
+            ],
+        );
+        let back = read(&taxonomies, &bytes).unwrap_or_else(|p| panic!("{p:#?}"));
+        assert_eq!(
+            t01(&back),
+            [
+                ("income_gpb".to_owned(), "7070.64".to_owned()),
+                ("income_business".to_owned(), "892.66".to_owned()),
+                ("income_operating".to_owned(), String::new()),
+                ("income_other".to_owned(), "227.00".to_owned()),
+                ("208".to_owned(), "12.50".to_owned()),
+            ]
+        );
+        let t07 = back.tables.iter().find(|t| t.code == "T07");
+        assert!(t07.is_none(), "no sheet, no table, whatever the cover says");
+
+        // A workbook in 元, as its amount line says: converted to 万元 exactly.
+        let bytes = workbook(
+            "公开01 收入支出决算总表",
+            "金额单位：元",
+            &[
+                (4, 1, Text("一般公共预算财政拨款收入")),
+                (4, 2, Number(70_706_412.0)),
+            ],
+        );
+        let back = read(&taxonomies, &bytes).unwrap();
+        assert_eq!(
+            t01(&back),
+            [("income_gpb".to_owned(), "7070.6412".to_owned())]
+        );
+        assert_eq!(
+            back.cover.unwrap().amount_unit(),
+            pb::AmountUnit::TenThousandYuan
+        );
+    }
+
+    #[test]
+    fn each_damaged_workbook_gives_its_message_once_with_its_cell() {
+        let taxonomies = test_support::shipped();
+        type Expected = Vec<(&'static str, &'static str)>;
+        let cases: Vec<(Vec<u8>, Expected)> = vec![
+            (
+                b"PK not really".to_vec(),
+                vec![(
+                    "the workbook",
+                    "is not an .xlsx workbook (not a zip archive)",
+                )],
+            ),
+            (
+                workbook(
+                    "公开01 收入支出决算总表",
+                    "金额单位：万元",
+                    &[
+                        (4, 1, Text("一般公共预算财政拨款收入")),
+                        (4, 2, Text("12abc")),
+                        (5, 1, Text("不存在的行")),
+                        (5, 2, Number(1.0)),
+                        (6, 0, Text("999")),
+                        (6, 2, Number(1.0)),
+                        (7, 0, Text("20801")),
+                        (7, 2, Number(1.0)),
+                        (8, 1, Text("其他收入")),
+                        (9, 1, Text("其他收入")),
+                    ],
+                ),
+                vec![
+                    ("公开01!C5", "12abc is not a number"),
+                    (
+                        "公开01!B6",
+                        "不存在的行 is neither a line of 收入支出决算总表 nor has a classification code",
+                    ),
+                    (
+                        "公开01!A7",
+                        "999 is not a classification code of 收入支出决算总表",
+                    ),
+                    (
+                        "公开01!A8",
+                        "20801 is a level-2 code, which 收入支出决算总表 does not list",
+                    ),
+                    ("公开01!B10", "income_other is given twice"),
+                ],
+            ),
+            (
+                workbook(
+                    "公开07 政府性基金预算财政拨款收入支出决算表",
+                    "金额单位：万元",
+                    &[(4, 0, Text("208")), (4, 2, Number(1.0))],
+                ),
+                vec![
+                    (
+                        "公开07!C4",
+                        "决算数 is not a column of 政府性基金预算财政拨款收入支出决算表",
+                    ),
+                    (
+                        "公开07",
+                        "is declared empty on the cover (封面) but has figures",
+                    ),
+                ],
+            ),
+        ];
+        for (bytes, expected) in cases {
+            let problems = read(&taxonomies, &bytes).unwrap_err();
+            let got: Vec<(&str, &str)> = problems
+                .iter()
+                .map(|p| (p.at.as_str(), p.reason.as_str()))
+                .collect();
+            assert_eq!(got, expected);
+        }
+        // Too large to be a workbook: refused before it is opened.
+        let huge = vec![0u8; MAX_WORKBOOK_BYTES as usize + 1];
+        assert!(
+            read(&taxonomies, &huge).unwrap_err()[0]
+                .reason
+                .starts_with("is larger than")
+        );
+    }
+
+    #[test]
+    fn addresses_are_excels() {
+        assert_eq!(address("公开05", 11, 3), "公开05!D12");
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+        assert_eq!(column_letters(701), "ZZ");
+        assert_eq!(column_letters(702), "AAA");
+    }
+}

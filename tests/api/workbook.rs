@@ -1,0 +1,107 @@
+//! The standard workbook end to end, as a newcomer uses it: a filled workbook submitted with `juesuan submit`,
+//! the stored version exported with `juesuan export`, and the export imported back to the same tables.
+
+use std::process::Command;
+
+use juesuan::pb;
+
+use crate::{
+    helpers::{DEPARTMENT, TestApp, UNIT},
+    submissions::corrected_reference,
+};
+
+fn juesuan(app: &TestApp, token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        .args(args)
+        .env("JUESUAN_SERVER", &app.address)
+        .env("JUESUAN_TOKEN", token)
+        .env_remove("JUESUAN_TOKEN_FILE")
+        .output()
+        .expect("juesuan runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_is_submitted_exported_and_imported_back_the_same() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let dir = tempfile::tempdir().unwrap();
+    let filled = dir.path().join("filled.xlsx");
+    let disclosure = corrected_reference();
+    let taxonomies = juesuan::domain::taxonomy::Taxonomies::built_in().unwrap();
+    let taxonomy = taxonomies
+        .get(juesuan::domain::ids::FiscalYear::new(2024).unwrap())
+        .unwrap();
+    std::fs::write(
+        &filled,
+        juesuan::workbook::write(taxonomy, Some(&disclosure)).unwrap(),
+    )
+    .unwrap();
+
+    let submitter = app.token(UNIT, pb::Role::Submitter).await;
+    let submitted = juesuan(&app, &submitter, &["submit", filled.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&submitted.stdout);
+    assert!(
+        submitted.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    assert!(said.contains("version 1"), "{said}");
+
+    let reviewer = app.token(DEPARTMENT, pb::Role::Reviewer).await;
+    let exported = dir.path().join("exported.xlsx");
+    let export = juesuan(
+        &app,
+        &reviewer,
+        &[
+            "export",
+            "--unit",
+            UNIT,
+            "--year",
+            "2024",
+            "-o",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let imported = dir.path().join("back.json");
+    let import = juesuan(
+        &app,
+        "",
+        &[
+            "import",
+            exported.to_str().unwrap(),
+            "-o",
+            imported.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let back: pb::Disclosure =
+        juesuan::cli::json::from_json("Disclosure", &std::fs::read_to_string(&imported).unwrap())
+            .unwrap();
+    assert_eq!(back.cover, disclosure.cover);
+    assert_eq!(back.tables, disclosure.tables);
+
+    // A damaged workbook is refused whole, with the cell, and nothing is submitted.
+    let damaged = dir.path().join("damaged.xlsx");
+    let mut broken = disclosure.clone();
+    broken.tables[0].rows[0].code = "208".into();
+    broken.tables[0].rows[1].code = "208".into();
+    std::fs::write(
+        &damaged,
+        juesuan::workbook::write(taxonomy, Some(&broken)).unwrap(),
+    )
+    .unwrap();
+    let refused = juesuan(&app, &submitter, &["submit", damaged.to_str().unwrap()]);
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(error.contains("公开01!B6: 208 is given twice"), "{error}");
+    assert_eq!(app.count_rows("submissions").await, 1);
+}
