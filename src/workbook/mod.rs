@@ -8,10 +8,11 @@
 //! (shortest round trip, exact for the at most 15 significant digits a figure has) and read back through the same
 //! text, never through arithmetic on floats.
 //!
-//! Not here yet: the supplementary sections (staffing, 三公 counts, procurement, assets, operating expenses), the
-//! performance self-evaluations and the narrative; a workbook carries the nine tables and the cover.
+//! The supplementary sections (staffing, 三公 counts, procurement, assets, operating expenses) have a sheet each,
+//! laid out as the taxonomy's section tables. Not here yet: the performance self-evaluations and the narrative.
 
 mod read;
+mod sections;
 mod write;
 
 pub use read::{Problem, read};
@@ -40,7 +41,7 @@ const CODE_HEADER: &str = "科目编码";
 const NAME_HEADER: &str = "项目";
 
 /// Labels of the cover sheet's fields, in order, with their disclosure fields.
-const COVER_FIELDS: [(&str, &str); 11] = [
+const COVER_FIELDS: [(&str, &str); 12] = [
     ("单位代码", "unit_code"),
     ("单位名称", "unit_name"),
     ("年度", "fiscal_year"),
@@ -52,14 +53,23 @@ const COVER_FIELDS: [(&str, &str); 11] = [
     ("财政区划", "fiscal_region_code"),
     ("报表类型", "report_type"),
     ("金额单位", "amount_unit"),
+    ("其他用车用途", "assets.other_vehicles_purpose"),
 ];
 /// Where the cover's per-table flags start, and their headers.
 const COVER_TABLES_ROW: u32 = 14;
 const COVER_TABLES_HEADER: [&str; 3] = ["表", "空表（是/否）", "完整性（完整/部分）"];
 
-/// The tables a workbook carries: those submitted as rows (not the typed sections).
+/// The tables submitted as rows, each on its sheet and with its flags on the cover.
 fn workbook_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = &TableDef> {
     taxonomy.tables.iter().filter(|t| t.section.is_none())
+}
+
+/// The tables of the typed sections (staffing, 三公 counts, …), each on its sheet: (table, section name).
+fn section_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = (&TableDef, &str)> {
+    taxonomy
+        .tables
+        .iter()
+        .filter_map(|t| t.section.as_deref().map(|section| (t, section)))
 }
 
 /// A table's short name as users say it: its first alias ("公开05"), else its code.
@@ -127,6 +137,11 @@ mod tests {
         let back = read(&taxonomies, &bytes).unwrap_or_else(|p| panic!("{p:#?}"));
         assert_eq!(back.cover, reference.cover);
         assert_eq!(back.tables, reference.tables);
+        assert_eq!(back.staffing, reference.staffing);
+        assert_eq!(back.three_public_counts, reference.three_public_counts);
+        assert_eq!(back.procurement, reference.procurement);
+        assert_eq!(back.assets, reference.assets);
+        assert_eq!(back.operating_expenses, reference.operating_expenses);
     }
 
     #[test]

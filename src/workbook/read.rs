@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use super::{
     AMOUNT_UNIT_ROW, CODE_COLUMN, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, FIRST_DATA_ROW,
     FIRST_VALUE_COLUMN, HEADER_ROW, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES, NAME_COLUMN, address,
-    is_money, short_name, workbook_tables,
+    is_money, section_tables, sections, short_name, workbook_tables,
 };
 use crate::{
     domain::{
@@ -81,7 +81,7 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
             excerpt(&e.to_string())
         ))
     })?;
-    let cover = read_cover(&cover_range, &mut problems);
+    let (cover, mut section_values) = read_cover(&cover_range, &mut problems);
     let year = FiscalYear::new(cover.fiscal_year).ok();
     let Some(taxonomy) = year.and_then(|y| taxonomies.get(y)) else {
         problems.add(
@@ -133,16 +133,65 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
             rows,
         });
     }
+    for (table, section) in section_tables(taxonomy) {
+        let short = short_name(table);
+        let Some(sheet) = sheets.iter().find(|s| s.starts_with(short)) else {
+            continue;
+        };
+        let range = match workbook.worksheet_range(sheet) {
+            Ok(range) => range,
+            Err(e) => {
+                problems.add(
+                    short,
+                    format!("cannot be read ({})", excerpt(&e.to_string())),
+                );
+                continue;
+            }
+        };
+        let in_yuan = amount_in_yuan(&range, &cover, table);
+        for row in read_rows(&range, taxonomy, table, short, in_yuan, &mut problems) {
+            let Some(line) = table.line(&row.code) else {
+                continue;
+            };
+            for cell in row.cells {
+                let column = table.column_index(&cell.column);
+                let Some((_, path)) = line.fields.iter().find(|(c, _)| Some(*c) == column) else {
+                    problems.add(
+                        short,
+                        format!("{} has no {} figure", line.name, cell.column),
+                    );
+                    continue;
+                };
+                let value = cell.value.map(|v| v.value).unwrap_or_default();
+                section_values.push((section.to_owned(), path.clone(), value, short.to_owned()));
+            }
+        }
+    }
     if !problems.0.is_empty() {
         return Err(problems.0);
     }
     let mut cover = cover;
     // The figures are in 万元 now, whatever unit the workbook was in.
     cover.amount_unit = pb::AmountUnit::TenThousandYuan as i32;
-    Ok(pb::Disclosure {
+    let disclosure = pb::Disclosure {
         cover: Some(cover),
         tables,
         ..Default::default()
+    };
+    let values: Vec<(String, String, String)> = section_values
+        .iter()
+        .map(|(section, path, value, _)| (section.clone(), path.clone(), value.clone()))
+        .collect();
+    sections::set(disclosure, &values).map_err(|failed| {
+        failed
+            .into_iter()
+            .map(|(index, reason)| Problem {
+                at: section_values
+                    .get(index)
+                    .map_or_else(|| "the workbook".to_owned(), |v| v.3.clone()),
+                reason,
+            })
+            .collect()
     })
 }
 
@@ -177,8 +226,10 @@ fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
     }
 }
 
-fn read_cover(range: &Range<Data>, problems: &mut Problems) -> pb::Cover {
+/// The cover's fields, and those it holds for a section (section, field path, text).
+fn read_cover(range: &Range<Data>, problems: &mut Problems) -> (pb::Cover, Vec<SectionValue>) {
     let mut cover = pb::Cover::default();
+    let mut section_values = Vec::new();
     let end = range.end().map_or(0, |(row, _)| row).min(COVER_TABLES_ROW);
     for row in 0..=end {
         let label = text_of(range, row, 0);
@@ -190,6 +241,11 @@ fn read_cover(range: &Range<Data>, problems: &mut Problems) -> pb::Cover {
         let enum_value =
             |prefix: &str, value: &str| format!("{prefix}{}", value.to_ascii_uppercase());
         match *field {
+            dotted if dotted.contains('.') && !value.is_empty() => {
+                let (section, path) = dotted.split_once('.').expect("a dotted field");
+                section_values.push((section.to_owned(), path.to_owned(), value, at));
+            }
+            dotted if dotted.contains('.') => {}
             "unit_code" => cover.unit_code = value,
             "unit_name" => cover.unit_name = value,
             "fiscal_year" => match value.parse() {
@@ -239,8 +295,11 @@ fn read_cover(range: &Range<Data>, problems: &mut Problems) -> pb::Cover {
     if cover.unit_code.is_empty() {
         problems.add(format!("{COVER_SHEET}!B3"), "the unit code is missing");
     }
-    cover
+    (cover, section_values)
 }
+
+/// A value for a section's field: (section, field path, text, the cell it came from).
+type SectionValue = (String, String, String, String);
 
 /// The cover's per-table flags: (table code, declared empty, completeness).
 fn read_table_flags(

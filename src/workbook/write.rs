@@ -5,7 +5,7 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, Xl
 use super::{
     AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
     COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW, NAME_COLUMN, NAME_HEADER,
-    TITLE_ROW, UNIT_ROW, sheet_name, short_name, workbook_tables,
+    TITLE_ROW, UNIT_ROW, section_tables, sections, sheet_name, short_name, workbook_tables,
 };
 use crate::{
     domain::taxonomy::{ColumnKind, TableDef, Taxonomy},
@@ -46,7 +46,46 @@ pub fn write(
             &formats,
         )?;
     }
+    for (table, section) in section_tables(taxonomy) {
+        let rows = disclosure.map(|d| section_rows(d, table, section));
+        write_table(
+            workbook.add_worksheet(),
+            taxonomy,
+            table,
+            rows.as_ref(),
+            cover,
+            &formats,
+        )?;
+    }
     Ok(workbook.save_to_buffer()?)
+}
+
+/// A section's figures as the rows of its table: each line with the fields it maps onto its columns.
+fn section_rows(disclosure: &pb::Disclosure, table: &TableDef, section: &str) -> pb::Table {
+    let rows = table
+        .lines
+        .iter()
+        .map(|line| pb::Row {
+            code: line.code.clone(),
+            label: String::new(),
+            cells: line
+                .fields
+                .iter()
+                .filter_map(|(column, path)| {
+                    let value = sections::get(disclosure, section, path)?;
+                    Some(pb::Cell {
+                        column: table.columns.get(*column)?.code.clone(),
+                        value: Some(pb::Decimal { value }),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    pb::Table {
+        code: table.code.clone(),
+        rows,
+        ..Default::default()
+    }
 }
 
 struct Formats {
@@ -137,11 +176,18 @@ fn write_cover(
         "六位",
         "single / consolidated / adjustment",
         "万元 / 元",
+        "",
     ];
     for (i, ((label, field), hint)) in COVER_FIELDS.iter().zip(hints).enumerate() {
         let row = 2 + i as u32;
         sheet.write_string_with_format(row, 0, *label, &formats.header)?;
         let value = match (cover, *field) {
+            (Some(_), field) if field.contains('.') => {
+                let (section, path) = field.split_once('.').expect("a dotted field");
+                disclosure
+                    .and_then(|d| sections::get(d, section, path))
+                    .unwrap_or_default()
+            }
             (Some(cover), field) => cover_value(cover, field),
             (None, "fiscal_year") => taxonomy.fiscal_year.to_string(),
             (None, "report_type") => "single".to_owned(),
