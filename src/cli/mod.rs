@@ -4,6 +4,7 @@
 mod access;
 mod bench;
 mod budgets;
+mod bulk;
 pub mod client;
 mod consolidated;
 mod demo;
@@ -78,10 +79,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Submit a disclosure file to a running service and print its findings.
+    /// Submit a disclosure file to a running service and print its findings; given a directory, submit every
+    /// .xlsx and .json file in it and print a summary of what was taken and what was refused.
     Submit {
-        /// The disclosure, in the proto JSON mapping of juesuan.v1.Disclosure.
+        /// The disclosure: a standard workbook (.xlsx) or the proto JSON mapping of juesuan.v1.Disclosure; or a
+        /// directory of them.
         file: PathBuf,
+        /// With a directory: submit each unit's file with the token in DIR/<unit code>.token when there is one.
+        #[arg(long)]
+        token_dir: Option<PathBuf>,
         #[command(flatten)]
         server: ServerArgs,
         /// Key that makes the submission safe to retry; default: the file's SM3 digest, so that submitting the
@@ -111,7 +117,8 @@ enum Command {
         taxonomy: TaxonomyArgs,
     },
     /// Read a filled workbook into a disclosure file (proto JSON); every problem is named by sheet and cell, and
-    /// nothing is written unless the whole workbook reads.
+    /// nothing is written unless the whole workbook reads. Given a directory, read every workbook in it into the
+    /// directory -o names, with a summary.
     Import {
         file: PathBuf,
         #[arg(short = 'o', long)]
@@ -567,6 +574,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         }
         Command::Submit {
             file,
+            token_dir,
             server,
             idempotency_key,
             explanations,
@@ -574,6 +582,18 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             sign_key,
             format,
         } => {
+            if file.is_dir() {
+                if idempotency_key.is_some()
+                    || !explanations.is_empty()
+                    || expected_version.is_some()
+                    || sign_key.is_some()
+                {
+                    return Err("a directory is submitted file by file with each file's SM3 as its key: \
+                                --idempotency-key, --explain, --expected-version and --sign-key name one file"
+                        .into());
+                }
+                return bulk::submit_dir(&file, &server, token_dir.as_deref()).await;
+            }
             let disclosure = read_disclosure(&file)?;
             // The bytes the service receives are this encoding, so the signature covers exactly them.
             let encoded = prost::Message::encode_to_vec(&disclosure);
@@ -661,6 +681,9 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             taxonomy,
         } => {
             let taxonomies = taxonomy.load()?;
+            if file.is_dir() {
+                return bulk::import_dir(&file, &output, &taxonomies);
+            }
             let disclosure = read_workbook(&file, &taxonomies)?;
             write_new_file(&output, json::to_json("Disclosure", &disclosure).as_bytes())?;
             sayln!(

@@ -105,3 +105,103 @@ async fn a_workbook_is_submitted_exported_and_imported_back_the_same() {
     assert!(error.contains("公开01!B6: 208 is given twice"), "{error}");
     assert_eq!(app.count_rows("submissions").await, 1);
 }
+
+/// A directory at once: each unit's file with its own token from --token-dir, a summary line per file, the
+/// damaged one refused with its cell while the others are taken; importing the directory writes a disclosure file
+/// per workbook that reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_is_submitted_file_by_file_with_a_summary() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::create_dir_all(&tokens).unwrap();
+    let taxonomies = juesuan::domain::taxonomy::Taxonomies::built_in().unwrap();
+    let taxonomy = taxonomies
+        .get(juesuan::domain::ids::FiscalYear::new(2024).unwrap())
+        .unwrap();
+    let good = corrected_reference();
+    std::fs::write(
+        inbox.join("a-good.xlsx"),
+        juesuan::workbook::write(taxonomy, Some(&good)).unwrap(),
+    )
+    .unwrap();
+    let mut second = good.clone();
+    second.narrative.pop();
+    std::fs::write(
+        inbox.join("b-second.json"),
+        juesuan::cli::json::to_json("Disclosure", &second),
+    )
+    .unwrap();
+    let mut broken = good.clone();
+    broken.tables[0].rows[1].code = broken.tables[0].rows[0].code.clone();
+    std::fs::write(
+        inbox.join("c-damaged.xlsx"),
+        juesuan::workbook::write(taxonomy, Some(&broken)).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("notes.txt"), "not a disclosure").unwrap();
+    std::fs::write(
+        tokens.join(format!("{UNIT}.token")),
+        app.token(UNIT, pb::Role::Submitter).await,
+    )
+    .unwrap();
+
+    // The caller's own token is not the unit's: only the token directory's can submit.
+    let reader = app.token(DEPARTMENT, pb::Role::Reader).await;
+    let run = juesuan(
+        &app,
+        &reader,
+        &[
+            "submit",
+            inbox.to_str().unwrap(),
+            "--token-dir",
+            tokens.to_str().unwrap(),
+        ],
+    );
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{summary}");
+    assert!(
+        summary.contains("| a-good.xlsx | 652300101 | version 1 (pending review)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| b-second.json | 652300101 | version 2 (pending review)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| c-damaged.xlsx |  | REFUSED: 公开01!B6: income_gpb is given twice |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("2 submitted, 1 refused, of 3 files"),
+        "{summary}"
+    );
+    assert!(!summary.contains("notes.txt"));
+    assert_eq!(app.count_rows("submissions").await, 2);
+
+    let out = dir.path().join("out");
+    let import = juesuan(
+        &app,
+        "",
+        &[
+            "import",
+            inbox.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let summary = String::from_utf8_lossy(&import.stdout);
+    assert_eq!(import.status.code(), Some(1), "{summary}");
+    assert!(
+        summary.contains("1 imported, 1 refused, of 2 files"),
+        "{summary}"
+    );
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["a-good.json"]);
+}
