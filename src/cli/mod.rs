@@ -126,10 +126,14 @@ enum Command {
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
-    /// Write a stored version (the current one unless --version) as the standard workbook.
+    /// Write a stored version of --unit (the current one unless --version) as the standard workbook with its
+    /// findings on a sheet of their own, linked to their cells; or --node's consolidation (汇总表, 调整表,
+    /// elimination findings and the completeness of its subtree).
     Export {
+        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
+        unit: Option<String>,
         #[arg(long)]
-        unit: String,
+        node: Option<String>,
         #[arg(long)]
         year: u32,
         #[arg(long, default_value_t = 0)]
@@ -699,6 +703,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         }
         Command::Export {
             unit,
+            node,
             year,
             version,
             output,
@@ -711,6 +716,39 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             let taxonomy = taxonomies
                 .get(fiscal_year)
                 .ok_or_else(|| format!("--year: no taxonomy for {fiscal_year}"))?;
+            if let Some(node) = node {
+                let conn = server.connect().await?;
+                let mut consolidation = pb::consolidation_client::ConsolidationClient::new(conn)
+                    .max_decoding_message_size(64 * 1024 * 1024);
+                let report = consolidation
+                    .get_consolidated(pb::GetConsolidatedRequest {
+                        node_code: node.clone(),
+                        fiscal_year: year,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(status_message)?
+                    .into_inner();
+                let completeness = consolidation
+                    .get_completeness(pb::GetCompletenessRequest {
+                        node_code: node.clone(),
+                        fiscal_year: year,
+                    })
+                    .await
+                    .map_err(status_message)?
+                    .into_inner();
+                let bytes = crate::workbook::write_consolidated(taxonomy, &report, &completeness)
+                    .map_err(|e| error_chain(&e))?;
+                write_new_file(&output, &bytes)?;
+                sayln!(
+                    "{node}'s consolidation ({} of {} units counted) is in {}",
+                    report.units_counted,
+                    report.units_expected,
+                    output.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let unit = unit.ok_or("--unit or --node")?;
             let stored = pb::submissions_client::SubmissionsClient::new(server.connect().await?)
                 .max_decoding_message_size(64 * 1024 * 1024)
                 .get_submission(pb::GetSubmissionRequest {
@@ -724,8 +762,9 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 .map_err(status_message)?
                 .into_inner();
             let disclosure = stored.disclosure.ok_or("the service sent no disclosure")?;
-            let bytes =
-                crate::workbook::write(taxonomy, Some(&disclosure)).map_err(|e| error_chain(&e))?;
+            let findings = stored.report.map(|r| r.findings).unwrap_or_default();
+            let bytes = crate::workbook::write_with_findings(taxonomy, &disclosure, &findings)
+                .map_err(|e| error_chain(&e))?;
             write_new_file(&output, &bytes)?;
             sayln!("version {} is in {}", stored.version, output.display());
             Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ mod sections;
 mod write;
 
 pub use read::{Problem, read};
-pub use write::{WorkbookError, write};
+pub use write::{FINDINGS_SHEET, WorkbookError, write, write_consolidated, write_with_findings};
 
 use crate::domain::taxonomy::{ColumnKind, TableDef, Taxonomy};
 

@@ -1,6 +1,8 @@
 //! Writing a workbook: the blank template of a year, or a disclosure's tables in the same layout.
 
-use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+use std::collections::HashMap;
+
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
 
 use super::{
     AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
@@ -20,13 +22,185 @@ pub enum WorkbookError {
     Figure(String),
 }
 
+/// Where each table row went: (table code, row code) → (sheet, row).
+type Positions = HashMap<(String, String), (String, u32)>;
+
 /// The workbook of `taxonomy`'s year: blank when `disclosure` is `None`, else with its cover and tables.
 pub fn write(
     taxonomy: &Taxonomy,
     disclosure: Option<&pb::Disclosure>,
 ) -> Result<Vec<u8>, WorkbookError> {
     let mut workbook = Workbook::new();
+    write_into(&mut workbook, taxonomy, disclosure)?;
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// A stored version's workbook, with its findings on a sheet of their own, each linked to the first cell it
+/// names.
+pub fn write_with_findings(
+    taxonomy: &Taxonomy,
+    disclosure: &pb::Disclosure,
+    findings: &[pb::Finding],
+) -> Result<Vec<u8>, WorkbookError> {
+    let mut workbook = Workbook::new();
+    let positions = write_into(&mut workbook, taxonomy, Some(disclosure))?;
     let formats = Formats::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(FINDINGS_SHEET)?;
+    for (column, (header, width)) in [
+        ("规则", 14.0),
+        ("级别", 8.0),
+        ("说明", 90.0),
+        ("单元格", 40.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string_with_format(0, column as u16, *header, &formats.header)?;
+        sheet.set_column_width(column as u16, *width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    for (i, finding) in findings.iter().enumerate() {
+        let row = 1 + i as u32;
+        let severity = match finding.severity() {
+            pb::Severity::Error => "错误",
+            pb::Severity::Warning => "警告",
+            _ => "提示",
+        };
+        sheet.write_string(row, 0, &finding.rule_id)?;
+        sheet.write_string(row, 1, severity)?;
+        sheet.write_string(row, 2, &finding.message)?;
+        let target = finding.cells.iter().find_map(|cell| {
+            let (sheet_name, at_row) = positions.get(&(cell.table.clone(), cell.row.clone()))?;
+            let table = taxonomy.table(&cell.table)?;
+            let column = FIRST_VALUE_COLUMN + table.column_index(&cell.column)? as u16;
+            Some((sheet_name.clone(), *at_row, column, cell))
+        });
+        match target {
+            Some((sheet_name, at_row, column, cell)) => {
+                let address = super::address(&format!("'{sheet_name}'"), at_row, column);
+                sheet.write_url_with_text(
+                    row,
+                    3,
+                    Url::new(format!("internal:{address}")),
+                    format!("{}/{}/{}", cell.table, cell.row, cell.column),
+                )?;
+            }
+            None => {
+                let cells: Vec<String> = finding
+                    .cells
+                    .iter()
+                    .map(|c| format!("{}/{}/{}", c.table, c.row, c.column))
+                    .collect();
+                sheet.write_string(row, 3, cells.join(" "))?;
+            }
+        }
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// A node's consolidation as a workbook: the 汇总表 in the standard layout, a sheet per table of its 调整表 that
+/// has eliminations, the elimination findings, and the completeness of its subtree.
+pub fn write_consolidated(
+    taxonomy: &Taxonomy,
+    report: &pb::ConsolidatedReport,
+    completeness: &pb::CompletenessReport,
+) -> Result<Vec<u8>, WorkbookError> {
+    let node = report.node.clone().unwrap_or_default();
+    let disclosure = pb::Disclosure {
+        cover: Some(pb::Cover {
+            unit_code: node.code.clone(),
+            unit_name: node.name.clone(),
+            fiscal_year: report.fiscal_year,
+            report_type: pb::ReportType::Consolidated as i32,
+            amount_unit: report.amount_unit,
+            fiscal_region_code: node.fiscal_region_code.clone(),
+            ..Default::default()
+        }),
+        tables: report.tables.clone(),
+        ..Default::default()
+    };
+    let mut workbook = Workbook::new();
+    write_into(&mut workbook, taxonomy, Some(&disclosure))?;
+    let formats = Formats::new();
+    let cover = disclosure.cover.as_ref();
+    for adjustments in report.adjustments.iter().filter(|t| !t.rows.is_empty()) {
+        let Some(table) = taxonomy.table(&adjustments.code) else {
+            continue;
+        };
+        let sheet = workbook.add_worksheet();
+        write_table(sheet, taxonomy, table, Some(adjustments), cover, &formats)?;
+        let name: String = format!("调整表 {}", short_name(table))
+            .chars()
+            .take(31)
+            .collect();
+        sheet.set_name(name)?;
+    }
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("核对问题")?;
+    sheet.write_string_with_format(0, 0, "规则", &formats.header)?;
+    sheet.write_string_with_format(0, 1, "说明", &formats.header)?;
+    sheet.set_column_width(1, 100)?;
+    for (i, finding) in report.elimination_findings.iter().enumerate() {
+        sheet.write_string(1 + i as u32, 0, &finding.rule_id)?;
+        sheet.write_string(1 + i as u32, 1, &finding.message)?;
+    }
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("完成情况")?;
+    let headers = [
+        "单位代码",
+        "单位名称",
+        "层级",
+        "状态",
+        "版本数",
+        "最新版本",
+        "计入版本",
+        "封账",
+    ];
+    for (column, header) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, column as u16, *header, &formats.header)?;
+    }
+    sheet.set_column_width(1, 36)?;
+    sheet.set_freeze_panes(1, 2)?;
+    for (i, unit) in completeness.units.iter().enumerate() {
+        let row = 1 + i as u32;
+        let record = unit.unit.clone().unwrap_or_default();
+        let progress = match unit.progress() {
+            pb::Progress::NotExpected => "不报送（区划）",
+            pb::Progress::NeverSubmitted => "未报送",
+            pb::Progress::PendingReview => "待审核",
+            pb::Progress::Returned => "已退回",
+            pb::Progress::Accepted => "已接受",
+            pb::Progress::RejectedByRules => "未通过校验",
+            _ => "",
+        };
+        sheet.write_string(row, 0, &record.code)?;
+        sheet.write_string(
+            row,
+            1,
+            format!("{}{}", "　".repeat(unit.depth as usize), record.name),
+        )?;
+        sheet.write_number(row, 2, f64::from(unit.depth))?;
+        sheet.write_string(row, 3, progress)?;
+        sheet.write_number(row, 4, f64::from(unit.versions))?;
+        sheet.write_number(row, 5, f64::from(unit.latest_version))?;
+        sheet.write_number(row, 6, f64::from(unit.counted_version))?;
+        sheet.write_string(row, 7, if unit.locked { "是" } else { "" })?;
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// The findings sheet of an export.
+pub const FINDINGS_SHEET: &str = "审核发现";
+
+/// The cover and every table sheet; where each row went.
+fn write_into(
+    workbook: &mut Workbook,
+    taxonomy: &Taxonomy,
+    disclosure: Option<&pb::Disclosure>,
+) -> Result<Positions, WorkbookError> {
+    let formats = Formats::new();
+    let mut positions = Positions::new();
     let cover = disclosure.and_then(|d| d.cover.as_ref());
     write_cover(
         workbook.add_worksheet(),
@@ -37,7 +211,7 @@ pub fn write(
     )?;
     for table in workbook_tables(taxonomy) {
         let rows = disclosure.and_then(|d| d.tables.iter().find(|t| t.code == table.code));
-        write_table(
+        let written = write_table(
             workbook.add_worksheet(),
             taxonomy,
             table,
@@ -45,6 +219,9 @@ pub fn write(
             cover,
             &formats,
         )?;
+        for (row_code, row) in written {
+            positions.insert((table.code.clone(), row_code), (sheet_name(table), row));
+        }
     }
     for (table, section) in section_tables(taxonomy) {
         let rows = disclosure.map(|d| section_rows(d, table, section));
@@ -57,7 +234,7 @@ pub fn write(
             &formats,
         )?;
     }
-    Ok(workbook.save_to_buffer()?)
+    Ok(positions)
 }
 
 /// A section's figures as the rows of its table: each line with the fields it maps onto its columns.
@@ -228,8 +405,9 @@ fn write_table(
     given: Option<&pb::Table>,
     cover: Option<&pb::Cover>,
     formats: &Formats,
-) -> Result<(), WorkbookError> {
+) -> Result<Vec<(String, u32)>, WorkbookError> {
     sheet.set_name(sheet_name(table))?;
+    let mut written = Vec::new();
     let last_column = FIRST_VALUE_COLUMN + table.columns.len().max(1) as u16 - 1;
     sheet.merge_range(
         TITLE_ROW,
@@ -295,6 +473,7 @@ fn write_table(
                 };
                 sheet.write_string_with_format(row, CODE_COLUMN, code, &formats.text)?;
                 sheet.write_string_with_format(row, NAME_COLUMN, name, &formats.text)?;
+                written.push((data.code.clone(), row));
                 for cell in &data.cells {
                     let Some(index) = table.column_index(&cell.column) else {
                         continue;
@@ -316,7 +495,7 @@ fn write_table(
             }
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The double whose shortest decimal text is `text`'s value: exact for figures of at most 15 significant digits,

@@ -859,3 +859,45 @@ async fn damage_snapshot(dir: &std::path::Path) {
         }
     }
 }
+
+/// `juesuan export --node` writes the region's 汇总表 in the standard layout, the completeness of its subtree
+/// and its elimination findings, each on its sheet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_regions_consolidation_is_exported_as_a_workbook() {
+    use calamine::Reader;
+
+    let app = TestApp::spawn().await;
+    tree(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("region.xlsx");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        .args(["export", "--node", "R", "--year", "2024", "-o"])
+        .arg(&path)
+        .env("JUESUAN_SERVER", &app.address)
+        .env("JUESUAN_TOKEN", &app.admin_token)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let names = workbook.sheet_names();
+    for wanted in ["封面", "公开01 收入支出决算总表", "核对问题", "完成情况"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    // 本年收入合计 of the region: the figure the consolidation tests compute (330.00).
+    let t01 = workbook.worksheet_range("公开01 收入支出决算总表").unwrap();
+    let total = (4..t01.height() as u32)
+        .find(|&row| {
+            t01.get_value((row, 1))
+                .is_some_and(|v| v.to_string() == "本年收入合计")
+        })
+        .and_then(|row| t01.get_value((row, 2)))
+        .map(|v| v.to_string());
+    assert_eq!(total.as_deref(), Some("330"));
+    // Every unit of the subtree has its row: R, D, U1, U2, D2, U3.
+    let progress = workbook.worksheet_range("完成情况").unwrap();
+    assert_eq!(progress.height(), 1 + 6);
+}

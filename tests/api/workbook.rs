@@ -67,6 +67,32 @@ async fn a_workbook_is_submitted_exported_and_imported_back_the_same() {
         "{}",
         String::from_utf8_lossy(&export.stderr)
     );
+    // The findings are on a sheet of their own, one row each under the headers.
+    let findings = app
+        .submissions()
+        .await
+        .get_submission(pb::GetSubmissionRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+        .findings;
+    {
+        use calamine::Reader;
+        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&exported).unwrap();
+        let sheet = workbook
+            .worksheet_range(juesuan::workbook::FINDINGS_SHEET)
+            .unwrap();
+        assert_eq!(sheet.height(), findings.len() + 1);
+        let first = sheet.get_value((1, 0)).unwrap().to_string();
+        assert_eq!(first, findings[0].rule_id);
+    }
     let imported = dir.path().join("back.json");
     let import = juesuan(
         &app,
