@@ -892,7 +892,7 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
     let total = (4..t01.height() as u32)
         .find(|&row| {
             t01.get_value((row, 1))
-                .is_some_and(|v| v.to_string() == "本年收入合计")
+                .is_some_and(|v| *v == "本年收入合计")
         })
         .and_then(|row| t01.get_value((row, 2)))
         .map(|v| v.to_string());
