@@ -145,6 +145,22 @@ enum Command {
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
+    /// Draft the 公开说明 from a disclosure's figures (offline): every figure the year's narrative phrases name,
+    /// with shares and, given last year's disclosure, the changes and rates, and a marked placeholder where a
+    /// person must write the reasons. The figures pass the narrative checks by construction.
+    Narrative {
+        /// The disclosure (.xlsx or proto JSON).
+        file: PathBuf,
+        /// Last year's disclosure of the unit, for the changes on last year.
+        #[arg(long)]
+        last_year: Option<PathBuf>,
+        /// md: the sections as Markdown; json: the disclosure with its narrative replaced by the draft, ready to
+        /// review and submit.
+        #[arg(long, value_enum, default_value_t = DraftFormat::Md)]
+        format: DraftFormat,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+    },
     /// Register and look up units.
     #[command(subcommand)]
     Units(UnitsCommand),
@@ -301,6 +317,14 @@ impl TaxonomyArgs {
         Taxonomies::load_or_built_in(self.taxonomy_dir.as_deref())
             .map_err(|e| format!("the taxonomy cannot be used: {e}"))
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DraftFormat {
+    /// For people.
+    Md,
+    /// The disclosure in the proto JSON mapping, its narrative drafted.
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -660,6 +684,66 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Keys(command) => access::keys(command).await,
         Command::Audit(command) => review::audit(command).await,
         Command::Budgets(command) => budgets::budgets(command).await,
+        Command::Narrative {
+            file,
+            last_year,
+            format,
+            taxonomy,
+        } => {
+            let taxonomies = taxonomy.load()?;
+            let read = |path: &PathBuf| -> Result<pb::Disclosure, String> {
+                if is_workbook(path) {
+                    read_workbook(path, &taxonomies)
+                } else {
+                    read_disclosure(path)
+                }
+            };
+            let resolve = |path: &PathBuf, given: &pb::Disclosure| {
+                let draft =
+                    convert::disclosure_draft(given).map_err(|v| violations_message(path, v))?;
+                crate::domain::submission::resolve(&taxonomies, draft)
+                    .map_err(|v| violations_message(path, v))
+            };
+            let given = read(&file)?;
+            let (year_taxonomy, disclosure) = resolve(&file, &given)?;
+            let last = match &last_year {
+                Some(path) => Some(resolve(path, &read(path)?)?.1),
+                None => None,
+            };
+            let sections = crate::domain::rules::draft::draft_narrative(
+                &year_taxonomy,
+                &disclosure,
+                crate::domain::rules::Context {
+                    last_year: last.as_ref(),
+                    budget: None,
+                },
+            );
+            match format {
+                DraftFormat::Md => {
+                    sayln!(
+                        "# {} {}年度部门决算公开说明（草稿）\n",
+                        disclosure.cover.unit_name,
+                        disclosure.cover.fiscal_year
+                    );
+                    for section in &sections {
+                        sayln!("## {}\n\n{}\n", section.title, section.text);
+                    }
+                }
+                DraftFormat::Json => {
+                    let mut drafted = given;
+                    drafted.narrative = sections
+                        .iter()
+                        .map(|s| pb::NarrativeSection {
+                            key: s.key.clone(),
+                            title: s.title.clone(),
+                            text: s.text.clone(),
+                        })
+                        .collect();
+                    sayln!("{}", json::to_json("Disclosure", &drafted));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Template {
             year,
             output,

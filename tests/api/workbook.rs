@@ -231,3 +231,78 @@ async fn a_directory_is_submitted_file_by_file_with_a_summary() {
         .collect();
     assert_eq!(written, ["a-good.json"]);
 }
+
+/// `juesuan narrative` drafts the 公开说明 from the figures (and last year's, for the changes); submitted as drafted,
+/// the narrative checks find nothing to say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drafted_narrative_passes_the_narrative_checks() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let dir = tempfile::tempdir().unwrap();
+    let this_year = corrected_reference();
+    // Last year: every amount of 公开01 a tenth lower, so that the draft states changes and rates.
+    let mut last_year = this_year.clone();
+    for row in &mut last_year.tables[0].rows {
+        for cell in &mut row.cells {
+            let value = cell.value.as_mut().unwrap();
+            let amount: rust_decimal::Decimal = value.value.parse().unwrap();
+            value.value = (amount * rust_decimal::Decimal::new(9, 1))
+                .round_dp(2)
+                .to_string();
+        }
+    }
+    let file = dir.path().join("this.json");
+    let last = dir.path().join("last.json");
+    std::fs::write(&file, juesuan::cli::json::to_json("Disclosure", &this_year)).unwrap();
+    std::fs::write(&last, juesuan::cli::json::to_json("Disclosure", &last_year)).unwrap();
+    let drafted = juesuan(
+        &app,
+        "",
+        &[
+            "narrative",
+            file.to_str().unwrap(),
+            "--last-year",
+            last.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        drafted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drafted.stderr)
+    );
+    let disclosure: pb::Disclosure =
+        juesuan::cli::json::from_json("Disclosure", &String::from_utf8_lossy(&drafted.stdout))
+            .unwrap();
+    let text: String = disclosure
+        .narrative
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
+    assert!(
+        text.contains("本年收入合计8190.84万元，比上年增加"),
+        "{text}"
+    );
+    assert!(text.contains("【请填写"), "{text}");
+    assert!(text.contains("实有人数269人"), "{text}");
+
+    let report = app
+        .submitter(UNIT)
+        .await
+        .submit(crate::helpers::submit_request("drafted", disclosure))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .submission
+        .unwrap()
+        .report
+        .unwrap();
+    let narrative: Vec<&pb::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id.starts_with("NAR-"))
+        .collect();
+    assert!(narrative.is_empty(), "{narrative:#?}\n{text}");
+    assert_eq!(report.error_count, 0, "{:#?}", report.findings);
+}

@@ -2,6 +2,7 @@
 //! scoring policy. See docs/rule-language.md for the language.
 
 pub mod ast;
+pub mod draft;
 mod eval;
 #[cfg(test)]
 mod examples;
