@@ -79,6 +79,8 @@ fn parse_cell(text: &str) -> Result<CellArg, String> {
 #[derive(Default)]
 struct Names {
     tables: BTreeMap<String, String>,
+    /// The year's taxonomy, for row names.
+    taxonomy: Option<std::sync::Arc<crate::domain::taxonomy::Taxonomy>>,
     /// (table, column) → the column's place in the table and its name.
     columns: BTreeMap<(String, String), (usize, String)>,
 }
@@ -92,6 +94,7 @@ impl Names {
         let Some(taxonomy) = FiscalYear::new(year).ok().and_then(|y| taxonomies.get(y)) else {
             return names;
         };
+        names.taxonomy = Some(taxonomy.clone());
         for table in &taxonomy.tables {
             names.tables.insert(table.code.clone(), table.name.clone());
             for (place, column) in table.columns.iter().enumerate() {
@@ -115,6 +118,25 @@ impl Names {
         self.columns
             .get(&(table.to_owned(), column.to_owned()))
             .map(|(_, name)| name.as_str())
+    }
+
+    /// A row as people name it: a fixed line by its name ("本年收入合计"), a classification row by code and name
+    /// ("208 文化旅游体育与传媒支出"); the code alone when the taxonomy does not know it.
+    fn row(&self, table: &str, code: &str, label: &str) -> String {
+        let known = self.taxonomy.as_ref().and_then(|taxonomy| {
+            let def = taxonomy.table(table)?;
+            let name = taxonomy.row_name(def, code)?;
+            Some(if def.line(code).is_some() {
+                name.to_owned()
+            } else {
+                format!("{code} {name}")
+            })
+        });
+        match known {
+            Some(name) => name,
+            None if label.is_empty() => code.to_owned(),
+            None => format!("{code} {label}"),
+        }
     }
 
     /// Where a column goes: its place in the table's layout (columns not known go last).
@@ -142,8 +164,8 @@ fn decimal(value: &Option<pb::Decimal>) -> &str {
     value.as_ref().map_or("0", |d| d.value.as_str())
 }
 
-/// A table as text: one line per row (code, name, then its figures under the column codes), and the columns'
-/// names underneath.
+/// A table as text: one line per row (its name, a classification row's code first, then its figures under the
+/// columns' names).
 fn table_text(table: &pb::Table, names: &Names) -> String {
     let mut columns: Vec<&str> = Vec::new();
     for row in &table.rows {
@@ -158,13 +180,11 @@ fn table_text(table: &pb::Table, names: &Names) -> String {
     let labels: Vec<String> = table
         .rows
         .iter()
-        .map(|r| {
-            if r.label.is_empty() {
-                r.code.clone()
-            } else {
-                format!("{} {}", r.code, r.label)
-            }
-        })
+        .map(|r| names.row(&table.code, &r.code, &r.label))
+        .collect();
+    let headers: Vec<&str> = columns
+        .iter()
+        .map(|c| names.column(&table.code, c).unwrap_or(c))
         .collect();
     let label_width = labels
         .iter()
@@ -174,22 +194,23 @@ fn table_text(table: &pb::Table, names: &Names) -> String {
         .clamp(3, 48);
     let widths: Vec<usize> = columns
         .iter()
-        .map(|column| {
+        .zip(&headers)
+        .map(|(column, header)| {
             table
                 .rows
                 .iter()
                 .flat_map(|r| r.cells.iter().filter(|c| c.column == *column))
                 .map(|c| decimal(&c.value).len())
-                .chain([column.len()])
+                .chain([output::display_width(header)])
                 .max()
                 .unwrap_or(1)
         })
         .collect();
     let mut out = String::new();
     let _ = writeln!(out, "{}", names.table(&table.code));
-    let _ = write!(out, "  {}", output::align("ROW", label_width, false));
-    for (column, width) in columns.iter().zip(&widths) {
-        let _ = write!(out, "  {}", output::align(column, *width, true));
+    let _ = write!(out, "  {}", output::align("项目", label_width, false));
+    for (header, width) in headers.iter().zip(&widths) {
+        let _ = write!(out, "  {}", output::align(header, *width, true));
     }
     out.push('\n');
     for (row, label) in table.rows.iter().zip(&labels) {
@@ -203,17 +224,6 @@ fn table_text(table: &pb::Table, names: &Names) -> String {
             let _ = write!(out, "  {}", output::align(value, *width, true));
         }
         out.push('\n');
-    }
-    let legend: Vec<String> = columns
-        .iter()
-        .filter_map(|c| {
-            names
-                .column(&table.code, c)
-                .map(|name| format!("{c} = {name}"))
-        })
-        .collect();
-    if !legend.is_empty() {
-        let _ = writeln!(out, "  ({})", legend.join("; "));
     }
     out
 }
