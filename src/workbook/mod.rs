@@ -9,8 +9,10 @@
 //! text, never through arithmetic on floats.
 //!
 //! The supplementary sections (staffing, 三公 counts, procurement, assets, operating expenses) have a sheet each,
-//! laid out as the taxonomy's section tables. Not here yet: the performance self-evaluations and the narrative.
+//! laid out as the taxonomy's section tables; the self-evaluations have two (`evaluations`). Not here: the
+//! narrative, which `juesuan narrative` drafts from the figures.
 
+mod evaluations;
 mod read;
 mod sections;
 mod write;
@@ -142,6 +144,18 @@ mod tests {
         assert_eq!(back.procurement, reference.procurement);
         assert_eq!(back.assets, reference.assets);
         assert_eq!(back.operating_expenses, reference.operating_expenses);
+        assert_eq!(back.unit_evaluation, reference.unit_evaluation);
+        assert_eq!(
+            back.project_evaluations.len(),
+            reference.project_evaluations.len()
+        );
+        for (back, given) in back
+            .project_evaluations
+            .iter()
+            .zip(&reference.project_evaluations)
+        {
+            assert_eq!(back, given);
+        }
     }
 
     #[test]

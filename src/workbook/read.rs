@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use super::{
     AMOUNT_UNIT_ROW, CODE_COLUMN, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, FIRST_DATA_ROW,
     FIRST_VALUE_COLUMN, HEADER_ROW, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES, NAME_COLUMN, address,
-    is_money, section_tables, sections, short_name, workbook_tables,
+    evaluations, is_money, section_tables, sections, short_name, workbook_tables,
 };
 use crate::{
     domain::{
@@ -167,6 +167,22 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
             }
         }
     }
+    let mut found = Vec::new();
+    let mut unit_evaluation = None;
+    let mut project_evaluations = Vec::new();
+    if sheets.iter().any(|s| s == evaluations::UNIT_SHEET)
+        && let Ok(range) = workbook.worksheet_range(evaluations::UNIT_SHEET)
+    {
+        unit_evaluation = evaluations::read_unit(&range, &mut found);
+    }
+    if sheets.iter().any(|s| s == evaluations::PROJECTS_SHEET)
+        && let Ok(range) = workbook.worksheet_range(evaluations::PROJECTS_SHEET)
+    {
+        project_evaluations = evaluations::read_projects(&range, &mut found);
+    }
+    for (at, reason) in found {
+        problems.add(at, reason);
+    }
     if !problems.0.is_empty() {
         return Err(problems.0);
     }
@@ -176,6 +192,8 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
     let disclosure = pb::Disclosure {
         cover: Some(cover),
         tables,
+        unit_evaluation,
+        project_evaluations,
         ..Default::default()
     };
     let values: Vec<(String, String, String)> = section_values
@@ -215,7 +233,7 @@ fn check_expansion(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// A cell as text: strings trimmed, whole numbers without ".0".
-fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
+pub(super) fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
     match range.get_value((row, u32::from(column))) {
         Some(Data::String(s)) => s.trim().to_owned(),
         Some(Data::Int(i)) => i.to_string(),

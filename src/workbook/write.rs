@@ -7,7 +7,8 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Url, Workbook, Workshee
 use super::{
     AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
     COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW, NAME_COLUMN, NAME_HEADER,
-    TITLE_ROW, UNIT_ROW, section_tables, sections, sheet_name, short_name, workbook_tables,
+    TITLE_ROW, UNIT_ROW, evaluations, section_tables, sections, sheet_name, short_name,
+    workbook_tables,
 };
 use crate::{
     domain::taxonomy::{ColumnKind, TableDef, Taxonomy},
@@ -234,6 +235,8 @@ fn write_into(
             &formats,
         )?;
     }
+    evaluations::write(workbook.add_worksheet(), disclosure, &formats.header)?;
+    evaluations::write_projects(workbook.add_worksheet(), disclosure, &formats.header)?;
     Ok(positions)
 }
 

@@ -114,6 +114,9 @@ async fn a_workbook_is_submitted_exported_and_imported_back_the_same() {
             .unwrap();
     assert_eq!(back.cover, disclosure.cover);
     assert_eq!(back.tables, disclosure.tables);
+    assert_eq!(back.assets, disclosure.assets);
+    assert_eq!(back.unit_evaluation, disclosure.unit_evaluation);
+    assert_eq!(back.project_evaluations, disclosure.project_evaluations);
 
     // A damaged workbook is refused whole, with the cell, and nothing is submitted.
     let damaged = dir.path().join("damaged.xlsx");
