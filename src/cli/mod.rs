@@ -149,11 +149,22 @@ enum Command {
     /// with shares and, given last year's disclosure, the changes and rates, and a marked placeholder where a
     /// person must write the reasons. The figures pass the narrative checks by construction.
     Narrative {
-        /// The disclosure (.xlsx or proto JSON).
-        file: PathBuf,
-        /// Last year's disclosure of the unit, for the changes on last year.
-        #[arg(long)]
+        /// The disclosure (.xlsx or proto JSON); or, with --unit and --year, a stored version read from the service
+        /// with last year's accepted version for the changes.
+        #[arg(required_unless_present = "unit")]
+        file: Option<PathBuf>,
+        /// Last year's disclosure of the unit, for the changes on last year (with FILE).
+        #[arg(long, requires = "file")]
         last_year: Option<PathBuf>,
+        #[arg(long, conflicts_with = "file", requires = "year")]
+        unit: Option<String>,
+        #[arg(long)]
+        year: Option<u32>,
+        /// With --unit: the version (0: the current one).
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        #[command(flatten)]
+        server: ServerArgs,
         /// md: the sections as Markdown; json: the disclosure with its narrative replaced by the draft, ready to
         /// review and submit.
         #[arg(long, value_enum, default_value_t = DraftFormat::Md)]
@@ -563,6 +574,56 @@ fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
     Ok(disclosure)
 }
 
+/// A stored version of a unit (the current one for version 0) and the unit's accepted version of the year before,
+/// when there is one.
+async fn stored_with_last_year(
+    server: &ServerArgs,
+    unit: &str,
+    year: u32,
+    version: u32,
+) -> Result<(pb::Disclosure, Option<pb::Disclosure>), String> {
+    let mut client = pb::submissions_client::SubmissionsClient::new(server.connect().await?)
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let reader = client.clone();
+    let get = |year: u32, version: u32| {
+        let mut client = reader.clone();
+        let unit = unit.to_owned();
+        async move {
+            client
+                .get_submission(pb::GetSubmissionRequest {
+                    unit_code: unit,
+                    fiscal_year: year,
+                    version,
+                    include_disclosure: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(status_message)
+                .map(|r| r.into_inner().disclosure)
+        }
+    };
+    let given = get(year, version)
+        .await?
+        .ok_or("the service sent no disclosure")?;
+    let accepted_last_year = client
+        .list_submissions(pb::ListSubmissionsRequest {
+            unit_code: unit.to_owned(),
+            fiscal_year: year - 1,
+        })
+        .await
+        .map(|r| r.into_inner().submissions)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.state == pb::SubmissionState::Accepted as i32)
+        .map(|s| s.version)
+        .max();
+    let last = match accepted_last_year {
+        Some(version) => get(year - 1, version).await?,
+        None => None,
+    };
+    Ok((given, last))
+}
+
 /// Writes a file the command makes (replacing one there), saying which file could not be written.
 fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -687,6 +748,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Narrative {
             file,
             last_year,
+            unit,
+            year,
+            version,
+            server,
             format,
             taxonomy,
         } => {
@@ -704,10 +769,35 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 crate::domain::submission::resolve(&taxonomies, draft)
                     .map_err(|v| violations_message(path, v))
             };
-            let given = read(&file)?;
+            let (file, given, last_given) = match (file, unit) {
+                (Some(file), _) => {
+                    let given = read(&file)?;
+                    let last = match &last_year {
+                        Some(path) => Some((path.clone(), read(path)?)),
+                        None => None,
+                    };
+                    (file, given, last)
+                }
+                (None, Some(unit)) => {
+                    let year = year.ok_or("--year")?;
+                    let (given, last) =
+                        stored_with_last_year(&server, &unit, year, version).await?;
+                    let name = PathBuf::from(format!("{unit}/{year}"));
+                    (name.clone(), given, last.map(|l| (name, l)))
+                }
+                (None, None) => return Err("give FILE, or --unit and --year".into()),
+            };
             let (year_taxonomy, disclosure) = resolve(&file, &given)?;
-            let last = match &last_year {
-                Some(path) => Some(resolve(path, &read(path)?)?.1),
+            let last = match &last_given {
+                Some((path, last)) => match resolve(path, last) {
+                    Ok((_, last)) => Some(last),
+                    Err(e) => {
+                        eprintln!(
+                            "last year's figures cannot be used, so no change is stated: {e}"
+                        );
+                        None
+                    }
+                },
                 None => None,
             };
             let sections = crate::domain::rules::draft::draft_narrative(

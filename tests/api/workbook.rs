@@ -308,4 +308,24 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
         .collect();
     assert!(narrative.is_empty(), "{narrative:#?}\n{text}");
     assert_eq!(report.error_count, 0, "{:#?}", report.findings);
+
+    // From the service: the stored version drafted again (no 2023 accepted version, so no change stated).
+    let reviewer = app.token(DEPARTMENT, pb::Role::Reviewer).await;
+    let stored = juesuan(
+        &app,
+        &reviewer,
+        &["narrative", "--unit", UNIT, "--year", "2024"],
+    );
+    let markdown = String::from_utf8_lossy(&stored.stdout);
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    assert!(
+        markdown.contains("## 收入支出决算总体情况说明"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("本年收入合计8190.84万元；"), "{markdown}");
+    assert!(!markdown.contains("比上年"), "{markdown}");
 }
