@@ -169,6 +169,9 @@ enum Command {
         /// review and submit.
         #[arg(long, value_enum, default_value_t = DraftFormat::Md)]
         format: DraftFormat,
+        /// Write the draft here (required for docx) instead of to stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
@@ -336,6 +339,8 @@ enum DraftFormat {
     Md,
     /// The disclosure in the proto JSON mapping, its narrative drafted.
     Json,
+    /// A Word document: the title, each section's heading and text (with -o).
+    Docx,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -753,8 +758,12 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             version,
             server,
             format,
+            output,
             taxonomy,
         } => {
+            if format == DraftFormat::Docx && output.is_none() {
+                return Err("--format docx writes a file: give -o FILE.docx".into());
+            }
             let taxonomies = taxonomy.load()?;
             let read = |path: &PathBuf| -> Result<pb::Disclosure, String> {
                 if is_workbook(path) {
@@ -808,16 +817,17 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                     budget: None,
                 },
             );
-            match format {
+            let title = format!(
+                "{} {}年度部门决算公开说明（草稿）",
+                disclosure.cover.unit_name, disclosure.cover.fiscal_year
+            );
+            let bytes: Vec<u8> = match format {
                 DraftFormat::Md => {
-                    sayln!(
-                        "# {} {}年度部门决算公开说明（草稿）\n",
-                        disclosure.cover.unit_name,
-                        disclosure.cover.fiscal_year
-                    );
+                    let mut text = format!("# {title}\n\n");
                     for section in &sections {
-                        sayln!("## {}\n\n{}\n", section.title, section.text);
+                        text.push_str(&format!("## {}\n\n{}\n\n", section.title, section.text));
                     }
+                    text.into_bytes()
                 }
                 DraftFormat::Json => {
                     let mut drafted = given;
@@ -829,8 +839,37 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                             text: s.text.clone(),
                         })
                         .collect();
-                    sayln!("{}", json::to_json("Disclosure", &drafted));
+                    format!("{}\n", json::to_json("Disclosure", &drafted)).into_bytes()
                 }
+                DraftFormat::Docx => {
+                    use docx_rs::{Docx, Paragraph, Run};
+                    let mut document = Docx::new().add_paragraph(
+                        Paragraph::new().add_run(Run::new().add_text(&title).bold().size(32)),
+                    );
+                    for section in &sections {
+                        document = document
+                            .add_paragraph(
+                                Paragraph::new()
+                                    .add_run(Run::new().add_text(&section.title).bold().size(28)),
+                            )
+                            .add_paragraph(
+                                Paragraph::new().add_run(Run::new().add_text(&section.text)),
+                            );
+                    }
+                    let mut buffer = std::io::Cursor::new(Vec::new());
+                    document
+                        .build()
+                        .pack(&mut buffer)
+                        .map_err(|e| format!("the document cannot be written: {e}"))?;
+                    buffer.into_inner()
+                }
+            };
+            match output {
+                Some(path) => {
+                    write_new_file(&path, &bytes)?;
+                    eprintln!("the draft is in {}", path.display());
+                }
+                None => say!("{}", String::from_utf8_lossy(&bytes)),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -328,4 +328,32 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
     );
     assert!(markdown.contains("本年收入合计8190.84万元；"), "{markdown}");
     assert!(!markdown.contains("比上年"), "{markdown}");
+
+    // A Word document of the same draft.
+    let docx = dir.path().join("draft.docx");
+    let written = juesuan(
+        &app,
+        "",
+        &[
+            "narrative",
+            file.to_str().unwrap(),
+            "--format",
+            "docx",
+            "-o",
+            docx.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&docx).unwrap()).unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("word/document.xml").unwrap(),
+        &mut body,
+    )
+    .unwrap();
+    assert!(body.contains("本年收入合计8190.84万元"), "{body}");
 }
