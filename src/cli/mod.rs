@@ -579,6 +579,36 @@ fn read_disclosure(file: &PathBuf) -> Result<pb::Disclosure, String> {
     Ok(disclosure)
 }
 
+/// The unit's latest budget figures as the budget system gave them, when it gave any.
+async fn budget_of(
+    server: &ServerArgs,
+    unit: &str,
+    year: u32,
+) -> Result<Option<crate::domain::budget::BudgetFigures>, String> {
+    let response = pb::budgets_client::BudgetsClient::new(server.connect().await?)
+        .get_budget(pb::GetBudgetRequest {
+            unit_code: unit.to_owned(),
+            fiscal_year: year,
+            version: 0,
+        })
+        .await;
+    let budget = match response {
+        Ok(response) => response.into_inner().budget.unwrap_or_default(),
+        Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
+        Err(status) => return Err(status_message(status)),
+    };
+    let mut figures = crate::domain::budget::BudgetFigures::default();
+    for figure in &budget.figures {
+        let value = figure
+            .value
+            .as_ref()
+            .and_then(|v| v.value.parse().ok())
+            .ok_or("the service sent a budget figure that is not a number")?;
+        figures.insert(&figure.table, &figure.row, &figure.column, value);
+    }
+    Ok(Some(figures))
+}
+
 /// A stored version of a unit (the current one for version 0) and the unit's accepted version of the year before,
 /// when there is one.
 async fn stored_with_last_year(
@@ -778,6 +808,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 crate::domain::submission::resolve(&taxonomies, draft)
                     .map_err(|v| violations_message(path, v))
             };
+            let mut budget = None;
             let (file, given, last_given) = match (file, unit) {
                 (Some(file), _) => {
                     let given = read(&file)?;
@@ -791,6 +822,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                     let year = year.ok_or("--year")?;
                     let (given, last) =
                         stored_with_last_year(&server, &unit, year, version).await?;
+                    budget = budget_of(&server, &unit, year).await?;
                     let name = PathBuf::from(format!("{unit}/{year}"));
                     (name.clone(), given, last.map(|l| (name, l)))
                 }
@@ -814,7 +846,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 &disclosure,
                 crate::domain::rules::Context {
                     last_year: last.as_ref(),
-                    budget: None,
+                    budget: budget.as_ref(),
                 },
             );
             let title = format!(

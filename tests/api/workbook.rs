@@ -309,7 +309,75 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
     assert!(narrative.is_empty(), "{narrative:#?}\n{text}");
     assert_eq!(report.error_count, 0, "{:#?}", report.findings);
 
-    // From the service: the stored version drafted again (no 2023 accepted version, so no change stated).
+    // From the service, with the budget system's budget for the 预决算差异 sentences: submitted as drafted, still
+    // nothing to say.
+    let figure = |table: &str, column: &str| pb::BudgetFigure {
+        table: table.into(),
+        row: "total".into(),
+        column: column.into(),
+        value: Some(pb::Decimal {
+            value: "6000.00".into(),
+        }),
+    };
+    app.budget_system()
+        .await
+        .put_budget(pb::PutBudgetRequest {
+            idempotency_key: "narrative-budget".into(),
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            figures: vec![figure("T04", "expenditure"), figure("T05", "total")],
+        })
+        .await
+        .expect("budget");
+    let submitter = app.token(UNIT, pb::Role::Submitter).await;
+    let with_budget = juesuan(
+        &app,
+        &submitter,
+        &[
+            "narrative",
+            "--unit",
+            UNIT,
+            "--year",
+            "2024",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        with_budget.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_budget.stderr)
+    );
+    let drafted: pb::Disclosure =
+        juesuan::cli::json::from_json("Disclosure", &String::from_utf8_lossy(&with_budget.stdout))
+            .unwrap();
+    let budgeted: String = drafted.narrative.iter().map(|s| s.text.as_str()).collect();
+    assert!(
+        budgeted.contains("年初预算数6000.00万元，决算数7070.64万元，预决算差异率17.84%"),
+        "{budgeted}"
+    );
+    let report = app
+        .submitter(UNIT)
+        .await
+        .submit(crate::helpers::submit_request(
+            "drafted-with-budget",
+            drafted,
+        ))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .submission
+        .unwrap()
+        .report
+        .unwrap();
+    let narrative: Vec<&pb::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id.starts_with("NAR-"))
+        .collect();
+    assert!(narrative.is_empty(), "{narrative:#?}\n{budgeted}");
+
+    // The stored version drafted again as Markdown (no 2023 accepted version, so no change stated).
     let reviewer = app.token(DEPARTMENT, pb::Role::Reviewer).await;
     let stored = juesuan(
         &app,

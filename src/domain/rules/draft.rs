@@ -1,7 +1,8 @@
 //! The 公开说明 drafted from the figures: for each narrative section of the year, every figure the section's
 //! phrases name (`narrative.toml`), written as the narrative checks read it — label, figure and unit, its share
 //! when the phrase has a base, and its change on last year's accepted figures with the rate when they are known —
-//! and a marked placeholder where a person must write the reasons. The figures come from the same expressions
+//! its budget variances (年初预算数, 决算数, 预决算差异率) when the budget is known, and a marked placeholder where a
+//! person must write the reasons. The figures come from the same expressions
 //! the checks evaluate, so a draft passes them by construction (a test holds it to that).
 
 use rust_decimal::Decimal;
@@ -104,6 +105,32 @@ pub fn draft_narrative(
                 }
             }
             stated.push(&phrase.value);
+            sentences.push(sentence);
+        }
+        // 预决算差异: the budget (the budget system's, or the table's budget column) against the final figure.
+        for variance in checks
+            .budget_variances
+            .iter()
+            .filter(|v| v.section == section.key)
+        {
+            let figure = |expr| {
+                evaluate_number(rules, taxonomy, disclosure, context, expr, false)
+                    .0
+                    .and_then(|v| in_stated_unit(v, "万元"))
+                    .map(|v| round_for_display(v.nominal(), 2))
+            };
+            let (Some(budget), Some(actual)) = (figure(&variance.budget), figure(&variance.actual))
+            else {
+                continue;
+            };
+            let mut sentence = format!("{}{}万元，决算数{}万元", variance.label, budget, actual);
+            if !budget.is_zero() {
+                let rate = round_for_display((actual - budget) / budget * Decimal::from(100), 2);
+                sentence.push_str(&format!("，预决算差异率{rate}%"));
+                if !rate.is_zero() {
+                    changed = true;
+                }
+            }
             sentences.push(sentence);
         }
         if sentences.is_empty() {
