@@ -165,6 +165,24 @@ mod tests {
             .get(crate::domain::ids::FiscalYear::new(2025).unwrap())
             .unwrap();
         let bytes = write(taxonomy, None).unwrap();
+        // Every classification code of 公开05 is listed, by code and name, ready to be filled.
+        {
+            use calamine::Reader;
+            let mut workbook: calamine::Xlsx<_> =
+                calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+            let sheet = workbook
+                .worksheet_range("公开05 一般公共预算财政拨款支出决算表")
+                .unwrap();
+            let functional = taxonomy.code_lists.get("functional").unwrap();
+            let listed = (FIRST_DATA_ROW..sheet.height() as u32)
+                .filter(|&row| {
+                    sheet
+                        .get_value((row, 0))
+                        .is_some_and(|v| !v.to_string().is_empty())
+                })
+                .count();
+            assert_eq!(listed, functional.entries.len());
+        }
         // The template names no unit: that, and only that, is what is missing.
         let problems = read(&taxonomies, &bytes).unwrap_err();
         assert_eq!(
@@ -263,7 +281,7 @@ mod tests {
             [
                 ("income_gpb".to_owned(), "7070.64".to_owned()),
                 ("income_business".to_owned(), "892.66".to_owned()),
-                ("income_operating".to_owned(), String::new()),
+                // 经营收入 with a dash says nothing, like a blank row.
                 ("income_other".to_owned(), "227.00".to_owned()),
                 ("208".to_owned(), "12.50".to_owned()),
             ]
@@ -317,7 +335,11 @@ mod tests {
                         (7, 0, Text("20801")),
                         (7, 2, Number(1.0)),
                         (8, 1, Text("其他收入")),
+                        (8, 2, Number(1.0)),
                         (9, 1, Text("其他收入")),
+                        (9, 2, Number(2.0)),
+                        // A line without figures says nothing, whatever its name.
+                        (10, 1, Text("不存在但没有数的行")),
                     ],
                 ),
                 vec![
@@ -341,7 +363,12 @@ mod tests {
                 workbook(
                     "公开07 政府性基金预算财政拨款收入支出决算表",
                     "金额单位：万元",
-                    &[(4, 0, Text("208")), (4, 2, Number(1.0))],
+                    &[
+                        (3, 3, Text("本年收入")),
+                        (4, 0, Text("208")),
+                        (4, 2, Number(1.0)),
+                        (4, 3, Number(1.0)),
+                    ],
                 ),
                 vec![
                     (

@@ -434,8 +434,9 @@ fn read_rows(
                 )
             })
             .collect();
-        if code.is_empty() && name.is_empty() && values.iter().all(|(_, v)| v.is_none()) {
-            continue; // a blank row
+        // A row without figures says nothing (the template lists every line and code): not read, not checked.
+        if values.iter().all(|(_, v)| v.is_none()) {
+            continue;
         }
         let (row_code, label) = if !code.is_empty() {
             let Some(entry) = code_list.and_then(|list| list.get(&code)) else {

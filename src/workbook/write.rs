@@ -452,12 +452,23 @@ fn write_table(
 
     let mut row = FIRST_DATA_ROW;
     match given {
-        // The template: the table's fixed lines, to be filled, and room for the classification rows below.
+        // The template: the table's fixed lines, then every code of its classification at the levels it lists
+        // (类, 款, 项), to be filled; rows left blank are not read.
         None => {
             for line in &table.lines {
                 sheet.write_string_with_format(row, CODE_COLUMN, "", &formats.text)?;
                 sheet.write_string_with_format(row, NAME_COLUMN, &line.name, &formats.text)?;
                 row += 1;
+            }
+            if let (Some(rows), Some(list)) = (&table.codes, taxonomy.code_list_of(table)) {
+                for (code, entry) in &list.entries {
+                    if !rows.levels.contains(&entry.level) {
+                        continue;
+                    }
+                    sheet.write_string_with_format(row, CODE_COLUMN, code, &formats.text)?;
+                    sheet.write_string_with_format(row, NAME_COLUMN, &entry.name, &formats.text)?;
+                    row += 1;
+                }
             }
         }
         Some(given) => {
