@@ -55,8 +55,9 @@ pub struct PgStore {
 type Tx = Transaction<'static, Postgres>;
 
 impl PgStore {
-    /// Connects to the database at `url` (postgres://…) and brings its schema up to date. Connections are made
-    /// lazily, so a server can start while the database is still coming up; the migrations need one now.
+    /// Connects to the database at `url` (postgres://…) and brings its schema up to date. The server does not
+    /// start without its database (the migrations need it); once started, it rides out an outage (health says
+    /// NOT_SERVING, calls get UNAVAILABLE) and reconnects when the database is back.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
         let pool = PgPoolOptions::new()

@@ -213,7 +213,8 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
     })
 }
 
-/// Refuses a workbook whose parts would expand beyond [`MAX_EXPANDED_BYTES`] before anything is decompressed.
+/// Refuses a workbook whose parts would expand beyond [`MAX_EXPANDED_BYTES`] before anything is decompressed, by
+/// the sizes its zip directory records (a writer's word: a forged directory is not caught here).
 fn check_expansion(bytes: &[u8]) -> Result<(), String> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|_| "is not an .xlsx workbook (not a zip archive)".to_owned())?;
