@@ -38,6 +38,18 @@ impl TimedStore {
     pub fn wrap(inner: Arc<dyn Store>, observe: StoreObserver) -> Arc<dyn Store> {
         Arc::new(TimedStore { inner, observe })
     }
+
+    /// Awaits one operation of the inner store and reports how long it took.
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let result = call.await;
+        (self.observe)(operation, started.elapsed());
+        result
+    }
 }
 
 #[async_trait]
@@ -47,10 +59,7 @@ impl Store for TimedStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let result = self.inner.ping().await;
-        (self.observe)("ping", started.elapsed());
-        result
+        self.timed("ping", self.inner.ping()).await
     }
 
     async fn upsert_unit(
@@ -59,38 +68,27 @@ impl Store for TimedStore {
         rule: Option<&RegistrationRule<'_>>,
         event: NewEvent,
     ) -> Result<Result<UnitUpsert, Vec<FieldViolation>>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.upsert_unit(unit, rule, event).await;
-        (self.observe)("upsert_unit", started.elapsed());
-        result
+        self.timed("upsert_unit", self.inner.upsert_unit(unit, rule, event))
+            .await
     }
 
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.unit(code, year).await;
-        (self.observe)("unit", started.elapsed());
-        result
+        self.timed("unit", self.inner.unit(code, year)).await
     }
 
     async fn unit_records(&self, code: &UnitCode) -> Result<Vec<Unit>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.unit_records(code).await;
-        (self.observe)("unit_records", started.elapsed());
-        result
+        self.timed("unit_records", self.inner.unit_records(code))
+            .await
     }
 
     async fn units_for_year(&self, year: FiscalYear) -> Result<Vec<Unit>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.units_for_year(year).await;
-        (self.observe)("units_for_year", started.elapsed());
-        result
+        self.timed("units_for_year", self.inner.units_for_year(year))
+            .await
     }
 
     async fn signing_key(&self, unit: &UnitCode) -> Result<Option<Vec<u8>>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.signing_key(unit).await;
-        (self.observe)("signing_key", started.elapsed());
-        result
+        self.timed("signing_key", self.inner.signing_key(unit))
+            .await
     }
 
     async fn set_signing_key(
@@ -99,10 +97,11 @@ impl Store for TimedStore {
         key: Option<&[u8]>,
         event: NewEvent,
     ) -> Result<u64, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.set_signing_key(unit, key, event).await;
-        (self.observe)("set_signing_key", started.elapsed());
-        result
+        self.timed(
+            "set_signing_key",
+            self.inner.set_signing_key(unit, key, event),
+        )
+        .await
     }
 
     async fn submission_by_key(
@@ -111,10 +110,11 @@ impl Store for TimedStore {
         year: FiscalYear,
         key: &IdempotencyKey,
     ) -> Result<Option<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.submission_by_key(unit, year, key).await;
-        (self.observe)("submission_by_key", started.elapsed());
-        result
+        self.timed(
+            "submission_by_key",
+            self.inner.submission_by_key(unit, year, key),
+        )
+        .await
     }
 
     async fn insert_submission(
@@ -124,13 +124,11 @@ impl Store for TimedStore {
         rule: &SubmitRule<'_>,
         event: NewEvent,
     ) -> Result<SubmissionInsert, StoreError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .insert_submission(new, lineage, rule, event)
-            .await;
-        (self.observe)("insert_submission", started.elapsed());
-        result
+        self.timed(
+            "insert_submission",
+            self.inner.insert_submission(new, lineage, rule, event),
+        )
+        .await
     }
 
     async fn submission(
@@ -139,10 +137,8 @@ impl Store for TimedStore {
         year: FiscalYear,
         version: Option<u32>,
     ) -> Result<Option<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.submission(unit, year, version).await;
-        (self.observe)("submission", started.elapsed());
-        result
+        self.timed("submission", self.inner.submission(unit, year, version))
+            .await
     }
 
     async fn current_submission(
@@ -151,10 +147,11 @@ impl Store for TimedStore {
         year: FiscalYear,
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.current_submission(unit, year, report_type).await;
-        (self.observe)("current_submission", started.elapsed());
-        result
+        self.timed(
+            "current_submission",
+            self.inner.current_submission(unit, year, report_type),
+        )
+        .await
     }
 
     async fn submissions(
@@ -162,10 +159,8 @@ impl Store for TimedStore {
         unit: &UnitCode,
         year: FiscalYear,
     ) -> Result<Vec<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.submissions(unit, year).await;
-        (self.observe)("submissions", started.elapsed());
-        result
+        self.timed("submissions", self.inner.submissions(unit, year))
+            .await
     }
 
     async fn latest_valid_submission(
@@ -174,13 +169,11 @@ impl Store for TimedStore {
         year: FiscalYear,
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .latest_valid_submission(unit, year, report_type)
-            .await;
-        (self.observe)("latest_valid_submission", started.elapsed());
-        result
+        self.timed(
+            "latest_valid_submission",
+            self.inner.latest_valid_submission(unit, year, report_type),
+        )
+        .await
     }
 
     async fn accepted_submission(
@@ -189,13 +182,11 @@ impl Store for TimedStore {
         year: FiscalYear,
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .accepted_submission(unit, year, report_type)
-            .await;
-        (self.observe)("accepted_submission", started.elapsed());
-        result
+        self.timed(
+            "accepted_submission",
+            self.inner.accepted_submission(unit, year, report_type),
+        )
+        .await
     }
 
     async fn counted_facts(
@@ -204,20 +195,19 @@ impl Store for TimedStore {
         report_type: ReportType,
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let result = self.inner.counted_facts(year, report_type, each).await;
-        (self.observe)("counted_facts", started.elapsed());
-        result
+        self.timed(
+            "counted_facts",
+            self.inner.counted_facts(year, report_type, each),
+        )
+        .await
     }
 
     async fn submission_statuses(
         &self,
         year: FiscalYear,
     ) -> Result<Vec<SubmissionStatus>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.submission_statuses(year).await;
-        (self.observe)("submission_statuses", started.elapsed());
-        result
+        self.timed("submission_statuses", self.inner.submission_statuses(year))
+            .await
     }
 
     async fn put_explanations(
@@ -229,13 +219,12 @@ impl Store for TimedStore {
         lineage: &[UnitCode],
         event: NewEvent,
     ) -> Result<Option<LockRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .put_explanations(unit, year, version, explanations, lineage, event)
-            .await;
-        (self.observe)("put_explanations", started.elapsed());
-        result
+        self.timed(
+            "put_explanations",
+            self.inner
+                .put_explanations(unit, year, version, explanations, lineage, event),
+        )
+        .await
     }
 
     async fn pointers(
@@ -244,10 +233,8 @@ impl Store for TimedStore {
         year: FiscalYear,
         report_type: ReportType,
     ) -> Result<Pointers, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.pointers(unit, year, report_type).await;
-        (self.observe)("pointers", started.elapsed());
-        result
+        self.timed("pointers", self.inner.pointers(unit, year, report_type))
+            .await
     }
 
     async fn review(
@@ -259,13 +246,11 @@ impl Store for TimedStore {
         rule: &ReviewRule<'_>,
         event: NewEvent,
     ) -> Result<Result<(Transition, ReportType, u64), Refusal>, StoreError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .review(unit, year, version, lineage, rule, event)
-            .await;
-        (self.observe)("review", started.elapsed());
-        result
+        self.timed(
+            "review",
+            self.inner.review(unit, year, version, lineage, rule, event),
+        )
+        .await
     }
 
     async fn lock(
@@ -274,10 +259,7 @@ impl Store for TimedStore {
         rule: &LockRule<'_>,
         event: NewEvent,
     ) -> Result<Result<u64, Refusal>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.lock(lock, rule, event).await;
-        (self.observe)("lock", started.elapsed());
-        result
+        self.timed("lock", self.inner.lock(lock, rule, event)).await
     }
 
     async fn unlock(
@@ -286,10 +268,8 @@ impl Store for TimedStore {
         year: FiscalYear,
         event: NewEvent,
     ) -> Result<Option<u64>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.unlock(node, year, event).await;
-        (self.observe)("unlock", started.elapsed());
-        result
+        self.timed("unlock", self.inner.unlock(node, year, event))
+            .await
     }
 
     async fn lock_of(
@@ -297,10 +277,7 @@ impl Store for TimedStore {
         node: &UnitCode,
         year: FiscalYear,
     ) -> Result<Option<LockRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.lock_of(node, year).await;
-        (self.observe)("lock_of", started.elapsed());
-        result
+        self.timed("lock_of", self.inner.lock_of(node, year)).await
     }
 
     async fn lock_covering(
@@ -308,17 +285,12 @@ impl Store for TimedStore {
         year: FiscalYear,
         lineage: &[UnitCode],
     ) -> Result<Option<LockRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.lock_covering(year, lineage).await;
-        (self.observe)("lock_covering", started.elapsed());
-        result
+        self.timed("lock_covering", self.inner.lock_covering(year, lineage))
+            .await
     }
 
     async fn locks(&self, year: FiscalYear) -> Result<Vec<LockRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.locks(year).await;
-        (self.observe)("locks", started.elapsed());
-        result
+        self.timed("locks", self.inner.locks(year)).await
     }
 
     async fn insert_budget(
@@ -326,10 +298,8 @@ impl Store for TimedStore {
         new: &NewBudget,
         event: NewEvent,
     ) -> Result<BudgetInsert, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.insert_budget(new, event).await;
-        (self.observe)("insert_budget", started.elapsed());
-        result
+        self.timed("insert_budget", self.inner.insert_budget(new, event))
+            .await
     }
 
     async fn budget_version(
@@ -338,38 +308,28 @@ impl Store for TimedStore {
         year: FiscalYear,
         version: Option<u32>,
     ) -> Result<Option<StoredBudget>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.budget_version(unit, year, version).await;
-        (self.observe)("budget_version", started.elapsed());
-        result
+        self.timed(
+            "budget_version",
+            self.inner.budget_version(unit, year, version),
+        )
+        .await
     }
 
     async fn token_count(&self) -> Result<u64, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.token_count().await;
-        (self.observe)("token_count", started.elapsed());
-        result
+        self.timed("token_count", self.inner.token_count()).await
     }
 
     async fn insert_token(&self, token: &TokenRecord, event: NewEvent) -> Result<u64, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.insert_token(token, event).await;
-        (self.observe)("insert_token", started.elapsed());
-        result
+        self.timed("insert_token", self.inner.insert_token(token, event))
+            .await
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.token(id).await;
-        (self.observe)("token", started.elapsed());
-        result
+        self.timed("token", self.inner.token(id)).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.tokens().await;
-        (self.observe)("tokens", started.elapsed());
-        result
+        self.timed("tokens", self.inner.tokens()).await
     }
 
     async fn revoke_token(
@@ -379,48 +339,39 @@ impl Store for TimedStore {
         by: &str,
         event: NewEvent,
     ) -> Result<TokenRevoke, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.revoke_token(id, at_ms, by, event).await;
-        (self.observe)("revoke_token", started.elapsed());
-        result
+        self.timed(
+            "revoke_token",
+            self.inner.revoke_token(id, at_ms, by, event),
+        )
+        .await
     }
 
     async fn audit_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.audit_events(filter).await;
-        (self.observe)("audit_events", started.elapsed());
-        result
+        self.timed("audit_events", self.inner.audit_events(filter))
+            .await
     }
 
     async fn audit_chain(
         &self,
         each: &mut (dyn FnMut(Event) -> bool + Send),
     ) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let result = self.inner.audit_chain(each).await;
-        (self.observe)("audit_chain", started.elapsed());
-        result
+        self.timed("audit_chain", self.inner.audit_chain(each))
+            .await
     }
 
     async fn last_event_seq(&self) -> Result<u64, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.last_event_seq().await;
-        (self.observe)("last_event_seq", started.elapsed());
-        result
+        self.timed("last_event_seq", self.inner.last_event_seq())
+            .await
     }
 
     async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let result = self.inner.write_snapshot(name, bytes).await;
-        (self.observe)("write_snapshot", started.elapsed());
-        result
+        self.timed("write_snapshot", self.inner.write_snapshot(name, bytes))
+            .await
     }
 
     async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.read_snapshot(name).await;
-        (self.observe)("read_snapshot", started.elapsed());
-        result
+        self.timed("read_snapshot", self.inner.read_snapshot(name))
+            .await
     }
 
     async fn close(&self) {

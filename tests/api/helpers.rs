@@ -98,66 +98,52 @@ pub async fn database_for(dir: &Path) -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Runs `$body` with `$pool` a pool on a data directory's store (its SQLite file, or its PostgreSQL database), and
+/// closes the pool after.
+macro_rules! with_store_pool {
+    ($dir:expr, |$pool:ident| $body:expr) => {
+        match database_for($dir).await {
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename($dir.join(juesuan::store::DATABASE_FILE));
+                let $pool = sqlx::SqlitePool::connect_with(options)
+                    .await
+                    .expect("open the store file");
+                let out = $body;
+                $pool.close().await;
+                out
+            }
+            Some(url) => {
+                let $pool = sqlx::PgPool::connect(&url)
+                    .await
+                    .expect("the test database");
+                let out = $body;
+                $pool.close().await;
+                out
+            }
+        }
+    };
+}
+
 /// One number from the store of a data directory, read directly (not through the service); SQL both stores
 /// understand.
 pub async fn store_i64(dir: &Path, sql: &str) -> i64 {
-    match database_for(dir).await {
-        None => {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(dir.join(juesuan::store::DATABASE_FILE));
-            let pool = sqlx::SqlitePool::connect_with(options)
-                .await
-                .expect("open the store file");
-            let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_one(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-            value
-        }
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(&url)
-                .await
-                .expect("the test database");
-            let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_one(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-            value
-        }
-    }
+    with_store_pool!(dir, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(
+        sql.to_owned()
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}")))
 }
 
 /// Runs a statement on the store of a data directory directly, as someone with access to the database could;
 /// returns the rows it changed.
 pub async fn store_execute(dir: &Path, sql: &str) -> u64 {
-    match database_for(dir).await {
-        None => {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(dir.join(juesuan::store::DATABASE_FILE));
-            let pool = sqlx::SqlitePool::connect_with(options)
-                .await
-                .expect("open the store file");
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-            done.rows_affected()
-        }
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(&url)
-                .await
-                .expect("the test database");
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            pool.close().await;
-            done.rows_affected()
-        }
-    }
+    with_store_pool!(dir, |pool| sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .rows_affected())
 }
 
 pub fn taxonomy_dir() -> PathBuf {

@@ -290,23 +290,7 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
     assert!(text.contains("【请填写"), "{text}");
     assert!(text.contains("实有人数269人"), "{text}");
 
-    let report = app
-        .submitter(UNIT)
-        .await
-        .submit(crate::helpers::submit_request("drafted", disclosure))
-        .await
-        .expect("submitted")
-        .into_inner()
-        .submission
-        .unwrap()
-        .report
-        .unwrap();
-    let narrative: Vec<&pb::Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.rule_id.starts_with("NAR-"))
-        .collect();
-    assert!(narrative.is_empty(), "{narrative:#?}\n{text}");
+    let report = submit_without_narrative_findings(&app, "drafted", disclosure, &text).await;
     assert_eq!(report.error_count, 0, "{:#?}", report.findings);
 
     // From the service, with the budget system's budget for the 预决算差异 sentences: submitted as drafted, still
@@ -356,26 +340,7 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
         budgeted.contains("年初预算数6000.00万元，决算数7070.64万元，预决算差异率17.84%"),
         "{budgeted}"
     );
-    let report = app
-        .submitter(UNIT)
-        .await
-        .submit(crate::helpers::submit_request(
-            "drafted-with-budget",
-            drafted,
-        ))
-        .await
-        .expect("submitted")
-        .into_inner()
-        .submission
-        .unwrap()
-        .report
-        .unwrap();
-    let narrative: Vec<&pb::Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.rule_id.starts_with("NAR-"))
-        .collect();
-    assert!(narrative.is_empty(), "{narrative:#?}\n{budgeted}");
+    submit_without_narrative_findings(&app, "drafted-with-budget", drafted, &budgeted).await;
 
     // The stored version drafted again as Markdown (no 2023 accepted version, so no change stated).
     let reviewer = app.token(DEPARTMENT, pb::Role::Reviewer).await;
@@ -424,4 +389,31 @@ async fn a_drafted_narrative_passes_the_narrative_checks() {
     )
     .unwrap();
     assert!(body.contains("本年收入合计8190.84万元"), "{body}");
+}
+
+/// Submits a drafted disclosure as the unit and holds that no narrative check found anything; its report.
+async fn submit_without_narrative_findings(
+    app: &TestApp,
+    key: &str,
+    disclosure: pb::Disclosure,
+    text: &str,
+) -> pb::ValidationReport {
+    let report = app
+        .submitter(UNIT)
+        .await
+        .submit(crate::helpers::submit_request(key, disclosure))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .submission
+        .unwrap()
+        .report
+        .unwrap();
+    let narrative: Vec<&pb::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id.starts_with("NAR-"))
+        .collect();
+    assert!(narrative.is_empty(), "{narrative:#?}\n{text}");
+    report
 }
