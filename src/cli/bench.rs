@@ -527,6 +527,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             mib(bytes),
             rebuilt_in.as_secs_f64()
         );
+        sayln!("  {}", phases(&data.read().await.build_phases));
 
         // The clean stop writes a snapshot; the next start reads it instead of every counted version.
         let started = Instant::now();
@@ -566,9 +567,20 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             written_in.as_secs_f64(),
             restored_in.as_secs_f64()
         );
+        sayln!("  {}", phases(&data.build_phases));
         store.close().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a build's time went, as one line.
+fn phases(phases: &crate::domain::consolidation::service::BuildPhases) -> String {
+    format!(
+        "of which: registry and tree {:.2} s, counted figures {:.2} s, rollup {:.2} s",
+        phases.tree.as_secs_f64(),
+        phases.figures.as_secs_f64(),
+        phases.rollup.as_secs_f64()
+    )
 }
 
 /// What the SQL baseline measured.

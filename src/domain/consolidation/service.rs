@@ -8,7 +8,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use rust_decimal::Decimal;
@@ -189,6 +189,19 @@ pub struct YearData {
     /// applied as they happen; on a shared store, those of other replicas are applied from the events after this
     /// one before the state is read (`catch_up`).
     pub applied_seq: u64,
+    /// How long each part of building the state took (for the log and the benchmark).
+    pub build_phases: BuildPhases,
+}
+
+/// Where the time of building a year's state went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildPhases {
+    /// Reading the registry and linking the tree.
+    pub tree: Duration,
+    /// Reading the counted figures: the snapshot (read, checked, decoded), or every counted version.
+    pub figures: Duration,
+    /// The full rollup over them.
+    pub rollup: Duration,
 }
 
 /// Events read at a time when a replica catches up.
@@ -615,6 +628,9 @@ impl Consolidations {
             cells = data.state.layout.len(),
             memory_bytes = data.state.memory_bytes(),
             millis = started.elapsed().as_millis() as u64,
+            tree_millis = data.build_phases.tree.as_millis() as u64,
+            figures_millis = data.build_phases.figures.as_millis() as u64,
+            rollup_millis = data.build_phases.rollup.as_millis() as u64,
             "consolidation built"
         );
         let data = Arc::new(RwLock::new(data));
@@ -635,6 +651,8 @@ impl Consolidations {
         let layout = Arc::new(CellLayout::new(&taxonomy));
         let removals = Arc::new(Removals::new(&layout, taxonomy.eliminations.as_ref()));
         let mut state = YearState::new(layout.clone(), removals);
+        let mut phases = BuildPhases::default();
+        let started = Instant::now();
         // Read before anything else: a change made while the state is read (by another replica) comes after it,
         // so `catch_up` applies it again, which changes nothing if the read saw it already.
         let caught_up_to = self.store.last_event_seq().await?;
@@ -656,18 +674,24 @@ impl Consolidations {
         }
         // Read after the tree: a change between the two moves the marker past the snapshot's.
         let marker = self.store.last_event_seq().await?;
+        phases.tree = started.elapsed();
+        let started = Instant::now();
         if let Some((made, owned)) = self.restore(year, marker, &state).await {
             for (code, own) in owned {
                 let node = state.by_code[&code];
                 state.load_own(node, Some(own));
             }
+            phases.figures = started.elapsed();
+            let started = Instant::now();
             state.full_recompute();
+            phases.rollup = started.elapsed();
             return Ok(YearData {
                 taxonomy,
                 state,
                 units,
                 from_snapshot: true,
                 applied_seq: made.min(caught_up_to),
+                build_phases: phases,
             });
         }
         // The store reads and parses versions while another thread turns each into integer cells: a restart's
@@ -701,13 +725,17 @@ impl Consolidations {
                 state.load_own(node, Some(own));
             }
         }
+        phases.figures = started.elapsed();
+        let started = Instant::now();
         state.full_recompute();
+        phases.rollup = started.elapsed();
         Ok(YearData {
             taxonomy,
             state,
             units,
             from_snapshot: false,
             applied_seq: caught_up_to,
+            build_phases: phases,
         })
     }
 

@@ -9,8 +9,8 @@
 use sm3::{Digest, Sm3};
 
 use super::{
-    layout::{CellId, CellLayout},
-    state::{OwnData, YearState, decode_half_ulp, encode_half_ulp},
+    layout::CellLayout,
+    state::{OwnData, YearState},
 };
 use crate::domain::ids::{FiscalYear, UnitCode};
 
@@ -65,10 +65,10 @@ pub fn encode(state: &YearState, year: FiscalYear, marker: u64) -> Vec<u8> {
             out.extend_from_slice(&(*table as u32).to_le_bytes());
         }
         out.extend_from_slice(&(own.len() as u32).to_le_bytes());
-        for (id, value, half) in own.iter_with_half_ulps() {
+        for (id, value, code) in own.iter_with_half_ulp_codes() {
             out.extend_from_slice(&id.to_le_bytes());
             out.extend_from_slice(&value.to_le_bytes());
-            out.push(encode_half_ulp(half));
+            out.push(code);
         }
     }
     let digest = checksum(&out);
@@ -101,9 +101,6 @@ impl<'a> Reader<'a> {
         self.0 = rest;
         Ok(head)
     }
-    fn u8(&mut self) -> Result<u8, Stale> {
-        Ok(self.take(1)?[0])
-    }
     fn u16(&mut self) -> Result<u16, Stale> {
         Ok(u16::from_le_bytes(
             self.take(2)?.try_into().expect("2 bytes"),
@@ -116,11 +113,6 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Result<u64, Stale> {
         Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn i64(&mut self) -> Result<i64, Stale> {
-        Ok(i64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
@@ -171,7 +163,7 @@ fn decode_made(
         return Err(Stale::Damaged);
     }
     let (body, digest) = bytes.split_at(bytes.len() - DIGEST_BYTES);
-    if checksum(body) != digest {
+    if parallel_checksum(body) != digest {
         return Err(Stale::Damaged);
     }
     let mut reader = Reader(&body[MAGIC.len()..]);
@@ -183,43 +175,121 @@ fn decode_made(
     if reader.take(32)? != layout_fingerprint(layout) {
         return Err(Stale::OtherLayout);
     }
-    let cells = layout.len() as u64;
     let count = reader.u32()?;
-    let mut owned = Vec::with_capacity((count as usize).min(1 << 20));
-    for _ in 0..count {
-        let length = usize::from(reader.u16()?);
-        let code = std::str::from_utf8(reader.take(length)?).map_err(|_| Stale::Damaged)?;
-        let code = UnitCode::parse(code).map_err(|_| Stale::Damaged)?;
-        let version = reader.u32()?;
-        let inexact = reader.u32()?;
-        let partial_count = reader.u32()?;
-        let partial_tables = (0..partial_count)
-            .map(|_| reader.u32().map(|t| t as usize))
-            .collect::<Result<Vec<_>, _>>()?;
-        let figures = reader.u32()?;
-        // Each figure is 13 bytes: a count the rest cannot hold is damage, not an allocation to attempt.
-        if u64::from(figures) * 13 > reader.0.len() as u64 {
-            return Err(Stale::Damaged);
-        }
-        let mut cells_of_unit: Vec<(CellId, i64, i64)> = Vec::with_capacity(figures as usize);
-        for _ in 0..figures {
-            let id = reader.u32()?;
-            if u64::from(id) >= cells {
-                return Err(Stale::Damaged);
-            }
-            let value = reader.i64()?;
-            let half = decode_half_ulp(reader.u8()?);
-            cells_of_unit.push((id, value, half));
-        }
-        owned.push((
-            code,
-            OwnData::new(version, cells_of_unit, partial_tables, inexact),
-        ));
-    }
-    if !reader.0.is_empty() {
-        return Err(Stale::Damaged);
+    // One quick pass finds where each unit's record ends; the records are then decoded on every core, a
+    // contiguous run of them each (a province's snapshot is over a GB).
+    let records = split_records(reader.0, count)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(records.len())
+        .max(1);
+    let cells = layout.len() as u64;
+    let per_thread = records.len().div_ceil(threads).max(1);
+    let decoded: Vec<Result<Vec<(UnitCode, OwnData)>, Stale>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = records
+            .chunks(per_thread)
+            .map(|run| {
+                scope.spawn(move || {
+                    run.iter()
+                        .map(|record| decode_record(record, cells))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or(Err(Stale::Damaged)))
+            .collect()
+    });
+    let mut owned = Vec::with_capacity(records.len());
+    for run in decoded {
+        owned.extend(run?);
     }
     Ok((made, owned))
+}
+
+/// The CRC-32 of `bytes`, computed in two halves on two threads and combined (the same value as `checksum`).
+fn parallel_checksum(bytes: &[u8]) -> [u8; DIGEST_BYTES] {
+    const PARALLEL_FROM: usize = 64 << 20;
+    if bytes.len() < PARALLEL_FROM {
+        checksum(bytes)
+    } else {
+        checksum_in_halves(bytes)
+    }
+}
+
+fn checksum_in_halves(bytes: &[u8]) -> [u8; DIGEST_BYTES] {
+    let (low, high) = bytes.split_at(bytes.len() / 2);
+    let (mut first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(high);
+            hasher
+        });
+        let mut first = crc32fast::Hasher::new();
+        first.update(low);
+        (first, second.join().expect("a CRC thread does not panic"))
+    });
+    first.combine(&second);
+    first.finalize().to_le_bytes()
+}
+
+/// The bytes of each of `count` unit records that fill `rest` exactly.
+fn split_records(mut rest: &[u8], count: u32) -> Result<Vec<&[u8]>, Stale> {
+    // The shortest record (an empty code, no partial table, no figure) is 18 bytes: a count the input cannot
+    // hold is not allocated for.
+    let mut records = Vec::with_capacity((count as usize).min(rest.len() / 18 + 1));
+    for _ in 0..count {
+        let mut reader = Reader(rest);
+        let length = usize::from(reader.u16()?);
+        reader.take(length + 8)?;
+        let partial_count = reader.u32()?;
+        reader.take(partial_count as usize * 4)?;
+        let figures = reader.u32()?;
+        reader.take(figures as usize * FIGURE_BYTES)?;
+        let (record, tail) = rest.split_at(rest.len() - reader.0.len());
+        records.push(record);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(Stale::Damaged);
+    }
+    Ok(records)
+}
+
+/// A figure is kept as its cell (4 bytes), its value (8) and its half-ulp code (1).
+const FIGURE_BYTES: usize = 13;
+
+fn decode_record(record: &[u8], cells: u64) -> Result<(UnitCode, OwnData), Stale> {
+    let mut reader = Reader(record);
+    let length = usize::from(reader.u16()?);
+    let code = std::str::from_utf8(reader.take(length)?).map_err(|_| Stale::Damaged)?;
+    let code = UnitCode::parse(code).map_err(|_| Stale::Damaged)?;
+    let version = reader.u32()?;
+    let inexact = reader.u32()?;
+    let partial_count = reader.u32()?;
+    let partial_tables = (0..partial_count)
+        .map(|_| reader.u32().map(|t| t as usize))
+        .collect::<Result<Vec<_>, _>>()?;
+    let figures = reader.u32()? as usize;
+    let body = reader.take(figures * FIGURE_BYTES)?;
+    let mut ids = Vec::with_capacity(figures);
+    let mut values = Vec::with_capacity(figures);
+    let mut half_ulps = Vec::with_capacity(figures);
+    for figure in body.chunks_exact(FIGURE_BYTES) {
+        let id = u32::from_le_bytes(figure[0..4].try_into().expect("4 bytes"));
+        if u64::from(id) >= cells {
+            return Err(Stale::Damaged);
+        }
+        ids.push(id);
+        values.push(i64::from_le_bytes(
+            figure[4..12].try_into().expect("8 bytes"),
+        ));
+        half_ulps.push(figure[12]);
+    }
+    let own = OwnData::from_columns(version, ids, values, half_ulps, partial_tables, inexact)
+        .ok_or(Stale::Damaged)?;
+    Ok((code, own))
 }
 
 #[cfg(test)]
@@ -272,6 +342,13 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_in_halves_is_the_checksum() {
+        let bytes: Vec<u8> = (0..100_003u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert_eq!(checksum_in_halves(&bytes), checksum(&bytes));
+        assert_ne!(checksum_in_halves(&bytes[1..]), checksum(&bytes));
+    }
+
+    #[test]
     fn a_snapshot_is_refused_when_anything_changed_or_it_is_damaged() {
         let state = state();
         let bytes = encode(&state, year(), 17);
@@ -306,6 +383,20 @@ mod tests {
         );
         assert_eq!(
             decode(b"", year(), 17, &state.layout).unwrap_err(),
+            Stale::Damaged
+        );
+        // A record whose figures are out of order or zero is damage, even under a correct checksum.
+        let mut reordered = encode(&state, year(), 17);
+        let first_figure = reordered.len() - DIGEST_BYTES - 3 * FIGURE_BYTES;
+        let (first, second) = (first_figure, first_figure + FIGURE_BYTES);
+        for i in 0..4 {
+            reordered.swap(first + i, second + i);
+        }
+        let body = reordered.len() - DIGEST_BYTES;
+        let digest = checksum(&reordered[..body]);
+        reordered[body..].copy_from_slice(&digest);
+        assert_eq!(
+            decode(&reordered, year(), 17, &state.layout).unwrap_err(),
             Stale::Damaged
         );
         let taxonomy_2025 = test_support::year(2025);

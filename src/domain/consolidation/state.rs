@@ -62,15 +62,18 @@ pub struct OwnData {
 /// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
 /// rounds up to 1): one byte holds it. Code 0 is 1 unit; code n is 5·10^(n−1). A value between two codes takes
 /// the larger, so that rounding tolerance is never understated.
-pub(super) fn encode_half_ulp(half: i64) -> u8 {
+/// The largest code `encode_half_ulp` gives (half of 10^18).
+const MAX_HALF_ULP_CODE: u8 = 19;
+
+fn encode_half_ulp(half: i64) -> u8 {
     let mut code = 0u8;
-    while code < 19 && decode_half_ulp(code) < half {
+    while code < MAX_HALF_ULP_CODE && decode_half_ulp(code) < half {
         code += 1;
     }
     code
 }
 
-pub(super) fn decode_half_ulp(code: u8) -> i64 {
+fn decode_half_ulp(code: u8) -> i64 {
     match code {
         0 => 1,
         n => 5 * 10i64.saturating_pow(u32::from(n) - 1),
@@ -100,6 +103,37 @@ impl OwnData {
         }
     }
 
+    /// Figures already in `new`'s form (ids strictly ascending, no zero, half ulps encoded), as a snapshot keeps
+    /// them: `None` when they are not, so that a damaged snapshot is refused rather than loaded.
+    pub fn from_columns(
+        version: u32,
+        ids: Vec<CellId>,
+        values: Vec<i64>,
+        half_ulps: Vec<u8>,
+        partial_tables: Vec<usize>,
+        inexact: u32,
+    ) -> Option<OwnData> {
+        let ascending = ids.windows(2).all(|pair| pair[0] < pair[1]);
+        if !ascending
+            || ids.len() != values.len()
+            || ids.len() != half_ulps.len()
+            || values.contains(&0)
+            || half_ulps.iter().any(|code| *code > MAX_HALF_ULP_CODE)
+        {
+            return None;
+        }
+        let magnitude = values.iter().map(|v| i128::from(*v).abs()).sum();
+        Some(OwnData {
+            magnitude,
+            version,
+            ids,
+            values,
+            half_ulps,
+            partial_tables,
+            inexact,
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -111,6 +145,14 @@ impl OwnData {
     /// The figures, ascending by cell.
     pub fn iter(&self) -> impl Iterator<Item = (CellId, i64)> + '_ {
         self.ids.iter().copied().zip(self.values.iter().copied())
+    }
+
+    /// The figures, ascending by cell, with the code of half a unit of each one's last decimal (as a snapshot
+    /// keeps it).
+    pub fn iter_with_half_ulp_codes(&self) -> impl Iterator<Item = (CellId, i64, u8)> + '_ {
+        self.iter()
+            .zip(self.half_ulps.iter())
+            .map(|((id, value), code)| (id, value, *code))
     }
 
     /// The figures, ascending by cell, with half a unit of each one's last decimal.
@@ -345,6 +387,89 @@ fn difference(
     let mut out: Sparse = new.collect();
     out.extend(old.map(|(c, v)| (c, v.wrapping_neg())));
     normalize(out)
+}
+
+fn add_dense(total: &mut [i64], part: &[i64]) {
+    for (total, value) in total.iter_mut().zip(part) {
+        *total = total.wrapping_add(*value);
+    }
+}
+
+/// A consolidated subtree handed to one thread of a full rollup, with the dense vectors of its consolidated
+/// nodes moved in: in pre-order, each with the position of its parent.
+struct Subtree {
+    nodes: Vec<NodeId>,
+    parents: Vec<Option<usize>>,
+    dense: Vec<Vec<i64>>,
+}
+
+impl Subtree {
+    fn take(
+        root: NodeId,
+        nodes: &[Node],
+        consolidated: &[bool],
+        dense_of: &mut [Option<Vec<i64>>],
+    ) -> Subtree {
+        let mut subtree = Subtree {
+            nodes: Vec::new(),
+            parents: Vec::new(),
+            dense: Vec::new(),
+        };
+        let mut stack = vec![(root, None)];
+        while let Some((node, parent)) = stack.pop() {
+            let at = subtree.nodes.len();
+            subtree.nodes.push(node);
+            subtree.parents.push(parent);
+            subtree.dense.push(
+                dense_of[node]
+                    .take()
+                    .expect("a consolidated node has a vector"),
+            );
+            stack.extend(
+                nodes[node]
+                    .children
+                    .iter()
+                    .rev()
+                    .filter(|c| consolidated[**c])
+                    .map(|&c| (c, Some(at))),
+            );
+        }
+        subtree
+    }
+
+    /// Fills every node and adds each into its parent as soon as its own subtree is complete, while its
+    /// vector is still in cache: a child's figures are not read back from memory a second time.
+    fn compute(&mut self, fill: &impl Fn(NodeId, &mut [i64])) {
+        let mut open: Vec<usize> = Vec::new();
+        for at in 0..self.nodes.len() {
+            while let Some(&top) = open.last() {
+                if Some(top) == self.parents[at] {
+                    break;
+                }
+                open.pop();
+                self.close(top);
+            }
+            fill(self.nodes[at], &mut self.dense[at]);
+            open.push(at);
+        }
+        while let Some(top) = open.pop() {
+            self.close(top);
+        }
+    }
+
+    fn close(&mut self, at: usize) {
+        if let Some(parent) = self.parents[at] {
+            // Pre-order: a parent comes before its children.
+            let (low, high) = self.dense.split_at_mut(at);
+            add_dense(&mut low[parent], &high[0]);
+        }
+    }
+
+    fn put_back(self, dense_of: &mut [Option<Vec<i64>>]) {
+        for (node, dense) in self.nodes.into_iter().zip(self.dense) {
+            dense_of[node] = Some(dense);
+        }
+    }
 }
 
 fn add_into(dense: &mut [i64], cells: impl Iterator<Item = (CellId, i64)>, sign: i64) {
@@ -635,19 +760,11 @@ impl YearState {
                 n.dense = Some(vec![0; self.layout.len()]);
             }
         }
-        let mut work: Vec<(NodeId, Vec<i64>)> = self
-            .nodes
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, n)| n.dense.take().map(|dense| (i, dense)))
-            .collect();
+        let mut dense_of: Vec<Option<Vec<i64>>> =
+            self.nodes.iter_mut().map(|n| n.dense.take()).collect();
+        let consolidated: Vec<bool> = dense_of.iter().map(Option::is_some).collect();
         let nodes = &self.nodes;
         let removals = &*self.removals;
-        // With the dense vectors taken out, a node has consolidated figures iff it is in `work`.
-        let mut consolidated = vec![false; nodes.len()];
-        for (node, _) in &work {
-            consolidated[*node] = true;
-        }
         // Nodes whose child side is eliminated above their parent: added by a pass of their own below.
         let mut crossing = vec![false; nodes.len()];
         let crossing_nodes: Vec<NodeId> = self
@@ -659,9 +776,11 @@ impl YearState {
         for &n in &crossing_nodes {
             crossing[n] = true;
         }
-        let fill = |(node, dense): &mut (NodeId, Vec<i64>)| {
+        // A node's figures but those of its consolidated children: its own, its other children's, and what
+        // eliminations take from them.
+        let fill = |node: NodeId, dense: &mut [i64]| {
             dense.fill(0);
-            let n = &nodes[*node];
+            let n = &nodes[node];
             if let Some(own) = &n.own {
                 if n.children.is_empty() {
                     add_into(dense, own.iter(), 1);
@@ -670,56 +789,118 @@ impl YearState {
                 }
             }
             for &child in &n.children {
-                if let (false, Some(own)) = (consolidated[child], &nodes[child].own) {
-                    if crossing[child] {
-                        add_into(dense, own.iter(), 1);
-                    } else {
-                        removals.child.add_and_remove_into(dense, own);
-                    }
+                let Some(own) = &nodes[child].own else {
+                    continue;
+                };
+                match (consolidated[child], crossing[child]) {
+                    (false, true) => add_into(dense, own.iter(), 1),
+                    (false, false) => removals.child.add_and_remove_into(dense, own),
+                    // A consolidated child's figures arrive with its dense vector below; what its own transfers
+                    // eliminate here is taken now, while this node's vector is this thread's alone.
+                    (true, false) => removals.child.remove_into(dense, own.iter()),
+                    (true, true) => {}
                 }
             }
         };
-        let weight = |node: NodeId| -> usize {
-            let n = &nodes[node];
-            1 + n.own.as_ref().map_or(0, OwnData::len)
-                + n.children
-                    .iter()
-                    .filter(|c| !consolidated[**c])
-                    .filter_map(|c| nodes[*c].own.as_ref())
-                    .map(OwnData::len)
-                    .sum::<usize>()
-        };
-        let threads = threads.min(work.len()).max(1);
-        let total: usize = work.iter().map(|(n, _)| weight(*n)).sum();
-        if threads == 1 || total < parallel_from {
-            work.iter_mut().for_each(fill);
-        } else {
-            // Contiguous chunks of about equal work.
-            let mut chunks: Vec<&mut [(NodeId, Vec<i64>)]> = Vec::with_capacity(threads);
-            let mut rest = work.as_mut_slice();
-            for t in 0..threads - 1 {
-                let share = total * (t + 1) / threads - total * t / threads;
-                let (mut taken, mut len) = (0, 0);
-                while len < rest.len() && taken < share {
-                    taken += weight(rest[len].0);
-                    len += 1;
-                }
-                let (chunk, tail) = rest.split_at_mut(len);
-                chunks.push(chunk);
-                rest = tail;
-            }
-            chunks.push(rest);
-            std::thread::scope(|scope| {
-                for chunk in chunks {
-                    scope.spawn(move || chunk.iter_mut().for_each(fill));
-                }
-            });
-        }
-        for (node, dense) in work {
-            self.nodes[node].dense = Some(dense);
-        }
-        // Children before parents: a consolidated node's figures are complete when it is reached.
+        // The work of filling each node, and of its whole consolidated subtree (children before parents).
         let order = self.post_order();
+        let mut subtree_work = vec![0usize; nodes.len()];
+        for &node in &order {
+            let n = &nodes[node];
+            let mut work_here = 1 + n.own.as_ref().map_or(0, OwnData::len);
+            for &child in &n.children {
+                work_here += nodes[child].own.as_ref().map_or(0, OwnData::len);
+                if consolidated[child] {
+                    work_here += subtree_work[child];
+                }
+            }
+            subtree_work[node] = work_here;
+        }
+        let roots: Vec<NodeId> = (0..nodes.len())
+            .filter(|&n| consolidated[n] && nodes[n].parent.is_none())
+            .collect();
+        let total: usize = roots.iter().map(|&r| subtree_work[r]).sum();
+        let threads = if total < parallel_from {
+            1
+        } else {
+            threads.max(1)
+        };
+        // Subtrees to hand out whole: the roots, the heaviest split into its consolidated children until there
+        // are enough to balance the threads. What was split (`above`) is filled afterwards, on this thread.
+        let mut subtrees = roots;
+        let mut above = Vec::new();
+        while threads > 1 && subtrees.len() < 4 * threads {
+            let Some((at, &heaviest)) = subtrees
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| nodes[**n].children.iter().any(|c| consolidated[*c]))
+                .max_by_key(|(_, n)| subtree_work[**n])
+            else {
+                break;
+            };
+            subtrees.swap_remove(at);
+            above.push(heaviest);
+            subtrees.extend(
+                nodes[heaviest]
+                    .children
+                    .iter()
+                    .filter(|c| consolidated[**c]),
+            );
+        }
+        // Heaviest first, each to the thread with the least work so far.
+        subtrees.sort_unstable_by_key(|n| std::cmp::Reverse(subtree_work[*n]));
+        let mut assigned: Vec<(usize, Vec<Subtree>)> =
+            (0..threads).map(|_| (0, Vec::new())).collect();
+        for root in subtrees {
+            let lightest = assigned
+                .iter_mut()
+                .min_by_key(|(load, _)| *load)
+                .expect("at least one thread");
+            lightest.0 += subtree_work[root];
+            lightest
+                .1
+                .push(Subtree::take(root, nodes, &consolidated, &mut dense_of));
+        }
+        let fill_subtrees = |subtrees: &mut Vec<Subtree>| {
+            for subtree in subtrees {
+                subtree.compute(&fill);
+            }
+        };
+        match assigned.as_mut_slice() {
+            [(_, only)] => fill_subtrees(only),
+            many => std::thread::scope(|scope| {
+                for (_, subtrees) in many {
+                    scope.spawn(|| fill_subtrees(subtrees));
+                }
+            }),
+        }
+        for (_, subtrees) in assigned {
+            for subtree in subtrees {
+                subtree.put_back(&mut dense_of);
+            }
+        }
+        for &node in &above {
+            let mut dense = dense_of[node].take().expect("a split node is consolidated");
+            fill(node, &mut dense);
+            dense_of[node] = Some(dense);
+        }
+        // The subtrees' roots into what was split, children before parents.
+        let mut is_above = vec![false; nodes.len()];
+        for &node in &above {
+            is_above[node] = true;
+        }
+        for &node in &order {
+            let Some(parent) = nodes[node].parent else {
+                continue;
+            };
+            if is_above[parent] && consolidated[node] {
+                let child = dense_of[node]
+                    .take()
+                    .expect("a child of a split node is consolidated");
+                add_dense(dense_of[parent].as_mut().expect("split"), &child);
+                dense_of[node] = Some(child);
+            }
+        }
         for &node in &order {
             let own = self.nodes[node].own.as_ref().map_or(0, |o| o.magnitude);
             let children: i128 = self.nodes[node]
@@ -729,32 +910,9 @@ impl YearState {
                 .sum();
             self.nodes[node].subtree_magnitude = own + children;
         }
-        for node in order {
-            let Some(parent) = self.nodes[node].parent else {
-                continue;
-            };
-            if self.nodes[node].dense.is_none() {
-                continue;
-            }
-            let (child, parent_node) = if node < parent {
-                let (a, b) = self.nodes.split_at_mut(parent);
-                (&a[node], &mut b[0])
-            } else {
-                let (a, b) = self.nodes.split_at_mut(node);
-                (&b[0], &mut a[parent])
-            };
-            let parent_dense = parent_node
-                .dense
-                .as_mut()
-                .expect("a parent has consolidated figures");
-            let dense = child.dense.as_ref().expect("checked above");
-            for (total, value) in parent_dense.iter_mut().zip(dense) {
-                *total = total.wrapping_add(*value);
-            }
-            if let Some(own) = &child.own
-                && !crossing[node]
-            {
-                self.removals.child.remove_into(parent_dense, own.iter());
+        for (node, dense) in dense_of.into_iter().enumerate() {
+            if dense.is_some() {
+                self.nodes[node].dense = dense;
             }
         }
         for node in crossing_nodes {
