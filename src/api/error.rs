@@ -89,6 +89,9 @@ impl From<DomainError> for Status {
             DomainError::PermissionDenied(denied) => {
                 Status::permission_denied(message(&denied.to_string()))
             }
+            DomainError::Unauthenticated(reason) => {
+                Status::unauthenticated(message(&reason.to_string()))
+            }
             DomainError::AlreadyExists(text) => Status::already_exists(message(&text)),
             DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
             DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),

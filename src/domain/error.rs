@@ -110,6 +110,10 @@ pub enum DomainError {
     #[error(transparent)]
     PermissionDenied(#[from] Denied),
     /// The request conflicts with what is stored (e.g. an idempotency key reused for another disclosure).
+    /// The caller's credential stopped working during a long call (a watch): revoked, expired, or the service
+    /// no longer enrolled.
+    #[error(transparent)]
+    Unauthenticated(#[from] crate::domain::tokens::AuthError),
     #[error("{0}")]
     AlreadyExists(String),
     /// The request is well-formed but the system is not in a state to accept it.

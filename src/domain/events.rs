@@ -3,7 +3,11 @@
 //! in the chain, so a watcher that reconnects with the last cursor it received misses nothing and sees nothing
 //! twice, on any replica.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{Semaphore, mpsc};
 
@@ -13,6 +17,7 @@ use crate::{
         audit::{Action, Event, subtree_of},
         error::DomainError,
         ids::{FiscalYear, UnitCode},
+        tokens::{AuthenticationFailure, still_authenticated},
     },
     store::{EventFilter, Store},
 };
@@ -23,6 +28,9 @@ pub const MAX_WATCHES: usize = 256;
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Events read from the store at a time.
 const BATCH: u32 = 500;
+/// How often a watch checks that its caller may still watch (token live, node still readable): the longest a
+/// revoked token or a moved unit keeps receiving events.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// An event of the watched subtree.
 #[derive(Debug, Clone)]
@@ -65,9 +73,16 @@ impl EventFeed {
         let (sender, receiver) = mpsc::channel(64);
         let store = self.store.clone();
         let node = node.clone();
+        let actor = actor.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(error) = follow(store.as_ref(), &node, year, cursor, &sender).await {
+            let watch = Watch {
+                store: store.as_ref(),
+                actor: &actor,
+                node: &node,
+                year,
+            };
+            if let Err(error) = follow(&watch, cursor, &sender).await {
                 let _ = sender.send(Err(error)).await;
             }
         });
@@ -75,16 +90,45 @@ impl EventFeed {
     }
 }
 
-/// Sends the subtree's events after `cursor` until the receiver is dropped.
-async fn follow(
-    store: &dyn Store,
-    node: &UnitCode,
+/// What a running watch follows, and for whom.
+struct Watch<'a> {
+    store: &'a dyn Store,
+    actor: &'a Principal,
+    node: &'a UnitCode,
     year: FiscalYear,
+}
+
+impl Watch<'_> {
+    /// The caller may still watch: an error ends the watch with it.
+    async fn recheck(&self) -> Result<(), DomainError> {
+        still_authenticated(self.store, self.actor)
+            .await
+            .map_err(|failure| match failure {
+                AuthenticationFailure::Credential(reason) => DomainError::Unauthenticated(reason),
+                AuthenticationFailure::Store(error) => DomainError::Store(error),
+            })?;
+        let lineage = Lineage::load(self.store, self.node, self.year).await?;
+        decide(self.actor, &Ask::Read(&lineage))?;
+        Ok(())
+    }
+}
+
+/// Sends the subtree's events after `cursor` until the receiver is dropped, or the caller may no longer watch.
+async fn follow(
+    watch: &Watch<'_>,
     mut cursor: u64,
     sender: &mpsc::Sender<Result<WatchedEvent, DomainError>>,
 ) -> Result<(), DomainError> {
+    let Watch {
+        store, node, year, ..
+    } = *watch;
+    let mut checked = Instant::now();
     let mut subtree: HashSet<UnitCode> = subtree_of(node, &store.units_for_year(year).await?);
     loop {
+        if checked.elapsed() >= RECHECK_EVERY {
+            watch.recheck().await?;
+            checked = Instant::now();
+        }
         let batch = store
             .audit_events(&EventFilter {
                 after_seq: cursor,

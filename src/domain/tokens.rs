@@ -174,17 +174,7 @@ impl Tokens {
         name: &str,
     ) -> Result<Principal, AuthenticationFailure> {
         let name = ServiceName::parse(name).map_err(|_| AuthError::UnknownService)?;
-        let now = now_ms();
-        let enrolled = self
-            .store
-            .tokens()
-            .await
-            .map_err(AuthenticationFailure::Store)?
-            .into_iter()
-            .any(|t| {
-                t.is_live(now) && t.principal == PrincipalKind::Service { name: name.clone() }
-            });
-        if !enrolled {
+        if !service_enrolled(self.store.as_ref(), &name).await? {
             return Err(AuthError::UnknownService.into());
         }
         Ok(Principal {
@@ -299,6 +289,52 @@ impl Tokens {
             .map_err(|e| DomainError::Internal(format!("cannot write {}: {e}", path.display())))?;
         Ok(Some(path))
     }
+}
+
+async fn service_enrolled(
+    store: &dyn Store,
+    name: &ServiceName,
+) -> Result<bool, AuthenticationFailure> {
+    let now = now_ms();
+    Ok(store
+        .tokens()
+        .await
+        .map_err(AuthenticationFailure::Store)?
+        .into_iter()
+        .any(|t| t.is_live(now) && t.principal == PrincipalKind::Service { name: name.clone() }))
+}
+
+/// Whether a principal authenticated at the start of a long call (a watch) would still be now: its token neither
+/// revoked nor expired, its service still enrolled. The service itself always is.
+pub async fn still_authenticated(
+    store: &dyn Store,
+    principal: &Principal,
+) -> Result<(), AuthenticationFailure> {
+    if principal.credential == Principal::system().credential {
+        return Ok(());
+    }
+    if principal.credential.starts_with("tls:") {
+        let PrincipalKind::Service { name } = &principal.kind else {
+            return Err(AuthError::UnknownService.into());
+        };
+        return if service_enrolled(store, name).await? {
+            Ok(())
+        } else {
+            Err(AuthError::UnknownService.into())
+        };
+    }
+    let record = store
+        .token(&principal.credential)
+        .await
+        .map_err(AuthenticationFailure::Store)?
+        .ok_or(AuthError::Unknown)?;
+    if record.revoked_at_ms.is_some() {
+        return Err(AuthError::Revoked.into());
+    }
+    if !record.is_live(now_ms()) || record.principal != principal.kind {
+        return Err(AuthError::Expired.into());
+    }
+    Ok(())
 }
 
 /// Writes a token to a new file readable and writable by its owner only (replacing any file there).

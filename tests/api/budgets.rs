@@ -272,3 +272,48 @@ async fn a_watch_resumed_from_its_last_cursor_misses_nothing_and_repeats_nothing
     sorted.dedup();
     assert_eq!(sorted, cursors, "strictly increasing, none twice");
 }
+
+#[tokio::test]
+async fn a_watch_ends_unauthenticated_soon_after_its_token_is_revoked() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let issued = pb::tokens_client::TokensClient::new(app.channel().await)
+        .issue_token(pb::IssueTokenRequest {
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                    unit_code: DEPARTMENT.into(),
+                    role: pb::Role::Reviewer as i32,
+                })),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("issued")
+        .into_inner();
+    let mut stream = pb::events_client::EventsClient::new(app.as_token(&issued.secret).await)
+        .watch(pb::WatchRequest {
+            node_code: DEPARTMENT.into(),
+            fiscal_year: 2024,
+            after_cursor: 0,
+        })
+        .await
+        .expect("watching")
+        .into_inner();
+    next_events(&mut stream, 2).await;
+
+    pb::tokens_client::TokensClient::new(app.channel().await)
+        .revoke_token(pb::RevokeTokenRequest {
+            id: issued.token.unwrap().id,
+        })
+        .await
+        .expect("revoked");
+    // Nothing happens in the subtree meanwhile: the watch ends on its own recheck, not on an event.
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.next());
+    let status = ended
+        .await
+        .expect("the watch ends within 10 s")
+        .expect("with a status, not silently")
+        .expect_err("an error, not an event");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
+}
