@@ -213,29 +213,9 @@ impl Tokens {
         if let PrincipalKind::Unit { code, role } = &principal {
             check_unit_principal(self.store.as_ref(), code, *role).await?;
         }
-        let id = hex::encode(random_bytes::<ID_BYTES>()?);
-        let secret = random_bytes::<SECRET_BYTES>()?;
-        let record = TokenRecord {
-            id: id.clone(),
-            secret_sm3: hash_secret(&secret),
-            principal,
-            label: label.to_owned(),
-            issued_at_ms: now_ms(),
-            issued_by: actor.to_string(),
-            expires_at_ms,
-            revoked_at_ms: None,
-            revoked_by: None,
-        };
-        let event = NewEvent::new(actor, Action::TokenIssued).detail(format!(
-            "token {id} for {}{}",
-            record.principal,
-            expires_at_ms.map_or(String::new(), |at| format!(", expires at {at} ms"))
-        ));
-        self.store.insert_token(&record, event).await?;
-        Ok(IssuedToken {
-            bearer: format!("{PREFIX}{id}_{}", hex::encode(secret)),
-            record,
-        })
+        let (issued, event) = new_token(actor, principal, label, expires_at_ms)?;
+        self.store.insert_token(&issued.record, event).await?;
+        Ok(issued)
     }
 
     pub async fn list(&self, actor: &Principal) -> Result<Vec<TokenRecord>, DomainError> {
@@ -276,19 +256,58 @@ impl Tokens {
         if self.store.token_count().await? > 0 {
             return Ok(None);
         }
-        let issued = self
-            .issue(
-                &Principal::system(),
-                PrincipalKind::Admin,
-                None,
-                "first administrator, made at the first start",
-            )
-            .await?;
+        let (issued, event) = new_token(
+            &Principal::system(),
+            PrincipalKind::Admin,
+            "first administrator, made at the first start",
+            None,
+        )?;
+        // Another server starting on the same store at the same moment may have issued it.
+        if self
+            .store
+            .insert_first_token(&issued.record, event)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
         let path = data_dir.join(ADMIN_TOKEN_FILE);
         write_secret_file(&path, &issued.bearer)
             .map_err(|e| DomainError::Internal(format!("cannot write {}: {e}", path.display())))?;
         Ok(Some(path))
     }
+}
+
+/// A new token's record and bearer text, and the event that records its issue.
+fn new_token(
+    actor: &Principal,
+    principal: PrincipalKind,
+    label: &str,
+    expires_at_ms: Option<i64>,
+) -> Result<(IssuedToken, NewEvent), DomainError> {
+    let id = hex::encode(random_bytes::<ID_BYTES>()?);
+    let secret = random_bytes::<SECRET_BYTES>()?;
+    let record = TokenRecord {
+        id: id.clone(),
+        secret_sm3: hash_secret(&secret),
+        principal,
+        label: label.to_owned(),
+        issued_at_ms: now_ms(),
+        issued_by: actor.to_string(),
+        expires_at_ms,
+        revoked_at_ms: None,
+        revoked_by: None,
+    };
+    let event = NewEvent::new(actor, Action::TokenIssued).detail(format!(
+        "token {id} for {}{}",
+        record.principal,
+        expires_at_ms.map_or(String::new(), |at| format!(", expires at {at} ms"))
+    ));
+    let issued = IssuedToken {
+        bearer: format!("{PREFIX}{id}_{}", hex::encode(secret)),
+        record,
+    };
+    Ok((issued, event))
 }
 
 async fn service_enrolled(

@@ -405,6 +405,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_token(&self, token: &TokenRecord, event: NewEvent) -> Result<u64, StoreError>;
 
+    /// Inserts the token only when the store has none yet (the first start's administrator), atomically: `None`
+    /// when another got there first.
+    async fn insert_first_token(
+        &self,
+        token: &TokenRecord,
+        event: NewEvent,
+    ) -> Result<Option<u64>, StoreError>;
+
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;

@@ -94,6 +94,33 @@ impl PgStore {
 columns_for!(PgRow);
 
 /// Appends an event to the chain inside a write transaction; returns its seq.
+async fn insert_token_row(tx: &mut Tx, token: &TokenRecord) -> Result<(), StoreError> {
+    let (kind, unit, role, service) = match &token.principal {
+        PrincipalKind::Admin => ("admin", None, None, None),
+        PrincipalKind::Service { name } => ("service", None, None, Some(name.as_str())),
+        PrincipalKind::Unit { code, role } => {
+            ("unit", Some(code.as_str()), Some(role.code()), None)
+        }
+    };
+    sqlx::query(
+        "INSERT INTO tokens (id, secret_sm3, kind, unit_code, role, service_name, label, issued_at_ms, \
+                             issued_by, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&token.id)
+    .bind(token.secret_sm3.as_slice())
+    .bind(kind)
+    .bind(unit)
+    .bind(role)
+    .bind(service)
+    .bind(&token.label)
+    .bind(token.issued_at_ms)
+    .bind(&token.issued_by)
+    .bind(token.expires_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn append_event(tx: &mut Tx, event: NewEvent) -> Result<u64, StoreError> {
     let head: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
@@ -1121,33 +1148,31 @@ impl Store for PgStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord, event: NewEvent) -> Result<u64, StoreError> {
-        let (kind, unit, role, service) = match &token.principal {
-            PrincipalKind::Admin => ("admin", None, None, None),
-            PrincipalKind::Service { name } => ("service", None, None, Some(name.as_str())),
-            PrincipalKind::Unit { code, role } => {
-                ("unit", Some(code.as_str()), Some(role.code()), None)
-            }
-        };
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO tokens (id, secret_sm3, kind, unit_code, role, service_name, label, issued_at_ms, \
-                                 issued_by, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&token.id)
-        .bind(token.secret_sm3.as_slice())
-        .bind(kind)
-        .bind(unit)
-        .bind(role)
-        .bind(service)
-        .bind(&token.label)
-        .bind(token.issued_at_ms)
-        .bind(&token.issued_by)
-        .bind(token.expires_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        insert_token_row(&mut tx, token).await?;
         let seq = append_event(&mut tx, event).await?;
         self.commit(tx).await?;
         Ok(seq)
+    }
+
+    async fn insert_first_token(
+        &self,
+        token: &TokenRecord,
+        event: NewEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        // Counted inside the write transaction: two servers starting together on an empty store serialize here,
+        // and the second finds the first one's token.
+        let mut tx = self.begin_write().await?;
+        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(&mut *tx)
+            .await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        insert_token_row(&mut tx, token).await?;
+        let seq = append_event(&mut tx, event).await?;
+        self.commit(tx).await?;
+        Ok(Some(seq))
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -324,6 +324,18 @@ impl Store for TimedStore {
             .await
     }
 
+    async fn insert_first_token(
+        &self,
+        token: &TokenRecord,
+        event: NewEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        self.timed(
+            "insert_first_token",
+            self.inner.insert_first_token(token, event),
+        )
+        .await
+    }
+
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.timed("token", self.inner.token(id)).await
     }

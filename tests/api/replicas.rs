@@ -12,7 +12,10 @@ use tonic_health::pb::{
 
 use crate::{
     consolidation::{cell, consolidated, disclosure, tree, u1_figures, u2_figures, unit},
-    helpers::{BinaryServer, TestApp, UNIT, reference, reference_submitter, submit_request},
+    helpers::{
+        BinaryServer, TestApp, UNIT, database_for, reference, reference_submitter, store_i64,
+        submit_request,
+    },
 };
 
 /// Two `juesuan serve` processes on one database, 8 submissions through each at once: the versions are 1 to 16,
@@ -252,4 +255,27 @@ async fn while_the_database_is_down_health_says_so_and_calls_are_unavailable() {
     wait_for_health(&app, ServingStatus::Serving).await;
     let unit = units().await.expect("served again").into_inner();
     assert_eq!(unit.code, UNIT);
+}
+
+/// Four servers starting at once on an empty database: one first administrator token between them, and the
+/// replicas that did not issue it wrote no token file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_starting_together_on_an_empty_database_issue_one_admin_token() {
+    let database = tempfile::tempdir().unwrap();
+    let url = database_for(database.path())
+        .await
+        .expect("a PostgreSQL database");
+    let (a, b, c, d) = tokio::join!(
+        TestApp::spawn_on(url.clone()),
+        TestApp::spawn_on(url.clone()),
+        TestApp::spawn_on(url.clone()),
+        TestApp::spawn_on(url.clone()),
+    );
+    let tokens = store_i64(database.path(), "SELECT count(*) FROM tokens").await;
+    assert_eq!(tokens, 1);
+    let written = [&a, &b, &c, &d]
+        .iter()
+        .filter(|app| !app.admin_token.is_empty())
+        .count();
+    assert_eq!(written, 1, "exactly one server wrote admin.token");
 }
