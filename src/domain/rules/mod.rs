@@ -5,16 +5,12 @@ pub mod ast;
 pub mod draft;
 mod eval;
 #[cfg(test)]
-mod examples;
-#[cfg(test)]
 mod fuzz_tests;
 mod lexer;
 pub mod narrative;
 mod parser;
 #[cfg(test)]
 mod property_tests;
-#[cfg(test)]
-mod reference_tests;
 pub mod texts;
 
 use std::collections::HashMap;

@@ -3,20 +3,21 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use crate::{
+use juesuan::{
     api::convert,
     domain::{
         rules::Context,
         submission::validate_offline,
-        taxonomy::test_support,
         validation::{Report, Severity},
     },
     pb,
 };
 
+use crate::support as test_support;
+
 fn reference() -> pb::Disclosure {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference-2024.json");
-    crate::cli::json::from_json("Disclosure", &std::fs::read_to_string(path).unwrap()).unwrap()
+    juesuan::cli::json::from_json("Disclosure", &std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn validate(disclosure: &pb::Disclosure) -> Report {
@@ -56,7 +57,7 @@ fn the_reference_has_no_error_from_rounding_only() {
 fn new_findings<'r>(
     before: &Report,
     after: &'r Report,
-) -> Vec<&'r crate::domain::validation::Finding> {
+) -> Vec<&'r juesuan::domain::validation::Finding> {
     let old: BTreeSet<(&str, &str, Option<String>)> = before
         .findings
         .iter()

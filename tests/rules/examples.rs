@@ -15,21 +15,21 @@ use std::{collections::BTreeMap, path::Path};
 
 use serde::Deserialize;
 
-use crate::{
+use juesuan::{
     api::convert,
     domain::{
         budget::BudgetFigures,
-        disclosure::{
-            Completeness, Disclosure, NarrativeSection, RowData, TableData, test_support,
-        },
+        disclosure::{Completeness, Disclosure, NarrativeSection, RowData, TableData},
         evaluation::{Evaluation, FundsRow, FundsSource, Indicator, Measure, ScoringRule},
         money::Value,
         rules::Context,
-        taxonomy::{Taxonomy, test_support as taxonomies},
+        taxonomy::Taxonomy,
         unit::UnitType,
     },
     pb,
 };
+
+use crate::support::{self as taxonomies, empty_draft};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +73,7 @@ struct Case {
 fn reference(taxonomy: &Taxonomy) -> Disclosure {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference-2024.json");
     let text = std::fs::read_to_string(path).unwrap();
-    let mut wire: pb::Disclosure = crate::cli::json::from_json("Disclosure", &text).unwrap();
+    let mut wire: pb::Disclosure = juesuan::cli::json::from_json("Disclosure", &text).unwrap();
     wire.cover.as_mut().unwrap().fiscal_year = taxonomy.fiscal_year.get();
     convert::disclosure_draft(&wire)
         .unwrap()
@@ -82,7 +82,7 @@ fn reference(taxonomy: &Taxonomy) -> Disclosure {
 }
 
 fn empty(taxonomy: &Taxonomy) -> Disclosure {
-    test_support::draft(taxonomy.fiscal_year.get(), Vec::new()).resolve_unchecked(taxonomy)
+    empty_draft(taxonomy)
 }
 
 /// "T05[207, total]" → ("T05", "207", Some("total")); "T01[income_total]" → ("T01", "income_total", None).
@@ -317,7 +317,7 @@ fn build(taxonomy: &Taxonomy, example: &Example, assignments: &BTreeMap<String, 
     }
 }
 
-fn names_all(finding: &crate::domain::validation::Finding, names: &[String]) -> bool {
+fn names_all(finding: &juesuan::domain::validation::Finding, names: &[String]) -> bool {
     names
         .iter()
         .all(|name| finding.cells.iter().any(|c| c.to_string() == *name))

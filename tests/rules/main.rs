@@ -1,0 +1,65 @@
+//! The rules of every shipped year against data: each rule's examples (`taxonomy/<year>/examples.toml`, where it
+//! holds, fires and must stay silent) and the reference disclosure (what it is and is not flagged for). One test
+//! binary outside the library, because the reference and the examples' base come as wire JSON: reading them takes
+//! the API's conversions, which the domain's own tests do not reach up into.
+
+mod examples;
+mod reference;
+
+mod support {
+    use std::{path::Path, sync::Arc};
+
+    use juesuan::domain::{
+        disclosure::{
+            AmountUnit, Cover, Disclosure, DisclosureDraft, NarrativeSection, ReportType,
+        },
+        ids::{FiscalYear, UnitCode},
+        taxonomy::{Taxonomies, Taxonomy},
+        unit::{BudgetLevel, UnitType},
+    };
+
+    /// The taxonomies shipped in `taxonomy/`.
+    pub fn shipped() -> Taxonomies {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy");
+        Taxonomies::load(&root).unwrap_or_else(|e| panic!("shipped taxonomy does not load: {e}"))
+    }
+
+    pub fn year(year: u32) -> Arc<Taxonomy> {
+        shipped()
+            .get(FiscalYear::new(year).unwrap())
+            .cloned()
+            .unwrap_or_else(|| panic!("no shipped taxonomy for {year}"))
+    }
+
+    /// A disclosure with a cover and nothing else, for examples that set cells on it. Resolution refuses an
+    /// empty draft, so it is resolved with one empty narrative section that is then taken away.
+    pub fn empty_draft(taxonomy: &Taxonomy) -> Disclosure {
+        let draft = DisclosureDraft {
+            cover: Cover {
+                unit_code: UnitCode::parse("U1").unwrap(),
+                unit_name: "测试单位".into(),
+                fiscal_year: taxonomy.fiscal_year,
+                budget_level: Some(BudgetLevel::Prefecture),
+                unit_type: Some(UnitType::PublicInstitutionClass2),
+                supervising_department_code: None,
+                supervising_department_name: String::new(),
+                parent_unit_code: None,
+                fiscal_region_code: None,
+                report_type: ReportType::Single,
+                amount_unit: AmountUnit::TenThousandYuan,
+            },
+            tables: Vec::new(),
+            section_facts: Vec::new(),
+            narrative: vec![NarrativeSection {
+                key: taxonomy.narrative[0].key.clone(),
+                title: String::new(),
+                text: String::new(),
+            }],
+            unit_evaluation: None,
+            project_evaluations: Vec::new(),
+        };
+        let mut disclosure = draft.resolve(taxonomy).expect("resolves");
+        disclosure.narrative.clear();
+        disclosure
+    }
+}
