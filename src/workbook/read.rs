@@ -3,7 +3,7 @@
 //! says so) converted to 万元 — and strict about what would change a figure: a fraction in a count, a text that is
 //! not a number, a row that names no line or code of its table. Every problem is reported once, by cell.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read as _};
 
 use calamine::{Data, Range, Reader, Xlsx, open_workbook_from_rs};
 use rust_decimal::Decimal;
@@ -213,22 +213,39 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
     })
 }
 
-/// Refuses a workbook whose parts would expand beyond [`MAX_EXPANDED_BYTES`] before anything is decompressed, by
-/// the sizes its zip directory records (a writer's word: a forged directory is not caught here).
+/// Refuses a workbook whose parts would expand beyond [`MAX_EXPANDED_BYTES`] before the workbook reader sees
+/// it: first by the sizes its zip directory records, then by inflating every part into nothing while counting and
+/// stopping at the bound, which costs at most the bound's worth of inflating and no memory. A directory that
+/// understates a part (a zip bomb) is refused there: its data overruns the count, or fails the recorded size and
+/// CRC the zip reader checks it against.
 fn check_expansion(bytes: &[u8]) -> Result<(), String> {
+    check_expansion_within(bytes, MAX_EXPANDED_BYTES)
+}
+
+fn check_expansion_within(bytes: &[u8], limit: u64) -> Result<(), String> {
+    let too_large = || format!("would expand to more than {limit} bytes");
+    let damaged = || "is not an .xlsx workbook (a damaged part)".to_owned();
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|_| "is not an .xlsx workbook (not a zip archive)".to_owned())?;
-    let mut total: u64 = 0;
+    let mut recorded: u64 = 0;
     for index in 0..archive.len() {
-        let part = archive
-            .by_index_raw(index)
-            .map_err(|_| "is not an .xlsx workbook (a damaged part)".to_owned())?;
-        total = total.saturating_add(part.size());
+        let part = archive.by_index_raw(index).map_err(|_| damaged())?;
+        recorded = recorded.saturating_add(part.size());
     }
-    if total > MAX_EXPANDED_BYTES {
-        return Err(format!(
-            "would expand to more than {MAX_EXPANDED_BYTES} bytes"
-        ));
+    if recorded > limit {
+        return Err(too_large());
+    }
+    let mut inflated: u64 = 0;
+    for index in 0..archive.len() {
+        let part = archive.by_index(index).map_err(|_| damaged())?;
+        // One byte past what is left shows the bound is crossed without inflating further.
+        let left = limit - inflated;
+        let read =
+            std::io::copy(&mut part.take(left + 1), &mut std::io::sink()).map_err(|_| damaged())?;
+        if read > left {
+            return Err(too_large());
+        }
+        inflated += read;
     }
     Ok(())
 }
@@ -580,4 +597,59 @@ fn value_of(
         }
     }
     Some(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// A zip of one part of `size` zero bytes, and where its two recorded uncompressed sizes are (local header,
+    /// central directory).
+    fn zeros(size: usize) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        writer
+            .start_file("xl/worksheets/sheet1.xml", options)
+            .unwrap();
+        writer.write_all(&vec![0u8; size]).unwrap();
+        writer.finish().unwrap().into_inner()
+    }
+
+    fn forge_sizes(bytes: &mut [u8], size: u32) {
+        let find = |signature: [u8; 4]| {
+            bytes
+                .windows(4)
+                .position(|w| w == signature)
+                .expect("a zip header")
+        };
+        let local = find([0x50, 0x4b, 0x03, 0x04]);
+        let central = find([0x50, 0x4b, 0x01, 0x02]);
+        bytes[local + 22..local + 26].copy_from_slice(&size.to_le_bytes());
+        bytes[central + 24..central + 28].copy_from_slice(&size.to_le_bytes());
+    }
+
+    #[test]
+    fn parts_that_expand_past_the_bound_are_refused_whatever_the_directory_says() {
+        let limit = 1 << 20;
+        assert_eq!(check_expansion_within(&zeros(1000), limit), Ok(()));
+        let honest = zeros(2 << 20);
+        assert!(check_expansion_within(&honest, limit).is_err());
+        let mut forged = honest.clone();
+        forge_sizes(&mut forged, 100);
+        // The directory now says 100 bytes: the count finds more, or the part's data fails its recorded size and
+        // CRC; either way nothing of it reaches the workbook reader.
+        let refused = check_expansion_within(&forged, limit).unwrap_err();
+        assert!(
+            refused.contains("expand") || refused.contains("damaged"),
+            "{refused}"
+        );
+        assert_eq!(
+            check_expansion_within(&forged, u64::MAX / 2).map_err(|e| e.contains("damaged")),
+            Err(true),
+            "a forged size is damage even under a generous bound"
+        );
+    }
 }
