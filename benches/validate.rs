@@ -13,6 +13,10 @@ use juesuan::{
     pb,
 };
 
+/// The allocator the `juesuan` binary runs with, so that the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn reference() -> pb::Disclosure {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference-2024.json");
     let text = std::fs::read_to_string(path).expect("fixture");
