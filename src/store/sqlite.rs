@@ -282,33 +282,38 @@ async fn snapshot_pointers(
     year: i64,
     report_type: ReportType,
 ) -> Result<(Option<(u32, SubmissionState)>, Option<u32>, Vec<u32>), StoreError> {
-    let current: Option<(i64, String)> = sqlx::query_as(
-        "SELECT c.version, s.state FROM current_versions c JOIN submissions s \
-           ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version \
-         WHERE c.unit_code = ? AND c.fiscal_year = ? AND c.report_type = ?",
+    // One statement rather than three: each is a round trip to SQLite's thread, and in a write transaction the
+    // write lock is held across them.
+    let (current_version, current_state, accepted, ever): (
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        String,
+    ) = sqlx::query_as(
+        "SELECT c.version, s.state, \
+                (SELECT version FROM accepted_versions \
+                  WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3), \
+                (SELECT json_group_array(version) FROM submissions \
+                  WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3 AND state = 'accepted') \
+           FROM (SELECT 1) \
+           LEFT JOIN current_versions c \
+             ON c.unit_code = ?1 AND c.fiscal_year = ?2 AND c.report_type = ?3 \
+           LEFT JOIN submissions s \
+             ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version",
     )
     .bind(unit.as_str())
     .bind(year)
     .bind(report_type.code())
-    .fetch_optional(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    let accepted: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM accepted_versions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ?",
-    )
-    .bind(unit.as_str())
-    .bind(year)
-    .bind(report_type.code())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let ever: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM submissions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ? \
-           AND state = 'accepted' ORDER BY version",
-    )
-    .bind(unit.as_str())
-    .bind(year)
-    .bind(report_type.code())
-    .fetch_all(&mut **tx)
-    .await?;
+    let current = match (current_version, current_state) {
+        (Some(version), Some(state)) => Some((version, state)),
+        (None, None) => None,
+        _ => return Err(corrupt("current version without its submission")),
+    };
+    let mut ever: Vec<i64> =
+        serde_json::from_str(&ever).map_err(|_| corrupt("accepted versions list"))?;
+    ever.sort_unstable();
     Ok((
         current
             .map(|(v, s)| Ok::<_, StoreError>((version_of(v)?, state_of(&s)?)))
@@ -622,13 +627,17 @@ impl Store for SqliteStore {
         let (stored_content, encoding) = compress(&new.content);
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.begin_write().await?;
-        let taken: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM submissions WHERE unit_code = ? AND fiscal_year = ? AND idempotency_key = ?",
+        // Whether the key is taken, and the version this one would be, in one round trip.
+        let (taken, next): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT (SELECT version FROM submissions \
+                      WHERE unit_code = ?1 AND fiscal_year = ?2 AND idempotency_key = ?3), \
+                    (SELECT coalesce(max(version), 0) + 1 FROM submissions \
+                      WHERE unit_code = ?1 AND fiscal_year = ?2)",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
         .bind(new.idempotency_key.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         if taken.is_some() {
             tx.rollback().await?;
@@ -651,13 +660,6 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Ok(SubmissionInsert::Refused(refusal));
         }
-        let next: i64 = sqlx::query_scalar(
-            "SELECT coalesce(max(version), 0) + 1 FROM submissions WHERE unit_code = ? AND fiscal_year = ?",
-        )
-        .bind(new.unit_code.as_str())
-        .bind(year)
-        .fetch_one(&mut *tx)
-        .await?;
         let version = version_of(next)?;
         sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
