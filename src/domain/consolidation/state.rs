@@ -59,12 +59,12 @@ pub struct OwnData {
     magnitude: i128,
 }
 
-/// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
-/// rounds up to 1): one byte holds it. Code 0 is 1 unit; code n is 5·10^(n−1). A value between two codes takes
-/// the larger, so that rounding tolerance is never understated.
 /// The largest code `encode_half_ulp` gives (half of 10^18).
 const MAX_HALF_ULP_CODE: u8 = 19;
 
+/// Half a unit of a figure's last decimal is 5·10^k integer units (a figure with decimals finer than the unit
+/// rounds up to 1): one byte holds it. Code 0 is 1 unit; code n is 5·10^(n−1). A value between two codes takes
+/// the larger, so that rounding tolerance is never understated.
 fn encode_half_ulp(half: i64) -> u8 {
     let mut code = 0u8;
     while code < MAX_HALF_ULP_CODE && decode_half_ulp(code) < half {
