@@ -50,6 +50,17 @@ impl TokenRecord {
     pub fn is_live(&self, now_ms: i64) -> bool {
         self.revoked_at_ms.is_none() && self.expires_at_ms.is_none_or(|at| now_ms < at)
     }
+
+    /// Why the token does not work at `now_ms`, if it does not: revoked comes before expired.
+    pub fn check_live(&self, now_ms: i64) -> Result<(), AuthError> {
+        if self.revoked_at_ms.is_some() {
+            Err(AuthError::Revoked)
+        } else if !self.is_live(now_ms) {
+            Err(AuthError::Expired)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// A newly issued token: the record, and the bearer text given to the principal this once.
@@ -156,12 +167,7 @@ impl Tokens {
         if !bool::from(hash_secret(&secret).ct_eq(&record.secret_sm3)) {
             return Err(AuthError::Unknown.into());
         }
-        if record.revoked_at_ms.is_some() {
-            return Err(AuthError::Revoked.into());
-        }
-        if !record.is_live(now_ms()) {
-            return Err(AuthError::Expired.into());
-        }
+        record.check_live(now_ms())?;
         Ok(Principal {
             kind: record.principal,
             credential: record.id,
@@ -347,11 +353,10 @@ pub async fn still_authenticated(
         .await
         .map_err(AuthenticationFailure::Store)?
         .ok_or(AuthError::Unknown)?;
-    if record.revoked_at_ms.is_some() {
-        return Err(AuthError::Revoked.into());
-    }
-    if !record.is_live(now_ms()) || record.principal != principal.kind {
-        return Err(AuthError::Expired.into());
+    record.check_live(now_ms())?;
+    // A token's principal never changes; a record that says otherwise is not the token the call began with.
+    if record.principal != principal.kind {
+        return Err(AuthError::Unknown.into());
     }
     Ok(())
 }
