@@ -456,6 +456,15 @@ impl Interval {
         }
     }
 
+    /// The smallest interval holding both, at `self`'s nominal value.
+    pub fn hull(&self, other: &Interval) -> Interval {
+        Interval {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+            nominal: self.nominal,
+        }
+    }
+
     /// The interval of max(self, other), taken bound by bound.
     pub fn max(&self, other: &Interval) -> Interval {
         Interval {
@@ -490,6 +499,18 @@ mod tests {
         assert_eq!(v("269").scale(), 0);
         assert_eq!(v("8190.80").to_string(), "8190.80");
         assert_eq!(v("-12.5").to_string(), "-12.5");
+    }
+
+    #[test]
+    fn a_hull_holds_both_intervals_at_the_first_nominal() {
+        let capped = Interval::whole(100);
+        let ratio = v("106.67").rounded_interval();
+        let hull = capped.hull(&ratio);
+        assert_eq!(hull.lo(), Decimal::from(100));
+        assert_eq!(hull.hi().to_string(), "106.675");
+        assert_eq!(hull.nominal(), Decimal::from(100));
+        assert!(hull.overlaps(&v("103").exact_interval()));
+        assert!(!hull.overlaps(&v("99.9").exact_interval()));
     }
 
     #[test]

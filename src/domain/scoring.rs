@@ -327,11 +327,7 @@ impl ScoringPolicy {
                 Some(match self.above_target {
                     AboveTarget::Capped => capped,
                     AboveTarget::Actual => *ratio,
-                    AboveTarget::Either => Interval::from_bounds(
-                        capped.lo().min(ratio.lo()),
-                        capped.nominal(),
-                        capped.hi().max(ratio.hi()),
-                    ),
+                    AboveTarget::Either => capped.hull(ratio),
                 })
             }
             Comparison::Met(met) => Some(if *met {

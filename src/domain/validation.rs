@@ -74,20 +74,27 @@ pub struct Finding {
 impl Finding {
     fn compute_key(&self) -> String {
         use sm3::{Digest, Sm3};
-        let mut hasher = Sm3::new();
-        hasher.update(self.rule_id.as_bytes());
+        // The bytes hashed are those keys have always been made of (explanations stored with earlier versions
+        // name findings by them); they are laid out in one buffer rather than formatted piece by piece.
+        let mut bytes: Vec<u8> = Vec::with_capacity(64 + 48 * self.cells.len());
+        bytes.extend_from_slice(self.rule_id.as_bytes());
         for cell in &self.cells {
-            hasher.update(
-                format!("|{}\u{1f}{}\u{1f}{}", cell.table, cell.row, cell.column).as_bytes(),
-            );
+            for (lead, part) in [(b'|', &cell.table), (0x1f, &cell.row), (0x1f, &cell.column)] {
+                bytes.push(lead);
+                bytes.extend_from_slice(part.as_bytes());
+            }
         }
         if let Some((position, name)) = &self.project {
-            hasher.update(format!("|p{position}\u{1f}{name}").as_bytes());
+            bytes.extend_from_slice(b"|p");
+            bytes.extend_from_slice(position.to_string().as_bytes());
+            bytes.push(0x1f);
+            bytes.extend_from_slice(name.as_bytes());
         }
         if let Some(indicator) = &self.indicator {
-            hasher.update(format!("|i{indicator}").as_bytes());
+            bytes.extend_from_slice(b"|i");
+            bytes.extend_from_slice(indicator.as_bytes());
         }
-        hex::encode(&hasher.finalize()[..8])
+        hex::encode(&Sm3::digest(&bytes)[..8])
     }
 }
 
@@ -196,4 +203,68 @@ impl Report {
 /// Validates a resolved disclosure against its year's taxonomy.
 pub fn validate(taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'_>) -> Report {
     taxonomy.rules.run(taxonomy, disclosure, context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(project: Option<(usize, &str)>, indicator: Option<&str>) -> Finding {
+        let cell = |table: &str, row: &str, column: &str| CellRef {
+            table: table.into(),
+            row: row.into(),
+            column: column.into(),
+            unit: None,
+        };
+        Finding {
+            rule_id: "EV-S-002".into(),
+            severity: Severity::Warning,
+            message: "m".into(),
+            cells: vec![
+                cell("PROJ", "indicator.3", "score"),
+                cell("PROJ", "indicator.3", "weight"),
+            ],
+            provided: None,
+            expected: None,
+            difference: None,
+            project: project.map(|(p, n)| (p, n.to_owned())),
+            indicator: indicator.map(str::to_owned),
+            key: String::new(),
+            explanation: None,
+        }
+    }
+
+    /// How keys were first made: each piece formatted and hashed in turn.
+    fn key_as_first_made(f: &Finding) -> String {
+        use sm3::{Digest, Sm3};
+        let mut hasher = Sm3::new();
+        hasher.update(f.rule_id.as_bytes());
+        for cell in &f.cells {
+            hasher.update(
+                format!("|{}\u{1f}{}\u{1f}{}", cell.table, cell.row, cell.column).as_bytes(),
+            );
+        }
+        if let Some((position, name)) = &f.project {
+            hasher.update(format!("|p{position}\u{1f}{name}").as_bytes());
+        }
+        if let Some(indicator) = &f.indicator {
+            hasher.update(format!("|i{indicator}").as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..8])
+    }
+
+    #[test]
+    fn finding_keys_stay_what_stored_explanations_name() {
+        for f in [
+            finding(Some((12, "乡村振兴项目")), Some("培训人次")),
+            finding(None, None),
+            finding(Some((1, "")), None),
+        ] {
+            assert_eq!(f.compute_key(), key_as_first_made(&f));
+        }
+        assert_ne!(
+            finding(Some((12, "乡村振兴项目")), None).compute_key(),
+            finding(Some((1, "2乡村振兴项目")), None).compute_key()
+        );
+    }
 }

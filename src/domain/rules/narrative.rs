@@ -180,6 +180,20 @@ pub fn normalize(text: &str) -> String {
                     }
                 }
             }
+            // Any other character stays: step over it whole, by its lead byte's length (the text is UTF-8), so
+            // that a Chinese character costs one step rather than three.
+            0xF0..=0xFF => {
+                i += 4;
+                continue;
+            }
+            0xE0..=0xEF => {
+                i += 3;
+                continue;
+            }
+            0xC0..=0xDF => {
+                i += 2;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -529,6 +543,9 @@ pub(super) fn load(
         // "公务用车购置费" followed by words). A DFA, built once at start-up, reads each text in one pass.
         let automaton = aho_corasick::AhoCorasick::builder()
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            // No prefilter: its "rare" bytes are UTF-8 lead bytes, which Chinese text has every third byte, so
+            // it would stop the DFA at nearly every character.
+            .prefilter(false)
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(&labels)
             .map_err(|e| {
@@ -589,14 +606,36 @@ impl Statement {
 
 /// Reads a number written with optional thousands separators: "8,190.84", "406.99", "269".
 pub(super) fn read_number(text: &str) -> Option<(Value, usize)> {
+    /// The digits and point of a number, without its separators, on the stack: a value has at most
+    /// `MAX_INTEGER_DIGITS + MAX_DECIMALS` digits, and a longer run is no value.
+    struct Digits {
+        bytes: [u8; 32],
+        len: usize,
+        overflow: bool,
+    }
+    impl Digits {
+        fn push(&mut self, byte: u8) {
+            match self.bytes.get_mut(self.len) {
+                Some(slot) => {
+                    *slot = byte;
+                    self.len += 1;
+                }
+                None => self.overflow = true,
+            }
+        }
+    }
     let bytes = text.as_bytes();
+    let mut digits = Digits {
+        bytes: [0; 32],
+        len: 0,
+        overflow: false,
+    };
     let mut i = 0;
-    let mut digits = String::new();
     while i < bytes.len() && bytes[i].is_ascii_digit() {
-        digits.push(bytes[i] as char);
+        digits.push(bytes[i]);
         i += 1;
     }
-    if digits.is_empty() {
+    if i == 0 {
         return None;
     }
     // ",ddd" groups continue the number; any other comma ends it.
@@ -605,17 +644,21 @@ pub(super) fn read_number(text: &str) -> Option<(Value, usize)> {
         && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
         && !bytes.get(i + 4).is_some_and(u8::is_ascii_digit)
     {
-        digits.push_str(&text[i + 1..i + 4]);
+        bytes[i + 1..i + 4].iter().for_each(|b| digits.push(*b));
         i += 4;
     }
     if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
-        digits.push('.');
+        digits.push(b'.');
         i += 1;
         while i < bytes.len() && bytes[i].is_ascii_digit() {
-            digits.push(bytes[i] as char);
+            digits.push(bytes[i]);
             i += 1;
         }
     }
+    if digits.overflow {
+        return None;
+    }
+    let digits = std::str::from_utf8(&digits.bytes[..digits.len]).ok()?;
     digits.parse().ok().map(|value| (value, i))
 }
 
@@ -1565,6 +1608,14 @@ mod tests {
             Some("100.00".into())
         );
         assert!(read_number("万元").is_none());
+        // The longest number a value may be, and runs beyond what any value holds.
+        let longest = "00000000000000000000001.12345678";
+        assert_eq!(
+            read_number(longest).map(|(v, u)| (v.to_string(), u)),
+            Some(("1.12345678".into(), 32))
+        );
+        assert!(read_number(&"9".repeat(40)).is_none());
+        assert!(read_number("1.123456789").is_none());
     }
 
     #[test]
