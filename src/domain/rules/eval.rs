@@ -725,6 +725,11 @@ impl<'a> Env<'a> {
     }
 
     fn table_cell(&mut self, table: usize, row: &str, column: usize) -> V<'a> {
+        self.table_cell_read(table, row, column).0
+    }
+
+    /// A table cell's value, and whether the disclosure states it (a blank reads as zero), from one lookup.
+    fn table_cell_read(&mut self, table: usize, row: &str, column: usize) -> (V<'a>, bool) {
         let def = &self.taxonomy.tables[table];
         self.note(|| FoundCell {
             table: def.code.clone(),
@@ -733,13 +738,16 @@ impl<'a> Env<'a> {
             unit: None,
         });
         match self.disclosure.cell(table, row, column) {
-            CellState::Given(value) => V::Num(if def.columns[column].kind.is_exact() {
-                value.exact_interval()
-            } else {
-                value.rounded_interval()
-            }),
-            CellState::Blank => V::Num(Interval::zero()),
-            CellState::Unknown => V::Unknown,
+            CellState::Given(value) => (
+                V::Num(if def.columns[column].kind.is_exact() {
+                    value.exact_interval()
+                } else {
+                    value.rounded_interval()
+                }),
+                true,
+            ),
+            CellState::Blank => (V::Num(Interval::zero()), false),
+            CellState::Unknown => (V::Unknown, false),
         }
     }
 
@@ -791,12 +799,8 @@ impl<'a> Env<'a> {
         let complete = data.completeness == crate::domain::disclosure::Completeness::Complete;
         let mut tally = Tally::new();
         for row in self.selected_rows(table, &cells.rows) {
-            match self.table_cell(table, row, column) {
-                V::Num(value) => {
-                    let given = matches!(
-                        self.disclosure.cell(table, row, column),
-                        CellState::Given(_)
-                    );
+            match self.table_cell_read(table, row, column) {
+                (V::Num(value), given) => {
                     if tally.add(&value, given).is_none() {
                         return V::Unknown;
                     }

@@ -1012,12 +1012,39 @@ struct Checker<'a> {
     report: &'a mut Report,
 }
 
+/// A check's message with its `{name}` placeholders filled, in one pass: a filled value is never read again, so
+/// a sentence quoted from a text that happens to hold "{actual}" stays as written. A placeholder without a value
+/// stays as it is.
 pub(super) fn render(kind: &CheckKind, fill: &[(&str, String)]) -> String {
-    let mut message = kind.message.clone();
-    for (name, value) in fill {
-        message = message.replace(&format!("{{{name}}}"), value);
+    fill_placeholders(&kind.message, fill)
+}
+
+fn fill_placeholders(template: &str, fill: &[(&str, String)]) -> String {
+    let mut out =
+        String::with_capacity(template.len() + fill.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            fill.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| (value, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
-    message
+    out.push_str(rest);
+    out
 }
 
 fn percent(interval: Interval) -> Option<Interval> {
@@ -1450,6 +1477,20 @@ mod tests {
         Some(Stated {
             value: text.parse().unwrap(),
         })
+    }
+
+    #[test]
+    fn placeholders_are_filled_once() {
+        let fill = [
+            ("sentence", "写「{actual}」".to_owned()),
+            ("actual", "98%".to_owned()),
+        ];
+        assert_eq!(
+            fill_placeholders("{project}：{sentence}，实际值「{actual}」{", &fill),
+            "{project}：写「{actual}」，实际值「98%」{"
+        );
+        assert_eq!(fill_placeholders("", &fill), "");
+        assert_eq!(fill_placeholders("{}{{actual}}", &fill), "{}{98%}");
     }
 
     #[test]
