@@ -68,19 +68,93 @@ macro_rules! unit_columns {
 }
 pub(super) use unit_columns;
 
-/// The bytes to store for a submission's content and how they are encoded: deflated (fast level: the write path is
-/// what is measured) when that is smaller, else as received.
-pub(super) fn compress(content: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static str) {
+/// Deflated at the fast level (the write path is what is measured); `None` if the encoder fails.
+fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
     let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(content.len() / 3),
+        Vec::with_capacity(bytes.len() / 3),
         flate2::Compression::fast(),
     );
-    let deflated = encoder.write_all(content).and_then(|()| encoder.finish());
-    match deflated {
-        Ok(deflated) if deflated.len() < content.len() => (deflated.into(), "deflate"),
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .ok()
+}
+
+/// The bytes to store for a submission's content and how they are encoded: deflated when that is smaller, else as
+/// received.
+pub(super) fn compress(content: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static str) {
+    match deflate(content) {
+        Some(deflated) if deflated.len() < content.len() => (deflated.into(), "deflate"),
         _ => (content.into(), "identity"),
     }
+}
+
+/// Most bytes a stored report or figures JSON may inflate to: far beyond what the bounds on a disclosure let
+/// validation produce, so that only a damaged row reaches it.
+const MAX_JSON_BYTES: u64 = 256 << 20;
+
+/// A version's report and figures JSON as stored, and how (`json_encoding`, one for both): deflated when the two
+/// are smaller so, which the figures of a disclosure (repetitive keys and codes) nearly always are.
+pub(super) struct StoredJson {
+    pub report: Vec<u8>,
+    pub facts: Vec<u8>,
+    pub encoding: &'static str,
+}
+
+pub(super) fn compress_json(report: String, facts: String) -> StoredJson {
+    match (deflate(report.as_bytes()), deflate(facts.as_bytes())) {
+        (Some(r), Some(f)) if r.len() + f.len() < report.len() + facts.len() => StoredJson {
+            report: r,
+            facts: f,
+            encoding: "deflate",
+        },
+        _ => StoredJson {
+            report: report.into_bytes(),
+            facts: facts.into_bytes(),
+            encoding: "identity",
+        },
+    }
+}
+
+/// A stored JSON column (`report_json` or `facts_json`) as text, from a row that also has `json_encoding`.
+pub(super) fn json_of(row: &impl Columns, column: &str) -> Result<String, StoreError> {
+    match row.text("json_encoding")?.as_str() {
+        // Read by the column's type, so that a database with distinct text and byte types reads its text.
+        "identity" => row.text(column),
+        "deflate" => inflate_json(column, &row.bytes(column)?),
+        other => Err(corrupt(format!("{column}: encoding {other:?}"))),
+    }
+}
+
+/// A stored JSON column as text, from its encoding and its bytes as stored.
+pub(super) fn json_from_bytes(
+    encoding: &str,
+    column: &str,
+    stored: Vec<u8>,
+) -> Result<String, StoreError> {
+    match encoding {
+        "identity" => {
+            String::from_utf8(stored).map_err(|_| corrupt(format!("{column}: not UTF-8")))
+        }
+        "deflate" => inflate_json(column, &stored),
+        other => Err(corrupt(format!("{column}: encoding {other:?}"))),
+    }
+}
+
+fn inflate_json(column: &str, stored: &[u8]) -> Result<String, StoreError> {
+    use std::io::Read;
+    let mut json = Vec::with_capacity(stored.len() * 4);
+    flate2::read::DeflateDecoder::new(stored)
+        .take(MAX_JSON_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| corrupt(format!("{column}: {e}")))?;
+    if json.len() as u64 > MAX_JSON_BYTES {
+        return Err(corrupt(format!(
+            "{column}: inflates beyond {MAX_JSON_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(json).map_err(|_| corrupt(format!("{column}: not UTF-8")))
 }
 
 /// A submission's content as received, from a row with `content`, `content_encoding` and `content_len`.
@@ -179,7 +253,7 @@ macro_rules! select_submissions {
         concat!(
             "SELECT s.unit_code, s.fiscal_year, s.report_type, s.version, s.state, s.idempotency_key, s.content_sm3, \
                     coalesce(s.content_len, length(s.content)) AS content_len, s.report_json, s.submitted_at_ms, s.submitted_by, \
-                    s.signature, s.review_reason, (c.version IS NOT NULL) AS current",
+                    s.signature, s.review_reason, s.json_encoding, (c.version IS NOT NULL) AS current",
             $extra,
             " FROM submissions s \
              LEFT JOIN current_versions c ON c.unit_code = s.unit_code AND c.fiscal_year = s.fiscal_year \
@@ -201,7 +275,7 @@ pub(super) fn submission_from_row(
     let version: i64 = row.int("version")?;
     let state: String = row.text("state")?;
     let report_type: String = row.text("report_type")?;
-    let report_json: String = row.text("report_json")?;
+    let report_json = json_of(row, "report_json")?;
     let content_len: i64 = row.int("content_len")?;
     let report: Report = serde_json::from_str(&report_json)
         .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
@@ -312,4 +386,55 @@ pub(super) fn budget_from_row(row: &impl Columns) -> Result<StoredBudget, StoreE
         put_by: row.text("put_by")?,
         put_at_ms: row.int("put_at_ms")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_deflated_when_smaller_and_read_back_exactly() {
+        let facts = format!(
+            "{{\"cells\":[{}]}}",
+            r#"{"t":"01","r":"2010101","c":"1","v":"12.50"},"#.repeat(200)
+        );
+        let stored = compress_json("{}".into(), facts.clone());
+        assert_eq!(stored.encoding, "deflate");
+        assert!(stored.facts.len() * 10 < facts.len());
+        assert_eq!(
+            json_from_bytes("deflate", "facts_json", stored.facts).unwrap(),
+            facts
+        );
+        assert_eq!(
+            json_from_bytes("deflate", "report_json", stored.report).unwrap(),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn tiny_json_stays_text() {
+        let stored = compress_json("{}".into(), "[]".into());
+        assert_eq!(stored.encoding, "identity");
+        assert_eq!(
+            json_from_bytes("identity", "facts_json", stored.facts).unwrap(),
+            "[]"
+        );
+    }
+
+    #[test]
+    fn damaged_json_columns_are_corruption() {
+        for (encoding, bytes) in [
+            ("deflate", b"not deflate at all".to_vec()),
+            ("identity", vec![0xFF, 0xFE]),
+            ("zstd", b"{}".to_vec()),
+        ] {
+            assert!(
+                matches!(
+                    json_from_bytes(encoding, "report_json", bytes),
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{encoding}"
+            );
+        }
+    }
 }

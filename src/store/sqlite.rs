@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    Row, Sqlite, Transaction,
+    Sqlite, Transaction,
     sqlite::{
         SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
         SqliteRow, SqliteSynchronous,
@@ -23,9 +23,10 @@ use super::{
     cache::ReadCache,
     group_sync::GroupSync,
     rows::{
-        budget_from_row, code_of, columns_for, compress, content_of, corrupt, event_from_row,
-        hash_of, lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
-        token_from_row, unit_columns, unit_from_row, version_of,
+        budget_from_row, code_of, columns_for, compress, compress_json, content_of, corrupt,
+        event_from_row, hash_of, json_from_bytes, json_of, lock_from_row, report_type_of,
+        select_submissions, state_of, submission_from_row, token_from_row, unit_columns,
+        unit_from_row, version_of,
     },
 };
 use crate::domain::{
@@ -382,7 +383,7 @@ impl SqliteStore {
             return Ok(None);
         };
         let content = content_of(&row)?;
-        let facts_json: String = row.try_get("facts_json")?;
+        let facts_json = json_of(&row, "facts_json")?;
         let facts: Facts =
             serde_json::from_str(&facts_json).map_err(|e| corrupt(format!("facts: {e}")))?;
         let mut submission = submission_from_row(&row, Some((content, facts)))?;
@@ -625,6 +626,7 @@ impl Store for SqliteStore {
             serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         // Compressed before the write lock is taken: the lock serializes every writer.
         let (stored_content, encoding) = compress(&new.content);
+        let json = compress_json(report_json, facts_json);
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.begin_write().await?;
         // Whether the key is taken, and the version this one would be, in one round trip.
@@ -663,9 +665,9 @@ impl Store for SqliteStore {
         let version = version_of(next)?;
         sqlx::query(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      content_encoding, content_len, report_json, facts_json, submitted_at_ms, \
-                                      report_type, submitted_by, signature) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      content_encoding, content_len, report_json, facts_json, json_encoding, \
+                                      submitted_at_ms, report_type, submitted_by, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(new.unit_code.as_str())
         .bind(year)
@@ -676,8 +678,9 @@ impl Store for SqliteStore {
         .bind(stored_content.as_ref())
         .bind(encoding)
         .bind(new.content.len() as i64)
-        .bind(&report_json)
-        .bind(&facts_json)
+        .bind(json.report.as_slice())
+        .bind(json.facts.as_slice())
+        .bind(json.encoding)
         .bind(new.submitted_at_ms)
         .bind(new.report_type.code())
         .bind(&new.submitted_by)
@@ -892,8 +895,8 @@ impl Store for SqliteStore {
         report_type: ReportType,
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError> {
-        let mut rows = sqlx::query_as::<_, (String, i64, String)>(
-            "SELECT s.unit_code, s.version, s.facts_json FROM accepted_versions a \
+        let mut rows = sqlx::query_as::<_, (String, i64, String, Vec<u8>)>(
+            "SELECT s.unit_code, s.version, s.json_encoding, s.facts_json FROM accepted_versions a \
              JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year \
                                AND s.version = a.version \
              WHERE a.fiscal_year = ?1 AND a.report_type = ?2",
@@ -902,8 +905,9 @@ impl Store for SqliteStore {
         .bind(report_type.code())
         .fetch(&self.pool);
         while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
-            let (unit, version, json) = row?;
+            let (unit, version, encoding, stored) = row?;
             let code = code_of(&unit, "counted facts")?;
+            let json = json_from_bytes(&encoding, "facts_json", stored)?;
             let facts: Facts = serde_json::from_str(&json)
                 .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
             each(code, version_of(version)?, facts);
@@ -989,8 +993,8 @@ impl Store for SqliteStore {
     ) -> Result<Result<(Transition, ReportType, u64), Refusal>, StoreError> {
         let year_number = i64::from(year.get());
         let mut tx = self.begin_write().await?;
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT report_type, state, report_json FROM submissions \
+        let row: Option<(String, String, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT report_type, state, json_encoding, report_json FROM submissions \
              WHERE unit_code = ? AND fiscal_year = ? AND version = ?",
         )
         .bind(unit.as_str())
@@ -998,13 +1002,14 @@ impl Store for SqliteStore {
         .bind(i64::from(version))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((report_type, state, report_json)) = row else {
+        let Some((report_type, state, encoding, stored_report)) = row else {
             tx.rollback().await?;
             return Ok(Err(Refusal::NotFound(format!(
                 "{unit}/{year} version {version}"
             ))));
         };
         let report_type = report_type_of(&report_type)?;
+        let report_json = json_from_bytes(&encoding, "report_json", stored_report)?;
         let mut report: Report = serde_json::from_str(&report_json)
             .map_err(|e| corrupt(format!("report of {unit}/{year} v{version}: {e}")))?;
         let explained = explanations_of(&mut *tx, unit, year_number, version).await?;

@@ -5,7 +5,9 @@ use std::{
 
 use juesuan::{domain::submission::Limits, pb};
 
-use crate::helpers::{BinaryServer, TestApp, UNIT, reference, store_i64, submit_request};
+use crate::helpers::{
+    Backend, BinaryServer, TestApp, UNIT, backend, reference, store_i64, submit_request,
+};
 
 #[tokio::test]
 async fn everything_is_still_there_after_a_restart() {
@@ -21,10 +23,13 @@ async fn everything_is_still_there_after_a_restart() {
         .unwrap();
     let mut changed = reference();
     changed.narrative.pop();
-    client
-        .submit(submit_request("before-restart-2", changed))
+    let second = client
+        .submit(submit_request("before-restart-2", changed.clone()))
         .await
-        .expect("v2");
+        .expect("v2")
+        .into_inner()
+        .submission
+        .unwrap();
     drop(client);
 
     // The exact bytes are kept compressed: smaller in the file, their length as received recorded beside them.
@@ -46,6 +51,10 @@ async fn everything_is_still_there_after_a_restart() {
         stored * 2 < received,
         "{stored} stored bytes for {received} received"
     );
+
+    if backend() == Backend::Sqlite {
+        json_is_kept_deflated_and_older_rows_still_read(dir).await;
+    }
 
     let data_dir = app.stop().await;
     let app = TestApp::spawn_with(data_dir, Limits::default()).await;
@@ -80,6 +89,20 @@ async fn everything_is_still_there_after_a_restart() {
     assert_eq!(v1.content_sm3, first.content_sm3);
     assert_eq!(v1.report, first.report);
     assert_eq!(v1.disclosure.unwrap(), reference());
+    // Version 2's row was rewritten as rows were kept before the JSON was compressed: it reads the same.
+    let v2 = client
+        .get_submission(pb::GetSubmissionRequest {
+            unit_code: UNIT.into(),
+            fiscal_year: 2024,
+            version: 2,
+            include_disclosure: true,
+            ..Default::default()
+        })
+        .await
+        .expect("v2")
+        .into_inner();
+    assert_eq!(v2.report, second.report);
+    assert_eq!(v2.disclosure.unwrap(), changed);
     // The idempotency key still works across the restart.
     let replay = client
         .submit(submit_request("before-restart-1", reference()))
@@ -99,6 +122,54 @@ async fn everything_is_still_there_after_a_restart() {
         .expect("unit survives")
         .into_inner();
     assert_eq!(unit.name, "昌吉州融媒体中心");
+}
+
+/// The embedded store keeps a version's report and figures JSON deflated (PostgreSQL compresses them itself); a row
+/// written before that, with the JSON as text, is made of version 2 here, and the caller reads it back.
+async fn json_is_kept_deflated_and_older_rows_still_read(dir: &std::path::Path) {
+    use std::io::Read;
+    let deflated = store_i64(
+        dir,
+        "SELECT count(*) FROM submissions WHERE json_encoding = 'deflate'",
+    )
+    .await;
+    assert_eq!(deflated, 2, "both versions keep their JSON deflated");
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join(juesuan::store::DATABASE_FILE));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let (report, facts): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT report_json, facts_json FROM submissions WHERE version = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let inflate = |stored: &[u8]| {
+        let mut text = String::new();
+        flate2::read::DeflateDecoder::new(stored)
+            .read_to_string(&mut text)
+            .expect("deflated JSON");
+        text
+    };
+    let (report, facts) = (inflate(&report), inflate(&facts));
+    assert!(report.starts_with('{') && facts.starts_with('{'));
+    assert!(
+        report.len() + facts.len()
+            > 2 * store_i64(
+                dir,
+                "SELECT length(report_json) + length(facts_json) FROM submissions WHERE version = 2"
+            )
+            .await as usize,
+        "deflated JSON is less than half the text"
+    );
+    sqlx::query(
+        "UPDATE submissions SET report_json = ?, facts_json = ?, json_encoding = 'identity' \
+         WHERE version = 2",
+    )
+    .bind(&report)
+    .bind(&facts)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
 }
 
 /// The real binary, run as a copied binary would be (in a directory with no taxonomy beside it, none given): it
