@@ -4,7 +4,7 @@
 //! Protobuf decoding amplifies: an empty repeated message is two bytes on the wire and a hundred in memory, so a
 //! megabyte of them is a hundred megabytes decoded, and the conversions after that multiply it again. The guard
 //! reads the body up to a size limit, unwraps gzip with the same limit, and walks the encoded message against the
-//! contract's descriptors — counting every repeated field against its limit, measuring every string, checking its
+//! contract's descriptors (compiled once into a table of fields per message) — counting every repeated field against its limit, measuring every string, checking its
 //! UTF-8, refusing groups and malformed encodings — without allocating per element. Only then does the call reach
 //! the service. Every refusal is INVALID_ARGUMENT with the path of the field at fault.
 //!
@@ -87,16 +87,125 @@ fn limit_for(field: &prost_reflect::FieldDescriptor) -> usize {
     }
 }
 
+/// What the scan needs to know of a field, read from the descriptors once: asking the descriptor pool for each
+/// field of each element cost more than the rest of the walk.
+#[derive(Debug)]
+struct FieldPlan {
+    name: String,
+    kind: FieldKind,
+    /// A repeated field or a map: its limit counts elements.
+    repeated: bool,
+    /// Elements of a repeated field, or bytes of a string or bytes field.
+    limit: usize,
+    /// The wire types the field may come with, as bits (1 << wire type).
+    wire_types: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FieldKind {
+    /// A message, by its index in the plan.
+    Message(usize),
+    String,
+    Bytes,
+    /// A number, a bool or an enum.
+    Scalar,
+}
+
+/// The fields of one message by number (numbers in these contracts are small, so a dense table).
+#[derive(Debug, Default)]
+struct MessagePlan {
+    fields: Vec<Option<FieldPlan>>,
+}
+
+/// Every message of the contract, compiled for the scan.
+#[derive(Debug)]
+struct Plan {
+    messages: Vec<MessagePlan>,
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+/// The field numbers the dense tables hold; a contract field beyond it would be a mistake the plan's test finds.
+const MAX_PLANNED_FIELD: u32 = 256;
+
+impl Plan {
+    fn of_pool(pool: &prost_reflect::DescriptorPool) -> Plan {
+        let by_name: std::collections::HashMap<String, usize> = pool
+            .all_messages()
+            .enumerate()
+            .map(|(i, m)| (m.full_name().to_owned(), i))
+            .collect();
+        let messages = pool
+            .all_messages()
+            .map(|message| {
+                let mut fields: Vec<Option<FieldPlan>> = Vec::new();
+                for field in message.fields() {
+                    let number = field.number();
+                    if number > MAX_PLANNED_FIELD {
+                        continue;
+                    }
+                    let kind = match field.kind() {
+                        Kind::Message(inner) => FieldKind::Message(by_name[inner.full_name()]),
+                        Kind::String => FieldKind::String,
+                        Kind::Bytes => FieldKind::Bytes,
+                        _ => FieldKind::Scalar,
+                    };
+                    let natural = natural_wire_type(&field.kind());
+                    let packable = field.is_list() && natural != 2;
+                    let plan = FieldPlan {
+                        name: field.name().to_owned(),
+                        kind,
+                        repeated: field.is_list() || field.is_map(),
+                        limit: limit_for(&field),
+                        wire_types: (1 << natural) | if packable { 1 << 2 } else { 0 },
+                    };
+                    let slot = number as usize;
+                    if fields.len() <= slot {
+                        fields.resize_with(slot + 1, || None);
+                    }
+                    fields[slot] = Some(plan);
+                }
+                MessagePlan { fields }
+            })
+            .collect();
+        Plan { messages, by_name }
+    }
+
+    /// The plan of the contract this binary serves, made on first use.
+    fn get() -> &'static Plan {
+        static PLAN: std::sync::OnceLock<Plan> = std::sync::OnceLock::new();
+        PLAN.get_or_init(|| Plan::of_pool(pb::descriptor_pool()))
+    }
+}
+
+/// The wire type a field of this kind is written with when not packed.
+fn natural_wire_type(kind: &Kind) -> u8 {
+    match kind {
+        Kind::Message(_) | Kind::String | Kind::Bytes => 2,
+        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
+        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
+        Kind::Int32
+        | Kind::Int64
+        | Kind::Uint32
+        | Kind::Uint64
+        | Kind::Sint32
+        | Kind::Sint64
+        | Kind::Bool
+        | Kind::Enum(_) => 0,
+    }
+}
+
 /// Why an encoded message is refused: the field's path relative to the message, and what is wrong.
 type Refusal = FieldViolation;
 
 /// Walks an encoded message against its descriptor. `budget` counts the sub-messages left.
 fn scan(
-    descriptor: &MessageDescriptor,
+    plan: &Plan,
+    message: usize,
     mut bytes: &[u8],
     depth: usize,
     budget: &mut usize,
 ) -> Result<(), Refusal> {
+    let fields = &plan.messages[message].fields;
     // Occurrences of each repeated field so far in this message: (number, count). Messages have few fields.
     let mut counts: Vec<(u32, usize)> = Vec::new();
     while bytes.has_remaining() {
@@ -116,12 +225,12 @@ fn scan(
                 "the message is not protobuf (field number 0)",
             ));
         }
-        let field = descriptor.get_field(number);
-        let name = field
-            .as_ref()
-            .map_or_else(|| format!("#{number}"), |f| f.name().to_owned());
-        let index = match &field {
-            Some(f) if f.is_list() || f.is_map() => {
+        let field = fields.get(number as usize).and_then(Option::as_ref);
+        // The field's name, made only for a refusal: most fields of a request pass, and a String for each cost
+        // an allocation per cell.
+        let name = || field.map_or_else(|| format!("#{number}"), |f| f.name.clone());
+        let index = match field {
+            Some(f) if f.repeated => {
                 let slot = match counts.iter_mut().find(|(n, _)| *n == number) {
                     Some(slot) => slot,
                     None => {
@@ -130,10 +239,10 @@ fn scan(
                     }
                 };
                 slot.1 += 1;
-                let limit = limit_for(f);
+                let limit = f.limit;
                 if slot.1 > limit {
                     return Err(Refusal::new(
-                        name,
+                        name(),
                         format!("has more than {limit} elements; that is beyond any disclosure"),
                     ));
                 }
@@ -142,8 +251,8 @@ fn scan(
             _ => None,
         };
         let path = || match index {
-            Some(i) => format!("{name}[{i}]"),
-            None => name.clone(),
+            Some(i) => format!("{}[{i}]", name()),
+            None => name(),
         };
         if matches!(wire_type, 3 | 4) {
             return Err(Refusal::new(
@@ -152,8 +261,8 @@ fn scan(
             ));
         }
         // A known field must come with the wire type of its kind, or prost would refuse it later (INTERNAL).
-        if let Some(field) = &field
-            && !wire_type_fits(field, wire_type)
+        if let Some(field) = field
+            && field.wire_types & (1 << wire_type) == 0
         {
             return Err(Refusal::new(
                 path(),
@@ -182,9 +291,9 @@ fn scan(
                     })?;
                 let value = &bytes[..length];
                 bytes.advance(length);
-                let Some(field) = &field else { continue };
-                match field.kind() {
-                    Kind::Message(inner) => {
+                let Some(field) = field else { continue };
+                match field.kind {
+                    FieldKind::Message(inner) => {
                         if depth >= 32 {
                             return Err(Refusal::new(path(), "is nested too deeply"));
                         }
@@ -196,16 +305,15 @@ fn scan(
                                 ),
                             )
                         })?;
-                        scan(&inner, value, depth + 1, budget)
+                        scan(plan, inner, value, depth + 1, budget)
                             .map_err(|inner| inner.under(&path()))?;
                     }
-                    Kind::String => {
-                        let limit = limit_for(field);
+                    FieldKind::String => {
                         // A repeated string's limit is its element count; each string has the default size.
-                        let bytes_limit = if field.is_list() {
+                        let bytes_limit = if field.repeated {
                             DEFAULT_MAX_BYTES
                         } else {
-                            limit
+                            field.limit
                         };
                         if length > bytes_limit {
                             return Err(Refusal::new(
@@ -213,15 +321,17 @@ fn scan(
                                 format!("is {length} bytes long; at most {bytes_limit}"),
                             ));
                         }
-                        if std::str::from_utf8(value).is_err() {
+                        // Validated with SIMD: the strings of a disclosure are mostly Chinese text, which the
+                        // standard library's check walks a character at a time (half of this scan's work).
+                        if simdutf8::basic::from_utf8(value).is_err() {
                             return Err(Refusal::new(path(), "is not valid UTF-8 text"));
                         }
                     }
-                    Kind::Bytes => {
-                        let limit = if field.is_list() {
+                    FieldKind::Bytes => {
+                        let limit = if field.repeated {
                             DEFAULT_MAX_BYTES
                         } else {
-                            limit_for(field)
+                            field.limit
                         };
                         if length > limit {
                             return Err(Refusal::new(
@@ -231,7 +341,7 @@ fn scan(
                         }
                     }
                     // A packed repeated scalar: its bytes are bounded by the request's size.
-                    _ => {}
+                    FieldKind::Scalar => {}
                 }
             }
             3 | 4 => {
@@ -251,28 +361,15 @@ fn scan(
     Ok(())
 }
 
-/// Whether a wire type is one a field of this kind may be encoded with (repeated scalars may be packed).
-fn wire_type_fits(field: &prost_reflect::FieldDescriptor, wire_type: u64) -> bool {
-    let natural = match field.kind() {
-        Kind::Message(_) | Kind::String | Kind::Bytes => 2,
-        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
-        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
-        Kind::Int32
-        | Kind::Int64
-        | Kind::Uint32
-        | Kind::Uint64
-        | Kind::Sint32
-        | Kind::Sint64
-        | Kind::Bool
-        | Kind::Enum(_) => 0,
-    };
-    wire_type == natural || (wire_type == 2 && field.is_list() && natural != 2)
-}
-
 /// Checks an encoded request message of a method against the contract.
 pub fn check_message(input: &MessageDescriptor, message: &[u8]) -> Result<(), FieldViolation> {
     let mut budget = MAX_MESSAGES;
-    scan(input, message, 0, &mut budget)
+    let plan = Plan::get();
+    let Some(&index) = plan.by_name.get(input.full_name()) else {
+        // Every request message is in the contract's pool; one that is not cannot be checked, so it is refused.
+        return Err(Refusal::new("", "is not a message of this contract"));
+    };
+    scan(plan, index, message, 0, &mut budget)
 }
 
 /// The bytes of a length-delimited field of an encoded message; several occurrences merge by concatenation, as
@@ -506,6 +603,51 @@ where
 mod tests {
     use super::*;
     use prost::Message;
+
+    /// The compiled plan says of every field of the contract what its descriptor says, and no field is beyond the
+    /// dense tables (it would be scanned as unknown, without its limits).
+    #[test]
+    fn the_plan_is_the_contract() {
+        let pool = pb::descriptor_pool();
+        let plan = Plan::get();
+        let mut fields = 0;
+        for message in pool.all_messages() {
+            let planned = &plan.messages[plan.by_name[message.full_name()]];
+            for field in message.fields() {
+                assert!(field.number() <= MAX_PLANNED_FIELD, "{}", field.full_name());
+                let f = planned.fields[field.number() as usize]
+                    .as_ref()
+                    .expect("planned");
+                assert_eq!(f.name, field.name());
+                assert_eq!(f.repeated, field.is_list() || field.is_map());
+                assert_eq!(f.limit, limit_for(&field), "{}", field.full_name());
+                let natural = natural_wire_type(&field.kind());
+                for wire_type in 0..8u8 {
+                    let fits =
+                        wire_type == natural || (wire_type == 2 && field.is_list() && natural != 2);
+                    assert_eq!(
+                        f.wire_types & (1 << wire_type) != 0,
+                        fits,
+                        "{}",
+                        field.full_name()
+                    );
+                }
+                match (f.kind, field.kind()) {
+                    (FieldKind::Message(i), Kind::Message(inner)) => {
+                        assert_eq!(i, plan.by_name[inner.full_name()])
+                    }
+                    (FieldKind::String, Kind::String) | (FieldKind::Bytes, Kind::Bytes) => {}
+                    (FieldKind::Scalar, kind) => assert!(!matches!(
+                        kind,
+                        Kind::Message(_) | Kind::String | Kind::Bytes
+                    )),
+                    (planned, kind) => panic!("{}: {planned:?} for {kind:?}", field.full_name()),
+                }
+                fields += 1;
+            }
+        }
+        assert!(fields > 100, "{fields} fields");
+    }
 
     fn descriptor(name: &str) -> MessageDescriptor {
         pb::descriptor_pool()
