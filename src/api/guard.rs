@@ -4,9 +4,10 @@
 //! Protobuf decoding amplifies: an empty repeated message is two bytes on the wire and a hundred in memory, so a
 //! megabyte of them is a hundred megabytes decoded, and the conversions after that multiply it again. The guard
 //! reads the body up to a size limit, unwraps gzip with the same limit, and walks the encoded message against the
-//! contract's descriptors (compiled once into a table of fields per message) — counting every repeated field against its limit, measuring every string, checking its
-//! UTF-8, refusing groups and malformed encodings — without allocating per element. Only then does the call reach
-//! the service. Every refusal is INVALID_ARGUMENT with the path of the field at fault.
+//! contract's descriptors (compiled once into a table of fields per message) — counting every repeated field
+//! against its limit, measuring every string, checking its UTF-8, refusing groups and malformed encodings —
+//! without allocating per element. Only then does the call reach the service. Every refusal is INVALID_ARGUMENT
+//! with the path of the field at fault.
 //!
 //! For Submit and Validate it also keeps the disclosure's bytes exactly as the client sent them (what is stored,
 //! digested and signed: a re-encoding would drop fields of a newer schema and break a signature).
