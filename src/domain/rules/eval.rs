@@ -1,14 +1,14 @@
 //! Evaluating compiled rules on a disclosure. Values are intervals (rounding-aware), truth values, text, or
 //! unknown — a cell a partial table does not give makes the whole check "not evaluated" rather than wrong.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use rust_decimal::Decimal;
 
 use super::{RuleSet, ast::*};
 use crate::domain::{
     budget::BudgetFigures,
-    disclosure::{CellState, Disclosure},
+    disclosure::{CellState, Disclosure, RowData},
     evaluation::{
         Evaluation, FUNDS_COLUMNS, FundsSource, INDICATOR_COLUMNS, Indicator, SUMMARY_COLUMNS,
     },
@@ -772,12 +772,7 @@ impl<'a> Env<'a> {
                 let Binding::Row(parent) = self.bindings[*slot] else {
                     return Vec::new();
                 };
-                nearest_descendants(
-                    self.taxonomy,
-                    table,
-                    data.rows.keys().map(String::as_str),
-                    parent,
-                )
+                nearest_descendants(self.taxonomy, table, &data.rows, parent)
             }
         }
     }
@@ -948,13 +943,7 @@ impl<'a> Env<'a> {
                 };
                 V::Bool(
                     level > 0
-                        && !nearest_descendants(
-                            self.taxonomy,
-                            table,
-                            data.rows.keys().map(String::as_str),
-                            code,
-                        )
-                        .is_empty(),
+                        && !nearest_descendants(self.taxonomy, table, &data.rows, code).is_empty(),
                 )
             }
             Func::Completion => num(assessment(self).and_then(|a| a.completion)),
@@ -1043,11 +1032,15 @@ pub fn matches_pattern(code: &str, pattern: &str) -> bool {
             .all(|(c, p)| p == b'?' || c == p)
 }
 
-/// Among the given row codes, the descendants of `parent` at the nearest level below it that has any.
+/// Among the given rows, the codes of `parent`'s descendants at the nearest level below it that has any.
+///
+/// The rows are in code order, so a parent's descendants (the codes that start with its code) are one
+/// contiguous range after it: this reads that range, not every row of the table, which made the hierarchy
+/// families quadratic in a table's rows.
 fn nearest_descendants<'r>(
     taxonomy: &Taxonomy,
     table: usize,
-    given: impl Iterator<Item = &'r str> + Clone,
+    rows: &'r BTreeMap<String, RowData>,
     parent: &str,
 ) -> Vec<&'r str> {
     let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else {
@@ -1056,11 +1049,16 @@ fn nearest_descendants<'r>(
     let Some(level) = list.level_of_shape(parent) else {
         return Vec::new();
     };
+    let descendants = || {
+        rows.range::<str, _>((
+            std::ops::Bound::Excluded(parent),
+            std::ops::Bound::Unbounded,
+        ))
+        .map(|(code, _)| code.as_str())
+        .take_while(|code| code.starts_with(parent))
+    };
     for digits in list.level_digits.iter().skip(level as usize) {
-        let found: Vec<&str> = given
-            .clone()
-            .filter(|code| code.len() == *digits && code.starts_with(parent))
-            .collect();
+        let found: Vec<&str> = descendants().filter(|code| code.len() == *digits).collect();
         if !found.is_empty() {
             return found;
         }
@@ -1082,6 +1080,39 @@ impl Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_are_the_nearest_level_below_the_parent_that_has_any() {
+        let taxonomy = crate::domain::taxonomy::test_support::year(2024);
+        let table = taxonomy.table_index("T02").unwrap();
+        let rows: BTreeMap<String, RowData> = [
+            "201", "2010101", "2010102", "20102", "2011", "20110", "202", "2020101", "208",
+            "2080101x",
+        ]
+        .into_iter()
+        .map(|code| {
+            (
+                code.to_owned(),
+                RowData {
+                    label: String::new(),
+                    cells: Vec::new(),
+                },
+            )
+        })
+        .collect();
+        let of = |parent| nearest_descendants(&taxonomy, table, &rows, parent);
+        // 201's 款 level: 20102 and 20110, not the stray 4-digit 2011 nor the 项 rows below 20101.
+        assert_eq!(of("201"), ["20102", "20110"]);
+        // No 款 under 202: its 项 rows are the nearest.
+        assert_eq!(of("202"), ["2020101"]);
+        assert_eq!(of("20101"), ["2010101", "2010102"]);
+        // Below 208 only a code of no level's length.
+        assert!(of("208").is_empty());
+        assert!(of("2010101").is_empty());
+        assert!(of("205").is_empty());
+        // A parent that is not itself a row still has its descendants.
+        assert_eq!(of("20201"), ["2020101"]);
+    }
 
     #[test]
     fn patterns_match_by_length_and_digits() {
