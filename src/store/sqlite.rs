@@ -50,6 +50,9 @@ pub const DATABASE_FILE: &str = "juesuan.sqlite3";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection that writes. SQLite lets one connection write at a time anyway; keeping every write on
+    /// the same connection keeps its page cache, which a connection drops whenever another one has written.
+    write_pool: SqlitePool,
     /// The data directory, where snapshots are kept beside the database.
     data_dir: Arc<std::path::PathBuf>,
     /// The fsyncs that make commits durable, shared by concurrent writers.
@@ -119,11 +122,16 @@ impl SqliteStore {
             .pragma("cache_size", format!("-{}", CACHE_KIB_PER_CONNECTION));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let write_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         Ok(SqliteStore {
             pool,
+            write_pool,
             data_dir: Arc::new(data_dir.to_owned()),
             group_sync: Arc::new(GroupSync::new(
                 data_dir.join(format!("{DATABASE_FILE}-wal")),
@@ -156,7 +164,7 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<Tx, StoreError> {
         let turn = self.writers.clone().lock_owned().await;
         Ok(Tx {
-            transaction: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            transaction: self.write_pool.begin_with("BEGIN IMMEDIATE").await?,
             _turn: Some(turn),
         })
     }
@@ -223,38 +231,54 @@ async fn insert_token_row(tx: &mut Tx, token: &TokenRecord) -> Result<(), StoreE
     Ok(())
 }
 
+/// The columns of an audit event, in the order [`bind_event`] binds them.
+macro_rules! insert_event_sql {
+    () => {
+        "INSERT INTO audit_events (seq, at_ms, actor, action, unit_code, fiscal_year, version, reason, detail, \
+                                   prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
+}
+
+/// The audit chain's last event as read (seq, hash), for the next event to link to.
+fn audit_head(head: Option<(i64, Vec<u8>)>) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    head.map(|(seq, hash)| {
+        Ok((
+            u64::try_from(seq).map_err(|_| corrupt("audit seq"))?,
+            hash_of(hash, "audit hash")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Binds a sealed event's columns onto a statement, in the order of `insert_event_sql!`.
+fn bind_event<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    sealed: &audit::Event,
+) -> Result<sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>, StoreError> {
+    let e = &sealed.event;
+    Ok(query
+        .bind(i64::try_from(sealed.seq).map_err(|_| corrupt("audit seq"))?)
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(e.unit.as_ref().map(UnitCode::as_str))
+        .bind(e.fiscal_year.map(|y| i64::from(y.get())))
+        .bind(e.version.map(i64::from))
+        .bind(&e.reason)
+        .bind(&e.detail)
+        .bind(sealed.prev_hash.as_slice())
+        .bind(sealed.hash.as_slice()))
+}
+
 async fn append_event(tx: &mut Tx, event: NewEvent) -> Result<u64, StoreError> {
     let head: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
             .await?;
-    let prev = head
-        .map(|(seq, hash)| {
-            Ok::<_, StoreError>((
-                u64::try_from(seq).map_err(|_| corrupt("audit seq"))?,
-                hash_of(hash, "audit hash")?,
-            ))
-        })
-        .transpose()?;
-    let sealed = audit::seal(prev, event);
-    let e = &sealed.event;
-    sqlx::query(
-        "INSERT INTO audit_events (seq, at_ms, actor, action, unit_code, fiscal_year, version, reason, detail, \
-                                   prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(i64::try_from(sealed.seq).map_err(|_| corrupt("audit seq"))?)
-    .bind(e.at_ms)
-    .bind(&e.actor)
-    .bind(&e.action)
-    .bind(e.unit.as_ref().map(UnitCode::as_str))
-    .bind(e.fiscal_year.map(|y| i64::from(y.get())))
-    .bind(e.version.map(i64::from))
-    .bind(&e.reason)
-    .bind(&e.detail)
-    .bind(sealed.prev_hash.as_slice())
-    .bind(sealed.hash.as_slice())
-    .execute(&mut **tx)
-    .await?;
+    let sealed = audit::seal(audit_head(head)?, event);
+    bind_event(sqlx::query(insert_event_sql!()), &sealed)?
+        .execute(&mut **tx)
+        .await?;
     Ok(sealed.seq)
 }
 
@@ -276,39 +300,40 @@ async fn lock_on<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
     row.as_ref().map(lock_from_row).transpose()
 }
 
-/// The current and accepted versions of a report type, and the versions ever accepted, inside a transaction.
-async fn snapshot_pointers(
-    tx: &mut Tx,
-    unit: &UnitCode,
-    year: i64,
-    report_type: ReportType,
-) -> Result<(Option<(u32, SubmissionState)>, Option<u32>, Vec<u32>), StoreError> {
-    // One statement rather than three: each is a round trip to SQLite's thread, and in a write transaction the
-    // write lock is held across them.
-    let (current_version, current_state, accepted, ever): (
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        String,
-    ) = sqlx::query_as(
-        "SELECT c.version, s.state, \
-                (SELECT version FROM accepted_versions \
-                  WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3), \
-                (SELECT json_group_array(version) FROM submissions \
-                  WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3 AND state = 'accepted') \
-           FROM (SELECT 1) \
-           LEFT JOIN current_versions c \
-             ON c.unit_code = ?1 AND c.fiscal_year = ?2 AND c.report_type = ?3 \
-           LEFT JOIN submissions s \
-             ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version",
-    )
-    .bind(unit.as_str())
-    .bind(year)
-    .bind(report_type.code())
-    .fetch_one(&mut **tx)
-    .await?;
+/// The current and accepted versions of a report type and the versions ever accepted, as columns of a statement
+/// whose `?1`, `?2` and `?3` are the unit, year and report type and whose FROM ends with `pointer_joins!()`.
+/// Read with [`pointers_of`].
+macro_rules! pointer_columns {
+    () => {
+        "c.version AS current_version, s.state AS current_state, \
+         (SELECT version FROM accepted_versions \
+           WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3) AS accepted_version, \
+         (SELECT json_group_array(version) FROM submissions \
+           WHERE unit_code = ?1 AND fiscal_year = ?2 AND report_type = ?3 AND state = 'accepted') AS ever_accepted"
+    };
+}
+
+macro_rules! pointer_joins {
+    () => {
+        " LEFT JOIN current_versions c \
+            ON c.unit_code = ?1 AND c.fiscal_year = ?2 AND c.report_type = ?3 \
+          LEFT JOIN submissions s \
+            ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year AND s.version = c.version"
+    };
+}
+
+/// The current version and its state, the accepted version, and every version ever accepted, in order.
+type PointerSnapshot = (Option<(u32, SubmissionState)>, Option<u32>, Vec<u32>);
+
+/// Reads the columns of `pointer_columns!()`.
+fn pointers_of(row: &SqliteRow) -> Result<PointerSnapshot, StoreError> {
+    use sqlx::Row;
+    let current_version: Option<i64> = row.try_get("current_version")?;
+    let current_state: Option<String> = row.try_get("current_state")?;
+    let accepted: Option<i64> = row.try_get("accepted_version")?;
+    let ever: String = row.try_get("ever_accepted")?;
     let current = match (current_version, current_state) {
-        (Some(version), Some(state)) => Some((version, state)),
+        (Some(version), Some(state)) => Some((version_of(version)?, state_of(&state)?)),
         (None, None) => None,
         _ => return Err(corrupt("current version without its submission")),
     };
@@ -316,12 +341,41 @@ async fn snapshot_pointers(
         serde_json::from_str(&ever).map_err(|_| corrupt("accepted versions list"))?;
     ever.sort_unstable();
     Ok((
-        current
-            .map(|(v, s)| Ok::<_, StoreError>((version_of(v)?, state_of(&s)?)))
-            .transpose()?,
+        current,
         accepted.map(version_of).transpose()?,
         ever.into_iter().map(version_of).collect::<Result<_, _>>()?,
     ))
+}
+
+/// The current and accepted versions of a report type, and the versions ever accepted, inside a transaction.
+async fn snapshot_pointers(
+    tx: &mut Tx,
+    unit: &UnitCode,
+    year: i64,
+    report_type: ReportType,
+) -> Result<PointerSnapshot, StoreError> {
+    // One statement rather than three: each is a round trip to SQLite's thread, and in a write transaction the
+    // write lock is held across them.
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pointer_columns!(),
+        " FROM (SELECT 1)",
+        pointer_joins!()
+    ))
+    .bind(unit.as_str())
+    .bind(year)
+    .bind(report_type.code())
+    .fetch_one(&mut **tx)
+    .await?;
+    pointers_of(&row)
+}
+
+/// Points a report type's current version at a version: unit, year, report type, version.
+macro_rules! upsert_current_sql {
+    () => {
+        "INSERT INTO current_versions (unit_code, fiscal_year, report_type, version) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (unit_code, fiscal_year, report_type) DO UPDATE SET version = excluded.version"
+    };
 }
 
 /// Sets a pointer (current or accepted version) of a report type, or removes it.
@@ -335,8 +389,7 @@ async fn set_pointer(
 ) -> Result<(), StoreError> {
     let (upsert, delete) = match table {
         Pointer::Current => (
-            "INSERT INTO current_versions (unit_code, fiscal_year, report_type, version) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (unit_code, fiscal_year, report_type) DO UPDATE SET version = excluded.version",
+            upsert_current_sql!(),
             "DELETE FROM current_versions WHERE unit_code = ? AND fiscal_year = ? AND report_type = ?",
         ),
         Pointer::Accepted => (
@@ -629,18 +682,33 @@ impl Store for SqliteStore {
         let json = compress_json(report_json, facts_json);
         let year = i64::from(new.fiscal_year.get());
         let mut tx = self.begin_write().await?;
-        // Whether the key is taken, and the version this one would be, in one round trip.
-        let (taken, next): (Option<i64>, i64) = sqlx::query_as(
-            "SELECT (SELECT version FROM submissions \
-                      WHERE unit_code = ?1 AND fiscal_year = ?2 AND idempotency_key = ?3), \
-                    (SELECT coalesce(max(version), 0) + 1 FROM submissions \
-                      WHERE unit_code = ?1 AND fiscal_year = ?2)",
-        )
+        // Everything the decision needs in one statement, and every row in another: each statement is a round
+        // trip to SQLite's thread, and the write lock is held across them all. The decision reads whether the key
+        // is taken, the version this one would be, the pointers, a lock on the lineage and the audit chain's head.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            pointer_columns!(),
+            ", (SELECT version FROM submissions \
+                 WHERE unit_code = ?1 AND fiscal_year = ?2 AND idempotency_key = ?4) AS taken, \
+               (SELECT coalesce(max(version), 0) + 1 FROM submissions \
+                 WHERE unit_code = ?1 AND fiscal_year = ?2) AS next_version, \
+               l.node_code, l.fiscal_year, l.locked_by_node, l.locked_by, l.locked_at_ms, \
+               a.seq AS audit_seq, a.hash AS audit_hash \
+             FROM (SELECT 1)",
+            pointer_joins!(),
+            " LEFT JOIN (SELECT node_code, fiscal_year, locked_by_node, locked_by, locked_at_ms FROM locks \
+                          WHERE fiscal_year = ?2 AND node_code IN (SELECT value FROM json_each(?5)) \
+                          ORDER BY locked_at_ms LIMIT 1) l ON 1 \
+              LEFT JOIN (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) a ON 1"
+        ))
         .bind(new.unit_code.as_str())
         .bind(year)
+        .bind(new.report_type.code())
         .bind(new.idempotency_key.as_str())
+        .bind(json_list(lineage))
         .fetch_one(&mut *tx)
         .await?;
+        let taken: Option<i64> = sqlx::Row::try_get(&row, "taken")?;
         if taken.is_some() {
             tx.rollback().await?;
             let existing = self
@@ -649,26 +717,39 @@ impl Store for SqliteStore {
                 .ok_or_else(|| corrupt("idempotency key conflict without a submission"))?;
             return Ok(SubmissionInsert::KeyTaken(existing));
         }
-        let (current, accepted, accepted_versions) =
-            snapshot_pointers(&mut tx, &new.unit_code, year, new.report_type).await?;
+        let next: i64 = sqlx::Row::try_get(&row, "next_version")?;
+        let (current, accepted, accepted_versions) = pointers_of(&row)?;
+        let locked: Option<String> = sqlx::Row::try_get(&row, "node_code")?;
         let snapshot = ReviewSnapshot {
             target: None,
             current,
             accepted,
             accepted_versions,
-            lock: lock_on(&mut *tx, new.fiscal_year, lineage).await?,
+            lock: locked.map(|_| lock_from_row(&row)).transpose()?,
         };
         if let Err(refusal) = rule(&snapshot) {
             tx.rollback().await?;
             return Ok(SubmissionInsert::Refused(refusal));
         }
         let version = version_of(next)?;
-        sqlx::query(
+        let head = audit_head(
+            sqlx::Row::try_get::<Option<i64>, _>(&row, "audit_seq")?.zip(sqlx::Row::try_get::<
+                Option<Vec<u8>>,
+                _,
+            >(
+                &row, "audit_hash"
+            )?),
+        )?;
+        let sealed = audit::seal(head, event.version(version));
+        let rows = sqlx::query(concat!(
             "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
                                       content_encoding, content_len, report_json, facts_json, json_encoding, \
                                       submitted_at_ms, report_type, submitted_by, signature) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?); ",
+            upsert_current_sql!(),
+            "; ",
+            insert_event_sql!()
+        ))
         .bind(new.unit_code.as_str())
         .bind(year)
         .bind(next)
@@ -685,8 +766,12 @@ impl Store for SqliteStore {
         .bind(new.report_type.code())
         .bind(&new.submitted_by)
         .bind(new.signature.as_deref())
-        .execute(&mut *tx)
-        .await?;
+        // the current version
+        .bind(new.unit_code.as_str())
+        .bind(year)
+        .bind(new.report_type.code())
+        .bind(next);
+        bind_event(rows, &sealed)?.execute(&mut *tx).await?;
         for (key, text) in &new.explanations {
             sqlx::query(
                 "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
@@ -701,16 +786,6 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        set_pointer(
-            &mut tx,
-            Pointer::Current,
-            &new.unit_code,
-            year,
-            new.report_type,
-            Some(version),
-        )
-        .await?;
-        append_event(&mut tx, event.version(version)).await?;
         self.commit(tx).await?;
         Ok(SubmissionInsert::Inserted(StoredSubmission {
             unit_code: new.unit_code,
@@ -1398,6 +1473,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.write_pool.close().await;
         self.pool.close().await;
     }
 }
