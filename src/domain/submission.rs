@@ -253,9 +253,8 @@ impl Submissions {
         let last_year = match cover.fiscal_year.previous() {
             Some(previous) => self
                 .store
-                .accepted_submission(&cover.unit_code, previous, cover.report_type)
+                .accepted_facts(&cover.unit_code, previous, cover.report_type)
                 .await?
-                .and_then(|s| s.facts)
                 .map(|facts| facts.to_disclosure(&taxonomy, cover.clone())),
             None => None,
         };

@@ -15,6 +15,8 @@ const MAX_ENTRIES: usize = 100_000;
 
 pub(super) struct ReadCache<K, V> {
     inner: Mutex<Inner<K, V>>,
+    /// The most entries kept; past it the map starts again empty.
+    capacity: usize,
 }
 
 struct Inner<K, V> {
@@ -24,12 +26,33 @@ struct Inner<K, V> {
 
 impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     pub fn new() -> ReadCache<K, V> {
+        ReadCache::with_capacity(MAX_ENTRIES)
+    }
+
+    /// A cache of at most `capacity` entries, for values too large to keep one per unit of a province.
+    pub fn with_capacity(capacity: usize) -> ReadCache<K, V> {
         ReadCache {
             inner: Mutex::new(Inner {
                 generation: 0,
                 entries: HashMap::new(),
             }),
+            capacity,
         }
+    }
+
+    /// The cached value, or what `read` reads from the database, kept for the next call.
+    pub async fn get_or_read<E>(
+        &self,
+        key: K,
+        read: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        let generation = match self.get(&key) {
+            Ok(value) => return Ok(value),
+            Err(generation) => generation,
+        };
+        let value = read.await?;
+        self.fill(generation, key, value.clone());
+        Ok(value)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
@@ -51,7 +74,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         if inner.generation != generation {
             return;
         }
-        if inner.entries.len() >= MAX_ENTRIES {
+        if inner.entries.len() >= self.capacity {
             inner.entries.clear();
         }
         inner.entries.insert(key, value);
@@ -91,5 +114,27 @@ mod tests {
             cache.fill(generation, key, ());
         }
         assert!(cache.lock().entries.len() <= MAX_ENTRIES);
+        let small: ReadCache<usize, ()> = ReadCache::with_capacity(3);
+        for key in 0..10 {
+            let generation = small.get(&key).unwrap_err();
+            small.fill(generation, key, ());
+        }
+        assert!(small.lock().entries.len() <= 3);
+    }
+
+    #[tokio::test]
+    async fn a_value_is_read_once_until_a_write() {
+        let cache: ReadCache<&str, u32> = ReadCache::new();
+        let reads = std::sync::atomic::AtomicU32::new(0);
+        let read =
+            || async { Ok::<_, ()>(reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 10) };
+        assert_eq!(cache.get_or_read("a", read()).await, Ok(10));
+        assert_eq!(cache.get_or_read("a", read()).await, Ok(10));
+        cache.invalidate();
+        assert_eq!(cache.get_or_read("a", read()).await, Ok(11));
+        // A failed read keeps nothing.
+        cache.invalidate();
+        assert_eq!(cache.get_or_read("a", async { Err(()) }).await, Err(()));
+        assert_eq!(cache.get_or_read("a", read()).await, Ok(12));
     }
 }

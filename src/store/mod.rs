@@ -285,6 +285,15 @@ pub trait Store: Send + Sync + 'static {
         report_type: ReportType,
     ) -> Result<Option<StoredSubmission>, StoreError>;
 
+    /// The figures of the accepted version of a report type, which the next year's disclosure is checked against.
+    /// Shared: a store may keep them for the next call.
+    async fn accepted_facts(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<Arc<Facts>>, StoreError>;
+
     /// For every unit of a year: its accepted version of a report type and its figures, handed to `each` one at
     /// a time — a region's figures are never all in memory at once.
     async fn counted_facts(

@@ -9,7 +9,7 @@
 //! Nothing is cached here: another replica may change any row, and a revoked token must stop working everywhere at
 //! once. Consolidation snapshots live in the `snapshots` table, so any replica can start from them.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -21,9 +21,9 @@ use super::{
     BudgetInsert, EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
     SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
     rows::{
-        budget_from_row, code_of, columns_for, compress, content_of, corrupt, event_from_row,
-        hash_of, lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
-        token_from_row, unit_columns, unit_from_row, version_of,
+        ACCEPTED_FACTS_SQL, budget_from_row, code_of, columns_for, compress, content_of, corrupt,
+        event_from_row, facts_of, hash_of, lock_from_row, report_type_of, select_submissions,
+        state_of, submission_from_row, token_from_row, unit_columns, unit_from_row, version_of,
     },
 };
 use crate::domain::{
@@ -782,6 +782,22 @@ impl Store for PgStore {
             ],
         )
         .await
+    }
+
+    async fn accepted_facts(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<Arc<Facts>>, StoreError> {
+        // Not kept between calls: another replica may accept a version meanwhile.
+        let row = sqlx::query(ACCEPTED_FACTS_SQL)
+            .bind(unit.as_str())
+            .bind(i64::from(year.get()))
+            .bind(report_type.code())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(facts_of).transpose()?.map(Arc::new))
     }
 
     async fn counted_facts(

@@ -127,6 +127,17 @@ pub(super) fn json_of(row: &impl Columns, column: &str) -> Result<String, StoreE
     }
 }
 
+/// The figures of a report type's accepted version: unit `$1`, year `$2`, report type `$3` (both stores read
+/// `$N` as the Nth parameter). Read with [`facts_of`].
+pub(super) const ACCEPTED_FACTS_SQL: &str = "SELECT s.json_encoding, s.facts_json FROM accepted_versions a \
+     JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year AND s.version = a.version \
+     WHERE a.unit_code = $1 AND a.fiscal_year = $2 AND a.report_type = $3";
+
+/// A version's figures, from a row with `json_encoding` and `facts_json`.
+pub(super) fn facts_of(row: &impl Columns) -> Result<Facts, StoreError> {
+    serde_json::from_str(&json_of(row, "facts_json")?).map_err(|e| corrupt(format!("facts: {e}")))
+}
+
 /// A stored JSON column as text, from its encoding and its bytes as stored.
 pub(super) fn json_from_bytes(
     encoding: &str,

@@ -23,10 +23,10 @@ use super::{
     cache::ReadCache,
     group_sync::GroupSync,
     rows::{
-        budget_from_row, code_of, columns_for, compress, compress_json, content_of, corrupt,
-        event_from_row, hash_of, json_from_bytes, json_of, lock_from_row, report_type_of,
-        select_submissions, state_of, submission_from_row, token_from_row, unit_columns,
-        unit_from_row, version_of,
+        ACCEPTED_FACTS_SQL, budget_from_row, code_of, columns_for, compress, compress_json,
+        content_of, corrupt, event_from_row, facts_of, hash_of, json_from_bytes, json_of,
+        lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
+        token_from_row, unit_columns, unit_from_row, version_of,
     },
 };
 use crate::domain::{
@@ -63,7 +63,17 @@ pub struct SqliteStore {
     units: Arc<ReadCache<(UnitCode, FiscalYear), Option<Unit>>>,
     /// Tokens by id, as `token` answers.
     tokens: Arc<ReadCache<String, Option<TokenRecord>>>,
+    /// Signing keys by unit, as `signing_key` answers.
+    signing_keys: Arc<ReadCache<UnitCode, Option<Vec<u8>>>>,
+    /// The latest budget of a unit and year, as `budget_version(…, None)` answers.
+    budgets: Arc<ReadCache<(UnitCode, FiscalYear), Option<StoredBudget>>>,
+    /// Accepted figures, as `accepted_facts` answers: every check of a disclosure reads last year's. A few
+    /// thousand at most, since a unit's figures are tens of KiB in memory.
+    accepted_facts: Arc<ReadCache<(UnitCode, FiscalYear, ReportType), Option<Arc<Facts>>>>,
 }
+
+/// Accepted figures kept in memory at most (see `SqliteStore::accepted_facts`).
+const ACCEPTED_FACTS_KEPT: usize = 2_048;
 
 /// A transaction, and for a write transaction this process's turn to write. Writers take turns here, in the
 /// order they asked, before `BEGIN IMMEDIATE`: left to SQLite, a writer that finds the lock taken sleeps in its
@@ -139,6 +149,9 @@ impl SqliteStore {
             writers: Arc::new(tokio::sync::Mutex::new(())),
             units: Arc::new(ReadCache::new()),
             tokens: Arc::new(ReadCache::new()),
+            signing_keys: Arc::new(ReadCache::new()),
+            budgets: Arc::new(ReadCache::new()),
+            accepted_facts: Arc::new(ReadCache::with_capacity(ACCEPTED_FACTS_KEPT)),
         })
     }
 
@@ -551,24 +564,20 @@ impl Store for SqliteStore {
     }
 
     async fn unit(&self, code: &UnitCode, year: FiscalYear) -> Result<Option<Unit>, StoreError> {
-        let key = (code.clone(), year);
-        let generation = match self.units.get(&key) {
-            Ok(unit) => return Ok(unit),
-            Err(generation) => generation,
+        let read = async {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                unit_columns!(),
+                " FROM units WHERE code = ? AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1"
+            ))
+            .bind(code.as_str())
+            .bind(i64::from(year.get()))
+            .fetch_optional(&self.pool)
+            .await?;
+            let unit = row.as_ref().map(unit_from_row).transpose()?;
+            Ok(unit.filter(|u| u.covers(year)))
         };
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            unit_columns!(),
-            " FROM units WHERE code = ? AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1"
-        ))
-        .bind(code.as_str())
-        .bind(i64::from(year.get()))
-        .fetch_optional(&self.pool)
-        .await?;
-        let unit = row.as_ref().map(unit_from_row).transpose()?;
-        let unit = unit.filter(|u| u.covers(year));
-        self.units.fill(generation, key, unit.clone());
-        Ok(unit)
+        self.units.get_or_read((code.clone(), year), read).await
     }
 
     async fn unit_records(&self, code: &UnitCode) -> Result<Vec<Unit>, StoreError> {
@@ -606,12 +615,15 @@ impl Store for SqliteStore {
     }
 
     async fn signing_key(&self, unit: &UnitCode) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT public_key FROM signing_keys WHERE unit_code = ?")
-                .bind(unit.as_str())
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let read = async {
+            Ok(
+                sqlx::query_scalar("SELECT public_key FROM signing_keys WHERE unit_code = ?")
+                    .bind(unit.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?,
+            )
+        };
+        self.signing_keys.get_or_read(unit.clone(), read).await
     }
 
     async fn set_signing_key(
@@ -643,6 +655,7 @@ impl Store for SqliteStore {
         }
         let seq = append_event(&mut tx, event).await?;
         self.commit(tx).await?;
+        self.signing_keys.invalidate();
         Ok(seq)
     }
 
@@ -964,6 +977,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn accepted_facts(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<Arc<Facts>>, StoreError> {
+        let read = async {
+            let row = sqlx::query(ACCEPTED_FACTS_SQL)
+                .bind(unit.as_str())
+                .bind(i64::from(year.get()))
+                .bind(report_type.code())
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.as_ref().map(facts_of).transpose()?.map(Arc::new))
+        };
+        self.accepted_facts
+            .get_or_read((unit.clone(), year, report_type), read)
+            .await
+    }
+
     async fn counted_facts(
         &self,
         year: FiscalYear,
@@ -1147,6 +1180,9 @@ impl Store for SqliteStore {
         }
         let seq = append_event(&mut tx, event).await?;
         self.commit(tx).await?;
+        if transition.accepted.is_some() {
+            self.accepted_facts.invalidate();
+        }
         Ok(Ok((transition, report_type, seq)))
     }
 
@@ -1293,6 +1329,7 @@ impl Store for SqliteStore {
         .await?;
         append_event(&mut tx, event.version(version)).await?;
         self.commit(tx).await?;
+        self.budgets.invalidate();
         Ok(BudgetInsert::Inserted(StoredBudget {
             unit_code: new.unit_code.clone(),
             fiscal_year: new.fiscal_year,
@@ -1310,16 +1347,23 @@ impl Store for SqliteStore {
         year: FiscalYear,
         version: Option<u32>,
     ) -> Result<Option<StoredBudget>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM budget_versions WHERE unit_code = ?1 AND fiscal_year = ?2 \
-               AND (?3 = 0 OR version = ?3) ORDER BY version DESC LIMIT 1",
-        )
-        .bind(unit.as_str())
-        .bind(i64::from(year.get()))
-        .bind(i64::from(version.unwrap_or(0)))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(budget_from_row).transpose()
+        let read = async {
+            let row = sqlx::query(
+                "SELECT * FROM budget_versions WHERE unit_code = ?1 AND fiscal_year = ?2 \
+                   AND (?3 = 0 OR version = ?3) ORDER BY version DESC LIMIT 1",
+            )
+            .bind(unit.as_str())
+            .bind(i64::from(year.get()))
+            .bind(i64::from(version.unwrap_or(0)))
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(budget_from_row).transpose()
+        };
+        match version {
+            // The latest is what every check of a disclosure reads.
+            None => self.budgets.get_or_read((unit.clone(), year), read).await,
+            Some(_) => read.await,
+        }
     }
 
     async fn token_count(&self) -> Result<u64, StoreError> {
@@ -1360,17 +1404,14 @@ impl Store for SqliteStore {
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let generation = match self.tokens.get(&id.to_owned()) {
-            Ok(token) => return Ok(token),
-            Err(generation) => generation,
+        let read = async {
+            let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(token_from_row).transpose()
         };
-        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let token = row.as_ref().map(token_from_row).transpose()?;
-        self.tokens.fill(generation, id.to_owned(), token.clone());
-        Ok(token)
+        self.tokens.get_or_read(id.to_owned(), read).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {

@@ -189,6 +189,19 @@ impl Store for TimedStore {
         .await
     }
 
+    async fn accepted_facts(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        report_type: ReportType,
+    ) -> Result<Option<Arc<Facts>>, StoreError> {
+        self.timed(
+            "accepted_facts",
+            self.inner.accepted_facts(unit, year, report_type),
+        )
+        .await
+    }
+
     async fn counted_facts(
         &self,
         year: FiscalYear,

@@ -405,6 +405,18 @@ async fn a_signing_unit_must_sign_and_a_flipped_byte_is_refused() {
         app.as_token(&app.token(UNIT, pb::Role::Submitter).await)
             .await,
     );
+    // Before the key is registered a signature is refused; the store may remember there is no key, and must
+    // forget it when one is set.
+    let early = app
+        .submitter(UNIT)
+        .await
+        .submit(pb::SubmitRequest {
+            signature: signing::sign(&key, &corrected_reference().encode_to_vec()),
+            ..submit_request("early", corrected_reference())
+        })
+        .await
+        .unwrap_err();
+    assert!(early.message().contains("no signing key"), "{early:?}");
     let registered = own_units
         .set_signing_key(pb::SetSigningKeyRequest {
             unit_code: UNIT.into(),
