@@ -69,8 +69,11 @@ pub struct SqliteStore {
     budgets: Arc<ReadCache<(UnitCode, FiscalYear), Option<StoredBudget>>>,
     /// Accepted figures, as `accepted_facts` answers: every check of a disclosure reads last year's. A few
     /// thousand at most, since a unit's figures are tens of KiB in memory.
-    accepted_facts: Arc<ReadCache<(UnitCode, FiscalYear, ReportType), Option<Arc<Facts>>>>,
+    accepted_facts: Arc<ReadCache<ReportOf, Option<Arc<Facts>>>>,
 }
+
+/// A unit's report of one type for one year.
+type ReportOf = (UnitCode, FiscalYear, ReportType);
 
 /// Accepted figures kept in memory at most (see `SqliteStore::accepted_facts`).
 const ACCEPTED_FACTS_KEPT: usize = 2_048;
