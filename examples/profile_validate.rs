@@ -1,8 +1,9 @@
 //! Runs the reference validation in a loop, for a profiler (`perf record`, `valgrind --tool=callgrind`).
 //!
-//!     cargo run --release --example profile_validate -- [ROUNDS] [rules]
+//!     cargo run --release --example profile_validate -- [ROUNDS] [rules|synthetic]
 //!
-//! With "rules", only the rules run (on an already resolved disclosure).
+//! With "rules", only the rules run (on an already resolved disclosure). With "synthetic", the disclosure is a
+//! unit's of the prefecture `juesuan bench submit` loads (20 项 rows) instead of the reference.
 
 use std::path::Path;
 
@@ -11,18 +12,34 @@ use juesuan::{
     domain::{
         rules::Context, submission::validate_offline, taxonomy::Taxonomies, validation::validate,
     },
+    synthetic::{Prefecture, Role, Spec},
 };
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let taxonomies = Taxonomies::load(&root.join("taxonomy")).expect("taxonomy");
-    let text =
-        std::fs::read_to_string(root.join("tests/fixtures/reference-2024.json")).expect("fixture");
-    let disclosure: juesuan::pb::Disclosure =
-        juesuan::cli::json::from_json("Disclosure", &text).expect("parses");
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
-    let rules_only = args.next().as_deref() == Some("rules");
+    let mode = args.next();
+    let rules_only = mode.as_deref() == Some("rules");
+    let disclosure: juesuan::pb::Disclosure = if mode.as_deref() == Some("synthetic") {
+        let spec = Spec {
+            counties: 1,
+            departments_per_county: 4,
+            units_per_department: 50,
+            ..Spec::demo()
+        };
+        let prefecture = Prefecture::new(spec);
+        let (_, disclosure) = prefecture
+            .disclosures()
+            .find(|(index, _)| prefecture.nodes[*index].role == Role::Unit)
+            .expect("a unit");
+        disclosure
+    } else {
+        let text = std::fs::read_to_string(root.join("tests/fixtures/reference-2024.json"))
+            .expect("fixture");
+        juesuan::cli::json::from_json("Disclosure", &text).expect("parses")
+    };
     let (taxonomy, resolved, _) = validate_offline(
         &taxonomies,
         convert::disclosure_draft(&disclosure).expect("converts"),

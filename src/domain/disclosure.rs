@@ -226,6 +226,17 @@ pub struct TableData {
     pub rows: BTreeMap<String, RowData>,
 }
 
+impl TableData {
+    /// What a rule reads from a column of one of this table's rows (`None`: a row the table does not list).
+    pub fn cell_of(&self, row: Option<&RowData>, column: usize) -> CellState {
+        match row.and_then(|r| r.cells.get(column).copied().flatten()) {
+            Some(value) => CellState::Given(value),
+            None if self.completeness == Completeness::Complete => CellState::Blank,
+            None => CellState::Unknown,
+        }
+    }
+}
+
 /// What a rule reads from a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellState {
@@ -257,15 +268,7 @@ impl Disclosure {
         let Some(data) = self.table(table) else {
             return CellState::Unknown;
         };
-        match data
-            .rows
-            .get(row)
-            .and_then(|r| r.cells.get(column).copied().flatten())
-        {
-            Some(value) => CellState::Given(value),
-            None if data.completeness == Completeness::Complete => CellState::Blank,
-            None => CellState::Unknown,
-        }
+        data.cell_of(data.rows.get(row), column)
     }
 
     /// Every evaluation: the unit's overall one first, then the projects in order.

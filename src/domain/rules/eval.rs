@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::{RuleSet, ast::*};
 use crate::domain::{
     budget::BudgetFigures,
-    disclosure::{CellState, Disclosure, RowData},
+    disclosure::{CellState, Disclosure, RowData, TableData},
     evaluation::{
         Evaluation, FUNDS_COLUMNS, FundsSource, INDICATOR_COLUMNS, Indicator, SUMMARY_COLUMNS,
     },
@@ -149,6 +149,10 @@ struct Env<'a> {
     /// some value (checks). A check fails only when no rounding could make it hold; a condition holds only when
     /// no rounding could make it fail — so `when X > 0` is false for a stated 0.00.
     strict: bool,
+    /// The row the last cell was read from: a check reads several columns of one row, and each lookup by code
+    /// is a search of the table's rows. Known by the table's data rather than its index, because `last_year(…)`
+    /// reads the same tables of another disclosure.
+    last_row: Option<(&'a TableData, &'a str, &'a RowData)>,
 }
 
 /// Runs the given rules of a rule set (all of them, or one when testing or explaining a rule).
@@ -172,6 +176,7 @@ pub(super) fn run<'r>(
             record: None,
             assessments: &assessments,
             strict: false,
+            last_row: None,
         };
         env.clauses(rule, 0, &mut report);
     }
@@ -199,6 +204,7 @@ pub(super) fn evaluate_number(
         record: record.then(Vec::new),
         assessments: &assessments,
         strict: false,
+        last_row: None,
     };
     let value = match env.eval(expr) {
         V::Num(interval) => Some(interval),
@@ -737,7 +743,20 @@ impl<'a> Env<'a> {
             column: def.columns[column].code.clone(),
             unit: None,
         });
-        match self.disclosure.cell(table, row, column) {
+        let Some(data) = self.disclosure.table(table) else {
+            return (V::Unknown, false);
+        };
+        let row_data = match self.last_row {
+            Some((of, code, row_data)) if std::ptr::eq(of, data) && code == row => Some(row_data),
+            _ => {
+                let found = data.rows.get_key_value(row);
+                if let Some((code, row_data)) = found {
+                    self.last_row = Some((data, code.as_str(), row_data));
+                }
+                found.map(|(_, row_data)| row_data)
+            }
+        };
+        match data.cell_of(row_data, column) {
             CellState::Given(value) => (
                 V::Num(if def.columns[column].kind.is_exact() {
                     value.exact_interval()
