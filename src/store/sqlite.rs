@@ -329,6 +329,7 @@ macro_rules! pointer_columns {
     };
 }
 
+/// The joins `pointer_columns!()` reads, to follow `FROM (SELECT 1)`.
 macro_rules! pointer_joins {
     () => {
         " LEFT JOIN current_versions c \
