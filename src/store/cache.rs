@@ -1,5 +1,6 @@
 //! What every call reads and almost nothing writes — unit records (authorization walks a unit's lineage, the cover
-//! is checked against the registry) and tokens (every call is authenticated) — kept in memory by the store that
+//! is checked against the registry), tokens (every call is authenticated), and what a check reads besides the
+//! disclosure (signing keys, latest budgets, last year's accepted figures) — kept in memory by the store that
 //! writes them, so that a Validate does not pay a round trip to the database's thread for each.
 //!
 //! Coherence within the process: a write clears the map after it commits and bumps a generation; a read that
