@@ -111,7 +111,8 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
-/// Page cache of each connection, in KiB (SQLite's `cache_size` when negative); eight connections at most.
+/// Page cache of each connection, in KiB (SQLite's `cache_size` when negative); nine connections at most, eight
+/// that read and the one that writes.
 const CACHE_KIB_PER_CONNECTION: u32 = 16 * 1024;
 
 impl SqliteStore {
