@@ -21,9 +21,9 @@ use super::{
     BudgetInsert, EventFilter, LockRule, Pointers, RegistrationRule, ReviewRule, Store, StoreError,
     SubmissionInsert, SubmissionStatus, SubmitRule, TokenRevoke, UnitUpsert,
     rows::{
-        ACCEPTED_FACTS_SQL, budget_from_row, code_of, columns_for, compress, content_of, corrupt,
-        event_from_row, facts_of, hash_of, lock_from_row, report_type_of, select_submissions,
-        state_of, submission_from_row, token_from_row, unit_columns, unit_from_row, version_of,
+        budget_from_row, code_of, columns_for, compress, content_of, corrupt, event_from_row,
+        hash_of, lock_from_row, read_accepted_facts, report_type_of, select_submissions, state_of,
+        submission_from_row, token_from_row, unit_columns, unit_from_row, version_of,
     },
 };
 use crate::domain::{
@@ -791,13 +791,7 @@ impl Store for PgStore {
         report_type: ReportType,
     ) -> Result<Option<Arc<Facts>>, StoreError> {
         // Not kept between calls: another replica may accept a version meanwhile.
-        let row = sqlx::query(ACCEPTED_FACTS_SQL)
-            .bind(unit.as_str())
-            .bind(i64::from(year.get()))
-            .bind(report_type.code())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(facts_of).transpose()?.map(Arc::new))
+        read_accepted_facts(&self.pool, unit, year, report_type).await
     }
 
     async fn counted_facts(

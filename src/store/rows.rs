@@ -1,6 +1,8 @@
 //! What the stores share: reading rows into domain records (whatever the database), the encoding of stored
 //! content, and the conversions of stored numbers and codes, which treat anything out of range as corruption.
 
+use std::sync::Arc;
+
 use super::StoreError;
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
@@ -129,12 +131,36 @@ pub(super) fn json_of(row: &impl Columns, column: &str) -> Result<String, StoreE
 
 /// The figures of a report type's accepted version: unit `$1`, year `$2`, report type `$3` (both stores read
 /// `$N` as the Nth parameter). Read with [`facts_of`].
-pub(super) const ACCEPTED_FACTS_SQL: &str = "SELECT s.json_encoding, s.facts_json FROM accepted_versions a \
+const ACCEPTED_FACTS_SQL: &str = "SELECT s.json_encoding, s.facts_json FROM accepted_versions a \
      JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year AND s.version = a.version \
      WHERE a.unit_code = $1 AND a.fiscal_year = $2 AND a.report_type = $3";
 
+/// Reads the figures of a report type's accepted version ([`ACCEPTED_FACTS_SQL`]) in either store.
+pub(super) async fn read_accepted_facts<'c, DB, E>(
+    executor: E,
+    unit: &UnitCode,
+    year: FiscalYear,
+    report_type: ReportType,
+) -> Result<Option<Arc<Facts>>, StoreError>
+where
+    DB: sqlx::Database,
+    DB::Row: Columns,
+    for<'a> DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    E: sqlx::Executor<'c, Database = DB>,
+{
+    let row = sqlx::query::<DB>(ACCEPTED_FACTS_SQL)
+        .bind(unit.as_str())
+        .bind(i64::from(year.get()))
+        .bind(report_type.code())
+        .fetch_optional(executor)
+        .await?;
+    Ok(row.as_ref().map(facts_of).transpose()?.map(Arc::new))
+}
+
 /// A version's figures, from a row with `json_encoding` and `facts_json`.
-pub(super) fn facts_of(row: &impl Columns) -> Result<Facts, StoreError> {
+fn facts_of(row: &impl Columns) -> Result<Facts, StoreError> {
     serde_json::from_str(&json_of(row, "facts_json")?).map_err(|e| corrupt(format!("facts: {e}")))
 }
 

@@ -23,10 +23,10 @@ use super::{
     cache::ReadCache,
     group_sync::GroupSync,
     rows::{
-        ACCEPTED_FACTS_SQL, budget_from_row, code_of, columns_for, compress, compress_json,
-        content_of, corrupt, event_from_row, facts_of, hash_of, json_from_bytes, json_of,
-        lock_from_row, report_type_of, select_submissions, state_of, submission_from_row,
-        token_from_row, unit_columns, unit_from_row, version_of,
+        budget_from_row, code_of, columns_for, compress, compress_json, content_of, corrupt,
+        event_from_row, hash_of, json_from_bytes, json_of, lock_from_row, read_accepted_facts,
+        report_type_of, select_submissions, state_of, submission_from_row, token_from_row,
+        unit_columns, unit_from_row, version_of,
     },
 };
 use crate::domain::{
@@ -988,15 +988,7 @@ impl Store for SqliteStore {
         year: FiscalYear,
         report_type: ReportType,
     ) -> Result<Option<Arc<Facts>>, StoreError> {
-        let read = async {
-            let row = sqlx::query(ACCEPTED_FACTS_SQL)
-                .bind(unit.as_str())
-                .bind(i64::from(year.get()))
-                .bind(report_type.code())
-                .fetch_optional(&self.pool)
-                .await?;
-            Ok(row.as_ref().map(facts_of).transpose()?.map(Arc::new))
-        };
+        let read = read_accepted_facts(&self.pool, unit, year, report_type);
         self.accepted_facts
             .get_or_read((unit.clone(), year, report_type), read)
             .await
