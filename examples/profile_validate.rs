@@ -15,6 +15,10 @@ use juesuan::{
     synthetic::{Prefecture, Role, Spec},
 };
 
+/// The allocator the `juesuan` binary runs with, so that a profile's allocation costs are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let taxonomies = Taxonomies::load(&root.join("taxonomy")).expect("taxonomy");
