@@ -101,34 +101,86 @@ impl Value {
 impl FromStr for Value {
     type Err = ParseValueError;
 
+    /// One pass over the bytes for the values disclosures are made of: each of a disclosure's thousands of values
+    /// is parsed on every submission, and splitting, checking and then re-parsing the text cost several times
+    /// this. Anything unusual (an error, a negative zero, leading zeros beyond the digit limit) is left to
+    /// [`parse_checked`], which decides it as before.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.is_empty() {
-            return Err(ParseValueError::Empty);
+        /// 10^15: an integer part this large has more than [`MAX_INTEGER_DIGITS`] significant digits.
+        const INTEGER_LIMIT: u64 = 1_000_000_000_000_000;
+        let bytes = text.as_bytes();
+        let negative = bytes.first() == Some(&b'-');
+        let mut mantissa: u64 = 0;
+        let (mut int_digits, mut decimals) = (0usize, 0usize);
+        let mut point = false;
+        for &b in &bytes[usize::from(negative)..] {
+            let digit = b.wrapping_sub(b'0');
+            if digit < 10 {
+                // Past this the next digit could overflow: only texts that are too long or too precise get here.
+                if mantissa >= u64::MAX / 10 - 1 {
+                    return parse_checked(text);
+                }
+                mantissa = mantissa * 10 + u64::from(digit);
+                if point {
+                    decimals += 1;
+                } else {
+                    int_digits += 1;
+                }
+            } else if b == b'.' && !point && int_digits > 0 && mantissa < INTEGER_LIMIT {
+                point = true;
+            } else {
+                return parse_checked(text);
+            }
         }
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        let (int_part, frac_part) = match digits.split_once('.') {
-            Some((int_part, frac_part)) => (int_part, Some(frac_part)),
-            None => (digits, None),
-        };
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
-            return Err(ParseValueError::Malformed(excerpt(text)));
+        let unusual = int_digits == 0
+            || int_digits > MAX_INTEGER_DIGITS + MAX_DECIMALS
+            || (point && decimals == 0)
+            || (!point && mantissa >= INTEGER_LIMIT)
+            || decimals > MAX_DECIMALS
+            || (negative && mantissa == 0);
+        if unusual {
+            return parse_checked(text);
         }
-        // Leading zeros do not make a number larger.
-        let significant = int_part.trim_start_matches('0');
-        if significant.len() > MAX_INTEGER_DIGITS {
-            return Err(ParseValueError::TooLong(excerpt(text)));
-        }
-        if frac_part.map_or(0, str::len) > MAX_DECIMALS {
-            return Err(ParseValueError::TooPrecise(excerpt(text)));
-        }
-        if int_part.len() > MAX_INTEGER_DIGITS + MAX_DECIMALS {
-            return Err(ParseValueError::Malformed(excerpt(text)));
-        }
-        Decimal::from_str_exact(text)
-            .map(Value)
-            .map_err(|_| ParseValueError::TooLong(excerpt(text)))
+        // The mantissa fits in 64 bits here; a decimal keeps 96.
+        Ok(Value(Decimal::from_parts(
+            mantissa as u32,
+            (mantissa >> 32) as u32,
+            0,
+            negative,
+            decimals as u32,
+        )))
     }
+}
+
+/// Parses a value by checking its parts and then the decimal type's own parser: the reference for what
+/// [`Value::from_str`] accepts, and what decides every text its fast path does not.
+fn parse_checked(text: &str) -> Result<Value, ParseValueError> {
+    if text.is_empty() {
+        return Err(ParseValueError::Empty);
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((int_part, frac_part)) => (int_part, Some(frac_part)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
+        return Err(ParseValueError::Malformed(excerpt(text)));
+    }
+    // Leading zeros do not make a number larger.
+    let significant = int_part.trim_start_matches('0');
+    if significant.len() > MAX_INTEGER_DIGITS {
+        return Err(ParseValueError::TooLong(excerpt(text)));
+    }
+    if frac_part.map_or(0, str::len) > MAX_DECIMALS {
+        return Err(ParseValueError::TooPrecise(excerpt(text)));
+    }
+    if int_part.len() > MAX_INTEGER_DIGITS + MAX_DECIMALS {
+        return Err(ParseValueError::Malformed(excerpt(text)));
+    }
+    Decimal::from_str_exact(text)
+        .map(Value)
+        .map_err(|_| ParseValueError::TooLong(excerpt(text)))
 }
 
 impl fmt::Display for Value {
@@ -511,6 +563,50 @@ mod tests {
         assert_eq!(hull.nominal(), Decimal::from(100));
         assert!(hull.overlaps(&v("103").exact_interval()));
         assert!(!hull.overlaps(&v("99.9").exact_interval()));
+    }
+
+    #[test]
+    fn the_fast_parse_agrees_at_the_limits() {
+        let zeros = |n: usize| "0".repeat(n);
+        for text in [
+            "0".to_owned(),
+            "-0".into(),
+            "-0.00".into(),
+            "-12.50".into(),
+            "999999999999999.99999999".into(),
+            "-999999999999999.99999999".into(),
+            "1000000000000000".into(),
+            "999999999999999".into(),
+            "0.12345678".into(),
+            "0.123456789".into(),
+            format!("{}1.5", zeros(22)),
+            format!("{}1.5", zeros(23)),
+            format!("{}.1", zeros(23)),
+            format!("{}.1", zeros(24)),
+            format!("1.{}", zeros(30)),
+            "18446744073709551616".into(),
+        ] {
+            let fast = text.parse::<Value>();
+            assert_eq!(fast, parse_checked(&text), "{text}");
+            if let Ok(value) = fast {
+                assert_eq!(value.to_string(), parse_checked(&text).unwrap().to_string());
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass parser gives what checking the parts and the decimal type's parser give: the same value
+        /// with the same scale, or the same error.
+        #[test]
+        fn the_fast_parse_is_the_checked_parse(text in "-?[0-9]{0,26}(\\.[0-9]{0,10})?|[-0-9.,e+ ]{0,12}") {
+            let fast = text.parse::<Value>();
+            let checked = parse_checked(&text);
+            proptest::prop_assert_eq!(&fast, &checked);
+            if let (Ok(fast), Ok(checked)) = (fast, checked) {
+                proptest::prop_assert_eq!(fast.to_string(), checked.to_string());
+                proptest::prop_assert_eq!(fast.scale(), checked.scale());
+            }
+        }
     }
 
     #[test]
