@@ -283,9 +283,10 @@ impl ScoringPolicy {
     /// Everything the policy says of an indicator, computed once: the rules ask for completion, score and
     /// comparability of every indicator, and recomputing each from the measures would repeat the work.
     pub fn assess(&self, indicator: &Indicator) -> Assessment {
-        let comparison = self.comparison(indicator);
+        let kinds_match = self.kinds_match(indicator);
+        let comparison = self.comparison_of_kinds(indicator, kinds_match);
         Assessment {
-            kinds_match: self.kinds_match(indicator),
+            kinds_match,
             comparable: matches!(
                 comparison,
                 Some(Comparison::Ratio { .. } | Comparison::Met(_))
@@ -419,13 +420,19 @@ enum Comparison<'i> {
 impl ScoringPolicy {
     /// Units that name the same thing: "万" and "万元", and the groups the policy declares the same measure.
     pub fn same_unit(&self, a: &str, b: &str) -> bool {
-        self.unit_key(a) == self.unit_key(b)
+        // Most comparisons are of one unit written alike: the groups are looked up only when the stems differ.
+        let (a, b) = (unit_stem(a), unit_stem(b));
+        a == b || self.group_key(a) == self.group_key(b)
     }
 
     /// What a unit is compared by: its stem ("万元" and "万" are "万"), or the first of the group the policy
     /// declares it the same measure as ("条" is "篇").
     pub fn unit_key<'u>(&'u self, unit: &'u str) -> &'u str {
-        let stem = unit_stem(unit);
+        self.group_key(unit_stem(unit))
+    }
+
+    /// The first unit of the group a stem is in, or the stem itself.
+    fn group_key<'u>(&'u self, stem: &'u str) -> &'u str {
         self.equivalent_units
             .iter()
             .find(|group| group.iter().any(|u| u == stem))
@@ -456,12 +463,21 @@ impl ScoringPolicy {
     }
 
     fn comparison<'i>(&self, indicator: &'i Indicator) -> Option<Comparison<'i>> {
+        self.comparison_of_kinds(indicator, self.kinds_match(indicator))
+    }
+
+    /// The comparison, given whether target and actual are of one kind (which `assess` reports as well).
+    fn comparison_of_kinds<'i>(
+        &self,
+        indicator: &'i Indicator,
+        kinds_match: Option<bool>,
+    ) -> Option<Comparison<'i>> {
         let target = indicator.target.as_ref()?;
         let actual = indicator.actual.as_ref()?.value.as_ref()?;
         if let MeasureValue::Text(statement) = actual {
             return Some(Comparison::Grade(statement));
         }
-        if !self.kinds_match(indicator)? {
+        if !kinds_match? {
             return None;
         }
         let comparator = target.comparator.unwrap_or(Comparator::Eq);
@@ -515,7 +531,11 @@ fn unit_stem(unit: &str) -> &str {
         .map_or(start, |e| e + 1);
     // Only ASCII blanks are cut, so both ends are on character boundaries.
     let unit = &unit[start..end];
-    unit.strip_suffix('元').unwrap_or(unit)
+    // '元' is E5 85 83 in UTF-8; compared as bytes, which a char pattern does not compile to.
+    match unit.as_bytes() {
+        [.., 0xE5, 0x85, 0x83] => &unit[..unit.len() - 3],
+        _ => unit,
+    }
 }
 
 fn number_of(value: &MeasureValue) -> Option<Interval> {
@@ -564,6 +584,23 @@ unmet = 0
 
     pub(crate) fn policy() -> ScoringPolicy {
         ScoringPolicy::from_toml(POLICY).unwrap()
+    }
+
+    #[test]
+    fn units_compare_by_stem_and_declared_group() {
+        let mut policy = policy();
+        policy.equivalent_units = vec![vec!["篇".into(), "条".into()]];
+        assert!(policy.same_unit("万元", "万"));
+        assert!(policy.same_unit(" 万元 ", "万"));
+        assert!(policy.same_unit("元", ""));
+        assert!(policy.same_unit("条", "篇"));
+        assert!(policy.same_unit("篇", "条"));
+        assert!(!policy.same_unit("篇", "次"));
+        assert!(!policy.same_unit("万元", "元"));
+        assert!(!policy.same_unit("元元", "元"));
+        assert_eq!(policy.unit_key("条"), "篇");
+        assert_eq!(policy.unit_key(" 万元"), "万");
+        assert_eq!(policy.unit_key("次"), "次");
     }
 
     fn number(comparator: Comparator, value: &str, unit: &str) -> Measure {
