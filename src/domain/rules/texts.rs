@@ -11,7 +11,9 @@ use std::{collections::BTreeMap, rc::Rc};
 
 use serde::Deserialize;
 
-use super::narrative::{CheckKind, RawKind, check_kind, normalize, read_number, render};
+use super::narrative::{
+    CheckKind, RawKind, check_kind, next_candidate, normalize, read_number, render,
+};
 use crate::domain::{
     disclosure::Disclosure,
     evaluation::{DateSpec, Evaluation, FundsSource, Indicator, MeasureValue},
@@ -157,14 +159,6 @@ struct Figure<'t> {
     approximate: bool,
 }
 
-/// Where clauses end: a figure's words are those of its clause.
-fn is_clause_end(c: char) -> bool {
-    matches!(
-        c,
-        '。' | ';' | ':' | '!' | '?' | '；' | '：' | '！' | '？' | '，' | '\n' | '\r' | '●'
-    )
-}
-
 /// A text as the checks read it: as written, unless it writes figures in full-width forms (１２．５％), which are
 /// read after normalization. Full-width punctuation ends clauses either way; quotation marks are not words.
 fn readable(text: &str) -> std::borrow::Cow<'_, str> {
@@ -197,36 +191,90 @@ fn is_word_char(c: char) -> bool {
     }
 }
 
-/// Whether the character at `offset` ends a clause: a sentence end, or a comma that is not a thousands separator.
-fn ends_clause(text: &str, offset: usize, c: char) -> bool {
-    if c == ',' {
-        let bytes = text.as_bytes();
-        let thousands = offset > 0
-            && bytes[offset - 1].is_ascii_digit()
-            && bytes.get(offset + 1).is_some_and(u8::is_ascii_digit);
-        return !thousands;
+/// The byte length of the clause end at `offset` (a sentence end, or a comma that is not a thousands separator),
+/// or 0. Every clause end is one ASCII byte or one of a few three-byte characters, so the text is read as bytes.
+fn clause_end_at(bytes: &[u8], offset: usize) -> usize {
+    match bytes[offset] {
+        b',' => {
+            let thousands = offset > 0
+                && bytes[offset - 1].is_ascii_digit()
+                && bytes.get(offset + 1).is_some_and(u8::is_ascii_digit);
+            usize::from(!thousands)
+        }
+        b';' | b':' | b'!' | b'?' | b'\n' | b'\r' => 1,
+        // 。 (E3 80 82), ● (E2 97 8F), and ！ ， ： ； ？ (EF BC 81 / 8C / 9A / 9B / 9F).
+        0xE2 | 0xE3 | 0xEF => match bytes.get(offset..offset + 3) {
+            Some(
+                [0xE3, 0x80, 0x82]
+                | [0xE2, 0x97, 0x8F]
+                | [0xEF, 0xBC, 0x81 | 0x8C | 0x9A | 0x9B | 0x9F],
+            ) => 3,
+            _ => 0,
+        },
+        _ => 0,
     }
-    is_clause_end(c)
 }
 
-/// The clauses of a text that have a digit, found from the digits: a text without figures costs one scan of its
-/// bytes, and the words of a clause are read only when it has a figure.
+const PLAIN: u8 = 0;
+const DIGIT: u8 = 1;
+const MAY_END_CLAUSE: u8 = 2;
+
+/// What each byte may be for the clause scan: most bytes of a Chinese text are plain (lead bytes E4–E9 and
+/// continuation bytes), and only a few lead bytes can start a clause end.
+const BYTE_CLASS: [u8; 256] = {
+    let mut class = [PLAIN; 256];
+    let mut digit = b'0';
+    while digit <= b'9' {
+        class[digit as usize] = DIGIT;
+        digit += 1;
+    }
+    let ends = [b',', b';', b':', b'!', b'?', b'\n', b'\r', 0xE2, 0xE3, 0xEF];
+    let mut i = 0;
+    while i < ends.len() {
+        class[ends[i] as usize] = MAY_END_CLAUSE;
+        i += 1;
+    }
+    class
+};
+
+/// The clauses of a text that have a digit, in one pass over its bytes: the words of a clause are read only when
+/// it has a figure.
 fn clauses_with_digits(text: &str) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
-    let mut cursor = 0;
+    let mut start = 0;
+    let mut at = 0;
     std::iter::from_fn(move || {
-        let digit = cursor + bytes[cursor..].iter().position(u8::is_ascii_digit)?;
-        let start = text[..digit]
-            .char_indices()
-            .rev()
-            .find(|&(i, c)| ends_clause(text, i, c))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let end = text[digit..]
-            .char_indices()
-            .find(|&(i, c)| ends_clause(text, digit + i, c))
-            .map_or(text.len(), |(i, _)| digit + i);
-        cursor = end;
-        Some(&text[start..end])
+        let mut has_digit = false;
+        loop {
+            at = next_candidate(bytes, at);
+            if at == bytes.len() {
+                break;
+            }
+            let end = match BYTE_CLASS[usize::from(bytes[at])] {
+                PLAIN => 0,
+                DIGIT => {
+                    has_digit = true;
+                    0
+                }
+                _ => clause_end_at(bytes, at),
+            };
+            if end == 0 {
+                at += 1;
+                continue;
+            }
+            let clause = &text[start..at];
+            at += end;
+            start = at;
+            if has_digit {
+                return Some(clause);
+            }
+        }
+        if has_digit {
+            let clause = &text[start..];
+            start = bytes.len();
+            return Some(clause);
+        }
+        None
     })
 }
 
@@ -390,6 +438,9 @@ impl Pieces {
             static SCRATCH: std::cell::RefCell<Scratch> =
                 const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
+        let Some(masker) = masker else {
+            return Pieces::of_clause(text, skip);
+        };
         SCRATCH.with_borrow_mut(|(chars, hidden)| {
             chars.clear();
             chars.extend(text.char_indices());
@@ -397,9 +448,7 @@ impl Pieces {
             hidden.extend(chars.iter().map(|&(offset, c)| {
                 !is_word_char(c) || skip.iter().any(|&(s, e)| s <= offset && offset < e)
             }));
-            if let Some(masker) = masker {
-                masker.mask(chars, hidden);
-            }
+            masker.mask(chars, hidden);
             let mut out: Vec<u64> = chars
                 .windows(2)
                 .zip(hidden.windows(2))
@@ -410,6 +459,26 @@ impl Pieces {
             out.dedup();
             Pieces(out)
         })
+    }
+
+    /// The pieces of a clause's words outside the figures in `skip` (in text order): without a masker, each pair
+    /// of neighbouring characters is decided as it is read, with no characters kept.
+    fn of_clause(text: &str, skip: &[(usize, usize)]) -> Pieces {
+        let mut out = Vec::with_capacity(text.len() / 3);
+        let mut spans = skip.iter().peekable();
+        let mut previous: Option<char> = None;
+        for (offset, c) in text.char_indices() {
+            while spans.next_if(|&&(_, end)| end <= offset).is_some() {}
+            let skipped = spans.peek().is_some_and(|&&(start, _)| start <= offset);
+            let visible = is_word_char(c) && !skipped;
+            if let (Some(before), true) = (previous, visible) {
+                out.push(pair(before, c));
+            }
+            previous = visible.then_some(c);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Pieces(out)
     }
 
     fn len(&self) -> usize {
@@ -1171,6 +1240,141 @@ fn stated_matches(stated: &Stated, value: &MeasureValue, side: Side) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The clauses as they were first found, character by character: what the byte scan must agree with.
+    /// Where clauses end: a figure's words are those of its clause.
+    fn is_clause_end(c: char) -> bool {
+        matches!(
+            c,
+            '。' | ';' | ':' | '!' | '?' | '；' | '：' | '！' | '？' | '，' | '\n' | '\r' | '●'
+        )
+    }
+
+    /// Whether the character at `offset` ends a clause: a sentence end, or a comma that is not a thousands separator.
+    fn ends_clause(text: &str, offset: usize, c: char) -> bool {
+        if c == ',' {
+            let bytes = text.as_bytes();
+            let thousands = offset > 0
+                && bytes[offset - 1].is_ascii_digit()
+                && bytes.get(offset + 1).is_some_and(u8::is_ascii_digit);
+            return !thousands;
+        }
+        is_clause_end(c)
+    }
+
+    fn clauses_by_characters(text: &str) -> Vec<&str> {
+        let bytes = text.as_bytes();
+        let mut cursor = 0;
+        let mut clauses = Vec::new();
+        while let Some(found) = bytes[cursor..].iter().position(u8::is_ascii_digit) {
+            let digit = cursor + found;
+            let start = text[..digit]
+                .char_indices()
+                .rev()
+                .find(|&(i, c)| ends_clause(text, i, c))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let end = text[digit..]
+                .char_indices()
+                .find(|&(i, c)| ends_clause(text, digit + i, c))
+                .map_or(text.len(), |(i, _)| digit + i);
+            clauses.push(&text[start..end]);
+            cursor = end;
+        }
+        clauses
+    }
+
+    #[test]
+    fn clauses_are_cut_at_sentence_ends_and_commas_that_separate_nothing() {
+        let text = "共采购1,200台设备，完成率98%。未完成●剩余3项;其余";
+        assert_eq!(
+            clauses_with_digits(text).collect::<Vec<_>>(),
+            ["共采购1,200台设备", "完成率98%", "剩余3项"]
+        );
+        assert_eq!(
+            clauses_with_digits(text).collect::<Vec<_>>(),
+            clauses_by_characters(text)
+        );
+    }
+
+    /// The pieces of a text's words as first made: every character kept, then each neighbouring pair decided.
+    fn pieces_by_characters(text: &str, skip: &[(usize, usize)]) -> Pieces {
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let hidden: Vec<bool> = chars
+            .iter()
+            .map(|&(offset, c)| {
+                !is_word_char(c) || skip.iter().any(|&(s, e)| s <= offset && offset < e)
+            })
+            .collect();
+        let mut out: Vec<u64> = chars
+            .windows(2)
+            .zip(hidden.windows(2))
+            .filter(|(_, h)| !h[0] && !h[1])
+            .map(|(w, _)| pair(w[0].1, w[1].1))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Pieces(out)
+    }
+
+    proptest::proptest! {
+        /// A clause's pieces made as it is read are those made from all its characters, whatever figures are
+        /// left out.
+        #[test]
+        fn pieces_made_in_one_pass_are_those_made_from_every_character(
+            text in "[0-9a-c万元件，。 采购设备台]{0,30}",
+            cuts in proptest::collection::vec((0usize..30, 0usize..4), 0..4)
+        ) {
+            let offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+            let mut skip: Vec<(usize, usize)> = Vec::new();
+            let mut next_free = 0;
+            let mut sorted = cuts.clone();
+            sorted.sort_unstable();
+            for (start, length) in sorted {
+                let start = start.max(next_free);
+                let end = (start + length + 1).min(offsets.len() - 1);
+                if start < end {
+                    skip.push((offsets[start], offsets[end]));
+                    next_free = end;
+                }
+            }
+            proptest::prop_assert_eq!(Pieces::of_clause(&text, &skip), pieces_by_characters(&text, &skip));
+        }
+    }
+
+    proptest::proptest! {
+        /// Eight bytes at a time find the byte one at a time would.
+        #[test]
+        fn candidates_found_by_words_are_those_found_byte_by_byte(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::sample::select(vec![b'0', b'9', b'/', b':', b'?', b'@', 0x3F, 0x40, 0x7F, 0x80, 0xE1, 0xE2, 0xE3, 0xE4, 0xEE, 0xEF, 0xF0, 0xFF]),
+                ],
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let from = from.min(bytes.len());
+            let expected = bytes[from..]
+                .iter()
+                .position(|&b| b < 0x40 || matches!(b, 0xE2 | 0xE3 | 0xEF))
+                .map_or(bytes.len(), |i| from + i);
+            proptest::prop_assert_eq!(next_candidate(&bytes, from), expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Reading the bytes finds the clauses reading the characters found.
+        #[test]
+        fn clauses_read_as_bytes_are_those_read_as_characters(
+            text in "[0-9a,.;:!?\\n\\r。，；：！？●、万元％“”\u{10000}]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(
+                clauses_with_digits(&text).collect::<Vec<_>>(),
+                clauses_by_characters(&text)
+            );
+        }
+    }
     use crate::domain::evaluation::Measure;
 
     fn words() -> Words {
