@@ -30,7 +30,7 @@ impl Severity {
 }
 
 /// A cell a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CellRef {
     pub table: String,
     pub row: String,
@@ -38,6 +38,28 @@ pub struct CellRef {
     /// The unit whose disclosure the cell is of, when a finding spans several units (consolidation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+}
+
+/// Removes repeated cells, keeping each where it first appears: a finding names the cells its check read, and a
+/// check may read a cell twice. Sorting positions rather than hashing copies: a finding of a failed check is made
+/// for every failure, and copying each cell's three strings into a set cost more than the check.
+pub fn dedup_cells(cells: &mut Vec<CellRef>) {
+    if cells.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by(|&a, &b| cells[a].cmp(&cells[b]).then(a.cmp(&b)));
+    let mut repeated = vec![false; cells.len()];
+    for pair in order.windows(2) {
+        if cells[pair[0]] == cells[pair[1]] {
+            repeated[pair[1]] = true;
+        }
+    }
+    let mut position = 0;
+    cells.retain(|_| {
+        position += 1;
+        !repeated[position - 1]
+    });
 }
 
 impl std::fmt::Display for CellRef {
@@ -208,6 +230,29 @@ pub fn validate(taxonomy: &Taxonomy, disclosure: &Disclosure, context: Context<'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_cells_are_dropped_where_they_repeat() {
+        let cell = |row: &str| CellRef {
+            table: "T01".into(),
+            row: row.into(),
+            column: "total".into(),
+            unit: None,
+        };
+        let mut cells = vec![
+            cell("b"),
+            cell("a"),
+            cell("b"),
+            cell("c"),
+            cell("a"),
+            cell("b"),
+        ];
+        dedup_cells(&mut cells);
+        assert_eq!(cells, vec![cell("b"), cell("a"), cell("c")]);
+        let mut one = vec![cell("x")];
+        dedup_cells(&mut one);
+        assert_eq!(one, vec![cell("x")]);
+    }
 
     fn finding(project: Option<(usize, &str)>, indicator: Option<&str>) -> Finding {
         let cell = |table: &str, row: &str, column: &str| CellRef {

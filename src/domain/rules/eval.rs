@@ -15,7 +15,7 @@ use crate::domain::{
     money::{Interval, Value, round_for_display},
     scoring,
     taxonomy::Taxonomy,
-    validation::{CellRef as FoundCell, Finding, Report, Severity},
+    validation::{CellRef as FoundCell, Finding, Report, Severity, dedup_cells},
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,8 +211,7 @@ pub(super) fn evaluate_number(
         _ => None,
     };
     let mut cells = env.record.take().unwrap_or_default();
-    let mut seen = std::collections::HashSet::new();
-    cells.retain(|c| seen.insert(c.clone()));
+    dedup_cells(&mut cells);
     (value, cells)
 }
 
@@ -332,8 +331,7 @@ impl<'a> Env<'a> {
             }
         };
         let mut cells = self.record.take().unwrap_or_default();
-        let mut seen = std::collections::HashSet::new();
-        cells.retain(|c| seen.insert(c.clone()));
+        dedup_cells(&mut cells);
 
         let provided = provided.map(|p| round_for_display(p, display_scale));
         let expected = expected.map(|e| round_for_display(e, display_scale));
