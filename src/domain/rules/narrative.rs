@@ -217,7 +217,8 @@ pub fn normalize(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     // Runs of bytes that stay are copied whole; only the characters above are decoded. Every one of them is
-    // three bytes in UTF-8 and starts with 0xE2, 0xE3 or 0xEF.
+    // an ASCII quotation mark or three bytes in UTF-8 starting with 0xE2, 0xE3 or 0xEF, which
+    // `next_to_normalize` jumps to.
     let mut run = 0;
     let mut i = 0;
     loop {
@@ -251,20 +252,8 @@ pub fn normalize(text: &str) -> String {
                     }
                 }
             }
-            // Any other character stays: step over it whole, by its lead byte's length (the text is UTF-8), so
-            // that a Chinese character costs one step rather than three.
-            0xF0..=0xFF => {
-                i += 4;
-                continue;
-            }
-            0xE0..=0xEF => {
-                i += 3;
-                continue;
-            }
-            0xC0..=0xDF => {
-                i += 2;
-                continue;
-            }
+            // Only the bytes above are found, and a three-byte character always has its two bytes after it; this
+            // steps over anything else rather than trusting that.
             _ => {
                 i += 1;
                 continue;

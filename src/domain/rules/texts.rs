@@ -219,8 +219,8 @@ const PLAIN: u8 = 0;
 const DIGIT: u8 = 1;
 const MAY_END_CLAUSE: u8 = 2;
 
-/// What each byte may be for the clause scan: most bytes of a Chinese text are plain (lead bytes E4–E9 and
-/// continuation bytes), and only a few lead bytes can start a clause end.
+/// What a byte `next_candidate` stops at is for the clause scan: a digit, maybe a clause end (to be confirmed by
+/// [`clause_end_at`]), or neither (a blank, '%', '.', another E2/E3/EF character).
 const BYTE_CLASS: [u8; 256] = {
     let mut class = [PLAIN; 256];
     let mut digit = b'0';
