@@ -41,8 +41,8 @@ pub struct CellRef {
 }
 
 /// Removes repeated cells, keeping each where it first appears: a finding names the cells its check read, and a
-/// check may read a cell twice. Sorting positions rather than hashing copies: a finding of a failed check is made
-/// for every failure, and copying each cell's three strings into a set cost more than the check.
+/// check may read a cell twice. Positions are sorted rather than the cells copied into a set: each cell is three
+/// strings, and the copies were a measurable part of making a finding.
 pub fn dedup_cells(cells: &mut Vec<CellRef>) {
     if cells.len() < 2 {
         return;
