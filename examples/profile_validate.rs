@@ -46,7 +46,7 @@ fn main() {
     };
     let (taxonomy, resolved, _) = validate_offline(
         &taxonomies,
-        convert::disclosure_draft(&disclosure).expect("converts"),
+        convert::disclosure_draft(disclosure.clone()).expect("converts"),
     )
     .expect("resolves");
     let mut findings = 0;
@@ -56,7 +56,8 @@ fn main() {
                 .findings
                 .len();
         } else {
-            let draft = convert::disclosure_draft(&disclosure).expect("converts");
+            // The copy is made outside the collected functions, as the service's decoder makes the message.
+            let draft = convert::disclosure_draft(disclosure.clone()).expect("converts");
             let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
             findings += report.findings.len();
         }

@@ -575,7 +575,7 @@ pub fn unit(spec: &Spec, nodes: &[Node], index: usize) -> pb::Unit {
 
 /// A generated disclosure's figures by codes, read as the service reads a submitted one (codes and aliases
 /// resolved against its year's taxonomy), without validating it.
-pub fn facts(taxonomies: &Taxonomies, disclosure: &pb::Disclosure) -> Result<Facts, String> {
+pub fn facts(taxonomies: &Taxonomies, disclosure: pb::Disclosure) -> Result<Facts, String> {
     let refused = |violations: Vec<FieldViolation>| {
         let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
         format!(
@@ -759,7 +759,8 @@ mod validation_tests {
     }
 
     fn check(taxonomies: &Taxonomies, disclosure: &pb::Disclosure) -> Report {
-        let draft = convert::disclosure_draft(disclosure).expect("a well-formed disclosure");
+        let draft =
+            convert::disclosure_draft(disclosure.clone()).expect("a well-formed disclosure");
         validate_offline(taxonomies, draft).expect("a known year").2
     }
 
@@ -825,7 +826,7 @@ mod validation_tests {
         }
         let mut cells_loaded = 0;
         for (index, disclosure) in prefecture.disclosures() {
-            let facts = facts(&taxonomies, &disclosure).unwrap();
+            let facts = facts(&taxonomies, disclosure.clone()).unwrap();
             let own = own_data(taxonomy, &layout, 1, &facts);
             cells_loaded += own.len();
             state.load_own(index, Some(own));

@@ -264,7 +264,7 @@ proptest! {
             assert_eq!(status.code(), tonic::Code::InvalidArgument);
             assert!(status.message().len() <= 400 && !status.message().contains('\n'));
         };
-        let draft = match convert::disclosure_draft(&decoded) {
+        let draft = match convert::disclosure_draft(decoded) {
             Ok(draft) => draft,
             Err(violations) => {
                 refusal(violations);

@@ -58,8 +58,8 @@ impl pb::submissions_server::Submissions for SubmissionsService {
             .map(|raw| raw.0.len());
         let disclosure = required_disclosure(request.into_inner().disclosure)?;
         let size = size.unwrap_or_else(|| disclosure.encoded_len());
-        let draft = convert::disclosure_draft(&disclosure)
-            .map_err(|v| invalid_argument(v, "disclosure"))?;
+        let draft =
+            convert::disclosure_draft(disclosure).map_err(|v| invalid_argument(v, "disclosure"))?;
         let report = self
             .submissions
             .validate(&actor, draft, size)
@@ -91,8 +91,8 @@ impl pb::submissions_server::Submissions for SubmissionsService {
             Some(raw) => raw.0.to_vec(),
             None => disclosure.encode_to_vec(),
         };
-        let draft = convert::disclosure_draft(&disclosure)
-            .map_err(|v| invalid_argument(v, "disclosure"))?;
+        let draft =
+            convert::disclosure_draft(disclosure).map_err(|v| invalid_argument(v, "disclosure"))?;
         let call = SubmitCall {
             key,
             draft,

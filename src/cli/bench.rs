@@ -244,12 +244,13 @@ async fn generate(
     let total = prefecture.expected();
     let (mut disclosures, mut cells) = (0, 0);
     for (index, disclosure) in prefecture.disclosures() {
-        let facts = synthetic::facts(taxonomies, &disclosure)?;
+        // The stored bytes are encoded before the facts take the message.
+        let content = store.map(|_| prost::Message::encode_to_vec(&disclosure));
+        let facts = synthetic::facts(taxonomies, disclosure)?;
         let own = own_data(&taxonomy, &layout, 1, &facts);
         cells += own.len();
         state.load_own(index, Some(own));
-        if let Some(store) = store {
-            let content = prost::Message::encode_to_vec(&disclosure);
+        if let (Some(store), Some(content)) = (store, content) {
             let code = state.nodes[index].code.clone();
             let event =
                 || NewEvent::new(&Principal::system(), Action::Submission).about(&code, Some(year));
@@ -423,7 +424,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         let index = units[rng.below(units.len() as u64) as usize];
         let started = Instant::now();
         let disclosure = workload.prefecture.resubmission(&mut rng, index);
-        let facts = synthetic::facts(&taxonomies, &disclosure)?;
+        let facts = synthetic::facts(&taxonomies, disclosure)?;
         let own = own_data(
             &workload.taxonomy,
             &workload.state.layout,

@@ -691,7 +691,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 read_disclosure(&file)?
             };
             let draft =
-                convert::disclosure_draft(&disclosure).map_err(|v| violations_message(&file, v))?;
+                convert::disclosure_draft(disclosure).map_err(|v| violations_message(&file, v))?;
             let (_, _, report) =
                 validate_offline(&taxonomies, draft).map_err(|v| violations_message(&file, v))?;
             Ok(print_report(&convert::report_to_pb(&report), format))
@@ -803,8 +803,9 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 }
             };
             let resolve = |path: &PathBuf, given: &pb::Disclosure| {
-                let draft =
-                    convert::disclosure_draft(given).map_err(|v| violations_message(path, v))?;
+                // A copy: the given disclosure is what the drafted narrative is written into.
+                let draft = convert::disclosure_draft(given.clone())
+                    .map_err(|v| violations_message(path, v))?;
                 crate::domain::submission::resolve(&taxonomies, draft)
                     .map_err(|v| violations_message(path, v))
             };

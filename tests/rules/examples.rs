@@ -75,7 +75,7 @@ fn reference(taxonomy: &Taxonomy) -> Disclosure {
     let text = std::fs::read_to_string(path).unwrap();
     let mut wire: pb::Disclosure = juesuan::cli::json::from_json("Disclosure", &text).unwrap();
     wire.cover.as_mut().unwrap().fiscal_year = taxonomy.fiscal_year.get();
-    convert::disclosure_draft(&wire)
+    convert::disclosure_draft(wire)
         .unwrap()
         .resolve(taxonomy)
         .unwrap()

@@ -22,7 +22,7 @@ fn reference() -> pb::Disclosure {
 
 fn validate(disclosure: &pb::Disclosure) -> Report {
     let taxonomies = test_support::shipped();
-    let draft = convert::disclosure_draft(disclosure).unwrap();
+    let draft = convert::disclosure_draft(disclosure.clone()).unwrap();
     validate_offline(&taxonomies, draft).unwrap().2
 }
 
