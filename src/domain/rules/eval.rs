@@ -1,7 +1,7 @@
 //! Evaluating compiled rules on a disclosure. Values are intervals (rounding-aware), truth values, text, or
 //! unknown — a cell a partial table does not give makes the whole check "not evaluated" rather than wrong.
 
-use std::{borrow::Cow, collections::BTreeMap};
+use std::borrow::Cow;
 
 use rust_decimal::Decimal;
 
@@ -29,7 +29,7 @@ enum V<'a> {
 #[derive(Debug, Clone, Copy)]
 enum Binding<'a> {
     Unbound,
-    Row(&'a str),
+    Row(RowAt<'a>),
     Column {
         table: usize,
         index: usize,
@@ -42,6 +42,143 @@ enum Binding<'a> {
         indicator: &'a Indicator,
         position: usize,
     },
+}
+
+/// A row a rule reads: its code, and, when a walk over a table bound it, where the walk found it. Reading that
+/// table's cells then needs no search by code.
+#[derive(Debug, Clone, Copy)]
+struct RowAt<'a> {
+    code: &'a str,
+    walked: Option<Walked<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Walked<'a> {
+    /// The table walked: a row bound over this year's table is looked up by code in last year's.
+    of: &'a TableData,
+    row: &'a RowData,
+    /// The row's position among the table's rows, in code order.
+    position: usize,
+}
+
+impl<'a> RowAt<'a> {
+    fn code(code: &'a str) -> RowAt<'a> {
+        RowAt { code, walked: None }
+    }
+
+    /// The row's data in `table`: from the walk when it walked that table, else by its code.
+    fn in_table(&self, table: &'a TableData) -> Option<&'a RowData> {
+        match self.walked {
+            Some(walked) if std::ptr::eq(walked.of, table) => Some(walked.row),
+            _ => table.rows.get(self.code),
+        }
+    }
+}
+
+/// A table's rows as the hierarchy rules walk them, made once per run: what `level(r)`, `has_children(r)` and
+/// `children(r)` used to search the code list and the table for at every call.
+struct TableRows<'a> {
+    of: &'a TableData,
+    rows: Vec<(&'a str, &'a RowData)>,
+    /// Each row's level in the code list (0: not a listed code); `u8::MAX` until first asked.
+    levels: Vec<std::cell::Cell<u8>>,
+    /// Row `i`'s nearest descendants are the rows at `descendants[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    descendants: Vec<usize>,
+}
+
+impl<'a> TableRows<'a> {
+    fn new(taxonomy: &Taxonomy, table: usize, of: &'a TableData) -> TableRows<'a> {
+        let rows: Vec<(&'a str, &'a RowData)> = of
+            .rows
+            .iter()
+            .map(|(code, row)| (code.as_str(), row))
+            .collect();
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        let mut descendants = Vec::new();
+        offsets.push(0);
+        for (position, (code, _)) in rows.iter().enumerate() {
+            let after = rows[position + 1..]
+                .iter()
+                .enumerate()
+                .map(|(i, (code, _))| (*code, position + 1 + i));
+            descendants.extend(nearest_descendants(taxonomy, table, code, after));
+            offsets.push(descendants.len());
+        }
+        TableRows {
+            of,
+            levels: vec![std::cell::Cell::new(u8::MAX); rows.len()],
+            rows,
+            offsets,
+            descendants,
+        }
+    }
+
+    fn level(&self, taxonomy: &Taxonomy, table: usize, position: usize) -> u8 {
+        let cached = self.levels[position].get();
+        if cached != u8::MAX {
+            return cached;
+        }
+        let level = level_of(taxonomy, table, self.rows[position].0);
+        self.levels[position].set(level);
+        level
+    }
+
+    fn descendants(&self, position: usize) -> impl Iterator<Item = RowAt<'a>> + '_ {
+        self.descendants[self.offsets[position]..self.offsets[position + 1]]
+            .iter()
+            .map(|&at| {
+                let (code, row) = self.rows[at];
+                RowAt {
+                    code,
+                    walked: Some(Walked {
+                        of: self.of,
+                        row,
+                        position: at,
+                    }),
+                }
+            })
+    }
+}
+
+/// The walk index of a disclosure's tables, by the taxonomy's table index.
+struct RowIndex<'a> {
+    tables: Vec<Option<TableRows<'a>>>,
+}
+
+impl<'a> RowIndex<'a> {
+    fn new(taxonomy: &Taxonomy, disclosure: &'a Disclosure) -> RowIndex<'a> {
+        RowIndex {
+            tables: (0..taxonomy.tables.len())
+                .map(|table| {
+                    disclosure
+                        .table(table)
+                        .map(|data| TableRows::new(taxonomy, table, data))
+                })
+                .collect(),
+        }
+    }
+
+    /// No tables: expressions evaluated outside a run look rows up by code.
+    fn none() -> RowIndex<'a> {
+        RowIndex { tables: Vec::new() }
+    }
+
+    /// The index of the table a row was walked in, when it is this index's.
+    fn of(&self, table: usize, walked: &Walked<'a>) -> Option<&TableRows<'a>> {
+        self.tables
+            .get(table)?
+            .as_ref()
+            .filter(|rows| std::ptr::eq(rows.of, walked.of))
+    }
+}
+
+/// The level of a row code in its table's code list; 0 when the list does not have it.
+fn level_of(taxonomy: &Taxonomy, table: usize, code: &str) -> u8 {
+    taxonomy
+        .code_list_of(&taxonomy.tables[table])
+        .and_then(|list| list.get(code).map(|e| e.level))
+        .unwrap_or(0)
 }
 
 /// The scoring policy's assessments of a disclosure's indicators, made on first use: slot `offsets[e] + i` is
@@ -145,6 +282,8 @@ struct Env<'a> {
     /// The scoring policy's assessment of each indicator, by (evaluation, indicator) position, shared by every
     /// rule of a run.
     assessments: &'a std::cell::RefCell<Assessments>,
+    /// The disclosure's tables indexed for walks over rows (empty outside a run).
+    walks: &'a RowIndex<'a>,
     /// Whether comparisons must hold for every value the figures may stand for (conditions), rather than for
     /// some value (checks). A check fails only when no rounding could make it hold; a condition holds only when
     /// no rounding could make it fail — so `when X > 0` is false for a stated 0.00.
@@ -165,6 +304,7 @@ pub(super) fn run<'r>(
 ) -> Report {
     let mut report = Report::new(disclosure.cover.fiscal_year);
     let assessments = std::cell::RefCell::new(Assessments::new(disclosure));
+    let walks = RowIndex::new(taxonomy, disclosure);
     for rule in selected {
         let mut env = Env {
             disclosure,
@@ -175,6 +315,7 @@ pub(super) fn run<'r>(
             bindings: vec![Binding::Unbound; rule.vars.len()],
             record: None,
             assessments: &assessments,
+            walks: &walks,
             strict: false,
             last_row: None,
         };
@@ -194,6 +335,7 @@ pub(super) fn evaluate_number(
     record: bool,
 ) -> (Option<Interval>, Vec<FoundCell>) {
     let assessments = std::cell::RefCell::new(Assessments::none());
+    let walks = RowIndex::none();
     let mut env = Env {
         disclosure,
         taxonomy,
@@ -203,6 +345,7 @@ pub(super) fn evaluate_number(
         bindings: Vec::new(),
         record: record.then(Vec::new),
         assessments: &assessments,
+        walks: &walks,
         strict: false,
         last_row: None,
     };
@@ -250,11 +393,18 @@ impl<'a> Env<'a> {
                         let Some(data) = self.disclosure.table(*table) else {
                             return;
                         };
-                        for code in data.rows.keys() {
+                        for (position, (code, row)) in data.rows.iter().enumerate() {
                             if pattern.as_ref().is_some_and(|p| !matches_pattern(code, p)) {
                                 continue;
                             }
-                            self.bindings[slot] = Binding::Row(code);
+                            self.bindings[slot] = Binding::Row(RowAt {
+                                code,
+                                walked: Some(Walked {
+                                    of: data,
+                                    row,
+                                    position,
+                                }),
+                            });
                             self.clauses(rule, index + 1, report);
                         }
                     }
@@ -466,7 +616,7 @@ impl<'a> Env<'a> {
 
     fn binding_code(&self, slot: usize) -> String {
         match self.bindings[slot] {
-            Binding::Row(code) => code.to_owned(),
+            Binding::Row(row) => row.code.to_owned(),
             Binding::Column { table, index } => {
                 self.taxonomy.tables[table].columns[index].code.clone()
             }
@@ -484,10 +634,10 @@ impl<'a> Env<'a> {
             self.bindings[slot],
             self.vars.get(slot).map(|(_, kind)| *kind),
         ) {
-            (Binding::Row(code), Some(VarKind::Row { table })) => self
+            (Binding::Row(row), Some(VarKind::Row { table })) => self
                 .taxonomy
-                .row_name(&self.taxonomy.tables[table], code)
-                .unwrap_or(code)
+                .row_name(&self.taxonomy.tables[table], row.code)
+                .unwrap_or(row.code)
                 .to_owned(),
             (Binding::Column { table, index }, _) => {
                 self.taxonomy.tables[table].columns[index].name.clone()
@@ -507,10 +657,15 @@ impl<'a> Env<'a> {
     }
 
     fn row_code(&self, rows: &'a RowSel) -> Option<&'a str> {
+        self.row_at(rows).map(|row| row.code)
+    }
+
+    /// The one row a selector names: a code, or a row variable's binding.
+    fn row_at(&self, rows: &'a RowSel) -> Option<RowAt<'a>> {
         match rows {
-            RowSel::Code(code) => Some(code),
+            RowSel::Code(code) => Some(RowAt::code(code)),
             RowSel::Var(slot) => match self.bindings[*slot] {
-                Binding::Row(code) => Some(code),
+                Binding::Row(row) => Some(row),
                 _ => None,
             },
             _ => None,
@@ -638,13 +793,12 @@ impl<'a> Env<'a> {
     fn cell(&mut self, cell: &'a CellRef) -> V<'a> {
         match cell.table {
             TableRef::Table(table) => {
-                let (Some(row), Some(column)) = (
-                    self.row_code(&cell.rows),
-                    self.column_index(table, &cell.col),
-                ) else {
+                let (Some(row), Some(column)) =
+                    (self.row_at(&cell.rows), self.column_index(table, &cell.col))
+                else {
                     return V::Unknown;
                 };
-                self.table_cell(table, row, column)
+                self.table_cell_read(table, row, column).0
             }
             TableRef::Funds | TableRef::UnitFunds => {
                 let scope = if cell.table == TableRef::UnitFunds {
@@ -728,30 +882,29 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn table_cell(&mut self, table: usize, row: &str, column: usize) -> V<'a> {
-        self.table_cell_read(table, row, column).0
-    }
-
     /// A table cell's value, and whether the disclosure states it (a blank reads as zero), from one lookup.
-    fn table_cell_read(&mut self, table: usize, row: &str, column: usize) -> (V<'a>, bool) {
+    fn table_cell_read(&mut self, table: usize, row: RowAt<'a>, column: usize) -> (V<'a>, bool) {
         let def = &self.taxonomy.tables[table];
         self.note(|| FoundCell {
             table: def.code.clone(),
-            row: row.to_owned(),
+            row: row.code.to_owned(),
             column: def.columns[column].code.clone(),
             unit: None,
         });
         let Some(data) = self.disclosure.table(table) else {
             return (V::Unknown, false);
         };
-        let row_data = match self.last_row {
-            Some((of, code, row_data)) if std::ptr::eq(of, data) && code == row => Some(row_data),
+        let row_data = match (row.walked, self.last_row) {
+            (Some(walked), _) if std::ptr::eq(walked.of, data) => Some(walked.row),
+            (_, Some((of, code, row_data))) if std::ptr::eq(of, data) && code == row.code => {
+                Some(row_data)
+            }
             _ => {
-                let found = data.rows.get_key_value(row);
-                if let Some((code, row_data)) = found {
-                    self.last_row = Some((data, code.as_str(), row_data));
+                let found = row.in_table(data);
+                if let Some(row_data) = found {
+                    self.last_row = Some((data, row.code, row_data));
                 }
-                found.map(|(_, row_data)| row_data)
+                found
             }
         };
         match data.cell_of(row_data, column) {
@@ -768,28 +921,47 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// The rows a multi-row selector picks among the rows given.
-    fn selected_rows(&self, table: usize, rows: &'a RowSel) -> Vec<&'a str> {
+    /// The rows a multi-row selector picks among the rows given, each with where it was found.
+    fn selected_rows(&self, table: usize, rows: &'a RowSel) -> Vec<RowAt<'a>> {
         let Some(data) = self.disclosure.table(table) else {
             return Vec::new();
         };
-        let given = data.rows.keys().map(String::as_str);
+        let given = data
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(position, (code, row))| RowAt {
+                code,
+                walked: Some(Walked {
+                    of: data,
+                    row,
+                    position,
+                }),
+            });
         match rows {
-            RowSel::Code(_) | RowSel::Var(_) => self.row_code(rows).into_iter().collect(),
+            RowSel::Code(_) | RowSel::Var(_) => self.row_at(rows).into_iter().collect(),
             RowSel::All => given.collect(),
             RowSel::Pattern(pattern) => given
-                .filter(|code| matches_pattern(code, pattern))
+                .filter(|row| matches_pattern(row.code, pattern))
                 .collect(),
             RowSel::Range(from, to) => given
-                .filter(|code| {
-                    code.len() == from.len() && *code >= from.as_str() && *code <= to.as_str()
+                .filter(|row| {
+                    row.code.len() == from.len()
+                        && row.code >= from.as_str()
+                        && row.code <= to.as_str()
                 })
                 .collect(),
             RowSel::Children(slot) => {
                 let Binding::Row(parent) = self.bindings[*slot] else {
                     return Vec::new();
                 };
-                nearest_descendants(self.taxonomy, table, &data.rows, parent)
+                if let Some(walked) = parent.walked
+                    && let Some(index) = self.walks.of(table, &walked)
+                {
+                    return index.descendants(walked.position).collect();
+                }
+                let after = rows_after(data, parent.code).map(|code| (code, RowAt::code(code)));
+                nearest_descendants(self.taxonomy, table, parent.code, after)
             }
         }
     }
@@ -922,16 +1094,17 @@ impl<'a> Env<'a> {
             Func::Given => match &args[0] {
                 Expr::Cell(cell) => match cell.table {
                     TableRef::Table(table) => {
-                        let (Some(row), Some(column)) = (
-                            self.row_code(&cell.rows),
-                            self.column_index(table, &cell.col),
-                        ) else {
+                        let (Some(row), Some(column)) =
+                            (self.row_at(&cell.rows), self.column_index(table, &cell.col))
+                        else {
                             return V::Unknown;
                         };
-                        V::Bool(matches!(
-                            self.disclosure.cell(table, row, column),
-                            CellState::Given(_)
-                        ))
+                        V::Bool(self.disclosure.table(table).is_some_and(|data| {
+                            matches!(
+                                data.cell_of(row.in_table(data), column),
+                                CellState::Given(_)
+                            )
+                        }))
                     }
                     _ => V::Bool(matches!(self.cell(cell), V::Num(_))),
                 },
@@ -941,26 +1114,31 @@ impl<'a> Env<'a> {
                 let Some(Expr::Var(slot)) = args.first() else {
                     return V::Unknown;
                 };
-                let (Binding::Row(code), Some(&(_, VarKind::Row { table }))) =
+                let (Binding::Row(row), Some(&(_, VarKind::Row { table }))) =
                     (self.bindings[*slot], self.vars.get(*slot))
                 else {
                     return V::Unknown;
                 };
-                let def = &self.taxonomy.tables[table];
-                let level = self
-                    .taxonomy
-                    .code_list_of(def)
-                    .and_then(|list| list.get(code).map(|e| e.level))
-                    .unwrap_or(0);
+                let index = row
+                    .walked
+                    .and_then(|walked| Some((self.walks.of(table, &walked)?, walked.position)));
+                let level = match index {
+                    Some((index, position)) => index.level(self.taxonomy, table, position),
+                    None => level_of(self.taxonomy, table, row.code),
+                };
                 if func == Func::Level {
                     return V::Num(Interval::exact(Decimal::from(level)));
+                }
+                if let Some((index, position)) = index {
+                    return V::Bool(level > 0 && index.descendants(position).next().is_some());
                 }
                 let Some(data) = self.disclosure.table(table) else {
                     return V::Bool(false);
                 };
+                let after = rows_after(data, row.code).map(|code| (code, ()));
                 V::Bool(
                     level > 0
-                        && !nearest_descendants(self.taxonomy, table, &data.rows, code).is_empty(),
+                        && !nearest_descendants(self.taxonomy, table, row.code, after).is_empty(),
                 )
             }
             Func::Completion => num(assessment(self).and_then(|a| a.completion)),
@@ -1049,17 +1227,25 @@ pub fn matches_pattern(code: &str, pattern: &str) -> bool {
             .all(|(c, p)| p == b'?' || c == p)
 }
 
-/// Among the given rows, the codes of `parent`'s descendants at the nearest level below it that has any.
+/// The codes of a table's rows after `code`, in code order.
+fn rows_after<'r>(data: &'r TableData, code: &str) -> impl Iterator<Item = &'r str> + Clone {
+    data.rows
+        .range::<str, _>((std::ops::Bound::Excluded(code), std::ops::Bound::Unbounded))
+        .map(|(code, _)| code.as_str())
+}
+
+/// Among the rows after `parent` (in code order, each with what the caller wants back), those of `parent`'s
+/// descendants at the nearest level below it that has any.
 ///
 /// The rows are in code order, so a parent's descendants (the codes that start with its code) are one
 /// contiguous range after it: this reads that range, not every row of the table, which made the hierarchy
 /// families quadratic in a table's rows.
-fn nearest_descendants<'r>(
+fn nearest_descendants<'r, T>(
     taxonomy: &Taxonomy,
     table: usize,
-    rows: &'r BTreeMap<String, RowData>,
     parent: &str,
-) -> Vec<&'r str> {
+    after: impl Iterator<Item = (&'r str, T)> + Clone,
+) -> Vec<T> {
     let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else {
         return Vec::new();
     };
@@ -1067,15 +1253,15 @@ fn nearest_descendants<'r>(
         return Vec::new();
     };
     let descendants = || {
-        rows.range::<str, _>((
-            std::ops::Bound::Excluded(parent),
-            std::ops::Bound::Unbounded,
-        ))
-        .map(|(code, _)| code.as_str())
-        .take_while(|code| code.starts_with(parent))
+        after
+            .clone()
+            .take_while(|(code, _)| code.starts_with(parent))
     };
     for digits in list.level_digits.iter().skip(level as usize) {
-        let found: Vec<&str> = descendants().filter(|code| code.len() == *digits).collect();
+        let found: Vec<T> = descendants()
+            .filter(|(code, _)| code.len() == *digits)
+            .map(|(_, item)| item)
+            .collect();
         if !found.is_empty() {
             return found;
         }
@@ -1102,22 +1288,36 @@ mod tests {
     fn descendants_are_the_nearest_level_below_the_parent_that_has_any() {
         let taxonomy = crate::domain::taxonomy::test_support::year(2024);
         let table = taxonomy.table_index("T02").unwrap();
-        let rows: BTreeMap<String, RowData> = [
-            "201", "2010101", "2010102", "20102", "2011", "20110", "202", "2020101", "208",
-            "2080101x",
-        ]
-        .into_iter()
-        .map(|code| {
-            (
-                code.to_owned(),
-                RowData {
-                    label: String::new(),
-                    cells: Vec::new(),
-                },
-            )
-        })
-        .collect();
-        let of = |parent| nearest_descendants(&taxonomy, table, &rows, parent);
+        let data = TableData {
+            completeness: crate::domain::disclosure::Completeness::Complete,
+            declared_empty: false,
+            rows: [
+                "201", "2010101", "2010102", "20102", "2011", "20110", "202", "2020101", "208",
+                "2080101x",
+            ]
+            .into_iter()
+            .map(|code| {
+                (
+                    code.to_owned(),
+                    RowData {
+                        label: String::new(),
+                        cells: Vec::new(),
+                    },
+                )
+            })
+            .collect(),
+        };
+        let index = TableRows::new(&taxonomy, table, &data);
+        let of = |parent: &str| -> Vec<&str> {
+            let after = rows_after(&data, parent).map(|code| (code, code));
+            let found = nearest_descendants(&taxonomy, table, parent, after);
+            // A row's descendants found once for the run are the same as those found when asked.
+            if let Some(position) = index.rows.iter().position(|(code, _)| *code == parent) {
+                let indexed: Vec<&str> = index.descendants(position).map(|row| row.code).collect();
+                assert_eq!(indexed, found, "the index's descendants of {parent}");
+            }
+            found
+        };
         // 201's 款 level: 20102 and 20110, not the stray 4-digit 2011 nor the 项 rows below 20101.
         assert_eq!(of("201"), ["20102", "20110"]);
         // No 款 under 202: its 项 rows are the nearest.
