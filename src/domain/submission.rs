@@ -382,22 +382,36 @@ impl Submissions {
         let lineage = self.registry.lineage(&unit_code, fiscal_year).await?;
         decide(actor, &Ask::Submit(&lineage))?;
         let digest = content_digest(&content);
-        if let Some(existing) = self
-            .store
-            .submission_by_key(&unit_code, fiscal_year, &key)
-            .await?
-        {
-            return replay(existing, &digest, &key);
-        }
-        self.check_signature(&unit_code, &content, signature.as_deref())
-            .await?;
         let report_type = draft.cover.report_type;
-        let (mut report, facts) = self.check(draft, content.len()).await?;
-        let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
-        report
-            .check_explanations(given())
-            .map_err(DomainError::InvalidArgument)?;
-        report.apply_explanations(given());
+        // A retry of a stored submission is answered with the stored version. The insert finds a taken key in
+        // the same statement that decides the version, so the common call (a new key) asks the store once; a
+        // retry is validated again on the way. A retry that fails on the way (its signing key rotated since,
+        // say) is still a retry: the key is looked up then, before the failure is reported.
+        let checked = async {
+            self.check_signature(&unit_code, &content, signature.as_deref())
+                .await?;
+            let (mut report, facts) = self.check(draft, content.len()).await?;
+            let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
+            report
+                .check_explanations(given())
+                .map_err(DomainError::InvalidArgument)?;
+            report.apply_explanations(given());
+            Ok::<_, DomainError>((report, facts))
+        }
+        .await;
+        let (report, facts) = match checked {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                return match self
+                    .store
+                    .submission_by_key(&unit_code, fiscal_year, &key)
+                    .await?
+                {
+                    Some(existing) => replay(existing, &digest, &key),
+                    None => Err(refusal),
+                };
+            }
+        };
         let state = if report.has_errors() {
             SubmissionState::RejectedByRules
         } else {

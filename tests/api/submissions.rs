@@ -131,6 +131,55 @@ async fn a_retried_submit_returns_the_same_version() {
 }
 
 #[tokio::test]
+async fn a_retry_is_answered_with_its_version_even_when_it_would_now_be_refused() {
+    use juesuan::domain::signing;
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut client = app.submitter(UNIT).await;
+    let first = client
+        .submit(submit_request("before-signing", reference()))
+        .await
+        .expect("an unsigned submission before the unit signs")
+        .into_inner();
+    // The unit starts signing: an unsigned new submission is refused from now on.
+    let key = signing::parse_private_key(&[0x17; 32]).unwrap();
+    pb::unit_registry_client::UnitRegistryClient::new(
+        app.as_token(&app.token(UNIT, pb::Role::Submitter).await)
+            .await,
+    )
+    .set_signing_key(pb::SetSigningKeyRequest {
+        unit_code: UNIT.into(),
+        public_key: signing::public_key_of(&key),
+    })
+    .await
+    .expect("the unit registers its key");
+    let unsigned = client
+        .submit(submit_request("after-signing", reference()))
+        .await
+        .unwrap_err();
+    assert_eq!(crate::helpers::violated_fields(&unsigned), ["signature"]);
+
+    // The first call's retry is still that call: it gets its version back, not the refusal.
+    let retry = client
+        .submit(submit_request("before-signing", reference()))
+        .await
+        .expect("the retry is answered")
+        .into_inner();
+    assert!(retry.replayed);
+    assert_eq!(
+        retry.submission.unwrap().version,
+        first.submission.unwrap().version
+    );
+    // And the key reused for other content is a conflict, whatever else is wrong with the call.
+    let conflict = client
+        .submit(submit_request("before-signing", corrected_reference()))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), tonic::Code::AlreadyExists, "{conflict:?}");
+    assert_eq!(app.count_rows("submissions").await, 1);
+}
+
+#[tokio::test]
 async fn a_second_submission_is_version_two_and_version_one_stays_readable() {
     let app = TestApp::spawn().await;
     app.register_reference_units().await;
