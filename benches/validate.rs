@@ -1,6 +1,8 @@
 //! Validating the reference disclosure (nine tables, 33 project evaluations, full narrative) end to end in the
 //! domain layer: wire message → draft → resolved against the 2024 taxonomy → every rule and narrative check.
 //! Target: median ≤ 100 µs on a 2-core machine (issue 3). Throughput is reported in disclosures per second.
+//! Beside it: the same from the encoded bytes (`from_bytes`), a typical unit's disclosure of the load benchmark
+//! (`synthetic_unit`), and the rules alone.
 
 use std::{hint::black_box, path::Path};
 
@@ -53,6 +55,19 @@ fn bench_validate(c: &mut Criterion) {
             let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
             black_box(report.findings.len())
         })
+    });
+    // A unit's disclosure as `juesuan bench submit` sends it: about 140 rows, no self-evaluation texts.
+    let sample = juesuan::synthetic::Prefecture::load_sample();
+    group.bench_function("synthetic_unit", |b| {
+        b.iter_batched(
+            || sample.clone(),
+            |disclosure| {
+                let draft = convert::disclosure_draft(black_box(disclosure)).expect("converts");
+                let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
+                black_box(report.findings.len())
+            },
+            BatchSize::SmallInput,
+        )
     });
     // The rules alone, on an already resolved disclosure: what the engine itself costs.
     let draft = convert::disclosure_draft(disclosure).expect("converts");

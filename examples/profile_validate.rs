@@ -12,7 +12,7 @@ use juesuan::{
     domain::{
         rules::Context, submission::validate_offline, taxonomy::Taxonomies, validation::validate,
     },
-    synthetic::{Prefecture, Role, Spec},
+    synthetic::Prefecture,
 };
 
 /// The allocator the `juesuan` binary runs with, so that a profile's allocation costs are the service's.
@@ -27,18 +27,7 @@ fn main() {
     let mode = args.next();
     let rules_only = mode.as_deref() == Some("rules");
     let disclosure: juesuan::pb::Disclosure = if mode.as_deref() == Some("synthetic") {
-        let spec = Spec {
-            counties: 1,
-            departments_per_county: 4,
-            units_per_department: 50,
-            ..Spec::demo()
-        };
-        let prefecture = Prefecture::new(spec);
-        let (_, disclosure) = prefecture
-            .disclosures()
-            .find(|(index, _)| prefecture.nodes[*index].role == Role::Unit)
-            .expect("a unit");
-        disclosure
+        Prefecture::load_sample()
     } else {
         let text = std::fs::read_to_string(root.join("tests/fixtures/reference-2024.json"))
             .expect("fixture");

@@ -50,6 +50,16 @@ impl Spec {
         }
     }
 
+    /// The prefecture `juesuan bench submit` loads: one county of 200 units.
+    pub fn load() -> Spec {
+        Spec {
+            counties: 1,
+            departments_per_county: 4,
+            units_per_department: 50,
+            ..Spec::demo()
+        }
+    }
+
     pub fn unit_count(&self) -> usize {
         1 + self.counties * (1 + self.departments_per_county * (1 + self.units_per_department))
     }
@@ -608,6 +618,17 @@ impl Prefecture {
             transfers,
             scenario: Scenario::default(),
         }
+    }
+
+    /// The first unit's disclosure of the load prefecture ([`Spec::load`]): a typical submission of the load
+    /// benchmark, for the validation benchmark and profiles.
+    pub fn load_sample() -> pb::Disclosure {
+        let prefecture = Prefecture::new(Spec::load());
+        prefecture
+            .disclosures()
+            .find(|(index, _)| prefecture.nodes[*index].role == Role::Unit)
+            .map(|(_, disclosure)| disclosure)
+            .expect("the load prefecture has units")
     }
 
     /// The same prefecture with the demo's mistakes ([`Scenario::pick`]).

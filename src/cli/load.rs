@@ -74,13 +74,7 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
     if !(1..=64).contains(&args.connections) {
         return Err("--connections must be between 1 and 64".into());
     }
-    let base = Spec {
-        counties: 1,
-        departments_per_county: 4,
-        units_per_department: 50,
-        ..Spec::demo()
-    };
-    let spec = args.size.spec(base)?;
+    let spec = args.size.spec(Spec::load())?;
     let admin = args.server.connect().await?;
     let template = match &args.disclosure {
         Some(path) => Some(super::read_disclosure(path)?),
