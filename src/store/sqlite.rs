@@ -134,13 +134,18 @@ impl SqliteStore {
             // it rather than through a read call. (Mapping the file instead cost more: a database that grows with
             // every submission is unmapped and mapped again at every write.)
             .pragma("cache_size", format!("-{}", CACHE_KIB_PER_CONNECTION));
+        // No ping before a connection is handed out (sqlx's default for pools of network connections): a
+        // connection to a file in this process does not go stale, and the ping was one more round trip to the
+        // connection's thread for every transaction.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(SqliteStore {
