@@ -66,6 +66,17 @@ impl<'a> RowAt<'a> {
         RowAt { code, walked: None }
     }
 
+    /// Every row of a table, in code order, as a walk over it finds them.
+    fn walk(of: &'a TableData) -> impl Iterator<Item = RowAt<'a>> {
+        of.rows
+            .iter()
+            .enumerate()
+            .map(move |(position, (code, row))| RowAt {
+                code,
+                walked: Some(Walked { of, row, position }),
+            })
+    }
+
     /// The row's data in `table`: from the walk when it walked that table, else by its code.
     fn in_table(&self, table: &'a TableData) -> Option<&'a RowData> {
         match self.walked {
@@ -393,18 +404,14 @@ impl<'a> Env<'a> {
                         let Some(data) = self.disclosure.table(*table) else {
                             return;
                         };
-                        for (position, (code, row)) in data.rows.iter().enumerate() {
-                            if pattern.as_ref().is_some_and(|p| !matches_pattern(code, p)) {
+                        for row in RowAt::walk(data) {
+                            if pattern
+                                .as_ref()
+                                .is_some_and(|p| !matches_pattern(row.code, p))
+                            {
                                 continue;
                             }
-                            self.bindings[slot] = Binding::Row(RowAt {
-                                code,
-                                walked: Some(Walked {
-                                    of: data,
-                                    row,
-                                    position,
-                                }),
-                            });
+                            self.bindings[slot] = Binding::Row(row);
                             self.clauses(rule, index + 1, report);
                         }
                     }
@@ -900,7 +907,7 @@ impl<'a> Env<'a> {
                 Some(row_data)
             }
             _ => {
-                let found = row.in_table(data);
+                let found = data.rows.get(row.code);
                 if let Some(row_data) = found {
                     self.last_row = Some((data, row.code, row_data));
                 }
@@ -926,18 +933,7 @@ impl<'a> Env<'a> {
         let Some(data) = self.disclosure.table(table) else {
             return Vec::new();
         };
-        let given = data
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(position, (code, row))| RowAt {
-                code,
-                walked: Some(Walked {
-                    of: data,
-                    row,
-                    position,
-                }),
-            });
+        let given = RowAt::walk(data);
         match rows {
             RowSel::Code(_) | RowSel::Var(_) => self.row_at(rows).into_iter().collect(),
             RowSel::All => given.collect(),
