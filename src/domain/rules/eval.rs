@@ -175,12 +175,14 @@ impl<'a> RowIndex<'a> {
         RowIndex { tables: Vec::new() }
     }
 
-    /// The index of the table a row was walked in, when it is this index's.
-    fn of(&self, table: usize, walked: &Walked<'a>) -> Option<&TableRows<'a>> {
+    /// The index of `data`, the table being read, when the row was walked in that same table and the index is
+    /// of it. Inside `last_year(…)` the table read is last year's while the row was walked in this year's: the
+    /// index (this year's descendants) does not answer for it.
+    fn of(&self, table: usize, data: &TableData, walked: &Walked<'a>) -> Option<&TableRows<'a>> {
         self.tables
             .get(table)?
             .as_ref()
-            .filter(|rows| std::ptr::eq(rows.of, walked.of))
+            .filter(|rows| std::ptr::eq(rows.of, data) && std::ptr::eq(walked.of, data))
     }
 }
 
@@ -952,7 +954,7 @@ impl<'a> Env<'a> {
                     return Vec::new();
                 };
                 if let Some(walked) = parent.walked
-                    && let Some(index) = self.walks.of(table, &walked)
+                    && let Some(index) = self.walks.of(table, data, &walked)
                 {
                     return index.descendants(walked.position).collect();
                 }
@@ -1115,9 +1117,14 @@ impl<'a> Env<'a> {
                 else {
                     return V::Unknown;
                 };
-                let index = row
-                    .walked
-                    .and_then(|walked| Some((self.walks.of(table, &walked)?, walked.position)));
+                let data = self.disclosure.table(table);
+                let index = match (row.walked, data) {
+                    (Some(walked), Some(data)) => self
+                        .walks
+                        .of(table, data, &walked)
+                        .map(|index| (index, walked.position)),
+                    _ => None,
+                };
                 let level = match index {
                     Some((index, position)) => index.level(self.taxonomy, table, position),
                     None => level_of(self.taxonomy, table, row.code),
@@ -1128,7 +1135,7 @@ impl<'a> Env<'a> {
                 if let Some((index, position)) = index {
                     return V::Bool(level > 0 && index.descendants(position).next().is_some());
                 }
-                let Some(data) = self.disclosure.table(table) else {
+                let Some(data) = data else {
                     return V::Bool(false);
                 };
                 let after = rows_after(data, row.code).map(|code| (code, ()));
@@ -1325,6 +1332,56 @@ mod tests {
         assert!(of("205").is_empty());
         // A parent that is not itself a row still has its descendants.
         assert_eq!(of("20201"), ["2020101"]);
+    }
+
+    #[test]
+    fn inside_last_year_a_walked_rows_children_are_last_years() {
+        use crate::domain::disclosure::{
+            Completeness::Complete,
+            test_support::{draft, table},
+        };
+        let taxonomy = crate::domain::taxonomy::test_support::year(2024);
+        let mut definitions = super::super::parser::DefinitionTable::default();
+        let parsed = super::super::parser::parse_file(
+            "rule LY-CHILDREN error \"x\"\n  for $r in rows T02\n  when level($r) == 1\n  \
+             check last_year(sum(T02[children($r), total])) == 7\n",
+            "test.rules",
+            &taxonomy,
+            &mut definitions,
+        )
+        .unwrap();
+        // This year 201's 款 is 20101; last year it was 20102 alone.
+        let this_year = draft(
+            2024,
+            vec![table(
+                "T02",
+                Complete,
+                &[("201", "total", "10"), ("20101", "total", "10")],
+            )],
+        )
+        .resolve_unchecked(&taxonomy);
+        let last_year = draft(
+            2024,
+            vec![table(
+                "T02",
+                Complete,
+                &[("201", "total", "7"), ("20102", "total", "7")],
+            )],
+        )
+        .resolve_unchecked(&taxonomy);
+        let report = run(
+            &taxonomy.rules,
+            &parsed.rules,
+            &taxonomy,
+            &this_year,
+            Context {
+                last_year: Some(&last_year),
+                budget: None,
+            },
+        );
+        // Last year's 20102 sums to 7; this year's 20101 read in last year's table would be 0.
+        assert_eq!(report.checks_evaluated, 1);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
     }
 
     #[test]
