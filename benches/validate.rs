@@ -30,6 +30,12 @@ fn bench_validate(c: &mut Criterion) {
     let taxonomies = Taxonomies::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy"))
         .expect("taxonomy");
     let disclosure = reference();
+    // Everything a Validate call computes from the decoded message: convert (moving its strings), resolve, check.
+    let validate_message = |disclosure: pb::Disclosure| {
+        let draft = convert::disclosure_draft(black_box(disclosure)).expect("converts");
+        let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
+        black_box(report.findings.len())
+    };
     let mut group = c.benchmark_group("validate_reference");
     group.throughput(Throughput::Elements(1));
     // From the decoded message, which the conversion takes by value as the service's handlers give it: the copy
@@ -37,11 +43,7 @@ fn bench_validate(c: &mut Criterion) {
     group.bench_function("end_to_end", |b| {
         b.iter_batched(
             || disclosure.clone(),
-            |disclosure| {
-                let draft = convert::disclosure_draft(black_box(disclosure)).expect("converts");
-                let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
-                black_box(report.findings.len())
-            },
+            validate_message,
             BatchSize::SmallInput,
         )
     });
@@ -50,24 +52,13 @@ fn bench_validate(c: &mut Criterion) {
     let bytes = disclosure.encode_to_vec();
     group.bench_function("from_bytes", |b| {
         b.iter(|| {
-            let decoded = pb::Disclosure::decode(black_box(bytes.as_slice())).expect("decodes");
-            let draft = convert::disclosure_draft(decoded).expect("converts");
-            let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
-            black_box(report.findings.len())
+            validate_message(pb::Disclosure::decode(black_box(bytes.as_slice())).expect("decodes"))
         })
     });
     // A unit's disclosure as `juesuan bench submit` sends it: about 140 rows, no self-evaluation texts.
     let sample = juesuan::synthetic::Prefecture::load_sample();
     group.bench_function("synthetic_unit", |b| {
-        b.iter_batched(
-            || sample.clone(),
-            |disclosure| {
-                let draft = convert::disclosure_draft(black_box(disclosure)).expect("converts");
-                let (_, _, report) = validate_offline(&taxonomies, draft).expect("resolves");
-                black_box(report.findings.len())
-            },
-            BatchSize::SmallInput,
-        )
+        b.iter_batched(|| sample.clone(), validate_message, BatchSize::SmallInput)
     });
     // The rules alone, on an already resolved disclosure: what the engine itself costs.
     let draft = convert::disclosure_draft(disclosure).expect("converts");

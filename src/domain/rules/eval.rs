@@ -1350,25 +1350,12 @@ mod tests {
             &mut definitions,
         )
         .unwrap();
+        let income = |cells: &[(&str, &str, &str)]| {
+            draft(2024, vec![table("T02", Complete, cells)]).resolve_unchecked(&taxonomy)
+        };
         // This year 201's 款 is 20101; last year it was 20102 alone.
-        let this_year = draft(
-            2024,
-            vec![table(
-                "T02",
-                Complete,
-                &[("201", "total", "10"), ("20101", "total", "10")],
-            )],
-        )
-        .resolve_unchecked(&taxonomy);
-        let last_year = draft(
-            2024,
-            vec![table(
-                "T02",
-                Complete,
-                &[("201", "total", "7"), ("20102", "total", "7")],
-            )],
-        )
-        .resolve_unchecked(&taxonomy);
+        let this_year = income(&[("201", "total", "10"), ("20101", "total", "10")]);
+        let last_year = income(&[("201", "total", "7"), ("20102", "total", "7")]);
         let report = run(
             &taxonomy.rules,
             &parsed.rules,
