@@ -8,6 +8,7 @@
 //! serialized by the database, not by luck.
 
 mod cache;
+mod encoding;
 mod group_sync;
 mod postgres;
 mod rows;

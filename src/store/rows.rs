@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use super::StoreError;
+pub(super) use super::encoding::compress;
+use super::{
+    StoreError,
+    encoding::{IDENTITY, ZSTD, compressed, decompress},
+};
 use crate::domain::{
     access::{PrincipalKind, Role, ServiceName},
     audit::{Event, NewEvent},
@@ -70,33 +74,11 @@ macro_rules! unit_columns {
 }
 pub(super) use unit_columns;
 
-/// Deflated at the fast level (the write path is what is measured); `None` if the encoder fails.
-fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(bytes.len() / 3),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(bytes)
-        .and_then(|()| encoder.finish())
-        .ok()
-}
-
-/// The bytes to store for a submission's content and how they are encoded: deflated when that is smaller, else as
-/// received.
-pub(super) fn compress(content: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static str) {
-    match deflate(content) {
-        Some(deflated) if deflated.len() < content.len() => (deflated.into(), "deflate"),
-        _ => (content.into(), "identity"),
-    }
-}
-
 /// Most bytes a stored report or figures JSON may inflate to: far beyond what the bounds on a disclosure let
 /// validation produce, so that only a damaged row reaches it.
-const MAX_JSON_BYTES: u64 = 256 << 20;
+const MAX_JSON_BYTES: usize = 256 << 20;
 
-/// A version's report and figures JSON as stored, and how (`json_encoding`, one for both): deflated when the two
+/// A version's report and figures JSON as stored, and how (`json_encoding`, one for both): compressed when the two
 /// are smaller so, which the figures of a disclosure (repetitive keys and codes) nearly always are.
 pub(super) struct StoredJson {
     pub report: Vec<u8>,
@@ -105,28 +87,28 @@ pub(super) struct StoredJson {
 }
 
 pub(super) fn compress_json(report: String, facts: String) -> StoredJson {
-    match (deflate(report.as_bytes()), deflate(facts.as_bytes())) {
+    match (compressed(report.as_bytes()), compressed(facts.as_bytes())) {
         (Some(r), Some(f)) if r.len() + f.len() < report.len() + facts.len() => StoredJson {
             report: r,
             facts: f,
-            encoding: "deflate",
+            encoding: ZSTD,
         },
         _ => StoredJson {
             report: report.into_bytes(),
             facts: facts.into_bytes(),
-            encoding: "identity",
+            encoding: IDENTITY,
         },
     }
 }
 
 /// A stored JSON column (`report_json` or `facts_json`) as text, from a row that also has `json_encoding`.
 pub(super) fn json_of(row: &impl Columns, column: &str) -> Result<String, StoreError> {
-    match row.text("json_encoding")?.as_str() {
+    let encoding = row.text("json_encoding")?;
+    if encoding == IDENTITY {
         // Read by the column's type, so that a database with distinct text and byte types reads its text.
-        "identity" => row.text(column),
-        "deflate" => inflate_json(column, &row.bytes(column)?),
-        other => Err(corrupt(format!("{column}: encoding {other:?}"))),
+        return row.text(column);
     }
+    json_from_bytes(&encoding, column, row.bytes(column)?)
 }
 
 /// The figures of a report type's accepted version: unit `$1`, year `$2`, report type `$3` (both stores read
@@ -170,50 +152,18 @@ pub(super) fn json_from_bytes(
     column: &str,
     stored: Vec<u8>,
 ) -> Result<String, StoreError> {
-    match encoding {
-        "identity" => {
-            String::from_utf8(stored).map_err(|_| corrupt(format!("{column}: not UTF-8")))
-        }
-        "deflate" => inflate_json(column, &stored),
-        other => Err(corrupt(format!("{column}: encoding {other:?}"))),
-    }
-}
-
-fn inflate_json(column: &str, stored: &[u8]) -> Result<String, StoreError> {
-    use std::io::Read;
-    let mut json = Vec::with_capacity(stored.len() * 4);
-    flate2::read::DeflateDecoder::new(stored)
-        .take(MAX_JSON_BYTES + 1)
-        .read_to_end(&mut json)
-        .map_err(|e| corrupt(format!("{column}: {e}")))?;
-    if json.len() as u64 > MAX_JSON_BYTES {
-        return Err(corrupt(format!(
-            "{column}: inflates beyond {MAX_JSON_BYTES} bytes"
-        )));
-    }
+    let json = decompress(encoding, column, stored, MAX_JSON_BYTES)?;
     String::from_utf8(json).map_err(|_| corrupt(format!("{column}: not UTF-8")))
 }
 
 /// A submission's content as received, from a row with `content`, `content_encoding` and `content_len`.
 pub(super) fn content_of(row: &impl Columns) -> Result<Vec<u8>, StoreError> {
-    use std::io::Read;
     let stored: Vec<u8> = row.bytes("content")?;
     let encoding: String = row.text("content_encoding")?;
     let length: Option<i64> = row.int_opt("content_len")?;
     let length = length.map_or(stored.len(), |l| l.max(0) as usize);
-    let content = match encoding.as_str() {
-        "identity" => stored,
-        "deflate" => {
-            let mut content = Vec::with_capacity(length);
-            // Never more than the recorded length (and one byte to notice a longer stream).
-            flate2::read::DeflateDecoder::new(stored.as_slice())
-                .take(length as u64 + 1)
-                .read_to_end(&mut content)
-                .map_err(|e| corrupt(format!("content: {e}")))?;
-            content
-        }
-        other => return Err(corrupt(format!("content encoding {other:?}"))),
-    };
+    // Never more than the recorded length.
+    let content = decompress(&encoding, "content", stored, length)?;
     if content.len() != length {
         return Err(corrupt(format!(
             "content: {} bytes, recorded as {length}",
@@ -430,20 +380,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_is_deflated_when_smaller_and_read_back_exactly() {
+    fn json_is_compressed_when_smaller_and_read_back_exactly() {
         let facts = format!(
             "{{\"cells\":[{}]}}",
             r#"{"t":"01","r":"2010101","c":"1","v":"12.50"},"#.repeat(200)
         );
         let stored = compress_json("{}".into(), facts.clone());
-        assert_eq!(stored.encoding, "deflate");
+        assert_eq!(stored.encoding, "zstd");
         assert!(stored.facts.len() * 10 < facts.len());
         assert_eq!(
-            json_from_bytes("deflate", "facts_json", stored.facts).unwrap(),
+            json_from_bytes("zstd", "facts_json", stored.facts).unwrap(),
             facts
         );
         assert_eq!(
-            json_from_bytes("deflate", "report_json", stored.report).unwrap(),
+            json_from_bytes("zstd", "report_json", stored.report).unwrap(),
             "{}"
         );
     }
@@ -463,7 +413,8 @@ mod tests {
         for (encoding, bytes) in [
             ("deflate", b"not deflate at all".to_vec()),
             ("identity", vec![0xFF, 0xFE]),
-            ("zstd", b"{}".to_vec()),
+            ("zstd", b"not zstd at all".to_vec()),
+            ("brotli", b"{}".to_vec()),
         ] {
             assert!(
                 matches!(

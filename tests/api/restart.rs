@@ -40,12 +40,12 @@ async fn everything_is_still_there_after_a_restart() {
     )
     .await;
     let received = store_i64(dir, "SELECT content_len FROM submissions WHERE version = 1").await;
-    let deflated = store_i64(
+    let compressed = store_i64(
         dir,
-        "SELECT count(*) FROM submissions WHERE version = 1 AND content_encoding = 'deflate'",
+        "SELECT count(*) FROM submissions WHERE version = 1 AND content_encoding = 'zstd'",
     )
     .await;
-    assert_eq!(deflated, 1, "version 1 is kept deflated");
+    assert_eq!(compressed, 1, "version 1 is kept in zstd");
     assert_eq!(received as usize, prost::Message::encoded_len(&reference()));
     assert!(
         stored * 2 < received,
@@ -53,7 +53,7 @@ async fn everything_is_still_there_after_a_restart() {
     );
 
     if backend() == Backend::Sqlite {
-        json_is_kept_deflated_and_older_rows_still_read(dir).await;
+        json_is_kept_compressed_and_older_rows_still_read(dir).await;
     }
 
     let data_dir = app.stop().await;
@@ -75,8 +75,8 @@ async fn everything_is_still_there_after_a_restart() {
             .collect::<Vec<_>>(),
         [1, 2]
     );
-    // Both versions read back whole; version 2's row was rewritten as rows were kept before the JSON was
-    // compressed, and reads the same.
+    // Both versions read back whole; their rows were rewritten as rows were kept before (version 1's content
+    // deflated, version 2's JSON as text), and read the same.
     for (version, submitted, disclosure) in [(1, &first, reference()), (2, &second, changed)] {
         let read = client
             .get_submission(pb::GetSubmissionRequest {
@@ -114,16 +114,17 @@ async fn everything_is_still_there_after_a_restart() {
     assert_eq!(unit.name, "昌吉州融媒体中心");
 }
 
-/// The embedded store keeps a version's report and figures JSON deflated (PostgreSQL compresses them itself); a row
-/// written before that, with the JSON as text, is made of version 2 here, and the caller reads it back.
-async fn json_is_kept_deflated_and_older_rows_still_read(dir: &std::path::Path) {
-    use std::io::Read;
-    let deflated = store_i64(
+/// The embedded store keeps a version's report and figures JSON in zstd (PostgreSQL compresses them itself). Rows
+/// written before are made here for the caller to read back: version 1's content deflated, as rows were kept before
+/// zstd, and version 2's JSON as text, as rows were kept before the JSON was compressed.
+async fn json_is_kept_compressed_and_older_rows_still_read(dir: &std::path::Path) {
+    use std::io::Write;
+    let compressed = store_i64(
         dir,
-        "SELECT count(*) FROM submissions WHERE json_encoding = 'deflate'",
+        "SELECT count(*) FROM submissions WHERE json_encoding = 'zstd'",
     )
     .await;
-    assert_eq!(deflated, 2, "both versions keep their JSON deflated");
+    assert_eq!(compressed, 2, "both versions keep their JSON in zstd");
     let options =
         sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join(juesuan::store::DATABASE_FILE));
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
@@ -132,14 +133,10 @@ async fn json_is_kept_deflated_and_older_rows_still_read(dir: &std::path::Path) 
             .fetch_one(&pool)
             .await
             .unwrap();
-    let inflate = |stored: &[u8]| {
-        let mut text = String::new();
-        flate2::read::DeflateDecoder::new(stored)
-            .read_to_string(&mut text)
-            .expect("deflated JSON");
-        text
+    let decompress = |stored: &[u8]| {
+        String::from_utf8(zstd::decode_all(stored).expect("zstd JSON")).expect("UTF-8 JSON")
     };
-    let (report, facts) = (inflate(&report), inflate(&facts));
+    let (report, facts) = (decompress(&report), decompress(&facts));
     assert!(report.starts_with('{') && facts.starts_with('{'));
     let stored = store_i64(
         dir,
@@ -148,8 +145,19 @@ async fn json_is_kept_deflated_and_older_rows_still_read(dir: &std::path::Path) 
     .await;
     assert!(
         report.len() + facts.len() > 2 * stored as usize,
-        "deflated JSON is less than half the text"
+        "compressed JSON is less than half the text"
     );
+    let mut deflated = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    deflated
+        .write_all(&prost::Message::encode_to_vec(&reference()))
+        .unwrap();
+    sqlx::query(
+        "UPDATE submissions SET content = ?, content_encoding = 'deflate' WHERE version = 1",
+    )
+    .bind(deflated.finish().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query(
         "UPDATE submissions SET report_json = ?, facts_json = ?, json_encoding = 'identity' \
          WHERE version = 2",
