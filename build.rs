@@ -22,6 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Decodes each message from one slice (`src/api/codec.rs`).
+        .codec_path("crate::api::codec::SliceCodec")
         .compile_fds(descriptors)?;
 
     embed_taxonomy(&out_dir)?;

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod budgets;
+pub mod codec;
 pub mod consolidation;
 pub mod convert;
 pub mod error;
