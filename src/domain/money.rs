@@ -41,11 +41,25 @@ pub enum ParseValueError {
 }
 
 /// A decimal value exactly as disclosed, with its precision (its number of decimals) kept.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Value(Decimal);
+
+/// Written as its text (`Display`), without a `String` for each value: a unit's figures are a few thousand values,
+/// serialized into every stored version, and the decimal type's own formatting with an allocation each was most of
+/// that serialization.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buffer = [0u8; PLAIN_TEXT_BYTES];
+        match self.plain_text(&mut buffer) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+/// Room for the text of any value whose digits fit 64 bits: a sign, "0.", 28 decimals at most and 20 digits.
+const PLAIN_TEXT_BYTES: usize = 52;
 
 impl TryFrom<String> for Value {
     type Error = ParseValueError;
@@ -95,6 +109,36 @@ impl Value {
 
     pub fn from_count(count: i64) -> Value {
         Value(Decimal::from(count))
+    }
+
+    /// The value's text, as `Display` writes it, formatted into `buffer`; `None` for digits beyond 64 bits or a
+    /// negative zero, which `Display` is left to write.
+    fn plain_text(self, buffer: &mut [u8; PLAIN_TEXT_BYTES]) -> Option<&str> {
+        let negative = self.0.is_sign_negative();
+        let mantissa = u64::try_from(self.0.mantissa().unsigned_abs()).ok()?;
+        if negative && mantissa == 0 {
+            return None;
+        }
+        let scale = self.0.scale() as usize;
+        // The digits, right-aligned at the end of the buffer.
+        let mut end = buffer.len();
+        let mut rest = mantissa;
+        let mut written = 0;
+        while rest > 0 || written <= scale {
+            if written == scale && scale > 0 {
+                end -= 1;
+                buffer[end] = b'.';
+            }
+            end -= 1;
+            buffer[end] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            written += 1;
+        }
+        if negative {
+            end -= 1;
+            buffer[end] = b'-';
+        }
+        std::str::from_utf8(&buffer[end..]).ok()
     }
 }
 
@@ -607,6 +651,34 @@ mod tests {
                 proptest::prop_assert_eq!(fast.scale(), checked.scale());
             }
         }
+    }
+
+    proptest::proptest! {
+        /// A value serializes to its `Display` text, whatever its digits, sign and scale.
+        #[test]
+        fn a_value_serializes_as_it_displays(
+            mantissa in proptest::prelude::any::<i64>(),
+            wide in proptest::prelude::any::<bool>(),
+            scale in 0u32..=28,
+        ) {
+            let mantissa = if wide { i128::from(mantissa) * 1_000_000_007 } else { i128::from(mantissa) };
+            let value = Value::from_decimal(Decimal::from_i128_with_scale(mantissa, scale));
+            let json = serde_json::to_string(&value).unwrap();
+            proptest::prop_assert_eq!(json, format!("\"{value}\""));
+        }
+    }
+
+    #[test]
+    fn values_serialize_as_disclosed() {
+        for text in ["0", "0.00", "12.50", "-3.2", "0.05", "-0.001", "8190.84", "999999999999999.99"] {
+            let value: Value = text.parse().unwrap();
+            assert_eq!(serde_json::to_string(&value).unwrap(), format!("\"{text}\""));
+        }
+        let negative_zero = Value::from_decimal(-Decimal::new(0, 2));
+        assert_eq!(
+            serde_json::to_string(&negative_zero).unwrap(),
+            format!("\"{negative_zero}\"")
+        );
     }
 
     #[test]

@@ -166,6 +166,13 @@ pub fn resolve(
     Ok((taxonomy.clone(), disclosure))
 }
 
+/// A disclosure checked: its report, and the disclosure as resolved against its year's taxonomy.
+struct Checked {
+    report: Report,
+    taxonomy: Arc<Taxonomy>,
+    disclosure: Disclosure,
+}
+
 /// A submission as asked for: the disclosure (resolved draft and exact bytes) and what comes with it.
 #[derive(Debug, Clone)]
 pub struct SubmitCall {
@@ -220,15 +227,12 @@ impl Submissions {
             .lineage(&draft.cover.unit_code, draft.cover.fiscal_year)
             .await?;
         decide(actor, &Ask::Read(&lineage))?;
-        self.check(draft, size).await.map(|(report, _)| report)
+        self.check(draft, size).await.map(|checked| checked.report)
     }
 
-    /// Validation with the figures to store.
-    async fn check(
-        &self,
-        draft: DisclosureDraft,
-        size: usize,
-    ) -> Result<(Report, Facts), DomainError> {
+    /// Validation, with what it read: a submission stores the figures of the resolved disclosure, a validation
+    /// alone does not need them (making them is a tenth of a typical unit's validation).
+    async fn check(&self, draft: DisclosureDraft, size: usize) -> Result<Checked, DomainError> {
         if size > self.limits.max_disclosure_bytes {
             return Err(DomainError::invalid(
                 "",
@@ -267,7 +271,11 @@ impl Submissions {
             budget: budget.as_ref(),
         };
         let report = validate(&taxonomy, &disclosure, context);
-        Ok((report, Facts::from_disclosure(&disclosure, &taxonomy)))
+        Ok(Checked {
+            report,
+            taxonomy,
+            disclosure,
+        })
     }
 
     /// The cover must name a unit registered for the year, and agree with the registry on its place in the tree.
@@ -390,7 +398,12 @@ impl Submissions {
         let checked = async {
             self.check_signature(&unit_code, &content, signature.as_deref())
                 .await?;
-            let (mut report, facts) = self.check(draft, content.len()).await?;
+            let Checked {
+                mut report,
+                taxonomy,
+                disclosure,
+            } = self.check(draft, content.len()).await?;
+            let facts = Facts::from_disclosure(&disclosure, &taxonomy);
             let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
             report
                 .check_explanations(given())
