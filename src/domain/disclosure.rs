@@ -361,8 +361,15 @@ impl DisclosureDraft {
                 ));
                 continue;
             }
-            let mut rows: BTreeMap<String, RowData> = BTreeMap::new();
-            let mut row_positions: BTreeMap<String, usize> = BTreeMap::new();
+            // Rows nearly always come in code order, and then no code can repeat: only rows out of order need
+            // the first position of each code (for the message), and rows in order build their map in one pass.
+            let in_order = table
+                .rows
+                .windows(2)
+                .all(|pair| pair[0].code < pair[1].code);
+            let mut row_positions: Option<BTreeMap<String, usize>> =
+                (!in_order).then(BTreeMap::new);
+            let mut rows: Vec<(String, RowData)> = Vec::with_capacity(table.rows.len());
             for (r, row) in table.rows.into_iter().enumerate() {
                 let row_path = path.item("rows", r);
                 if let Err(problem) = taxonomy.check_row_code(def, &row.code) {
@@ -385,7 +392,10 @@ impl DisclosureDraft {
                     violations.push(FieldViolation::new(row_path.field("code").to_string(), why));
                     continue;
                 }
-                if let Some(first) = row_positions.insert(row.code.clone(), r) {
+                if let Some(first) = row_positions
+                    .as_mut()
+                    .and_then(|positions| positions.insert(row.code.clone(), r))
+                {
                     violations.push(FieldViolation::new(
                         row_path.field("code").to_string(),
                         format!(
@@ -442,18 +452,19 @@ impl DisclosureDraft {
                     }
                     cells[column] = Some(cell.value);
                 }
-                rows.insert(
+                rows.push((
                     row.code,
                     RowData {
                         label: row.label,
                         cells,
                     },
-                );
+                ));
             }
             tables[index] = Some(TableData {
                 completeness: table.completeness,
                 declared_empty: table.declared_empty,
-                rows,
+                // Each code once (a repeat was refused above); sorted already when the rows came in order.
+                rows: rows.into_iter().collect(),
             });
         }
 
@@ -750,6 +761,42 @@ mod tests {
                 "tables[0].rows[1].code",
                 "tables[1].code"
             ]
+        );
+    }
+
+    #[test]
+    fn rows_out_of_order_resolve_in_code_order_and_a_repeat_names_its_first() {
+        let taxonomy = taxonomy::year(2024);
+        let t05 = |codes: &[&str]| TableDraft {
+            rows: codes
+                .iter()
+                .map(|code| RowDraft {
+                    code: (*code).into(),
+                    label: String::new(),
+                    cells: table("T05", Completeness::Complete, &[(code, "total", "1")]).rows[0]
+                        .cells
+                        .clone(),
+                })
+                .collect(),
+            ..table("T05", Completeness::Complete, &[])
+        };
+        for codes in [["201", "207", "208"], ["208", "201", "207"]] {
+            let resolved = draft(2024, vec![t05(&codes)]).resolve(&taxonomy).unwrap();
+            let index = taxonomy.table_index("T05").unwrap();
+            let table = resolved.tables[index].as_ref().unwrap();
+            assert_eq!(
+                table.rows.keys().collect::<Vec<_>>(),
+                ["201", "207", "208"],
+                "{codes:?}"
+            );
+        }
+        let violations = draft(2024, vec![t05(&["208", "207", "208"])])
+            .resolve(&taxonomy)
+            .unwrap_err();
+        assert_eq!(fields(&violations), ["tables[0].rows[2].code"]);
+        assert!(
+            violations[0].description.contains("first as rows[0]"),
+            "{violations:?}"
         );
     }
 

@@ -670,9 +670,21 @@ mod tests {
 
     #[test]
     fn values_serialize_as_disclosed() {
-        for text in ["0", "0.00", "12.50", "-3.2", "0.05", "-0.001", "8190.84", "999999999999999.99"] {
+        for text in [
+            "0",
+            "0.00",
+            "12.50",
+            "-3.2",
+            "0.05",
+            "-0.001",
+            "8190.84",
+            "999999999999999.99",
+        ] {
             let value: Value = text.parse().unwrap();
-            assert_eq!(serde_json::to_string(&value).unwrap(), format!("\"{text}\""));
+            assert_eq!(
+                serde_json::to_string(&value).unwrap(),
+                format!("\"{text}\"")
+            );
         }
         let negative_zero = Value::from_decimal(-Decimal::new(0, 2));
         assert_eq!(
