@@ -305,6 +305,8 @@ struct Env<'a> {
     /// is a search of the table's rows. Known by the table's data rather than its index, because `last_year(…)`
     /// reads the same tables of another disclosure.
     last_row: Option<(&'a TableData, &'a str, &'a RowData)>,
+    /// The rows an aggregate reads, kept between aggregates so that each does not allocate its own list.
+    selected: Vec<RowAt<'a>>,
 }
 
 /// Runs the given rules of a rule set (all of them, or one when testing or explaining a rule).
@@ -318,20 +320,26 @@ pub(super) fn run<'r>(
     let mut report = Report::new(disclosure.cover.fiscal_year);
     let assessments = std::cell::RefCell::new(Assessments::new(disclosure));
     let walks = RowIndex::new(taxonomy, disclosure);
+    // One environment for the run, its variables rebound for each rule: its buffers and the last row read carry
+    // over from one rule to the next (consecutive rules often read the same row).
+    let mut env = Env {
+        disclosure,
+        taxonomy,
+        rules,
+        vars: &[],
+        context,
+        bindings: Vec::new(),
+        record: None,
+        assessments: &assessments,
+        walks: &walks,
+        strict: false,
+        last_row: None,
+        selected: Vec::new(),
+    };
     for rule in selected {
-        let mut env = Env {
-            disclosure,
-            taxonomy,
-            rules,
-            vars: &rule.vars,
-            context,
-            bindings: vec![Binding::Unbound; rule.vars.len()],
-            record: None,
-            assessments: &assessments,
-            walks: &walks,
-            strict: false,
-            last_row: None,
-        };
+        env.vars = &rule.vars;
+        env.bindings.clear();
+        env.bindings.resize(rule.vars.len(), Binding::Unbound);
         env.clauses(rule, 0, &mut report);
     }
     report
@@ -361,6 +369,7 @@ pub(super) fn evaluate_number(
         walks: &walks,
         strict: false,
         last_row: None,
+        selected: Vec::new(),
     };
     let value = match env.eval(expr) {
         V::Num(interval) => Some(interval),
@@ -930,36 +939,40 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// The rows a multi-row selector picks among the rows given, each with where it was found.
-    fn selected_rows(&self, table: usize, rows: &'a RowSel) -> Vec<RowAt<'a>> {
+    /// Adds to `out` the rows a multi-row selector picks among the rows given, each with where it was found.
+    fn select_rows(&self, table: usize, rows: &'a RowSel, out: &mut Vec<RowAt<'a>>) {
         let Some(data) = self.disclosure.table(table) else {
-            return Vec::new();
+            return;
         };
         let given = RowAt::walk(data);
         match rows {
-            RowSel::Code(_) | RowSel::Var(_) => self.row_at(rows).into_iter().collect(),
-            RowSel::All => given.collect(),
-            RowSel::Pattern(pattern) => given
-                .filter(|row| matches_pattern(row.code, pattern))
-                .collect(),
-            RowSel::Range(from, to) => given
-                .filter(|row| {
-                    row.code.len() == from.len()
-                        && row.code >= from.as_str()
-                        && row.code <= to.as_str()
-                })
-                .collect(),
+            RowSel::Code(_) | RowSel::Var(_) => out.extend(self.row_at(rows)),
+            RowSel::All => out.extend(given),
+            RowSel::Pattern(pattern) => {
+                out.extend(given.filter(|row| matches_pattern(row.code, pattern)))
+            }
+            RowSel::Range(from, to) => out.extend(given.filter(|row| {
+                row.code.len() == from.len()
+                    && row.code >= from.as_str()
+                    && row.code <= to.as_str()
+            })),
             RowSel::Children(slot) => {
                 let Binding::Row(parent) = self.bindings[*slot] else {
-                    return Vec::new();
+                    return;
                 };
                 if let Some(walked) = parent.walked
                     && let Some(index) = self.walks.of(table, data, &walked)
                 {
-                    return index.descendants(walked.position).collect();
+                    out.extend(index.descendants(walked.position));
+                    return;
                 }
                 let after = rows_after(data, parent.code).map(|code| (code, RowAt::code(code)));
-                nearest_descendants(self.taxonomy, table, parent.code, after)
+                out.extend(nearest_descendants(
+                    self.taxonomy,
+                    table,
+                    parent.code,
+                    after,
+                ));
             }
         }
     }
@@ -979,18 +992,32 @@ impl<'a> Env<'a> {
             };
         };
         let complete = data.completeness == crate::domain::disclosure::Completeness::Complete;
+        // The run's list of rows, lent to this aggregate (reading cells evaluates nothing, so no other aggregate
+        // can ask for it meanwhile) and given back emptied.
+        let mut rows = std::mem::take(&mut self.selected);
+        self.select_rows(table, &cells.rows, &mut rows);
         let mut tally = Tally::new();
-        for row in self.selected_rows(table, &cells.rows) {
+        let mut unknown = false;
+        for &row in &rows {
             match self.table_cell_read(table, row, column) {
                 (V::Num(value), given) => {
                     if tally.add(&value, given).is_none() {
-                        return V::Unknown;
+                        unknown = true;
+                        break;
                     }
                 }
                 // A partial table's unknown cell is left out of a sum: the sum is of what the table gives.
                 _ if !complete => {}
-                _ => return V::Unknown,
+                _ => {
+                    unknown = true;
+                    break;
+                }
             }
+        }
+        rows.clear();
+        self.selected = rows;
+        if unknown {
+            return V::Unknown;
         }
         tally.finish(agg)
     }
