@@ -50,15 +50,14 @@ pub const DATABASE_FILE: &str = "juesuan.sqlite3";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The one connection that writes. SQLite lets one connection write at a time anyway; keeping every write on
-    /// the same connection keeps its page cache, which a connection drops whenever another one has written.
-    write_pool: SqlitePool,
+    /// The one connection that writes, behind the turns of the writers (see [`Tx`]). SQLite lets one connection
+    /// write at a time anyway; keeping every write on the same connection keeps its page cache, which a connection
+    /// drops whenever another one has written. Held outside a pool, so that no ping runs when it is given back.
+    writer: Arc<tokio::sync::Mutex<Writer>>,
     /// The data directory, where snapshots are kept beside the database.
     data_dir: Arc<std::path::PathBuf>,
     /// The fsyncs that make commits durable, shared by concurrent writers.
     group_sync: Arc<GroupSync>,
-    /// Whose turn it is to write (see [`Tx`]).
-    writers: Arc<tokio::sync::Mutex<()>>,
     /// Unit records by (code, year), as `unit` answers; shared by the clones, which write the same database.
     units: Arc<ReadCache<(UnitCode, FiscalYear), Option<Unit>>>,
     /// Tokens by id, as `token` answers.
@@ -78,36 +77,98 @@ type ReportOf = (UnitCode, FiscalYear, ReportType);
 /// Accepted figures kept in memory at most (see `SqliteStore::accepted_facts`).
 const ACCEPTED_FACTS_KEPT: usize = 2_048;
 
-/// A transaction, and for a write transaction this process's turn to write. Writers take turns here, in the
-/// order they asked, before `BEGIN IMMEDIATE`: left to SQLite, a writer that finds the lock taken sleeps in its
-/// busy handler for 1, 2, 5 … up to 100 ms at a time and misses the moment the lock frees, which under 32
-/// concurrent submissions put the p99 in the hundreds of milliseconds. Another process writing the same file still
-/// waits in the busy handler.
-struct Tx {
-    transaction: Transaction<'static, Sqlite>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// A transaction: a read one from the pool, or a write one on the writer connection, which holding it is this
+/// process's turn to write. Writers take turns here, in the order they asked, before `BEGIN IMMEDIATE`: left to
+/// SQLite, a writer that finds the lock taken sleeps in its busy handler for 1, 2, 5 … up to 100 ms at a time and
+/// misses the moment the lock frees, which under 32 concurrent submissions put the p99 in the hundreds of
+/// milliseconds. Another process writing the same file still waits in the busy handler.
+enum Tx {
+    Read(Transaction<'static, Sqlite>),
+    Write(WriteTx),
+}
+
+/// The one connection that writes, and whether a write transaction on it was abandoned open.
+struct Writer {
+    /// `None` once the store is closed.
+    connection: Option<SqliteConnection>,
+    /// A write transaction's future was dropped with its transaction open (its caller went away): the next writer
+    /// rolls it back first.
+    abandoned: bool,
+}
+
+/// A write transaction begun and ended by statements (`BEGIN IMMEDIATE`, `COMMIT`) on the writer connection
+/// rather than by sqlx's transaction calls. sqlx makes each begin and commit a hand-off to the connection's thread
+/// that waits for an acknowledgement back, two round trips each, all inside the write lock that every writer
+/// waits for; as statements they are one, and a submission sends its `BEGIN` with its first query and its `COMMIT`
+/// with its last ([`SqliteStore::insert_submission`]).
+struct WriteTx {
+    writer: tokio::sync::OwnedMutexGuard<Writer>,
+    /// Begun and not yet committed or rolled back.
+    open: bool,
+}
+
+impl WriteTx {
+    fn connection(&mut self) -> &mut SqliteConnection {
+        self.writer
+            .connection
+            .as_mut()
+            .expect("a write transaction is only made on an open store")
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.writer.abandoned = true;
+        }
+    }
+}
+
+impl WriteTx {
+    /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`).
+    async fn end(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(statement).execute(self.connection()).await?;
+        self.open = false;
+        Ok(())
+    }
 }
 
 impl Tx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        self.transaction.commit().await
+        match self {
+            Tx::Read(transaction) => transaction.commit().await,
+            Tx::Write(mut write) => write.end("COMMIT").await,
+        }
     }
 
     async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.transaction.rollback().await
+        match self {
+            Tx::Read(transaction) => transaction.rollback().await,
+            Tx::Write(mut write) => write.end("ROLLBACK").await,
+        }
     }
 }
 
 impl std::ops::Deref for Tx {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        &self.transaction
+        match self {
+            Tx::Read(transaction) => transaction,
+            Tx::Write(write) => write
+                .writer
+                .connection
+                .as_ref()
+                .expect("a write transaction is only made on an open store"),
+        }
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.transaction
+        match self {
+            Tx::Read(transaction) => transaction,
+            Tx::Write(write) => write.connection(),
+        }
     }
 }
 
@@ -143,19 +204,17 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let write_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
+        let writer = <SqliteConnection as sqlx::Connection>::connect_with(&options).await?;
         Ok(SqliteStore {
             pool,
-            write_pool,
+            writer: Arc::new(tokio::sync::Mutex::new(Writer {
+                connection: Some(writer),
+                abandoned: false,
+            })),
             data_dir: Arc::new(data_dir.to_owned()),
             group_sync: Arc::new(GroupSync::new(
                 data_dir.join(format!("{DATABASE_FILE}-wal")),
             )),
-            writers: Arc::new(tokio::sync::Mutex::new(())),
             units: Arc::new(ReadCache::new()),
             tokens: Arc::new(ReadCache::new()),
             signing_keys: Arc::new(ReadCache::new()),
@@ -184,19 +243,42 @@ impl SqliteStore {
 
     /// A write transaction holding the database's write lock from its first statement.
     async fn begin_write(&self) -> Result<Tx, StoreError> {
-        let turn = self.writers.clone().lock_owned().await;
-        Ok(Tx {
-            transaction: self.write_pool.begin_with("BEGIN IMMEDIATE").await?,
-            _turn: Some(turn),
+        let mut write = self.writer_turn().await?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(write.connection())
+            .await?;
+        write.open = true;
+        Ok(Tx::Write(write))
+    }
+
+    /// This process's turn on the writer connection, no transaction begun: the caller begins one with its first
+    /// statement and sets `open` before it sends it.
+    async fn writer_turn(&self) -> Result<WriteTx, StoreError> {
+        let mut writer = self.writer.clone().lock_owned().await;
+        let Writer {
+            connection,
+            abandoned,
+        } = &mut *writer;
+        let Some(connection) = connection.as_mut() else {
+            return Err(sqlx::Error::PoolClosed.into());
+        };
+        if *abandoned {
+            // The statements of the abandoned transaction ran in order before this one; its COMMIT may have too,
+            // and then there is nothing to roll back.
+            if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *connection).await {
+                tracing::debug!(error = %e, "rolling back an abandoned write transaction");
+            }
+            *abandoned = false;
+        }
+        Ok(WriteTx {
+            writer,
+            open: false,
         })
     }
 
     /// A read transaction: one consistent view, no turn to write.
     async fn begin_read(&self) -> Result<Tx, StoreError> {
-        Ok(Tx {
-            transaction: self.pool.begin().await?,
-            _turn: None,
-        })
+        Ok(Tx::Read(self.pool.begin().await?))
     }
 
     /// Commits, releasing the write lock, and returns once the commit is on disk (shared fsyncs: `group_sync`).
@@ -214,6 +296,43 @@ impl SqliteStore {
                 path: self.data_dir.join(DATABASE_FILE),
                 source,
             })
+    }
+}
+
+/// The rows of a new version: the submission, its report type's current version, and its audit event.
+macro_rules! insert_submission_sql {
+    () => {
+        concat!(
+            "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
+                                      content_encoding, content_len, report_json, facts_json, json_encoding, \
+                                      submitted_at_ms, report_type, submitted_by, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?); ",
+            upsert_current_sql!(),
+            "; ",
+            insert_event_sql!()
+        )
+    };
+}
+
+/// A version as stored, from what was inserted.
+fn stored_submission(new: NewSubmission, version: u32) -> StoredSubmission {
+    StoredSubmission {
+        unit_code: new.unit_code,
+        fiscal_year: new.fiscal_year,
+        report_type: new.report_type,
+        version,
+        state: new.state,
+        current: true,
+        idempotency_key: new.idempotency_key.as_str().to_owned(),
+        content_sm3: new.content_sm3,
+        content_len: new.content.len() as u64,
+        content: Some(new.content),
+        facts: Some(new.facts),
+        report: new.report,
+        submitted_at_ms: new.submitted_at_ms,
+        submitted_by: new.submitted_by,
+        signature: new.signature,
+        review_reason: None,
     }
 }
 
@@ -704,12 +823,14 @@ impl Store for SqliteStore {
         let (stored_content, encoding) = compress(&new.content);
         let json = compress_json(report_json, facts_json);
         let year = i64::from(new.fiscal_year.get());
-        let mut tx = self.begin_write().await?;
-        // Everything the decision needs in one statement, and every row in another: each statement is a round
-        // trip to SQLite's thread, and the write lock is held across them all. The decision reads whether the key
-        // is taken, the version this one would be, the pointers, a lock on the lineage and the audit chain's head.
+        // The transaction's BEGIN goes with the decision's query and its COMMIT with the rows: each query is a
+        // round trip to SQLite's thread, and the write lock is held across them all. The decision reads whether
+        // the key is taken, the version this one would be, the pointers, a lock on the lineage and the audit
+        // chain's head.
+        let mut write = self.writer_turn().await?;
+        write.open = true;
         let row = sqlx::query(concat!(
-            "SELECT ",
+            "BEGIN IMMEDIATE; SELECT ",
             pointer_columns!(),
             ", (SELECT version FROM submissions \
                  WHERE unit_code = ?1 AND fiscal_year = ?2 AND idempotency_key = ?4) AS taken, \
@@ -729,8 +850,9 @@ impl Store for SqliteStore {
         .bind(new.report_type.code())
         .bind(new.idempotency_key.as_str())
         .bind(json_list(lineage))
-        .fetch_one(&mut *tx)
+        .fetch_one(write.connection())
         .await?;
+        let mut tx = Tx::Write(write);
         let taken: Option<i64> = sqlx::Row::try_get(&row, "taken")?;
         if taken.is_some() {
             tx.rollback().await?;
@@ -764,37 +886,44 @@ impl Store for SqliteStore {
             )?),
         )?;
         let sealed = audit::seal(head, event.version(version));
-        let rows = sqlx::query(concat!(
-            "INSERT INTO submissions (unit_code, fiscal_year, version, state, idempotency_key, content_sm3, content, \
-                                      content_encoding, content_len, report_json, facts_json, json_encoding, \
-                                      submitted_at_ms, report_type, submitted_by, signature) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?); ",
-            upsert_current_sql!(),
-            "; ",
-            insert_event_sql!()
-        ))
-        .bind(new.unit_code.as_str())
-        .bind(year)
-        .bind(next)
-        .bind(new.state.code())
-        .bind(new.idempotency_key.as_str())
-        .bind(&new.content_sm3)
-        .bind(stored_content.as_ref())
-        .bind(encoding)
-        .bind(new.content.len() as i64)
-        .bind(json.report.as_slice())
-        .bind(json.facts.as_slice())
-        .bind(json.encoding)
-        .bind(new.submitted_at_ms)
-        .bind(new.report_type.code())
-        .bind(&new.submitted_by)
-        .bind(new.signature.as_deref())
-        // the current version
-        .bind(new.unit_code.as_str())
-        .bind(year)
-        .bind(new.report_type.code())
-        .bind(next);
+        // Committed with the rows unless explanations follow them.
+        let rows_sql = if new.explanations.is_empty() {
+            concat!(insert_submission_sql!(), "; COMMIT")
+        } else {
+            insert_submission_sql!()
+        };
+        let rows = sqlx::query(rows_sql)
+            .bind(new.unit_code.as_str())
+            .bind(year)
+            .bind(next)
+            .bind(new.state.code())
+            .bind(new.idempotency_key.as_str())
+            .bind(&new.content_sm3)
+            .bind(stored_content.as_ref())
+            .bind(encoding)
+            .bind(new.content.len() as i64)
+            .bind(json.report.as_slice())
+            .bind(json.facts.as_slice())
+            .bind(json.encoding)
+            .bind(new.submitted_at_ms)
+            .bind(new.report_type.code())
+            .bind(&new.submitted_by)
+            .bind(new.signature.as_deref())
+            // the current version
+            .bind(new.unit_code.as_str())
+            .bind(year)
+            .bind(new.report_type.code())
+            .bind(next);
         bind_event(rows, &sealed)?.execute(&mut *tx).await?;
+        if new.explanations.is_empty() {
+            if let Tx::Write(write) = &mut tx {
+                write.open = false;
+            }
+            // The turn to write is given back before waiting for the disk (shared fsyncs: `group_sync`).
+            drop(tx);
+            self.durable().await?;
+            return Ok(SubmissionInsert::Inserted(stored_submission(new, version)));
+        }
         for (key, text) in &new.explanations {
             sqlx::query(
                 "INSERT INTO explanations (unit_code, fiscal_year, version, finding_key, text, explained_at_ms) \
@@ -810,24 +939,7 @@ impl Store for SqliteStore {
             .await?;
         }
         self.commit(tx).await?;
-        Ok(SubmissionInsert::Inserted(StoredSubmission {
-            unit_code: new.unit_code,
-            fiscal_year: new.fiscal_year,
-            report_type: new.report_type,
-            version,
-            state: new.state,
-            current: true,
-            idempotency_key: new.idempotency_key.as_str().to_owned(),
-            content_sm3: new.content_sm3,
-            content_len: new.content.len() as u64,
-            content: Some(new.content),
-            facts: Some(new.facts),
-            report: new.report,
-            submitted_at_ms: new.submitted_at_ms,
-            submitted_by: new.submitted_by,
-            signature: new.signature,
-            review_reason: None,
-        }))
+        Ok(SubmissionInsert::Inserted(stored_submission(new, version)))
     }
 
     async fn submission(
@@ -1516,7 +1628,11 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        self.write_pool.close().await;
+        if let Some(writer) = self.writer.lock().await.connection.take()
+            && let Err(e) = sqlx::Connection::close(writer).await
+        {
+            tracing::warn!(error = %e, "closing the writer connection");
+        }
         self.pool.close().await;
     }
 }
@@ -1533,4 +1649,44 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     drop(file);
     std::fs::rename(&temporary, path)?;
     std::fs::File::open(directory)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write transaction whose caller goes away mid-way (its future dropped) leaves the writer connection inside
+    /// the transaction; the next writer rolls it back before beginning its own.
+    #[tokio::test]
+    async fn an_abandoned_write_transaction_is_rolled_back_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let mut abandoned = store.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE probe (x INTEGER)")
+            .execute(&mut *abandoned)
+            .await
+            .unwrap();
+        drop(abandoned);
+        assert!(store.writer.lock().await.abandoned);
+
+        let mut next = store.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE kept (x INTEGER)")
+            .execute(&mut *next)
+            .await
+            .unwrap();
+        store.commit(next).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE name IN ('probe', 'kept') ORDER BY name",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(tables, [("kept".to_owned(),)]);
+        assert!(!store.writer.lock().await.abandoned);
+        store.close().await;
+        assert!(
+            store.begin_write().await.is_err(),
+            "a closed store writes nothing"
+        );
+    }
 }

@@ -952,9 +952,7 @@ impl<'a> Env<'a> {
                 out.extend(given.filter(|row| matches_pattern(row.code, pattern)))
             }
             RowSel::Range(from, to) => out.extend(given.filter(|row| {
-                row.code.len() == from.len()
-                    && row.code >= from.as_str()
-                    && row.code <= to.as_str()
+                row.code.len() == from.len() && row.code >= from.as_str() && row.code <= to.as_str()
             })),
             RowSel::Children(slot) => {
                 let Binding::Row(parent) = self.bindings[*slot] else {
