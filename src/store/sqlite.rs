@@ -114,6 +114,13 @@ impl WriteTx {
             .as_mut()
             .expect("a write transaction is only made on an open store")
     }
+
+    /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`).
+    async fn end(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(statement).execute(self.connection()).await?;
+        self.open = false;
+        Ok(())
+    }
 }
 
 impl Drop for WriteTx {
@@ -121,15 +128,6 @@ impl Drop for WriteTx {
         if self.open {
             self.writer.abandoned = true;
         }
-    }
-}
-
-impl WriteTx {
-    /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`).
-    async fn end(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
-        sqlx::query(statement).execute(self.connection()).await?;
-        self.open = false;
-        Ok(())
     }
 }
 
@@ -244,10 +242,11 @@ impl SqliteStore {
     /// A write transaction holding the database's write lock from its first statement.
     async fn begin_write(&self) -> Result<Tx, StoreError> {
         let mut write = self.writer_turn().await?;
+        // Open before the statement is sent: a caller that goes away while it runs leaves it begun.
+        write.open = true;
         sqlx::query("BEGIN IMMEDIATE")
             .execute(write.connection())
             .await?;
-        write.open = true;
         Ok(Tx::Write(write))
     }
 
