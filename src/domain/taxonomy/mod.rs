@@ -170,6 +170,19 @@ impl Taxonomy {
 
     /// Checks that a row code belongs to a table: a line of its layout, or a code of its list at a reported level.
     pub fn check_row_code(&self, table: &TableDef, code: &str) -> Result<(), RowCodeProblem> {
+        // The code list first: most rows of a coded table are codes, and the lines are searched one by one.
+        if let Some(rows) = &table.codes {
+            let list = &self.code_lists[&rows.list];
+            if list.level_of_shape(code).is_some()
+                && let Some(entry) = list.get(code)
+            {
+                return if rows.levels.contains(&entry.level) || table.line(code).is_some() {
+                    Ok(())
+                } else {
+                    Err(RowCodeProblem::LevelNotReported(entry.level))
+                };
+            }
+        }
         if table.line(code).is_some() {
             return Ok(());
         }
