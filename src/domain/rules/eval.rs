@@ -321,7 +321,7 @@ pub(super) fn run<'r>(
     let assessments = std::cell::RefCell::new(Assessments::new(disclosure));
     let walks = RowIndex::new(taxonomy, disclosure);
     // One environment for the run, its variables rebound for each rule: its buffers and the last row read carry
-    // over from one rule to the next (consecutive rules often read the same row).
+    // over from one rule to the next (consecutive rules can read the same row).
     let mut env = Env {
         disclosure,
         taxonomy,
