@@ -90,6 +90,30 @@ pub struct NewSubmission {
     pub signature: Option<Vec<u8>>,
 }
 
+impl NewSubmission {
+    /// The version as stored under `version`, the current one of its report type, as a store answers an insert.
+    pub fn stored(self, version: u32) -> StoredSubmission {
+        StoredSubmission {
+            unit_code: self.unit_code,
+            fiscal_year: self.fiscal_year,
+            report_type: self.report_type,
+            version,
+            state: self.state,
+            current: true,
+            idempotency_key: self.idempotency_key.as_str().to_owned(),
+            content_sm3: self.content_sm3,
+            content_len: self.content.len() as u64,
+            content: Some(self.content),
+            facts: Some(self.facts),
+            report: self.report,
+            submitted_at_ms: self.submitted_at_ms,
+            submitted_by: self.submitted_by,
+            signature: self.signature,
+            review_reason: None,
+        }
+    }
+}
+
 /// A stored version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSubmission {

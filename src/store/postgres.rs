@@ -607,24 +607,7 @@ impl Store for PgStore {
         .await?;
         append_event(&mut tx, event.version(version)).await?;
         self.commit(tx).await?;
-        Ok(SubmissionInsert::Inserted(StoredSubmission {
-            unit_code: new.unit_code,
-            fiscal_year: new.fiscal_year,
-            report_type: new.report_type,
-            version,
-            state: new.state,
-            current: true,
-            idempotency_key: new.idempotency_key.as_str().to_owned(),
-            content_sm3: new.content_sm3,
-            content_len: new.content.len() as u64,
-            content: Some(new.content),
-            facts: Some(new.facts),
-            report: new.report,
-            submitted_at_ms: new.submitted_at_ms,
-            submitted_by: new.submitted_by,
-            signature: new.signature,
-            review_reason: None,
-        }))
+        Ok(SubmissionInsert::Inserted(new.stored(version)))
     }
 
     async fn submission(

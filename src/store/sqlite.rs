@@ -313,28 +313,6 @@ macro_rules! insert_submission_sql {
     };
 }
 
-/// A version as stored, from what was inserted.
-fn stored_submission(new: NewSubmission, version: u32) -> StoredSubmission {
-    StoredSubmission {
-        unit_code: new.unit_code,
-        fiscal_year: new.fiscal_year,
-        report_type: new.report_type,
-        version,
-        state: new.state,
-        current: true,
-        idempotency_key: new.idempotency_key.as_str().to_owned(),
-        content_sm3: new.content_sm3,
-        content_len: new.content.len() as u64,
-        content: Some(new.content),
-        facts: Some(new.facts),
-        report: new.report,
-        submitted_at_ms: new.submitted_at_ms,
-        submitted_by: new.submitted_by,
-        signature: new.signature,
-        review_reason: None,
-    }
-}
-
 /// A JSON array of codes, for `IN (SELECT value FROM json_each(?))`: lists of any length in a fixed statement.
 fn json_list(codes: &[UnitCode]) -> String {
     serde_json::to_string(&codes.iter().map(UnitCode::as_str).collect::<Vec<_>>())
@@ -921,7 +899,7 @@ impl Store for SqliteStore {
             // The turn to write is given back before waiting for the disk (shared fsyncs: `group_sync`).
             drop(tx);
             self.durable().await?;
-            return Ok(SubmissionInsert::Inserted(stored_submission(new, version)));
+            return Ok(SubmissionInsert::Inserted(new.stored(version)));
         }
         for (key, text) in &new.explanations {
             sqlx::query(
@@ -938,7 +916,7 @@ impl Store for SqliteStore {
             .await?;
         }
         self.commit(tx).await?;
-        Ok(SubmissionInsert::Inserted(stored_submission(new, version)))
+        Ok(SubmissionInsert::Inserted(new.stored(version)))
     }
 
     async fn submission(

@@ -322,20 +322,7 @@ pub(super) fn run<'r>(
     let walks = RowIndex::new(taxonomy, disclosure);
     // One environment for the run, its variables rebound for each rule: its buffers and the last row read carry
     // over from one rule to the next (consecutive rules can read the same row).
-    let mut env = Env {
-        disclosure,
-        taxonomy,
-        rules,
-        vars: &[],
-        context,
-        bindings: Vec::new(),
-        record: None,
-        assessments: &assessments,
-        walks: &walks,
-        strict: false,
-        last_row: None,
-        selected: Vec::new(),
-    };
+    let mut env = Env::new(rules, taxonomy, disclosure, context, &assessments, &walks);
     for rule in selected {
         env.vars = &rule.vars;
         env.bindings.clear();
@@ -357,20 +344,8 @@ pub(super) fn evaluate_number(
 ) -> (Option<Interval>, Vec<FoundCell>) {
     let assessments = std::cell::RefCell::new(Assessments::none());
     let walks = RowIndex::none();
-    let mut env = Env {
-        disclosure,
-        taxonomy,
-        rules,
-        vars: &[],
-        context,
-        bindings: Vec::new(),
-        record: record.then(Vec::new),
-        assessments: &assessments,
-        walks: &walks,
-        strict: false,
-        last_row: None,
-        selected: Vec::new(),
-    };
+    let mut env = Env::new(rules, taxonomy, disclosure, context, &assessments, &walks);
+    env.record = record.then(Vec::new);
     let value = match env.eval(expr) {
         V::Num(interval) => Some(interval),
         _ => None,
@@ -392,6 +367,31 @@ pub(super) fn evaluate_last_year(
 }
 
 impl<'a> Env<'a> {
+    /// An environment with no rule's variables bound and no cells recorded.
+    fn new(
+        rules: &'a RuleSet,
+        taxonomy: &'a Taxonomy,
+        disclosure: &'a Disclosure,
+        context: Context<'a>,
+        assessments: &'a std::cell::RefCell<Assessments>,
+        walks: &'a RowIndex<'a>,
+    ) -> Env<'a> {
+        Env {
+            disclosure,
+            taxonomy,
+            rules,
+            vars: &[],
+            context,
+            bindings: Vec::new(),
+            record: None,
+            assessments,
+            walks,
+            strict: false,
+            last_row: None,
+            selected: Vec::new(),
+        }
+    }
+
     fn clauses(&mut self, rule: &'a Rule, index: usize, report: &mut Report) {
         let Some(clause) = rule.clauses.get(index) else {
             self.check(rule, report);
