@@ -561,10 +561,10 @@ fn beyond_range(kind: ColumnKind, unit: AmountUnit, value: Value) -> Option<Stri
         return None;
     }
     let limit = match unit {
-        AmountUnit::Yuan => rust_decimal::Decimal::from(MAX_AMOUNT_YUAN),
-        AmountUnit::TenThousandYuan => rust_decimal::Decimal::from(MAX_AMOUNT_YUAN / 10_000),
+        AmountUnit::Yuan => MAX_AMOUNT_YUAN,
+        AmountUnit::TenThousandYuan => MAX_AMOUNT_YUAN / 10_000,
     };
-    (value.decimal().abs() > limit).then(|| {
+    value.magnitude_exceeds(limit).then(|| {
         format!(
             "{} {} is beyond the largest amount a disclosure may state ({limit} {}, that is 10^15 元)",
             value,

@@ -21,7 +21,7 @@ pub const MAX_DECIMALS: usize = 8;
 /// The largest amount a figure may state, in 元 (a figure in 万元 may state a ten-thousandth of it): what a
 /// province's totals reach, with a thousandfold margin. Amounts are added in fen, and this keeps any one figure
 /// far inside 64 bits.
-pub const MAX_AMOUNT_YUAN: i64 = 1_000_000_000_000_000;
+pub const MAX_AMOUNT_YUAN: u64 = 1_000_000_000_000_000;
 
 /// Why a text is not a decimal value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +81,16 @@ impl Value {
     /// The value as a decimal (with the disclosed scale).
     pub fn decimal(self) -> Decimal {
         self.0
+    }
+
+    /// Whether |value| > `limit`, in integers: the decimal type's comparison rescales one side first, and every
+    /// amount a disclosure states is compared with the largest it may state.
+    pub fn magnitude_exceeds(self, limit: u64) -> bool {
+        let mantissa = self.0.mantissa().unsigned_abs();
+        // A bound beyond 128 bits is beyond any mantissa (96 bits).
+        u128::from(limit)
+            .checked_mul(10u128.pow(self.0.scale()))
+            .is_some_and(|bound| mantissa > bound)
     }
 
     /// Number of decimals as disclosed: 2 for "8190.84", 0 for "269".
@@ -254,7 +264,13 @@ fn to_units(value: Decimal) -> Option<i128> {
     let scale = value.scale();
     let mantissa = value.mantissa();
     if scale <= UNIT_SCALE {
-        mantissa.checked_mul(POW10[(UNIT_SCALE - scale) as usize])
+        let factor = POW10[(UNIT_SCALE - scale) as usize];
+        // A figure's digits fit 64 bits, and 64 × 30 bits cannot overflow: one widening multiplication, where a
+        // checked 128-bit one is a call (every cell a rule reads comes through here).
+        match i64::try_from(mantissa) {
+            Ok(small) => Some(widening_mul(small, factor as i64)),
+            Err(_) => mantissa.checked_mul(factor),
+        }
     } else {
         // Literals in rules may be written finer than 10⁻⁹; round them to the nearest unit.
         let divisor = POW10[(scale - UNIT_SCALE) as usize];
@@ -299,9 +315,44 @@ pub fn excerpt(text: &str) -> String {
     }
 }
 
+/// The product of two 64-bit numbers, which always fits 128 bits.
+fn widening_mul(a: i64, b: i64) -> i128 {
+    i128::from(a) * i128::from(b)
+}
+
+/// |a| ÷ D and its remainder for a constant divisor below 2³², by 32-bit limbs: each step divides a number below
+/// 2⁶⁴ by the constant, which the compiler turns into a multiplication, where a 128-bit division is a call with
+/// a hardware divide. Products of fixed-point figures are divided by the unit this way.
+fn div_rem_by_constant<const D: u64>(a: u128) -> (u128, u64) {
+    const { assert!(D > 0 && D < 1 << 32) };
+    let mut quotient: u128 = 0;
+    let mut remainder: u64 = 0;
+    for shift in [96, 64, 32, 0] {
+        // remainder < D < 2³², so the step's dividend fits 64 bits and its quotient 32.
+        let step = (remainder << 32) | ((a >> shift) as u64 & 0xFFFF_FFFF);
+        quotient |= u128::from(step / D) << shift;
+        remainder = step % D;
+    }
+    (quotient, remainder)
+}
+
+/// Truncating quotient and remainder (as `/` and `%`) by a constant divisor below 2³².
+fn div_rem_signed_by_constant<const D: u64>(a: i128) -> (i128, i128) {
+    let (q, r) = div_rem_by_constant::<D>(a.unsigned_abs());
+    // q ≤ 2¹²⁷ / D and r < D: both fit.
+    let (q, r) = (q as i128, i128::from(r));
+    if a < 0 { (-q, -r) } else { (q, r) }
+}
+
 /// Quotient and remainder, in 64 bits when both fit (128-bit division is several times slower, and most
-/// figures of a disclosure fit).
+/// figures of a disclosure fit); by multiplications for the two divisors of fixed-point products.
 fn div_rem(a: i128, b: i128) -> Option<(i128, i128)> {
+    if b == UNITS {
+        return Some(div_rem_signed_by_constant::<{ UNITS as u64 }>(a));
+    }
+    if b == 2 * UNITS {
+        return Some(div_rem_signed_by_constant::<{ 2 * UNITS as u64 }>(a));
+    }
     if let (Ok(a64), Ok(b64)) = (i64::try_from(a), i64::try_from(b)) {
         let q = a64.checked_div(b64)?;
         return Some((i128::from(q), i128::from(a64 - q * b64)));
@@ -341,6 +392,13 @@ pub struct Interval {
     lo: i128,
     hi: i128,
     nominal: i128,
+}
+
+/// An interval whose bounds fit 64 bits.
+struct Narrow {
+    lo: i64,
+    hi: i64,
+    nominal: i64,
 }
 
 impl Interval {
@@ -488,6 +546,26 @@ impl Interval {
     }
 
     pub fn checked_mul(&self, other: &Interval) -> Option<Interval> {
+        if let (Some(a), Some(b)) = (self.as_i64(), other.as_i64()) {
+            // Bounds that fit 64 bits multiply without overflow, each in one instruction.
+            let products = [
+                widening_mul(a.lo, b.lo),
+                widening_mul(a.lo, b.hi),
+                widening_mul(a.hi, b.lo),
+                widening_mul(a.hi, b.hi),
+            ];
+            let (min, max) = (*products.iter().min()?, *products.iter().max()?);
+            return Some(Interval {
+                lo: floor_div(min, UNITS)?,
+                hi: ceil_div(max, UNITS)?,
+                nominal: round_div(widening_mul(a.nominal, b.nominal), UNITS)?,
+            });
+        }
+        self.checked_mul_wide(other)
+    }
+
+    /// Multiplication of any bounds, each product checked.
+    fn checked_mul_wide(&self, other: &Interval) -> Option<Interval> {
         let products = [
             self.lo.checked_mul(other.lo)?,
             self.lo.checked_mul(other.hi)?,
@@ -499,6 +577,15 @@ impl Interval {
             lo: floor_div(min, UNITS)?,
             hi: ceil_div(max, UNITS)?,
             nominal: round_div(self.nominal.checked_mul(other.nominal)?, UNITS)?,
+        })
+    }
+
+    /// The bounds and nominal value as 64-bit numbers, when they all fit (figures up to 9.2·10⁹ at 10⁻⁹).
+    fn as_i64(&self) -> Option<Narrow> {
+        Some(Narrow {
+            lo: i64::try_from(self.lo).ok()?,
+            hi: i64::try_from(self.hi).ok()?,
+            nominal: i64::try_from(self.nominal).ok()?,
         })
     }
 
@@ -595,6 +682,99 @@ mod tests {
         assert_eq!(v("269").scale(), 0);
         assert_eq!(v("8190.80").to_string(), "8190.80");
         assert_eq!(v("-12.5").to_string(), "-12.5");
+    }
+
+    proptest::proptest! {
+        /// Division by a constant in 32-bit limbs is 128-bit division, quotient and remainder, for every sign.
+        #[test]
+        fn division_by_the_unit_is_128_bit_division(a in proptest::prelude::any::<i128>()) {
+            proptest::prop_assert_eq!(div_rem_signed_by_constant::<1_000_000_000>(a), (a / UNITS, a % UNITS));
+            proptest::prop_assert_eq!(
+                div_rem_signed_by_constant::<2_000_000_000>(a),
+                (a / (2 * UNITS), a % (2 * UNITS))
+            );
+        }
+
+        /// Multiplying bounds that fit 64 bits gives what the checked multiplication gives.
+        #[test]
+        fn narrow_multiplication_is_the_checked_one(
+            bounds in proptest::collection::vec(proptest::prelude::any::<i64>(), 6),
+            shift in 0u32..40,
+        ) {
+            let interval = |b: &[i64]| {
+                let mut sorted = [i128::from(b[0] >> shift), i128::from(b[1] >> shift), i128::from(b[2] >> shift)];
+                sorted.sort_unstable();
+                Interval { lo: sorted[0], nominal: sorted[1], hi: sorted[2] }
+            };
+            let (x, y) = (interval(&bounds[..3]), interval(&bounds[3..]));
+            proptest::prop_assert_eq!(x.checked_mul(&y), x.checked_mul_wide(&y));
+        }
+    }
+
+    proptest::proptest! {
+        /// The magnitude test in integers is the decimal comparison.
+        #[test]
+        fn magnitude_exceeds_is_the_decimal_comparison(
+            mantissa in proptest::prelude::any::<i64>(),
+            wide in proptest::prelude::any::<bool>(),
+            scale in 0u32..=28,
+            limit in proptest::prelude::any::<u64>(),
+        ) {
+            let mantissa = if wide { i128::from(mantissa) * 1_000_000_007 } else { i128::from(mantissa) };
+            let value = Value::from_decimal(Decimal::from_i128_with_scale(mantissa, scale));
+            let limit = limit >> (limit % 64);
+            proptest::prop_assert_eq!(
+                value.magnitude_exceeds(limit),
+                value.decimal().abs() > Decimal::from(limit)
+            );
+        }
+    }
+
+    #[test]
+    fn magnitudes_at_the_limit() {
+        // The largest amount in 万元.
+        let limit = MAX_AMOUNT_YUAN / 10_000;
+        assert!(!v("100000000000").magnitude_exceeds(limit));
+        assert!(!v("-100000000000.000000").magnitude_exceeds(limit));
+        assert!(v("100000000000.01").magnitude_exceeds(limit));
+        assert!(v("-100000000001").magnitude_exceeds(limit));
+        let tiny = |m: i64| Value::from_decimal(Decimal::new(m, 28));
+        assert!(tiny(1).magnitude_exceeds(0));
+        assert!(!tiny(0).magnitude_exceeds(0));
+        assert!(!tiny(i64::MAX).magnitude_exceeds(1));
+    }
+
+    #[test]
+    fn edges_of_the_constant_division() {
+        for a in [
+            0,
+            1,
+            -1,
+            UNITS - 1,
+            UNITS,
+            -UNITS,
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + 1,
+            i128::from(u64::MAX),
+        ] {
+            assert_eq!(
+                div_rem_signed_by_constant::<1_000_000_000>(a),
+                (a / UNITS, a % UNITS),
+                "{a}"
+            );
+        }
+        // One cent times one cent, rounded outward and to nearest at 10⁻⁹.
+        let cent = v("0.01").exact_interval();
+        assert_eq!(
+            cent.checked_mul(&cent).unwrap().nominal().to_string(),
+            "0.0001"
+        );
+        let third = Interval::exact(Decimal::ONE)
+            .checked_div(&Interval::whole(3))
+            .unwrap();
+        let product = third.checked_mul(&Interval::whole(3)).unwrap();
+        assert!(product.lo() <= Decimal::ONE && Decimal::ONE <= product.hi());
     }
 
     #[test]
