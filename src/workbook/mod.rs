@@ -181,7 +181,7 @@ mod tests {
                         .is_some_and(|v| !v.to_string().is_empty())
                 })
                 .count();
-            assert_eq!(listed, functional.entries.len());
+            assert_eq!(listed, functional.entries().len());
         }
         // The template names no unit: that, and only that, is what is missing.
         let problems = read(&taxonomies, &bytes).unwrap_err();

@@ -461,7 +461,7 @@ fn write_table(
                 row += 1;
             }
             if let (Some(rows), Some(list)) = (&table.codes, taxonomy.code_list_of(table)) {
-                for (code, entry) in &list.entries {
+                for (code, entry) in list.entries() {
                     if !rows.levels.contains(&entry.level) {
                         continue;
                     }

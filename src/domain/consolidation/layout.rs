@@ -53,7 +53,7 @@ impl CellLayout {
             if let Some(list) = taxonomy.code_list_of(def) {
                 let levels = &def.codes.as_ref().expect("a code list").levels;
                 codes.extend(
-                    list.entries
+                    list.entries()
                         .iter()
                         .filter(|(_, e)| levels.contains(&e.level))
                         .map(|(c, _)| c.clone()),

@@ -14,7 +14,7 @@ use crate::domain::{
     },
     money::{Interval, Value, round_for_display},
     scoring,
-    taxonomy::Taxonomy,
+    taxonomy::{CodeList, Taxonomy},
     validation::{CellRef as FoundCell, Finding, Report, Severity, dedup_cells},
 };
 
@@ -91,8 +91,8 @@ impl<'a> RowAt<'a> {
 struct TableRows<'a> {
     of: &'a TableData,
     rows: Vec<(&'a str, &'a RowData)>,
-    /// Each row's level in the code list (0: not a listed code); `u8::MAX` until first asked.
-    levels: Vec<std::cell::Cell<u8>>,
+    /// Each row's level in the code list (0: not a listed code).
+    levels: Vec<u8>,
     /// Row `i`'s nearest descendants are the rows at `descendants[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<usize>,
     descendants: Vec<usize>,
@@ -105,34 +105,34 @@ impl<'a> TableRows<'a> {
             .iter()
             .map(|(code, row)| (code.as_str(), row))
             .collect();
+        // The code list is found once for the table, not once for each row.
+        let list = code_list(taxonomy, table);
+        let mut levels = Vec::with_capacity(rows.len());
         let mut offsets = Vec::with_capacity(rows.len() + 1);
         let mut descendants = Vec::new();
         offsets.push(0);
         for (position, (code, _)) in rows.iter().enumerate() {
-            let after = rows[position + 1..]
-                .iter()
-                .enumerate()
-                .map(|(i, (code, _))| (*code, position + 1 + i));
-            descendants.extend(nearest_descendants(taxonomy, table, code, after));
+            levels.push(list.and_then(|list| list.level_of(code)).unwrap_or(0));
+            if let Some(list) = list {
+                let after = rows[position + 1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (code, _))| (*code, position + 1 + i));
+                nearest_descendants(list, code, after, &mut descendants);
+            }
             offsets.push(descendants.len());
         }
         TableRows {
             of,
-            levels: vec![std::cell::Cell::new(u8::MAX); rows.len()],
+            levels,
             rows,
             offsets,
             descendants,
         }
     }
 
-    fn level(&self, taxonomy: &Taxonomy, table: usize, position: usize) -> u8 {
-        let cached = self.levels[position].get();
-        if cached != u8::MAX {
-            return cached;
-        }
-        let level = level_of(taxonomy, table, self.rows[position].0);
-        self.levels[position].set(level);
-        level
+    fn level(&self, position: usize) -> u8 {
+        self.levels[position]
     }
 
     fn descendants(&self, position: usize) -> impl Iterator<Item = RowAt<'a>> + '_ {
@@ -188,10 +188,13 @@ impl<'a> RowIndex<'a> {
 
 /// The level of a row code in its table's code list; 0 when the list does not have it.
 fn level_of(taxonomy: &Taxonomy, table: usize, code: &str) -> u8 {
-    taxonomy
-        .code_list_of(&taxonomy.tables[table])
-        .and_then(|list| list.get(code).map(|e| e.level))
+    code_list(taxonomy, table)
+        .and_then(|list| list.level_of(code))
         .unwrap_or(0)
+}
+
+fn code_list(taxonomy: &Taxonomy, table: usize) -> Option<&CodeList> {
+    taxonomy.code_list_of(&taxonomy.tables[table])
 }
 
 /// The scoring policy's assessments of a disclosure's indicators, made on first use: slot `offsets[e] + i` is
@@ -964,13 +967,10 @@ impl<'a> Env<'a> {
                     out.extend(index.descendants(walked.position));
                     return;
                 }
-                let after = rows_after(data, parent.code).map(|code| (code, RowAt::code(code)));
-                out.extend(nearest_descendants(
-                    self.taxonomy,
-                    table,
-                    parent.code,
-                    after,
-                ));
+                if let Some(list) = code_list(self.taxonomy, table) {
+                    let after = rows_after(data, parent.code).map(|code| (code, RowAt::code(code)));
+                    nearest_descendants(list, parent.code, after, out);
+                }
             }
         }
     }
@@ -1151,7 +1151,7 @@ impl<'a> Env<'a> {
                     _ => None,
                 };
                 let level = match index {
-                    Some((index, position)) => index.level(self.taxonomy, table, position),
+                    Some((index, position)) => index.level(position),
                     None => level_of(self.taxonomy, table, row.code),
                 };
                 if func == Func::Level {
@@ -1163,11 +1163,13 @@ impl<'a> Env<'a> {
                 let Some(data) = data else {
                     return V::Bool(false);
                 };
+                let Some(list) = code_list(self.taxonomy, table).filter(|_| level > 0) else {
+                    return V::Bool(false);
+                };
                 let after = rows_after(data, row.code).map(|code| (code, ()));
-                V::Bool(
-                    level > 0
-                        && !nearest_descendants(self.taxonomy, table, row.code, after).is_empty(),
-                )
+                let mut found = Vec::new();
+                nearest_descendants(list, row.code, after, &mut found);
+                V::Bool(!found.is_empty())
             }
             Func::Completion => num(assessment(self).and_then(|a| a.completion)),
             Func::ExpectedScore => num(assessment(self).and_then(|a| a.expected_score)),
@@ -1262,23 +1264,20 @@ fn rows_after<'r>(data: &'r TableData, code: &str) -> impl Iterator<Item = &'r s
         .map(|(code, _)| code.as_str())
 }
 
-/// Among the rows after `parent` (in code order, each with what the caller wants back), those of `parent`'s
-/// descendants at the nearest level below it that has any.
+/// Adds to `out`, among the rows after `parent` (in code order, each with what the caller wants back), those of
+/// `parent`'s descendants at the nearest level below it that has any.
 ///
 /// The rows are in code order, so a parent's descendants (the codes that start with its code) are one
 /// contiguous range after it: this reads that range, not every row of the table, which made the hierarchy
 /// families quadratic in a table's rows.
 fn nearest_descendants<'r, T>(
-    taxonomy: &Taxonomy,
-    table: usize,
+    list: &CodeList,
     parent: &str,
     after: impl Iterator<Item = (&'r str, T)> + Clone,
-) -> Vec<T> {
-    let Some(list) = taxonomy.code_list_of(&taxonomy.tables[table]) else {
-        return Vec::new();
-    };
+    out: &mut Vec<T>,
+) {
     let Some(level) = list.level_of_shape(parent) else {
-        return Vec::new();
+        return;
     };
     let descendants = || {
         after
@@ -1286,15 +1285,16 @@ fn nearest_descendants<'r, T>(
             .take_while(|(code, _)| code.starts_with(parent))
     };
     for digits in list.level_digits.iter().skip(level as usize) {
-        let found: Vec<T> = descendants()
-            .filter(|(code, _)| code.len() == *digits)
-            .map(|(_, item)| item)
-            .collect();
-        if !found.is_empty() {
-            return found;
+        let before = out.len();
+        out.extend(
+            descendants()
+                .filter(|(code, _)| code.len() == *digits)
+                .map(|(_, item)| item),
+        );
+        if out.len() > before {
+            return;
         }
     }
-    Vec::new()
 }
 
 impl Severity {
@@ -1338,7 +1338,13 @@ mod tests {
         let index = TableRows::new(&taxonomy, table, &data);
         let of = |parent: &str| -> Vec<&str> {
             let after = rows_after(&data, parent).map(|code| (code, code));
-            let found = nearest_descendants(&taxonomy, table, parent, after);
+            let mut found = Vec::new();
+            nearest_descendants(
+                code_list(&taxonomy, table).unwrap(),
+                parent,
+                after,
+                &mut found,
+            );
             // A row's descendants found once for the run are the same as those found when asked.
             if let Some(position) = index.rows.iter().position(|(code, _)| *code == parent) {
                 let indexed: Vec<&str> = index.descendants(position).map(|row| row.code).collect();

@@ -468,7 +468,7 @@ pub(super) fn load(
         }
         let suffixes: Vec<String> = g.suffixes.iter().map(|s| normalize(s)).collect();
         let mut labels = HashMap::new();
-        for (code, entry) in &list.entries {
+        for (code, entry) in list.entries() {
             if !g.levels.contains(&entry.level) {
                 continue;
             }
@@ -553,7 +553,7 @@ pub(super) fn load(
             taxonomy
                 .code_lists
                 .values()
-                .flat_map(|l| l.entries.values().map(|e| normalize(&e.name))),
+                .flat_map(|l| l.entries().values().map(|e| normalize(&e.name))),
         )
         .chain(phrases.iter().map(|p| p.label.clone()))
         .chain(budget_variances.iter().map(|b| b.label.clone()))

@@ -433,24 +433,18 @@ fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), Taxo
                     );
                 }
                 if let Some(parent) = list.parent_of(code)
-                    && !list.entries.contains_key(parent)
+                    && !list.contains(parent)
                 {
                     return Err(file.error_at_line(
                         line_no,
                         format!("code {code} is added without its parent {parent}"),
                     ));
                 }
-                if list
-                    .entries
-                    .insert(
-                        code.to_owned(),
-                        CodeEntry {
-                            name: name.to_owned(),
-                            level,
-                        },
-                    )
-                    .is_some()
-                {
+                let entry = CodeEntry {
+                    name: name.to_owned(),
+                    level,
+                };
+                if !list.insert(code, entry) {
                     return Err(file.error_at_line(
                         line_no,
                         format!("code {code} is added but already listed"),
@@ -458,12 +452,12 @@ fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), Taxo
                 }
             }
             "-" => {
-                if list.entries.remove(code).is_none() {
+                if !list.remove(code) {
                     return Err(file
                         .error_at_line(line_no, format!("code {code} is removed but not listed")));
                 }
                 if let Some((child, _)) = list
-                    .entries
+                    .entries()
                     .range(code.to_owned()..)
                     .find(|(c, _)| c.starts_with(code))
                 {
@@ -473,17 +467,16 @@ fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), Taxo
                     ));
                 }
             }
-            "~" => match list.entries.get_mut(code) {
-                Some(entry) if !name.is_empty() => entry.name = name.to_owned(),
-                Some(_) => {
+            "~" => {
+                if name.is_empty() && list.contains(code) {
                     return Err(file
                         .error_at_line(line_no, format!("code {code} is renamed without a name")));
                 }
-                None => {
+                if !list.rename(code, name) {
                     return Err(file
                         .error_at_line(line_no, format!("code {code} is renamed but not listed")));
                 }
-            },
+            }
             other => {
                 return Err(file.error_at_line(
                     line_no,
@@ -512,12 +505,7 @@ fn load_code_list(
         .require(raw.file.get_ref())
         .and_then(|path| sources.read(&path))
         .map_err(|e| main.error_at(raw.file.span(), e.to_string()))?;
-    let mut list = CodeList {
-        key: key.to_owned(),
-        name: raw.name.clone(),
-        level_digits: levels.clone(),
-        entries: BTreeMap::new(),
-    };
+    let mut list = CodeList::new(key.to_owned(), raw.name.clone(), levels.clone());
     for (index, line) in file.text.lines().enumerate() {
         let line_no = index + 1;
         let line = line.trim_end_matches('\r');
@@ -539,7 +527,7 @@ fn load_code_list(
             return Err(file.error_at_line(line_no, format!("code {code} has no name")));
         }
         if let Some(parent) = list.parent_of(code)
-            && !list.entries.contains_key(parent)
+            && !list.contains(parent)
         {
             return Err(file.error_at_line(
                 line_no,
@@ -550,11 +538,11 @@ fn load_code_list(
             name: name.to_owned(),
             level,
         };
-        if list.entries.insert(code.to_owned(), entry).is_some() {
+        if !list.insert(code, entry) {
             return Err(file.error_at_line(line_no, format!("code {code} is listed twice")));
         }
     }
-    if list.entries.is_empty() {
+    if list.entries().is_empty() {
         return Err(file.error("the code list is empty"));
     }
     Ok(list)

@@ -173,13 +173,11 @@ impl Taxonomy {
         // The code list first: most rows of a coded table are codes, and the lines are searched one by one.
         if let Some(rows) = &table.codes {
             let list = &self.code_lists[&rows.list];
-            if list.level_of_shape(code).is_some()
-                && let Some(entry) = list.get(code)
-            {
-                return if rows.levels.contains(&entry.level) || table.line(code).is_some() {
+            if let Some(level) = list.level_of(code) {
+                return if rows.levels.contains(&level) || table.line(code).is_some() {
                     Ok(())
                 } else {
-                    Err(RowCodeProblem::LevelNotReported(entry.level))
+                    Err(RowCodeProblem::LevelNotReported(level))
                 };
             }
         }
@@ -193,11 +191,11 @@ impl Taxonomy {
         if list.level_of_shape(code).is_none() {
             return Err(RowCodeProblem::Unknown);
         }
-        let entry = list.get(code).ok_or(RowCodeProblem::NotInCodeList)?;
-        if rows.levels.contains(&entry.level) {
+        let level = list.level_of(code).ok_or(RowCodeProblem::NotInCodeList)?;
+        if rows.levels.contains(&level) {
             Ok(())
         } else {
-            Err(RowCodeProblem::LevelNotReported(entry.level))
+            Err(RowCodeProblem::LevelNotReported(level))
         }
     }
 
