@@ -598,7 +598,30 @@ impl Interval {
             // a / b = (−a) / (−b), with a positive divisor.
             return self.neg().checked_div(&other.neg());
         }
-        // The divisor is positive: the bounds come from two quotients, chosen by the dividend's sign.
+        if let Some(whole) = other.positive_whole_number() {
+            // By an exact whole number (a target of 1000篇, the 100 of a percentage): the fixed-point scale cancels,
+            // so each bound is divided as it is, in 64 bits when it fits, with no widening and no 128-bit division.
+            return Some(Interval {
+                lo: floor_div(self.lo, whole)?,
+                hi: ceil_div(self.hi, whole)?,
+                nominal: round_div(self.nominal, whole)?,
+            });
+        }
+        self.checked_div_by_positive(other)
+    }
+
+    /// An exact whole number above zero, as itself (not in fixed-point units).
+    fn positive_whole_number(&self) -> Option<i128> {
+        if !self.is_point() || self.lo <= 0 {
+            return None;
+        }
+        let (whole, fraction) = div_rem_signed_by_constant::<{ UNITS as u64 }>(self.lo);
+        (fraction == 0).then_some(whole)
+    }
+
+    /// Division by an interval of positive values: the bounds come from two quotients, chosen by the dividend's
+    /// sign.
+    fn checked_div_by_positive(&self, other: &Interval) -> Option<Interval> {
         let (lo_num, lo_den, hi_num, hi_den) = if self.lo >= 0 {
             (self.lo, other.hi, self.hi, other.lo)
         } else if self.hi <= 0 {
@@ -742,6 +765,37 @@ mod tests {
         assert!(tiny(1).magnitude_exceeds(0));
         assert!(!tiny(0).magnitude_exceeds(0));
         assert!(!tiny(i64::MAX).magnitude_exceeds(1));
+    }
+
+    proptest::proptest! {
+        /// Dividing by an exact whole number without the fixed-point scale gives what the general division gives
+        /// (wherever the general one does not overflow its widening).
+        #[test]
+        fn division_by_a_whole_number_is_the_general_division(
+            bounds in proptest::collection::vec(-(1i128 << 90)..(1i128 << 90), 3),
+            whole in 1i64..=10_000_000,
+        ) {
+            let mut sorted = [bounds[0], bounds[1], bounds[2]];
+            sorted.sort_unstable();
+            let x = Interval { lo: sorted[0], nominal: sorted[1], hi: sorted[2] };
+            let divisor = Interval::whole(whole);
+            proptest::prop_assert_eq!(x.checked_div(&divisor), x.checked_div_by_positive(&divisor));
+            let negative = Interval::whole(-whole);
+            proptest::prop_assert_eq!(x.checked_div(&negative), x.neg().checked_div_by_positive(&divisor));
+        }
+    }
+
+    #[test]
+    fn only_exact_positive_whole_numbers_take_the_short_division() {
+        assert_eq!(Interval::whole(100).positive_whole_number(), Some(100));
+        assert_eq!(Interval::whole(-100).positive_whole_number(), None);
+        assert_eq!(v("0.5").exact_interval().positive_whole_number(), None);
+        assert_eq!(v("100").rounded_interval().positive_whole_number(), None);
+        // 1 ÷ 3, rounded outward and to the nearest 10⁻⁹.
+        let third = Interval::whole(1).checked_div(&Interval::whole(3)).unwrap();
+        assert_eq!(third.lo().to_string(), "0.333333333");
+        assert_eq!(third.hi().to_string(), "0.333333334");
+        assert_eq!(third.nominal().to_string(), "0.333333333");
     }
 
     #[test]
