@@ -698,6 +698,29 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// Values of any sign and scale, with digits within 64 bits or beyond them.
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        (any::<i64>(), any::<bool>(), 0u32..=28).prop_map(|(mantissa, wide, scale)| {
+            let mantissa = if wide {
+                i128::from(mantissa) * 1_000_000_007
+            } else {
+                i128::from(mantissa)
+            };
+            Value::from_decimal(Decimal::from_i128_with_scale(mantissa, scale))
+        })
+    }
+
+    /// The interval of three values in any order: the least, the middle as nominal, the greatest.
+    fn interval_of(mut values: [i128; 3]) -> Interval {
+        values.sort_unstable();
+        Interval {
+            lo: values[0],
+            nominal: values[1],
+            hi: values[2],
+        }
+    }
+
     #[test]
     fn keeps_the_disclosed_precision() {
         assert_eq!(v("8190.80").scale(), 2);
@@ -724,12 +747,8 @@ mod tests {
             bounds in proptest::collection::vec(proptest::prelude::any::<i64>(), 6),
             shift in 0u32..40,
         ) {
-            let interval = |b: &[i64]| {
-                let mut sorted = [i128::from(b[0] >> shift), i128::from(b[1] >> shift), i128::from(b[2] >> shift)];
-                sorted.sort_unstable();
-                Interval { lo: sorted[0], nominal: sorted[1], hi: sorted[2] }
-            };
-            let (x, y) = (interval(&bounds[..3]), interval(&bounds[3..]));
+            let narrowed = |b: &[i64]| interval_of([b[0], b[1], b[2]].map(|n| i128::from(n >> shift)));
+            let (x, y) = (narrowed(&bounds[..3]), narrowed(&bounds[3..]));
             proptest::prop_assert_eq!(x.checked_mul(&y), x.checked_mul_wide(&y));
         }
     }
@@ -738,13 +757,9 @@ mod tests {
         /// The magnitude test in integers is the decimal comparison.
         #[test]
         fn magnitude_exceeds_is_the_decimal_comparison(
-            mantissa in proptest::prelude::any::<i64>(),
-            wide in proptest::prelude::any::<bool>(),
-            scale in 0u32..=28,
+            value in any_value(),
             limit in proptest::prelude::any::<u64>(),
         ) {
-            let mantissa = if wide { i128::from(mantissa) * 1_000_000_007 } else { i128::from(mantissa) };
-            let value = Value::from_decimal(Decimal::from_i128_with_scale(mantissa, scale));
             let limit = limit >> (limit % 64);
             proptest::prop_assert_eq!(
                 value.magnitude_exceeds(limit),
@@ -775,9 +790,7 @@ mod tests {
             bounds in proptest::collection::vec(-(1i128 << 90)..(1i128 << 90), 3),
             whole in 1i64..=10_000_000,
         ) {
-            let mut sorted = [bounds[0], bounds[1], bounds[2]];
-            sorted.sort_unstable();
-            let x = Interval { lo: sorted[0], nominal: sorted[1], hi: sorted[2] };
+            let x = interval_of([bounds[0], bounds[1], bounds[2]]);
             let divisor = Interval::whole(whole);
             proptest::prop_assert_eq!(x.checked_div(&divisor), x.checked_div_by_positive(&divisor));
             let negative = Interval::whole(-whole);
@@ -890,13 +903,7 @@ mod tests {
     proptest::proptest! {
         /// A value serializes to its `Display` text, whatever its digits, sign and scale.
         #[test]
-        fn a_value_serializes_as_it_displays(
-            mantissa in proptest::prelude::any::<i64>(),
-            wide in proptest::prelude::any::<bool>(),
-            scale in 0u32..=28,
-        ) {
-            let mantissa = if wide { i128::from(mantissa) * 1_000_000_007 } else { i128::from(mantissa) };
-            let value = Value::from_decimal(Decimal::from_i128_with_scale(mantissa, scale));
+        fn a_value_serializes_as_it_displays(value in any_value()) {
             let json = serde_json::to_string(&value).unwrap();
             proptest::prop_assert_eq!(json, format!("\"{value}\""));
         }
