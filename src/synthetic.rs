@@ -768,6 +768,7 @@ mod validation_tests {
             service::own_data,
             state::{Removals, YearState},
         },
+        facts::FactsJson,
         ids::{FiscalYear, UnitCode},
         submission::validate_offline,
         taxonomy::Taxonomies,
@@ -793,6 +794,23 @@ mod validation_tests {
             items_per_unit: 20,
             ..Spec::p10k()
         }
+    }
+
+    #[test]
+    fn the_kept_text_of_a_units_figures_is_its_facts_serialized() {
+        let taxonomies = taxonomies();
+        let prefecture = Prefecture::new(small());
+        let mut units = 0;
+        for (_, disclosure) in prefecture.disclosures() {
+            let draft = convert::disclosure_draft(disclosure).expect("a well-formed disclosure");
+            let (taxonomy, disclosure) = resolve(&taxonomies, draft).expect("a known year");
+            let facts = Facts::from_disclosure(&disclosure, &taxonomy);
+            let written = FactsJson::of(&disclosure, &taxonomy);
+            assert_eq!(written, FactsJson::from(&facts));
+            assert_eq!(written.parse().unwrap(), facts);
+            units += 1;
+        }
+        assert!(units > 10, "{units} units");
     }
 
     #[test]

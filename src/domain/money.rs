@@ -121,6 +121,19 @@ impl Value {
         Value(Decimal::from(count))
     }
 
+    /// Appends the value's text (`Display`) to `out`.
+    pub fn push_text(self, out: &mut String) {
+        let mut buffer = [0u8; PLAIN_TEXT_BYTES];
+        match self.plain_text(&mut buffer) {
+            Some(text) => out.push_str(text),
+            None => {
+                use std::fmt::Write;
+                // Writing into a String cannot fail.
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+
     /// The value's text, as `Display` writes it, formatted into `buffer`; `None` for digits beyond 64 bits or a
     /// negative zero, which `Display` is left to write.
     fn plain_text(self, buffer: &mut [u8; PLAIN_TEXT_BYTES]) -> Option<&str> {
@@ -130,25 +143,49 @@ impl Value {
             return None;
         }
         let scale = self.0.scale() as usize;
-        // The digits, right-aligned at the end of the buffer.
-        let mut end = buffer.len();
-        let mut rest = mantissa;
-        let mut written = 0;
-        while rest > 0 || written <= scale {
-            if written == scale && scale > 0 {
-                end -= 1;
-                buffer[end] = b'.';
-            }
-            end -= 1;
-            buffer[end] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            written += 1;
-        }
+        // itoa writes the digits two at a time from a table: a digit at a time was most of writing a unit's
+        // figures as text.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(mantissa).as_bytes();
+        let mut text = Text { buffer, len: 0 };
         if negative {
-            end -= 1;
-            buffer[end] = b'-';
+            text.push(b"-");
         }
-        std::str::from_utf8(&buffer[end..]).ok()
+        match digits.len().checked_sub(scale) {
+            Some(whole) if whole > 0 => {
+                text.push(&digits[..whole]);
+                if scale > 0 {
+                    text.push(b".");
+                    text.push(&digits[whole..]);
+                }
+            }
+            // All digits are decimals: "0." and the zeros before them.
+            _ => {
+                text.push(b"0");
+                if scale > 0 {
+                    text.push(b".");
+                    for _ in digits.len()..scale {
+                        text.push(b"0");
+                    }
+                    text.push(digits);
+                }
+            }
+        }
+        let len = text.len;
+        std::str::from_utf8(&buffer[..len]).ok()
+    }
+}
+
+/// A value's text as it is written into a fixed buffer.
+struct Text<'a> {
+    buffer: &'a mut [u8; PLAIN_TEXT_BYTES],
+    len: usize,
+}
+
+impl Text<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
     }
 }
 
@@ -768,6 +805,17 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The text appended without formatting machinery is `Display`'s, and what serialization writes.
+        #[test]
+        fn pushed_text_is_the_display_text(value in any_value()) {
+            let mut text = String::from("x");
+            value.push_text(&mut text);
+            proptest::prop_assert_eq!(&text[1..], value.to_string());
+            proptest::prop_assert_eq!(serde_json::to_string(&value).unwrap(), format!("\"{value}\""));
+        }
+    }
+
     #[test]
     fn magnitudes_at_the_limit() {
         // The largest amount in 万元.
@@ -932,6 +980,9 @@ mod tests {
             serde_json::to_string(&negative_zero).unwrap(),
             format!("\"{negative_zero}\"")
         );
+        let mut text = String::new();
+        negative_zero.push_text(&mut text);
+        assert_eq!(text, negative_zero.to_string());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::{
         audit::{Action, NewEvent, now_ms},
         disclosure::{Disclosure, DisclosureDraft, ReportType},
         error::{DomainError, FieldViolation},
-        facts::Facts,
+        facts::{Facts, FactsJson},
         ids::{FiscalYear, IdempotencyKey, UnitCode},
         registry::Registry,
         review::{ReviewSnapshot, may_submit},
@@ -79,7 +79,8 @@ pub struct NewSubmission {
     pub content_sm3: String,
     pub content: Vec<u8>,
     pub report: Report,
-    pub facts: Facts,
+    /// The figures, as the text kept (written once, read by later work).
+    pub facts: FactsJson,
     /// Explanations given with the submission (finding key → text), already applied to `report`.
     pub explanations: Vec<(String, String)>,
     pub state: SubmissionState,
@@ -104,7 +105,8 @@ impl NewSubmission {
             content_sm3: self.content_sm3,
             content_len: self.content.len() as u64,
             content: Some(self.content),
-            facts: Some(self.facts),
+            // Written as text and never built: whoever needs them reads the version.
+            facts: None,
             report: self.report,
             submitted_at_ms: self.submitted_at_ms,
             submitted_by: self.submitted_by,
@@ -128,7 +130,7 @@ pub struct StoredSubmission {
     pub content_len: u64,
     /// The disclosure's bytes as received; `None` in listings.
     pub content: Option<Vec<u8>>,
-    /// The figures by codes; loaded with the content.
+    /// The figures by codes; loaded with the content by reads (an insert's answer leaves them out).
     pub facts: Option<Facts>,
     pub report: Report,
     pub submitted_at_ms: i64,
@@ -427,7 +429,7 @@ impl Submissions {
                 taxonomy,
                 disclosure,
             } = self.check(draft, content.len()).await?;
-            let facts = Facts::from_disclosure(&disclosure, &taxonomy);
+            let facts = FactsJson::of(&disclosure, &taxonomy);
             let given = || explanations.iter().map(|(k, t)| (k.as_str(), t.as_str()));
             report
                 .check_explanations(given())

@@ -516,8 +516,6 @@ impl Store for PgStore {
     ) -> Result<SubmissionInsert, StoreError> {
         let report_json =
             serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
-        let facts_json =
-            serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         // Compressed before the write lock is taken: the lock serializes every writer.
         let (stored_content, encoding) = compress(&new.content);
         let year = i64::from(new.fiscal_year.get());
@@ -575,7 +573,7 @@ impl Store for PgStore {
         .bind(encoding)
         .bind(new.content.len() as i64)
         .bind(&report_json)
-        .bind(&facts_json)
+        .bind(new.facts.as_str())
         .bind(new.submitted_at_ms)
         .bind(new.report_type.code())
         .bind(&new.submitted_by)

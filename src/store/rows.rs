@@ -86,7 +86,7 @@ pub(super) struct StoredJson {
     pub encoding: &'static str,
 }
 
-pub(super) fn compress_json(report: String, facts: String) -> StoredJson {
+pub(super) fn compress_json(report: String, facts: &str) -> StoredJson {
     match (compressed(report.as_bytes()), compressed(facts.as_bytes())) {
         (Some(r), Some(f)) if r.len() + f.len() < report.len() + facts.len() => StoredJson {
             report: r,
@@ -95,7 +95,7 @@ pub(super) fn compress_json(report: String, facts: String) -> StoredJson {
         },
         _ => StoredJson {
             report: report.into_bytes(),
-            facts: facts.into_bytes(),
+            facts: facts.as_bytes().to_vec(),
             encoding: IDENTITY,
         },
     }
@@ -385,7 +385,7 @@ mod tests {
             "{{\"cells\":[{}]}}",
             r#"{"t":"01","r":"2010101","c":"1","v":"12.50"},"#.repeat(200)
         );
-        let stored = compress_json("{}".into(), facts.clone());
+        let stored = compress_json("{}".into(), &facts);
         assert_eq!(stored.encoding, "zstd");
         assert!(stored.facts.len() * 10 < facts.len());
         assert_eq!(
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn tiny_json_stays_text() {
-        let stored = compress_json("{}".into(), "[]".into());
+        let stored = compress_json("{}".into(), "[]");
         assert_eq!(stored.encoding, "identity");
         assert_eq!(
             json_from_bytes("identity", "facts_json", stored.facts).unwrap(),

@@ -794,11 +794,9 @@ impl Store for SqliteStore {
     ) -> Result<SubmissionInsert, StoreError> {
         let report_json =
             serde_json::to_string(&new.report).map_err(|e| corrupt(format!("report: {e}")))?;
-        let facts_json =
-            serde_json::to_string(&new.facts).map_err(|e| corrupt(format!("facts: {e}")))?;
         // Compressed before the write lock is taken: the lock serializes every writer.
         let (stored_content, encoding) = compress(&new.content);
-        let json = compress_json(report_json, facts_json);
+        let json = compress_json(report_json, new.facts.as_str());
         let year = i64::from(new.fiscal_year.get());
         // The transaction's BEGIN goes with the decision's query and its COMMIT with the rows: each query is a
         // round trip to SQLite's thread, and the write lock is held across them all. The decision reads whether
