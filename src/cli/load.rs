@@ -9,6 +9,10 @@
 //! encoded once when it is drawn, and a call sends those bytes behind its own idempotency key, as h2load sends a
 //! prepared body. Cloning and encoding a disclosure for every call was about half of the client's CPU. Responses are
 //! not decoded: a call's outcome is its gRPC status.
+//!
+//! Each phase also reports what a call cost in CPU time: the client's own, and the server's when `--server-pid`
+//! names it on this machine. Their sum says how many calls a second the machine's cores could serve at all, which is
+//! the ceiling any throughput figure measured on it sits under.
 
 use std::{
     collections::BTreeMap,
@@ -33,6 +37,7 @@ use tonic::{
 use super::{
     SizeArgs,
     client::{Conn, ServerArgs, WithToken},
+    cpu::{CpuTime, calls_per_second_allowed},
     sayln,
 };
 use crate::{
@@ -60,6 +65,10 @@ pub struct SubmitArgs {
     /// HTTP/2 connections the streams share.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// The server's process id, when it runs on this machine: each phase then reports the server's CPU time a
+    /// call beside the client's, and the calls a second this machine's cores could serve at that cost.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// The synthetic prefecture whose units submit (default: 1 county, 4 departments of 50 units).
     #[command(flatten)]
     size: SizeArgs,
@@ -84,6 +93,13 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
     }
     if !(1..=64).contains(&args.connections) {
         return Err("--connections must be between 1 and 64".into());
+    }
+    if let Some(pid) = args.server_pid
+        && CpuTime::of_process(pid).is_none()
+    {
+        return Err(format!(
+            "--server-pid {pid}: no such process on this machine (its CPU time is read from /proc)"
+        ));
     }
     let spec = args.size.spec(Spec::load())?;
     let admin = args.server.connect().await?;
@@ -125,7 +141,12 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
         phases.push((Kind::Submit, args.concurrency));
     }
     let mut any_failed = false;
+    let mut costs = Vec::new();
     for (kind, streams) in phases {
+        let (client, server) = (
+            CpuTime::of_self(),
+            args.server_pid.and_then(CpuTime::of_process),
+        );
         let result = phase(
             kind,
             streams,
@@ -134,8 +155,28 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
             &workload,
         )
         .await;
+        let calls = result.latencies.len();
+        let used = |before: Option<CpuTime>, now: Option<CpuTime>| {
+            Some(now?.since(before?).per_call(calls))
+        };
+        costs.push(PhaseCost {
+            kind,
+            streams,
+            client: used(client, CpuTime::of_self()),
+            server: used(server, args.server_pid.and_then(CpuTime::of_process)),
+        });
         any_failed |= !result.failures.is_empty();
         sayln!("{}", result.row(kind, streams));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    sayln!(
+        "\n| call | streams | server CPU a call (user + system) | client CPU a call | calls/s {cores} core(s) allow at that cost |\n|---|---|---|---|---|"
+    );
+    for cost in &costs {
+        sayln!("{}", cost.row(cores));
+    }
+    if args.server_pid.is_none() {
+        sayln!("(give --server-pid when the server runs on this machine to measure its CPU time)");
     }
     Ok(if any_failed {
         ExitCode::from(1)
@@ -148,6 +189,15 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
 enum Kind {
     Validate,
     Submit,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Validate => "Validate",
+            Kind::Submit => "Submit",
+        }
+    }
 }
 
 struct BenchUnit {
@@ -351,10 +401,7 @@ impl PhaseResult {
         };
         format!(
             "| {} | {streams} | {} | {:.0} | {} | {} | {} | {failures} |",
-            match kind {
-                Kind::Validate => "Validate",
-                Kind::Submit => "Submit",
-            },
+            kind.name(),
             sorted.len(),
             sorted.len() as f64 / self.elapsed.as_secs_f64(),
             quantile(0.50),
@@ -366,6 +413,39 @@ impl PhaseResult {
 
 fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// What a phase's successful calls cost in CPU time, each; the server's when its process was given.
+struct PhaseCost {
+    kind: Kind,
+    streams: usize,
+    client: Option<CpuTime>,
+    server: Option<CpuTime>,
+}
+
+impl PhaseCost {
+    /// The table row. Times are whole clock ticks (10 ms) of the phase divided among its calls.
+    fn row(&self, cores: usize) -> String {
+        let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
+        let server = self.server.map_or("–".into(), |s| {
+            format!("{} ms ({} + {})", ms(s.total()), ms(s.user), ms(s.system))
+        });
+        let client = self
+            .client
+            .map_or("–".into(), |c| format!("{} ms", ms(c.total())));
+        let allowed = match (self.server, self.client) {
+            (Some(server), Some(client)) => {
+                calls_per_second_allowed(cores, server.total() + client.total())
+                    .map_or("–".into(), |n| format!("{n:.0}"))
+            }
+            _ => "–".into(),
+        };
+        format!(
+            "| {} | {} | {server} | {client} | {allowed} |",
+            self.kind.name(),
+            self.streams
+        )
+    }
 }
 
 /// `streams` workers call for `duration`, each on the next unit in turn; only successful calls count.

@@ -7,6 +7,7 @@ mod budgets;
 mod bulk;
 pub mod client;
 mod consolidated;
+mod cpu;
 mod demo;
 pub mod json;
 mod load;

@@ -220,6 +220,8 @@ async fn the_load_benchmark_counts_stored_submissions() {
                 "--connections",
                 "2",
             ])
+            // The server runs in this process.
+            .args(["--server-pid", &std::process::id().to_string()])
             .args([
                 "--counties",
                 "1",
@@ -242,9 +244,10 @@ async fn the_load_benchmark_counts_stored_submissions() {
         String::from_utf8_lossy(&output.stderr)
     );
     // Four phases, each a table row: call, streams, calls, per second, p50, p99, max, failed (none).
+    let phase_row = |l: &&str| l.starts_with("| Validate") || l.starts_with("| Submit");
     let rows: Vec<Vec<&str>> = stdout
         .lines()
-        .filter(|l| l.starts_with("| Validate") || l.starts_with("| Submit"))
+        .filter(|l| phase_row(l) && !l.contains(" ms ("))
         .map(|l| {
             l.split('|')
                 .map(str::trim)
@@ -261,6 +264,24 @@ async fn the_load_benchmark_counts_stored_submissions() {
     for row in &rows {
         assert!(row[2].parse::<usize>().unwrap() > 0, "no calls in {row:?}");
         assert_eq!(row[7], "0", "failures in {row:?}");
+    }
+    // And each phase's CPU time a call: the server's (this process), the client's, and the calls a second the
+    // machine's cores allow at that cost.
+    let costs: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| phase_row(l) && l.contains(" ms ("))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(costs.len(), 4, "{stdout}");
+    let millis = |cell: &str| -> f64 { cell.split(" ms").next().unwrap().parse().unwrap() };
+    for cost in &costs {
+        assert!(millis(cost[2]) > 0.0, "no server CPU time in {cost:?}");
+        assert!(cost[4].parse::<f64>().unwrap() > 0.0, "{cost:?}");
     }
 
     // Every counted submission is a stored version of one of the three units.
