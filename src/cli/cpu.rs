@@ -58,13 +58,13 @@ impl CpuTime {
         }
     }
 
-    /// The time a call, over `calls` calls (zero when there were none).
-    pub fn per_call(self, calls: usize) -> CpuTime {
-        let calls = u32::try_from(calls.max(1)).unwrap_or(u32::MAX);
-        CpuTime {
+    /// The time a call, over `calls` calls; `None` when there were none.
+    pub fn per_call(self, calls: usize) -> Option<CpuTime> {
+        let calls = u32::try_from(calls).ok().filter(|&n| n > 0)?;
+        Some(CpuTime {
             user: self.user / calls,
             system: self.system / calls,
-        }
+        })
     }
 }
 
@@ -127,8 +127,9 @@ mod tests {
                 system: Duration::from_secs(1),
             }
             .per_call(4)
-            .total(),
-            Duration::from_secs(1)
+            .map(CpuTime::total),
+            Some(Duration::from_secs(1))
         );
+        assert_eq!(CpuTime::default().per_call(0), None);
     }
 }

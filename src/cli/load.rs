@@ -156,9 +156,8 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
         )
         .await;
         let calls = result.latencies.len();
-        let used = |before: Option<CpuTime>, now: Option<CpuTime>| {
-            Some(now?.since(before?).per_call(calls))
-        };
+        let used =
+            |before: Option<CpuTime>, now: Option<CpuTime>| now?.since(before?).per_call(calls);
         costs.push(PhaseCost {
             kind,
             streams,

@@ -122,8 +122,8 @@ pub struct FactsJson(String);
 
 impl FactsJson {
     /// The text of [`Facts::from_disclosure`] serialized, written straight from the disclosure. Every submission's
-    /// figures are written and few are read back: building the maps of codes and then serializing them cost a
-    /// submission as much as its rule checks (12 % of the server's instructions a synthetic submission).
+    /// figures are written and few are read back: building the maps of codes and then serializing them was 12 % of
+    /// the server's instructions for a synthetic submission, half as much as its rule checks.
     pub fn of(disclosure: &Disclosure, taxonomy: &Taxonomy) -> FactsJson {
         let mut out = String::new();
         out.push_str("{\"amount_unit\":");
