@@ -242,29 +242,29 @@ mod tests {
         taxonomy::test_support,
     };
 
-    #[test]
-    fn facts_round_trip_through_codes() {
-        let taxonomy = test_support::year(2024);
-        let disclosure = draft(
+    /// A resolved disclosure of a complete T05 with `t05` beside its total, and a partial T06 stating `public`.
+    fn resolved(taxonomy: &Taxonomy, t05: &[(&str, &str, &str)], public: &str) -> Disclosure {
+        let mut t05 = t05.to_vec();
+        t05.push(("total", "total", "6588.51"));
+        draft(
             2024,
             vec![
-                table(
-                    "T05",
-                    Completeness::Complete,
-                    &[
-                        ("2070605", "total", "6588.51"),
-                        ("total", "total", "6588.51"),
-                    ],
-                ),
+                table("T05", Completeness::Complete, &t05),
                 table(
                     "T06",
                     Completeness::Partial,
-                    &[("public", "amount", "48.77")],
+                    &[("public", "amount", public)],
                 ),
             ],
         )
-        .resolve(&taxonomy)
-        .unwrap();
+        .resolve(taxonomy)
+        .unwrap()
+    }
+
+    #[test]
+    fn facts_round_trip_through_codes() {
+        let taxonomy = test_support::year(2024);
+        let disclosure = resolved(&taxonomy, &[("2070605", "total", "6588.51")], "48.77");
         let facts = Facts::from_disclosure(&disclosure, &taxonomy);
         assert_eq!(
             facts.get("T05", "2070605", "total"),
@@ -295,27 +295,14 @@ mod tests {
     #[test]
     fn the_written_text_is_the_serialized_facts() {
         let taxonomy = test_support::year(2024);
-        let mut disclosure = draft(
-            2024,
-            vec![
-                table(
-                    "T05",
-                    Completeness::Complete,
-                    &[
-                        ("2070605", "total", "6588.51"),
-                        ("2070605", "basic", "6000"),
-                        ("total", "total", "6588.51"),
-                    ],
-                ),
-                table(
-                    "T06",
-                    Completeness::Partial,
-                    &[("public", "amount", "-0.5")],
-                ),
+        let mut disclosure = resolved(
+            &taxonomy,
+            &[
+                ("2070605", "total", "6588.51"),
+                ("2070605", "basic", "6000"),
             ],
-        )
-        .resolve(&taxonomy)
-        .unwrap();
+            "-0.5",
+        );
         let serialized = |d: &Disclosure| FactsJson::from(&Facts::from_disclosure(d, &taxonomy));
         let written = FactsJson::of(&disclosure, &taxonomy);
         assert_eq!(written, serialized(&disclosure));

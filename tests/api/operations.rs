@@ -243,18 +243,22 @@ async fn the_load_benchmark_counts_stored_submissions() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The rows of a phase table, as their cells; the CPU table's rows are the ones with "ms (user + system)".
+    let phase_rows = |cpu: bool| -> Vec<Vec<&str>> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("| Validate") || l.starts_with("| Submit"))
+            .filter(|l| l.contains(" ms (") == cpu)
+            .map(|l| {
+                l.split('|')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect()
+    };
     // Four phases, each a table row: call, streams, calls, per second, p50, p99, max, failed (none).
-    let phase_row = |l: &&str| l.starts_with("| Validate") || l.starts_with("| Submit");
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|l| phase_row(l) && !l.contains(" ms ("))
-        .map(|l| {
-            l.split('|')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .collect();
+    let rows = phase_rows(false);
     assert_eq!(rows.len(), 4, "{stdout}");
     let submitted: usize = rows
         .iter()
@@ -267,16 +271,7 @@ async fn the_load_benchmark_counts_stored_submissions() {
     }
     // And each phase's CPU time a call: the server's (this process), the client's, and the calls a second the
     // machine's cores allow at that cost.
-    let costs: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|l| phase_row(l) && l.contains(" ms ("))
-        .map(|l| {
-            l.split('|')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .collect();
+    let costs = phase_rows(true);
     assert_eq!(costs.len(), 4, "{stdout}");
     let millis = |cell: &str| -> f64 { cell.split(" ms").next().unwrap().parse().unwrap() };
     for cost in &costs {
