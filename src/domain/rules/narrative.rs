@@ -590,8 +590,15 @@ pub(super) fn load(
     for (labels, targets) in patterns.values_mut() {
         for name in &names {
             // A name that is a label (or a marker) of the section is that label; only longer names of other
-            // lines block it.
-            if !labels.contains(name) && labels.iter().any(|l| name.contains(l.as_str())) {
+            // lines block it. The label with a word that names its own figure after it ("本年收入合计" for
+            // "本年收入") is the same line, read through the connector.
+            let other_line = |label: &String| {
+                name.contains(label.as_str())
+                    && !name
+                        .strip_prefix(label.as_str())
+                        .is_some_and(|rest| SAME_LINE_SUFFIXES.contains(&rest))
+            };
+            if !labels.contains(name) && labels.iter().any(other_line) {
                 labels.push(name.clone());
                 targets.push(Target::Other);
             }
@@ -722,10 +729,13 @@ pub(super) fn read_number(text: &str) -> Option<(Value, usize)> {
     digits.parse().ok().map(|value| (value, i))
 }
 
-/// Words that may stand between a label and its figure, longest first.
-const CONNECTORS: [&str; 9] = [
+/// Words that may stand between a label and its figure, longest first (a connector followed by "为" is two of
+/// them). "合计" and "决算" (数) name the line's own figure: "本年收入合计8,190.84万元", "基本支出决算为3,740.26万元".
+const CONNECTORS: [&str; 11] = [
     "共计",
-    "合计为",
+    "合计",
+    "决算数",
+    "决算",
     "总计为",
     "达到",
     "为",
@@ -734,6 +744,9 @@ const CONNECTORS: [&str; 9] = [
     ":",
     " ",
 ];
+
+/// What a name may add to a line's label and still name that line: connectors that name the line's own figure.
+const SAME_LINE_SUFFIXES: [&str; 3] = ["合计", "决算数", "决算"];
 
 /// Skips what may stand between a label and its figure: "为", "是", "共计", ":", spaces and a parenthesis
 /// ("使用非财政拨款结余(含专用结余)0.00万元").
@@ -823,6 +836,25 @@ fn read_figure(text: &str, unit: &str) -> Option<Result<(Value, usize), ()>> {
 }
 
 /// A percentage: a number followed by "%".
+/// A share at the start of `text` ("占86.32%", "占本年支出合计的88.68%", "所占比重为86.32%"): its value and the
+/// bytes read. `None` when `text` does not open with a share or no percentage follows (the statement ends there).
+fn read_share(text: &str) -> Option<(Value, usize)> {
+    const SHARE_WORDS: [&str; 6] = ["所占比重为", "所占比重", "占比为", "占比", "比重为", "比重"];
+    if let Some(after) = SHARE_WORDS.iter().find_map(|w| text.strip_prefix(w)) {
+        let figure = skip_connector(after);
+        let (value, used) = read_percent(figure)?;
+        return Some((value, text.len() - figure.len() + used));
+    }
+    // The first number after 占, if a percentage, within a few words ("占本年支出合计的").
+    let after = text.strip_prefix('占')?;
+    let digit = after.find(|c: char| c.is_ascii_digit())?;
+    if after[..digit].chars().count() > 20 {
+        return None;
+    }
+    let (value, used) = read_percent(&after[digit..])?;
+    Some((value, text.len() - after.len() + digit + used))
+}
+
 fn read_percent(text: &str) -> Option<(Value, usize)> {
     let (value, used) = read_number(text)?;
     text[used..].starts_with('%').then_some((value, used + 1))
@@ -892,34 +924,20 @@ fn read_statement(text: &str, unit: &str) -> Statement {
             rest = after;
             continue;
         }
-        if let Some(after) = ["所占比重为", "所占比重", "占比为", "占比", "比重为", "比重"]
-            .iter()
-            .find_map(|w| rest.strip_prefix(w))
-        {
-            match read_percent(skip_connector(after)) {
-                Some((value, used)) => {
-                    statement.share.get_or_insert(Stated { value });
-                    let after = skip_connector(after);
-                    rest = &after[used..];
-                    continue;
-                }
-                None => break,
-            }
+        if let Some((value, used)) = read_share(rest) {
+            statement.share.get_or_insert(Stated { value });
+            rest = &rest[used..];
+            continue;
         }
-        if let Some(after) = rest.strip_prefix('占') {
-            // "占86.32%", "占本年支出合计的88.68%": the first number after 占, if a percentage.
-            let digit = after.find(|c: char| c.is_ascii_digit());
-            match digit {
-                Some(d) if after[..d].chars().count() <= 20 => match read_percent(&after[d..]) {
-                    Some((value, used)) => {
-                        statement.share.get_or_insert(Stated { value });
-                        rest = &after[d + used..];
-                        continue;
-                    }
-                    None => break,
-                },
-                _ => break,
-            }
+        // "7,070.64万元(占86.32%)": a share in parentheses, taken only when the parenthesis closes right after it
+        // (a parenthesis of other lines' figures is not this line's).
+        if let Some(inner) = rest.strip_prefix('(')
+            && let Some((value, used)) = read_share(inner)
+            && let Some(after) = inner[used..].strip_prefix(')')
+        {
+            statement.share.get_or_insert(Stated { value });
+            rest = after;
+            continue;
         }
         if let Some((verb, negative)) = CHANGE_VERBS.iter().find(|(v, _)| rest.starts_with(v)) {
             let after = skip_connector(&rest[verb.len()..]);
@@ -1648,6 +1666,48 @@ mod tests {
         let other_unit = read_statement("8辆,价值296.94万元", "万元");
         assert!(!other_unit.states_something());
         assert_eq!(other_unit.unsure, 1);
+    }
+
+    #[test]
+    fn reads_the_lines_own_figure_through_heji_and_juesuan() {
+        // What follows the label "本年收入", "一般公共预算财政拨款支出" or "基本支出".
+        assert_eq!(
+            read_statement("合计8,190.84万元,其中", "万元").amount,
+            v("8190.84")
+        );
+        assert_eq!(
+            read_statement("决算为7,070.64万元,占本年支出的88.68%", "万元").share,
+            v("88.68")
+        );
+        assert_eq!(
+            read_statement("决算数3,740.26万元", "万元").amount,
+            v("3740.26")
+        );
+        // A comparison with the budget is not a figure of the line: nothing is read.
+        assert_eq!(
+            read_statement("决算数比年初预算增加1,713.34万元", "万元"),
+            Statement::default()
+        );
+    }
+
+    #[test]
+    fn a_share_in_parentheses_is_the_lines_only_when_it_closes_there() {
+        let text = normalize("7,070.64万元（占86.32%），事业收入");
+        let statement = read_statement(&text, "万元");
+        assert_eq!(
+            (statement.amount, statement.share),
+            (v("7070.64"), v("86.32"))
+        );
+        let text = normalize("7,070.64万元（占比86.32%）");
+        assert_eq!(read_statement(&text, "万元").share, v("86.32"));
+        // A parenthesis about something else, or one that goes on after the share: no share is taken.
+        let text = normalize("7,070.64万元（上年为6,108.51万元），占86.32%");
+        assert_eq!(read_statement(&text, "万元").share, None);
+        let text = normalize("7,070.64万元（占86.32%，主要为一般公共预算）");
+        assert_eq!(read_statement(&text, "万元").share, None);
+        // The share after a parenthesis that closes another line's figure is not this line's.
+        let text = normalize("0万元），占86.32%");
+        assert_eq!(read_statement(&text, "万元").share, None);
     }
 
     #[test]
