@@ -1,10 +1,12 @@
 //! The rules of every shipped year against data: each rule's examples (`taxonomy/<year>/examples.toml`, where it
-//! holds, fires and must stay silent) and the reference disclosure (what it is and is not flagged for). One test
+//! holds, fires and must stay silent), the reference disclosure (what it is and is not flagged for) and generated
+//! wordings of its narrative (what may and must fire). One test
 //! binary outside the library, because the reference and the examples' base come as wire JSON: reading them takes
 //! the API's conversions, which the domain's own tests do not reach up into.
 
 mod examples;
 mod reference;
+mod wording;
 
 mod support {
     use std::{path::Path, sync::Arc};
