@@ -1,8 +1,9 @@
 //! The narrative checks on generated wordings. A section of the corrected reference's 公开说明 (收入, 支出, "三公") is
 //! rewritten from independent choices units make: how the total is led in (with 合计 or 决算), the connector,
-//! thousands separators, 万元 or 元, full- or half-width punctuation, how a share is given, whether zero lines are
-//! listed, which name a line goes by. With the tables' figures no narrative check may say anything; with one figure
-//! changed (a line's amount, the total, a share) the check of that figure must fire. The corpus in
+//! thousands separators, 万元 or 元, full- or half-width punctuation, how the comparison with last year is worded,
+//! how a share is given, whether zero lines are listed, which name a line goes by. With the tables' figures no
+//! narrative check may say anything; with one figure changed (a line's amount, the total, a share, the rate of
+//! change) the check of that figure must fire. The corpus in
 //! `taxonomy/2024/examples.toml` holds single wordings; this holds their combinations.
 
 use std::path::Path;
@@ -29,6 +30,8 @@ struct Section {
     first_line_alias: Option<&'static str>,
     /// How "占…的X%" names the base.
     share_base: &'static str,
+    /// The total's change on last year and its rate as stated, for a rise and for a fall (the change's size).
+    changes: [(i64, &'static str); 2],
     /// Sets the tables' cells the section states, where the reference's are not already them.
     tables: fn(&mut pb::Disclosure),
 }
@@ -56,6 +59,8 @@ const SECTIONS: [Section; 3] = [
         // The reference's appropriation is all 一般公共预算.
         first_line_alias: Some("一般公共预算财政拨款收入"),
         share_base: "本年收入",
+        // Against 7,000.00 and 9,000.00 last year.
+        changes: [(119_084, "17.01"), (80_916, "8.99")],
         tables: |_| {},
     },
     Section {
@@ -78,6 +83,8 @@ const SECTIONS: [Section; 3] = [
         ],
         first_line_alias: None,
         share_base: "本年支出合计",
+        // Against 7,000.00 and 9,000.00 last year.
+        changes: [(97_319, "13.90"), (102_681, "11.41")],
         tables: |_| {},
     },
     Section {
@@ -98,6 +105,8 @@ const SECTIONS: [Section; 3] = [
         ],
         first_line_alias: None,
         share_base: "“三公”经费",
+        // Against 2.00 and 5.00 last year.
+        changes: [(200, "100.00"), (100, "20.00")],
         // The reference spent nothing on 三公: 3.00 on running its vehicles and 1.00 on reception instead.
         tables: |d| {
             for (row, value) in [
@@ -126,6 +135,11 @@ struct Wording {
     share: &'static str,
     zero_lines: bool,
     first_line_alias: bool,
+    /// How the comparison with last year is led in; empty for none.
+    comparison: &'static str,
+    /// Whether the total fell rather than rose, and whether the rate is given as 增幅/降幅 rather than 增长/下降.
+    fell: bool,
+    rate_noun: bool,
     /// The figure changed by 1.00 万元 in the mutated text: one of the lines with a figure, or the total (3).
     changed: usize,
 }
@@ -155,11 +169,24 @@ fn wording() -> impl Strategy<Value = Wording> {
             any::<bool>(),
             0..4usize,
         ),
+        (
+            select(vec![
+                "",
+                ",与上年相比,",
+                ",较上年",
+                ",比上年",
+                ",同比",
+                ",与上年度相比",
+            ]),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(
             |(
                 (section, lead, connector, separators, in_yuan, full_width),
                 (list_intro, between, share, zero_lines, first_line_alias, changed),
+                (comparison, fell, rate_noun),
             )| Wording {
                 section,
                 lead,
@@ -172,6 +199,9 @@ fn wording() -> impl Strategy<Value = Wording> {
                 share,
                 zero_lines,
                 first_line_alias,
+                comparison,
+                fell,
+                rate_noun,
                 changed,
             },
         )
@@ -213,6 +243,8 @@ enum Change {
     Total,
     /// A line's share, one point higher.
     Share(usize),
+    /// The total's rate of change on last year, one point higher.
+    Rate,
 }
 
 impl Wording {
@@ -249,6 +281,27 @@ impl Wording {
             self.connector,
             amount(self, total)
         );
+        if !self.comparison.is_empty() {
+            let (difference, rate) = section.changes[usize::from(self.fell)];
+            let rate = if change == Some(Change::Rate) {
+                one_point_more(rate)
+            } else {
+                rate.to_owned()
+            };
+            let (verb, rate_word) = match (self.fell, self.rate_noun) {
+                (false, false) => ("增加", "增长"),
+                (false, true) => ("增加", "增幅"),
+                (true, false) => ("减少", "下降"),
+                (true, true) => ("减少", "降幅"),
+            };
+            text.push_str(self.comparison);
+            text.push_str(verb);
+            text.push_str(&amount(self, difference));
+            text.push(',');
+            text.push_str(rate_word);
+            text.push_str(&rate);
+            text.push('%');
+        }
         text.push_str(self.list_intro);
         let mut first = true;
         for (i, &(_, hundredths, share)) in section.lines.iter().enumerate() {
@@ -268,8 +321,7 @@ impl Wording {
             text.push_str(self.label(i));
             text.push_str(&amount(self, stated));
             let share = if change == Some(Change::Share(i)) {
-                let (whole, fraction) = share.split_once('.').unwrap();
-                format!("{}.{fraction}", whole.parse::<u32>().unwrap() + 1)
+                one_point_more(share)
             } else {
                 share.to_owned()
             };
@@ -287,6 +339,12 @@ impl Wording {
         }
         text
     }
+}
+
+/// A percentage as stated ("86.32"), one point higher.
+fn one_point_more(percent: &str) -> String {
+    let (whole, fraction) = percent.split_once('.').unwrap();
+    format!("{}.{fraction}", whole.parse::<u32>().unwrap() + 1)
 }
 
 /// Replaces the ASCII punctuation between words (not inside figures) by its full-width form.
@@ -377,6 +435,19 @@ proptest! {
             findings
         );
 
+        // The total's rate of change one point higher, where the wording compares with last year: the change and
+        // the rate no longer agree.
+        if !wording.comparison.is_empty() {
+            let mutated = wording.text(Some(Change::Rate));
+            let findings = narrative_findings(section, &mutated);
+            prop_assert!(
+                findings.iter().any(|f| f.starts_with("NAR-CHANGE") && f.contains(section.total_name)),
+                "{} gave {:?}",
+                mutated,
+                findings
+            );
+        }
+
         // The last line with a figure, its share one point higher, where the wording gives shares.
         if !wording.share.is_empty() {
             let line = *lines.last().unwrap();
@@ -406,6 +477,9 @@ fn the_generated_text_is_what_units_write() {
         share: ",占{}%",
         zero_lines: false,
         first_line_alias: false,
+        comparison: "",
+        fell: false,
+        rate_noun: false,
         changed: 0,
     };
     assert_eq!(
@@ -429,11 +503,14 @@ fn the_generated_text_is_what_units_write() {
         lead: 1,
         share: "(占{}%)",
         zero_lines: true,
+        comparison: ",较上年",
+        fell: true,
         ..plain
     };
     assert_eq!(
         three_public.text(Some(Change::Share(2))),
-        "2024年度财政拨款“三公”经费支出4.00万元，其中：因公出国（境）费0.00万元（占0.00％）；\
+        "2024年度财政拨款“三公”经费支出4.00万元，较上年减少1.00万元，下降20.00％，其中：因公出国（境）费0.00万元\
+         （占0.00％）；\
          公务用车购置及运行维护费3.00万元（占75.00％）；公务接待费1.00万元（占26.00％）。"
     );
 }
