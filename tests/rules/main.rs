@@ -1,8 +1,8 @@
 //! The rules of every shipped year against data: each rule's examples (`taxonomy/<year>/examples.toml`, where it
 //! holds, fires and must stay silent), the reference disclosure (what it is and is not flagged for) and generated
-//! wordings of its narrative (what may and must fire). One test
-//! binary outside the library, because the reference and the examples' base come as wire JSON: reading them takes
-//! the API's conversions, which the domain's own tests do not reach up into.
+//! wordings of its narrative (what may and must fire). One test binary outside the library, because the reference
+//! and the examples' base come as wire JSON: reading them takes the API's conversions, which the domain's own tests
+//! do not reach up into.
 
 mod examples;
 mod reference;
@@ -63,5 +63,25 @@ mod support {
         let mut disclosure = draft.resolve(taxonomy).expect("resolves");
         disclosure.narrative.clear();
         disclosure
+    }
+
+    /// Sets a cell of a wire disclosure (the reference's), which must have it.
+    pub fn set_cell(
+        disclosure: &mut juesuan::pb::Disclosure,
+        table: &str,
+        row: &str,
+        column: &str,
+        value: &str,
+    ) {
+        let cell = disclosure
+            .tables
+            .iter_mut()
+            .find(|t| t.code == table)
+            .and_then(|t| t.rows.iter_mut().find(|r| r.code == row))
+            .and_then(|r| r.cells.iter_mut().find(|c| c.column == column))
+            .unwrap_or_else(|| panic!("no cell {table}[{row}, {column}]"));
+        cell.value = Some(juesuan::pb::Decimal {
+            value: value.into(),
+        });
     }
 }

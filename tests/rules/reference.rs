@@ -82,19 +82,6 @@ fn new_findings<'r>(
         .collect()
 }
 
-fn set_cell(disclosure: &mut pb::Disclosure, table: &str, row: &str, column: &str, value: &str) {
-    let cell = disclosure
-        .tables
-        .iter_mut()
-        .find(|t| t.code == table)
-        .and_then(|t| t.rows.iter_mut().find(|r| r.code == row))
-        .and_then(|r| r.cells.iter_mut().find(|c| c.column == column))
-        .unwrap_or_else(|| panic!("no cell {table}[{row}, {column}]"));
-    cell.value = Some(pb::Decimal {
-        value: value.into(),
-    });
-}
-
 #[test]
 fn one_changed_cell_fires_exactly_the_rules_that_read_it() {
     let base = validate(&reference());
@@ -107,14 +94,14 @@ fn one_changed_cell_fires_exactly_the_rules_that_read_it() {
     let mutations: [Mutation; 6] = [
         (
             "事业收入 892.66 → 893.66",
-            |d| set_cell(d, "T01", "income_business", "amount", "893.66"),
+            |d| test_support::set_cell(d, "T01", "income_business", "amount", "893.66"),
             "T01[income_business, amount]",
             // Table 1's income identity, table 2's tie, and the narrative's figure and share.
             &["NAR-AMOUNT", "NAR-SHARE", "T01-BAL-001", "X-009"],
         ),
         (
             "出版发行 6,588.51 → 6,598.51",
-            |d| set_cell(d, "T05", "2070605", "total", "6598.51"),
+            |d| test_support::set_cell(d, "T05", "2070605", "total", "6598.51"),
             "T05[2070605, total]",
             // 207 against its 项, the narrative's figure, and its stated change against its stated rate.
             &["HIER-T05", "NAR-AMOUNT", "NAR-CHANGE"],
@@ -148,7 +135,7 @@ fn one_changed_cell_fires_exactly_the_rules_that_read_it() {
         ),
         (
             "人员经费 3,691.49 → 3,701.49",
-            |d| set_cell(d, "T06", "personnel", "amount", "3701.49"),
+            |d| test_support::set_cell(d, "T06", "personnel", "amount", "3701.49"),
             "T06[personnel, amount]",
             &["NAR-AMOUNT", "T06-TOT-001"],
         ),

@@ -3,8 +3,8 @@
 //! thousands separators, 万元 or 元, full- or half-width punctuation, how the comparison with last year is worded,
 //! how a share is given, whether zero lines are listed, which name a line goes by. With the tables' figures no
 //! narrative check may say anything; with one figure changed (a line's amount, the total, a share, the rate of
-//! change) the check of that figure must fire. The corpus in
-//! `taxonomy/2024/examples.toml` holds single wordings; this holds their combinations.
+//! change) the check of that figure must fire. The corpus in `taxonomy/2024/examples.toml` holds single wordings;
+//! this holds their combinations.
 
 use std::path::Path;
 
@@ -107,7 +107,7 @@ const SECTIONS: [Section; 3] = [
         share_base: "“三公”经费",
         // Against 2.00 and 5.00 last year.
         changes: [(200, "100.00"), (100, "20.00")],
-        // The reference spent nothing on 三公: 3.00 on running its vehicles and 1.00 on reception instead.
+        // The reference spent nothing on 三公; here it spends 3.00 on running its vehicles and 1.00 on reception.
         tables: |d| {
             for (row, value) in [
                 ("total", "4.00"),
@@ -115,7 +115,7 @@ const SECTIONS: [Section; 3] = [
                 ("vehicle_operation", "3.00"),
                 ("reception", "1.00"),
             ] {
-                set_cell(d, "T09", row, "final", value);
+                test_support::set_cell(d, "T09", row, "final", value);
             }
         },
     },
@@ -367,19 +367,6 @@ fn full_width_punctuation(text: &str) -> String {
         });
     }
     out
-}
-
-fn set_cell(disclosure: &mut pb::Disclosure, table: &str, row: &str, column: &str, value: &str) {
-    let cell = disclosure
-        .tables
-        .iter_mut()
-        .find(|t| t.code == table)
-        .and_then(|t| t.rows.iter_mut().find(|r| r.code == row))
-        .and_then(|r| r.cells.iter_mut().find(|c| c.column == column))
-        .unwrap_or_else(|| panic!("no cell {table}[{row}, {column}]"));
-    cell.value = Some(pb::Decimal {
-        value: value.into(),
-    });
 }
 
 fn corrected_reference() -> pb::Disclosure {

@@ -835,7 +835,6 @@ fn read_figure(text: &str, unit: &str) -> Option<Result<(Value, usize), ()>> {
     Some(Err(()))
 }
 
-/// A percentage: a number followed by "%".
 /// A share at the start of `text` ("占86.32%", "占本年支出合计的88.68%", "所占比重为86.32%"): its value and the
 /// bytes read. `None` when `text` does not open with a share or no percentage follows (the statement ends there).
 fn read_share(text: &str) -> Option<(Value, usize)> {
@@ -855,6 +854,7 @@ fn read_share(text: &str) -> Option<(Value, usize)> {
     Some((value, text.len() - after.len() + digit + used))
 }
 
+/// A percentage: a number followed by "%".
 fn read_percent(text: &str) -> Option<(Value, usize)> {
     let (value, used) = read_number(text)?;
     text[used..].starts_with('%').then_some((value, used + 1))
