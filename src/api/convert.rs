@@ -1024,6 +1024,44 @@ pub fn consolidated_to_pb(view: &consolidation::ConsolidatedView) -> pb::Consoli
         partial_tables: view.partial_tables.clone(),
         inexact_figures: view.inexact_figures,
         policy: view.policy.to_owned(),
+        unmatched: view.unmatched.iter().map(unmatched_to_pb).collect(),
+        findings: view.table_findings.iter().map(finding_to_pb).collect(),
+    }
+}
+
+fn unmatched_to_pb(line: &consolidation::UnmatchedLine) -> pb::UnmatchedElimination {
+    use consolidation::UnmatchedReason as R;
+    let decimal = |d: rust_decimal::Decimal| {
+        Some(pb::Decimal {
+            value: d.to_string(),
+        })
+    };
+    pb::UnmatchedElimination {
+        pair_id: line.pair_id.clone(),
+        pair_name: line.pair_name.clone(),
+        payer: Some(unit_to_pb(&line.payer)),
+        payer_amount: decimal(line.payer_amount),
+        payees: line
+            .payees
+            .iter()
+            .map(|p| pb::UnmatchedPayee {
+                unit: Some(unit_to_pb(&p.unit)),
+                counted: p.counted,
+                amount: p.amount.and_then(decimal),
+            })
+            .collect(),
+        counted_amount: decimal(line.counted_amount),
+        matched: decimal(line.matched),
+        payer_unmatched: decimal(line.payer_unmatched),
+        payees_unmatched: decimal(line.payees_unmatched),
+        reason: match line.reason {
+            R::PayerNotCounted => pb::UnmatchedReason::PayerNotCounted,
+            R::PayeeNotCounted => pb::UnmatchedReason::PayeeNotCounted,
+            R::MeetsAbove => pb::UnmatchedReason::MeetsAbove,
+            R::AmountsDiffer => pb::UnmatchedReason::AmountsDiffer,
+        } as i32,
+        reason_text: line.reason.describe().to_owned(),
+        beyond_rounding: line.beyond_rounding,
     }
 }
 

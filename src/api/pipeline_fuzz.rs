@@ -293,8 +293,9 @@ proptest! {
         }
         match state.check_range(root) {
             Ok(()) => {
-                // Exact: each cell is a hundred times what one unit adds to its parent.
-                let up = state.contributions(1).1;
+                // Exact: each cell is a hundred times the unit's own figure (the department states no transfer,
+                // so nothing is matched and nothing eliminated).
+                let up = state.contributions(1).0;
                 for (cell, value) in state.consolidated(root) {
                     let one = up.iter().find(|(c, _)| *c == cell).map_or(0, |(_, v)| *v);
                     prop_assert_eq!(i128::from(value), i128::from(one) * 100);

@@ -277,6 +277,9 @@ fn consolidated_text(report: &pb::ConsolidatedReport, names: &Names) -> String {
     for table in &report.adjustments {
         out.push_str(&table_text(table, names));
     }
+    if !report.unmatched.is_empty() {
+        out.push_str(&unmatched_text(&report.unmatched));
+    }
     let _ = writeln!(
         out,
         "\nelimination pairs whose two sides disagree in this subtree: {}",
@@ -284,6 +287,54 @@ fn consolidated_text(report: &pb::ConsolidatedReport, names: &Names) -> String {
     );
     if !report.elimination_findings.is_empty() {
         out.push_str(&output::findings(&report.elimination_findings));
+    }
+    let _ = writeln!(
+        out,
+        "\nthe year's table and cross-table rules on these consolidated tables: {}",
+        if report.findings.is_empty() {
+            "no finding".to_owned()
+        } else {
+            format!("{} finding(s)", report.findings.len())
+        }
+    );
+    if !report.findings.is_empty() {
+        out.push_str(&output::findings(&report.findings));
+    }
+    out
+}
+
+/// The 未抵销差额 lines of the 调整表: each transfer not eliminated in full, both sides and why.
+fn unmatched_text(lines: &[pb::UnmatchedElimination]) -> String {
+    let mut out = String::from(
+        "  未抵销差额 — transfers not eliminated in full (the matched part is removed from both sides, the rest stays above):\n",
+    );
+    for line in lines {
+        let _ = writeln!(
+            out,
+            "  {} {}: payer {} states {}, counted payees {}; eliminated {}, stays {} (payer side) / {} (payees' side) — {}",
+            line.pair_id,
+            line.pair_name,
+            unit_label(&line.payer),
+            decimal(&line.payer_amount),
+            decimal(&line.counted_amount),
+            decimal(&line.matched),
+            decimal(&line.payer_unmatched),
+            decimal(&line.payees_unmatched),
+            line.reason_text
+        );
+        for payee in &line.payees {
+            let _ = writeln!(
+                out,
+                "      {} {}: {}",
+                unit_label(&payee.unit),
+                if payee.counted {
+                    "counted"
+                } else {
+                    "not counted"
+                },
+                payee.amount.as_ref().map_or("—", |d| d.value.as_str())
+            );
+        }
     }
     out
 }

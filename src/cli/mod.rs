@@ -849,6 +849,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 crate::domain::rules::Context {
                     last_year: last.as_ref(),
                     budget: budget.as_ref(),
+                    ..Default::default()
                 },
             );
             let title = format!(

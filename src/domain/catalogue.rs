@@ -25,10 +25,25 @@ pub const REPORTED_COMPARISON: BuiltInCheck = BuiltInCheck {
     id: "CONS-CMP-001",
     severity: Severity::Error,
     message: "汇总表 {cell} 报 {provided}，按所属单位决算汇总（含抵销）应为 {expected}（差 {difference}），超出舍入误差",
-    description: "A cell of a department's reported 汇总表 equals the consolidation computed from its units' accepted \
+    description: "CompareReported: a cell of a department's reported 汇总表 equals the consolidation computed from its units' accepted \
                   单户表 (with eliminations), within the rounding of the figures added.",
-    defined_in: "the consolidation service (CompareReported)",
+    defined_in: "the consolidation service (src/domain/consolidation)",
 };
+
+/// A transfer inside a consolidated group that the two sides do not match in full: the matched part is eliminated
+/// from both sides, the rest stays in the consolidated figures and is named.
+pub const UNMATCHED_ELIMINATION: BuiltInCheck = BuiltInCheck {
+    id: "CONS-ELIM-001",
+    severity: Severity::Warning,
+    message: "{payer} {pair}：付款方填报 {provided}，已计入的收款方合计 {expected}，未抵销差额 {difference} 保留在汇总数中（{reason}）",
+    description: "GetConsolidated: a transfer inside a consolidated group (上级补助收入 ↔ 对附属单位补助支出, 上缴上级支出 ↔ 附属单位上缴收入) \
+                  is eliminated only as far as both sides state it and count; what one side states beyond the other \
+                  stays in the 汇总表 as 未抵销差额 and is named, beyond rounding, with both units and the reason.",
+    defined_in: "the consolidation service (src/domain/consolidation)",
+};
+
+/// The checks written in code, in the order the catalogue lists them.
+pub const BUILT_IN: [&BuiltInCheck; 2] = [&REPORTED_COMPARISON, &UNMATCHED_ELIMINATION];
 
 /// What kind of check an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -171,8 +186,7 @@ pub fn entries(taxonomy: &Taxonomy) -> Vec<Entry> {
             inherited_from: year_of(&eliminations.origin, year),
         }));
     }
-    let built_in = &REPORTED_COMPARISON;
-    out.push(Entry {
+    out.extend(BUILT_IN.iter().map(|built_in| Entry {
         id: built_in.id.to_owned(),
         kind: EntryKind::BuiltIn,
         severity: built_in.severity.name().to_owned(),
@@ -181,7 +195,7 @@ pub fn entries(taxonomy: &Taxonomy) -> Vec<Entry> {
         file: built_in.defined_in.to_owned(),
         line: 0,
         inherited_from: None,
-    });
+    }));
     out
 }
 
@@ -231,6 +245,7 @@ mod tests {
             "EL-SUBSIDY",
             "EL-REMIT",
             "CONS-CMP-001",
+            "CONS-ELIM-001",
             "NAR-AMOUNT",
             "EV-G-001",
         ] {

@@ -295,6 +295,7 @@ impl Submissions {
         let context = Context {
             last_year: last_year.as_ref(),
             budget: budget.as_ref(),
+            ..Default::default()
         };
         let report = validate(&taxonomy, &disclosure, context);
         Ok(Checked {

@@ -562,8 +562,9 @@ async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() 
     let units: Vec<&str> = finding.cells.iter().map(|c| c.unit_code.as_str()).collect();
     assert_eq!(units, ["D", "U1", "U2"]);
     assert_eq!(finding.cells[0].column, "subsidy_affiliated");
-    // The region sees the change at once: U2's 其他收入 fell by 2 and the 12 it now says it received from D is
-    // eliminated in full, so the region's income falls by 2.
+    // The region sees the change at once: U2's 其他收入 fell by 2. Of the 32 its units say they received, D
+    // paid 30: 30 is eliminated from both sides, and the 2 no payment matches stays in the region's 上级补助收入
+    // (未抵销差额), so the region's income is unchanged and still balances.
     let after = consolidated(&app, "R").await;
     assert_eq!(
         cell(&before.tables, "T01", "income_total", "amount"),
@@ -571,7 +572,32 @@ async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() 
     );
     assert_eq!(
         cell(&after.tables, "T01", "income_total", "amount"),
-        Some("328.00")
+        Some("330.00")
+    );
+    assert_eq!(
+        cell(&after.tables, "T01", "income_superior_subsidy", "amount"),
+        Some("2.00")
+    );
+    assert_eq!(
+        cell(&after.tables, "T01", "income_grand_total", "amount"),
+        cell(&after.tables, "T01", "expenditure_grand_total", "amount")
+    );
+    let line = after
+        .unmatched
+        .iter()
+        .find(|l| l.pair_id == "EL-SUBSIDY")
+        .expect("a 未抵销差额 line");
+    assert_eq!(line.payer.as_ref().unwrap().code, "D");
+    assert_eq!(line.reason, pb::UnmatchedReason::AmountsDiffer as i32);
+    assert_eq!(line.matched.as_ref().unwrap().value, "30.00");
+    assert_eq!(line.payees_unmatched.as_ref().unwrap().value, "2.00");
+    assert!(
+        after
+            .findings
+            .iter()
+            .any(|f| f.rule_id == "CONS-ELIM-001" && f.cells[0].unit_code == "D"),
+        "{:?}",
+        after.findings
     );
     assert_eq!(
         cell(&before.tables, "T01", "income_other", "amount"),

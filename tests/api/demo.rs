@@ -150,6 +150,79 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
         "the difference is what the department over-reported"
     );
 
+    // Every consolidated node balances, and its only findings are the 未抵销差额 its lines explain.
+    let mut unmatched_seen = Vec::new();
+    for node in prefecture.nodes.iter().filter(|n| n.role != Role::Unit) {
+        let view = client
+            .get_consolidated(pb::GetConsolidatedRequest {
+                node_code: node.code.clone(),
+                fiscal_year: 2024,
+                tables: vec!["T01".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let t01 = view.tables.iter().find(|t| t.code == "T01").unwrap();
+        let cell = |row: &str| -> Decimal {
+            t01.rows
+                .iter()
+                .find(|r| r.code == row)
+                .and_then(|r| r.cells.first())
+                .map_or(Decimal::ZERO, |c| {
+                    c.value.as_ref().unwrap().value.parse().unwrap()
+                })
+        };
+        assert!(cell("income_grand_total") > Decimal::ZERO, "{}", node.code);
+        assert_eq!(
+            cell("income_grand_total"),
+            cell("expenditure_grand_total"),
+            "收入总计 = 支出总计 at {}",
+            node.code
+        );
+        for finding in &view.findings {
+            assert_eq!(
+                finding.rule_id, "CONS-ELIM-001",
+                "{}: {}",
+                node.code, finding.message
+            );
+            let payer = &finding.cells[0].unit_code;
+            assert!(
+                view.unmatched
+                    .iter()
+                    .any(|l| &l.payer.as_ref().unwrap().code == payer && l.beyond_rounding),
+                "{}: a line explains {}",
+                node.code,
+                finding.message
+            );
+        }
+        for line in &view.unmatched {
+            let amount =
+                |d: &Option<pb::Decimal>| -> Decimal { d.as_ref().unwrap().value.parse().unwrap() };
+            // What stays and what was eliminated add up to what each side states.
+            assert_eq!(
+                amount(&line.matched) + amount(&line.payer_unmatched),
+                amount(&line.payer_amount)
+            );
+            assert_eq!(
+                amount(&line.matched) + amount(&line.payees_unmatched),
+                amount(&line.counted_amount)
+            );
+            unmatched_seen.push((line.payer.as_ref().unwrap().code.clone(), line.reason));
+        }
+    }
+    // The over-reporting department differs in amount; a department with a unit not counted says so.
+    assert!(unmatched_seen.contains(&(
+        department.clone(),
+        pb::UnmatchedReason::AmountsDiffer as i32
+    )));
+    assert!(
+        unmatched_seen
+            .iter()
+            .any(|(_, reason)| *reason == pb::UnmatchedReason::PayeeNotCounted as i32),
+        "{unmatched_seen:?}"
+    );
+
     // A cell explained at every level adds up, and the department level shows eliminations by unit.
     let explain = |node: &str| pb::ExplainCellRequest {
         node_code: node.into(),
@@ -221,6 +294,8 @@ async fn a_newcomer_runs_the_demo_and_sees_the_region_explained_and_who_is_missi
     assert!(!tables_text.contains("income_total"), "{tables_text}");
     assert!(tables_text.contains("PARTIAL"), "{tables_text}");
     assert!(tables_text.contains("EL-SUBSIDY"), "{tables_text}");
+    assert!(tables_text.contains("未抵销差额"), "{tables_text}");
+    assert!(tables_text.contains("CONS-ELIM-001"), "{tables_text}");
 
     let explained = run(cli(&[
         "--explain",

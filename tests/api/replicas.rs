@@ -88,7 +88,7 @@ async fn a_change_counted_on_one_replica_is_read_on_the_other_at_once() {
         Some("330.00")
     );
 
-    // U2's second version, accepted on A: B's region falls by 2 (see the consolidation tests for why).
+    // U2's second version, accepted on A: B's region's 其他收入 falls by 2 (see the consolidation tests for why).
     let resubmitted = a
         .submitter("U2")
         .await
@@ -109,8 +109,8 @@ async fn a_change_counted_on_one_replica_is_read_on_the_other_at_once() {
     a.accept("D", "U2", resubmitted.version).await;
     let after = consolidated(&b, "R").await;
     assert_eq!(
-        cell(&after.tables, "T01", "income_total", "amount"),
-        Some("328.00")
+        cell(&after.tables, "T01", "income_other", "amount"),
+        Some("48.00")
     );
     assert_eq!(after.tables, consolidated(&a, "R").await.tables);
 

@@ -341,6 +341,7 @@ fn run_examples(year: u32) -> Vec<String> {
             let context = Context {
                 last_year: case.last_year.as_ref(),
                 budget: case.budget.as_ref(),
+                ..Default::default()
             };
             let Some(report) =
                 taxonomy
@@ -389,6 +390,7 @@ fn run_examples(year: u32) -> Vec<String> {
             let context = Context {
                 last_year: case.last_year.as_ref(),
                 budget: case.budget.as_ref(),
+                ..Default::default()
             };
             if let Some(report) =
                 taxonomy

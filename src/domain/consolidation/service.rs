@@ -17,13 +17,13 @@ use tokio::sync::{Mutex, RwLock};
 use super::{
     layout::{CellId, CellLayout, factor, from_units, half_ulp, to_units},
     snapshot,
-    state::{NodeId, OwnData, Removals, Sparse, YearState},
+    state::{NodeId, OwnData, Removals, Side, Sparse, YearState},
 };
 use crate::{
     domain::{
         access::{Ask, Lineage, Principal, decide},
         audit::Action,
-        disclosure::{AmountUnit, Completeness, ReportType, RowData, TableData},
+        disclosure::{AmountUnit, Completeness, Disclosure, ReportType, RowData, TableData},
         error::DomainError,
         facts::Facts,
         ids::{FiscalYear, UnitCode},
@@ -85,6 +85,11 @@ pub struct ConsolidatedView {
     pub adjustments: Vec<TableView>,
     /// Elimination pairs whose two sides disagree, in the node's subtree.
     pub findings: Vec<Finding>,
+    /// Transfers inside the subtree not eliminated in full (未抵销差额), as lines of the 调整表.
+    pub unmatched: Vec<UnmatchedLine>,
+    /// The table and cross-table rules run on the consolidated tables, and a warning for each 未抵销差额 beyond
+    /// rounding.
+    pub table_findings: Vec<Finding>,
     /// Whether some unit that should count has no valid version, or a counted version gives a table only partly.
     pub partial: bool,
     pub units_expected: u32,
@@ -94,6 +99,67 @@ pub struct ConsolidatedView {
     /// Figures finer than a fen, rounded to the fen.
     pub inexact_figures: u32,
     pub policy: &'static str,
+}
+
+/// Why part of a transfer inside the group was not eliminated (未抵销差额).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmatchedReason {
+    /// The payer's own figures do not count yet: there is nothing to match the payees' side against.
+    PayerNotCounted,
+    /// Some payee's figures do not count yet (not submitted, not accepted, returned).
+    PayeeNotCounted,
+    /// The payee meets its payer (a supervising department elsewhere in the tree) only above this node.
+    MeetsAbove,
+    /// Everyone counts, and the two sides state different amounts.
+    AmountsDiffer,
+}
+
+impl UnmatchedReason {
+    /// The reason in accountants' words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnmatchedReason::PayerNotCounted => "付款单位的决算尚未计入",
+            UnmatchedReason::PayeeNotCounted => {
+                "有收款单位的决算尚未计入（未报送、待审核或已退回）"
+            }
+            UnmatchedReason::MeetsAbove => "收款单位与付款单位在上级汇总时才抵销",
+            UnmatchedReason::AmountsDiffer => "双方填报的金额不一致",
+        }
+    }
+}
+
+/// One payee of an unmatched transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmatchedPayee {
+    pub unit: Unit,
+    /// Whether its figures count in this consolidation.
+    pub counted: bool,
+    /// What it states: its counted figure, or for a payee that does not count, what its latest valid version
+    /// states (`None` when it has none, or when the view looked up enough payees already).
+    pub amount: Option<Decimal>,
+}
+
+/// A transfer inside the group whose two sides were not matched in full, as far as they meet at the node: the
+/// part matched is eliminated from both sides, the rest stays in the consolidated figures (a line of the 调整表).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmatchedLine {
+    pub pair_id: String,
+    pub pair_name: String,
+    pub payer: Unit,
+    /// What the payer states (its 对附属单位补助支出, or 附属单位上缴收入).
+    pub payer_amount: Decimal,
+    pub payees: Vec<UnmatchedPayee>,
+    /// What the counted payees state together.
+    pub counted_amount: Decimal,
+    /// What was eliminated from each side.
+    pub matched: Decimal,
+    /// What stays on the payer's side.
+    pub payer_unmatched: Decimal,
+    /// What stays on the payees' side.
+    pub payees_unmatched: Decimal,
+    pub reason: UnmatchedReason,
+    /// Whether the difference is beyond what rounding explains (then it is also a finding).
+    pub beyond_rounding: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +175,8 @@ pub struct EliminationEntry {
     pub pair_id: String,
     pub pair_name: String,
     pub unit: UnitCode,
-    /// "parent" or "child".
+    /// "parent", "child", or "unmatched" (未抵销差额: what the two sides did not match, given back by the
+    /// payer's node).
     pub side: &'static str,
     /// What it removes from the cell (negative when it lowers it).
     pub amount: Decimal,
@@ -202,6 +269,64 @@ pub struct BuildPhases {
     pub figures: Duration,
     /// The full rollup over them.
     pub rollup: Duration,
+}
+
+/// The cells an elimination pair's two sides state the transfer in.
+struct KeyCells {
+    payer: CellRef,
+    payee: CellRef,
+}
+
+/// Payees that do not count whose amounts one consolidated view looks up in the store.
+const PAYEE_LOOKUPS: usize = 50;
+
+/// A WARNING for each 未抵销差额 beyond rounding (CONS-ELIM-001), naming the payer's and each payee's cell.
+fn unmatched_findings(
+    lines: &[UnmatchedLine],
+    key_cells: &HashMap<String, KeyCells>,
+) -> Vec<Finding> {
+    let check = &crate::domain::catalogue::UNMATCHED_ELIMINATION;
+    lines
+        .iter()
+        .filter(|line| line.beyond_rounding)
+        .map(|line| {
+            let difference = line.payer_amount - line.counted_amount;
+            let mut cells = Vec::new();
+            if let Some(key) = key_cells.get(&line.pair_id) {
+                cells.push(CellRef {
+                    unit: Some(line.payer.code.to_string()),
+                    ..key.payer.clone()
+                });
+                cells.extend(line.payees.iter().map(|p| CellRef {
+                    unit: Some(p.unit.code.to_string()),
+                    ..key.payee.clone()
+                }));
+            }
+            Finding {
+                rule_id: check.id.into(),
+                severity: check.severity,
+                message: check
+                    .message
+                    .replace(
+                        "{payer}",
+                        &format!("{} {}", line.payer.code, line.payer.name),
+                    )
+                    .replace("{pair}", &line.pair_name)
+                    .replace("{provided}", &line.payer_amount.to_string())
+                    .replace("{expected}", &line.counted_amount.to_string())
+                    .replace("{difference}", &difference.to_string())
+                    .replace("{reason}", line.reason.describe()),
+                cells,
+                provided: Some(line.payer_amount),
+                expected: Some(line.counted_amount),
+                difference: Some(difference),
+                project: None,
+                indicator: None,
+                key: String::new(),
+                explanation: None,
+            }
+        })
+        .collect()
 }
 
 /// Events read at a time when a replica catches up.
@@ -347,24 +472,28 @@ impl YearData {
         by_table.into_values().collect()
     }
 
-    /// Adds the recomputed cells (percentages) to consolidated tables: evaluated on the consolidated figures.
-    fn recompute(&self, tables: &mut Vec<TableView>, requested: &[usize]) {
-        let Some(eliminations) = &self.taxonomy.eliminations else {
-            return;
-        };
-        if eliminations.recompute.is_empty() {
-            return;
-        }
-        // The consolidated figures as a disclosure, complete, to evaluate the formulas on.
+    /// Consolidated tables as a disclosure (a 汇总表), to evaluate rules and formulas on. With `rounded`, amounts
+    /// are given to the fen of the display unit (two decimals), as a table prints them; `tolerance` then says
+    /// how far each may be from the exact sum.
+    fn views_as_disclosure(
+        &self,
+        views: &[TableView],
+        rounded: bool,
+        partial: &[usize],
+    ) -> Disclosure {
         let mut disclosure = crate::domain::facts::Facts::default()
             .to_disclosure(&self.taxonomy, placeholder_cover(self.taxonomy.fiscal_year));
-        for view in tables.iter() {
+        for view in views {
             let Some(index) = self.taxonomy.table_index(&view.code) else {
                 continue;
             };
             let def = &self.taxonomy.tables[index];
             let data = disclosure.tables[index].get_or_insert_with(|| TableData {
-                completeness: Completeness::Complete,
+                completeness: if partial.contains(&index) {
+                    Completeness::Partial
+                } else {
+                    Completeness::Complete
+                },
                 declared_empty: false,
                 rows: BTreeMap::new(),
             });
@@ -372,7 +501,12 @@ impl YearData {
                 let mut values = vec![None; def.columns.len()];
                 for (column, value) in cells {
                     if let Some(c) = def.column_index(column) {
-                        values[c] = Some(Value::from_decimal(*value));
+                        let value = if rounded && !def.columns[c].kind.is_exact() {
+                            round_for_display(*value, 2)
+                        } else {
+                            *value
+                        };
+                        values[c] = Some(Value::from_decimal(value));
                     }
                 }
                 data.rows.insert(
@@ -384,6 +518,19 @@ impl YearData {
                 );
             }
         }
+        disclosure
+    }
+
+    /// Adds the recomputed cells (percentages) to consolidated tables: evaluated on the consolidated figures.
+    fn recompute(&self, tables: &mut Vec<TableView>, requested: &[usize]) {
+        let Some(eliminations) = &self.taxonomy.eliminations else {
+            return;
+        };
+        if eliminations.recompute.is_empty() {
+            return;
+        }
+        // The consolidated figures as a disclosure, complete, to evaluate the formulas on.
+        let disclosure = self.views_as_disclosure(tables, false, &[]);
         for (pattern, expr) in &eliminations.recompute {
             if !requested.is_empty() && !requested.contains(&pattern.table) {
                 continue;
@@ -413,6 +560,135 @@ impl YearData {
                 round_for_display(value, 2),
             ));
         }
+    }
+
+    /// What rounding may have moved each consolidated figure of a node: the half-units of every figure it adds,
+    /// and of every figure an elimination takes from it.
+    fn rounding_slack(&self, node: NodeId) -> Vec<i64> {
+        let mut slack = vec![0i64; self.state.layout.len()];
+        for (d, _) in self.subtree(node) {
+            self.state.add_rounding_slack(d, &mut slack);
+        }
+        slack
+    }
+
+    /// The table and cross-table rules of the year on a node's consolidated tables, within the rounding of the
+    /// figures each consolidated figure adds up.
+    fn table_findings(&self, node: NodeId, unit: AmountUnit, partial: &[usize]) -> Vec<Finding> {
+        let layout = &self.state.layout;
+        let mut views = self.tables(&self.state.consolidated(node), unit, &[]);
+        self.recompute(&mut views, &[]);
+        let exact = self.views_as_disclosure(&views, false, partial);
+        let disclosure = self.views_as_disclosure(&views, true, partial);
+        let slack = self.rounding_slack(node);
+        let tolerance = |table: usize, row: &str, column: usize| -> Option<Decimal> {
+            let id = layout.id(table, row, column)?;
+            let shown = self.show(id, slack[id as usize], unit);
+            // What printing to two decimals moved the figure, on top of what adding rounded figures did.
+            let printed = match exact.cell(table, row, column) {
+                crate::domain::disclosure::CellState::Given(value) => {
+                    (value.decimal() - round_for_display(value.decimal(), 2)).abs()
+                }
+                _ => Decimal::ZERO,
+            };
+            Some(shown + printed)
+        };
+        let recomputed: Vec<(usize, usize)> = self
+            .taxonomy
+            .eliminations
+            .iter()
+            .flat_map(|e| e.recompute.iter().map(|(p, _)| (p.table, p.column)))
+            .collect();
+        let taxonomy = &self.taxonomy;
+        let column_readable = |table: usize, column: usize| {
+            taxonomy.tables[table].columns[column].kind.is_additive()
+                || recomputed.contains(&(table, column))
+        };
+        let readable = |table: usize, column: Option<usize>| match column {
+            Some(column) => column_readable(table, column),
+            None => (0..taxonomy.tables[table].columns.len()).all(|c| column_readable(table, c)),
+        };
+        let context = crate::domain::rules::Context {
+            tolerance: Some(&tolerance),
+            ..Default::default()
+        };
+        taxonomy
+            .rules
+            .run_consolidated(taxonomy, &disclosure, context, &readable)
+            .findings
+    }
+
+    /// The transfers inside a node's subtree that are not eliminated in full there, as lines of its 调整表 (the
+    /// amounts of payees that do not count are filled in by the caller, which may read the store).
+    fn unmatched_lines(&self, node: NodeId, unit: AmountUnit) -> Vec<UnmatchedLine> {
+        let Some(eliminations) = &self.taxonomy.eliminations else {
+            return Vec::new();
+        };
+        let layout = &self.state.layout;
+        let mut out = Vec::new();
+        for balance in self.state.pair_balances(node) {
+            let pair = &eliminations.pairs[balance.pair];
+            let key = |p: &crate::domain::taxonomy::eliminations::CellPattern| {
+                layout.id(p.table, p.row.as_deref().unwrap_or_default(), p.column)
+            };
+            let (Some(parent_cell), Some(child_cell)) = (key(&pair.parent), key(&pair.child))
+            else {
+                continue;
+            };
+            let show = |cell, units: i128| round_for_display(self.show(cell, units, unit), 2);
+            let own = |n: NodeId| self.state.nodes[n].own.as_ref();
+            let mut payees: Vec<UnmatchedPayee> = balance
+                .counted_payees
+                .iter()
+                .chain(&balance.outside_payees)
+                .map(|&p| UnmatchedPayee {
+                    unit: self.units[p].clone(),
+                    counted: balance.counted_payees.contains(&p),
+                    amount: own(p).map(|o| show(child_cell, i128::from(o.get(child_cell)))),
+                })
+                .collect();
+            payees.extend(balance.uncounted_payees.iter().map(|&p| UnmatchedPayee {
+                unit: self.units[p].clone(),
+                counted: false,
+                amount: None,
+            }));
+            payees.sort_by(|a, b| a.unit.code.cmp(&b.unit.code));
+            let reason = if !balance.payer_counted {
+                UnmatchedReason::PayerNotCounted
+            } else if !balance.uncounted_payees.is_empty() {
+                UnmatchedReason::PayeeNotCounted
+            } else if !balance.outside_payees.is_empty() {
+                UnmatchedReason::MeetsAbove
+            } else {
+                UnmatchedReason::AmountsDiffer
+            };
+            // Rounding: half a unit of the last decimal of the payer's figure and of each counted payee's.
+            let half = own(balance.payer).map_or(0, |o| i128::from(o.half_ulp(parent_cell)))
+                + balance
+                    .counted_payees
+                    .iter()
+                    .filter_map(|p| own(*p))
+                    .map(|o| i128::from(o.half_ulp(child_cell)))
+                    .sum::<i128>();
+            let unmatched = balance
+                .payer_unmatched()
+                .abs()
+                .max(balance.payees_unmatched().abs());
+            out.push(UnmatchedLine {
+                pair_id: pair.id.clone(),
+                pair_name: pair.name.clone(),
+                payer: self.units[balance.payer].clone(),
+                payer_amount: show(parent_cell, balance.stated),
+                payees,
+                counted_amount: show(child_cell, balance.counted),
+                matched: show(parent_cell, balance.matched),
+                payer_unmatched: show(parent_cell, balance.payer_unmatched()),
+                payees_unmatched: show(child_cell, balance.payees_unmatched()),
+                reason,
+                beyond_rounding: unmatched > half,
+            });
+        }
+        out
     }
 
     /// Elimination pairs whose two sides disagree, for each payer of a subtree (a node with figures whose
@@ -948,20 +1224,113 @@ impl Consolidations {
         partial_tables.dedup();
         let mut views = data.tables(&data.state.consolidated(node), unit, &requested);
         data.recompute(&mut views, &requested);
-        Ok(ConsolidatedView {
+        let partial_indices: Vec<usize> = partial_tables
+            .iter()
+            .filter_map(|t| data.taxonomy.table_index(t))
+            .collect();
+        let mut table_findings = data.table_findings(node, unit, &partial_indices);
+        let mut unmatched = data.unmatched_lines(node, unit);
+        let view = ConsolidatedView {
             node: data.units[node].clone(),
             fiscal_year: year,
             amount_unit: unit,
             tables: views,
             adjustments: data.tables(&data.state.adjustments(node), unit, &requested),
             findings: data.elimination_findings(node, unit),
+            unmatched: Vec::new(),
+            table_findings: Vec::new(),
             partial: counted.len() < expected.len() || !partial_tables.is_empty(),
             units_expected: expected.len() as u32,
             units_counted: counted.len() as u32,
             partial_tables,
             inexact_figures: counted.iter().map(|o| o.inexact).sum(),
             policy: POLICY,
+        };
+        let key_cells: HashMap<String, KeyCells> = data
+            .taxonomy
+            .eliminations
+            .iter()
+            .flat_map(|e| &e.pairs)
+            .filter_map(|pair| {
+                let id = |p: &crate::domain::taxonomy::eliminations::CellPattern| {
+                    data.state
+                        .layout
+                        .id(p.table, p.row.as_deref().unwrap_or_default(), p.column)
+                };
+                let cells = KeyCells {
+                    payer: data.cell_ref(id(&pair.parent)?, None),
+                    payee: data.cell_ref(id(&pair.child)?, None),
+                };
+                Some((pair.id.clone(), cells))
+            })
+            .collect();
+        drop(data);
+        self.fill_uncounted_amounts(&mut unmatched, &key_cells, year, unit)
+            .await?;
+        table_findings.extend(unmatched_findings(&unmatched, &key_cells));
+        let mut report = Report::new(year);
+        report.findings = table_findings;
+        report.finish();
+        Ok(ConsolidatedView {
+            unmatched,
+            table_findings: report.findings,
+            ..view
         })
+    }
+
+    /// What payees that do not count state, from their latest valid version: a line of the 调整表 names both
+    /// sides' amounts. At most [`PAYEE_LOOKUPS`] payees a view are looked up; early in the season a region has
+    /// thousands not counted, and the rest show no amount.
+    async fn fill_uncounted_amounts(
+        &self,
+        lines: &mut [UnmatchedLine],
+        key_cells: &HashMap<String, KeyCells>,
+        year: FiscalYear,
+        unit: AmountUnit,
+    ) -> Result<(), DomainError> {
+        let Some(taxonomy) = self.taxonomies.get(year).cloned() else {
+            return Ok(());
+        };
+        let mut looked_up = 0;
+        for line in lines.iter_mut() {
+            let Some(KeyCells { payee: cell, .. }) = key_cells.get(&line.pair_id) else {
+                continue;
+            };
+            for payee in line
+                .payees
+                .iter_mut()
+                .filter(|p| !p.counted && p.amount.is_none())
+            {
+                if looked_up >= PAYEE_LOOKUPS {
+                    return Ok(());
+                }
+                looked_up += 1;
+                let Some(stored) = self
+                    .store
+                    .latest_valid_submission(&payee.unit.code, year, ReportType::Single)
+                    .await?
+                else {
+                    continue;
+                };
+                let Some(facts) = stored.facts else { continue };
+                let value = facts
+                    .tables
+                    .get(&cell.table)
+                    .and_then(|t| t.rows.get(&cell.row))
+                    .and_then(|r| r.get(&cell.column));
+                let (Some(value), Some(index)) = (value, taxonomy.table_index(&cell.table)) else {
+                    continue;
+                };
+                let def = &taxonomy.tables[index];
+                let Some(column) = def.column_index(&cell.column) else {
+                    continue;
+                };
+                let kind = def.columns[column].kind;
+                let (units, _) = to_units(*value, factor(kind, facts.amount_unit));
+                payee.amount = Some(round_for_display(from_units(units, factor(kind, unit)), 2));
+            }
+        }
+        Ok(())
     }
 
     /// One consolidated cell, down to what each child and each elimination contributes.
@@ -1025,13 +1394,17 @@ impl Consolidations {
                 .state
                 .eliminations_at(node, cell)
                 .into_iter()
-                .map(|(at, pair, child_side, amount)| {
+                .map(|(at, pair, side, amount)| {
                     let pair = &eliminations.expect("eliminations were applied").pairs[pair];
                     EliminationEntry {
                         pair_id: pair.id.clone(),
                         pair_name: pair.name.clone(),
                         unit: data.state.nodes[at].code.clone(),
-                        side: if child_side { "child" } else { "parent" },
+                        side: match side {
+                            Side::Payer => "parent",
+                            Side::Payee => "child",
+                            Side::Unmatched => "unmatched",
+                        },
                         amount: data.show(cell, amount, unit),
                     }
                 })

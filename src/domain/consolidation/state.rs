@@ -23,6 +23,15 @@
 //! unit and that point get only `self`. Such units are few; a move in a year that has any is followed by a full
 //! recompute rather than the incremental update.
 //!
+//! An elimination takes the same amount from both sides: what the two sides have in common where they meet
+//! (the smaller of what the payer states and what its counted payees state together). The formulas above remove
+//! each side whole — the linear part, which is all there is when the sides agree. Where they do not (a payee not
+//! counted yet, a payer that states more or less), each payer keeps a correction that gives back what was not
+//! matched, on each side in proportion to that side's own rows and exactly on the cells the two sides state the
+//! transfer in (the keys); it is added at the payer (or where the payees meet it) and every node above. So a
+//! consolidated 总表 balances whenever its parts do, and what no one matched stays in the figures as 未抵销差额
+//! ([`YearState::pair_balances`]). A change recomputes the corrections of the two payers it can concern.
+//!
 //! Sums wrap (two's complement) rather than check on the hot path, and are exact whenever the true figure fits in
 //! 64 bits: adding and subtracting modulo 2⁶⁴ gives the true result then, however large the partial sums were.
 //! Whether it fits is known without looking at the cells: each node keeps the sum of the absolute values of its
@@ -271,6 +280,9 @@ pub struct Removals {
     child: Targets,
     parent: Targets,
     by_pair: Vec<(Targets, Targets)>,
+    /// Per pair, the cell each side states the transfer in (the child's 上级补助收入, the payer's 对附属单位补助支出):
+    /// what is matched between the two sides, and so eliminated, is decided on these.
+    keys: Vec<(Option<CellId>, Option<CellId>)>,
 }
 
 impl Removals {
@@ -278,7 +290,12 @@ impl Removals {
         let mut child = vec![Vec::new(); layout.len()];
         let mut parent = vec![Vec::new(); layout.len()];
         let mut by_pair = Vec::new();
+        let mut keys = Vec::new();
         for pair in eliminations.map(|e| e.pairs.as_slice()).unwrap_or_default() {
+            let key = |p: &crate::domain::taxonomy::eliminations::CellPattern| {
+                layout.id(p.table, p.row.as_deref().unwrap_or_default(), p.column)
+            };
+            keys.push((key(&pair.child), key(&pair.parent)));
             let mut pair_child = vec![Vec::new(); layout.len()];
             let mut pair_parent = vec![Vec::new(); layout.len()];
             for (removals, side) in [
@@ -310,7 +327,13 @@ impl Removals {
             child: Targets::from_lists(&child),
             parent: Targets::from_lists(&parent),
             by_pair,
+            keys,
         }
+    }
+
+    /// How many elimination pairs there are.
+    pub fn pairs(&self) -> usize {
+        self.by_pair.len()
     }
 
     /// The most cells one figure reaches: its own, and every cell either side of the pairs removes it from.
@@ -363,6 +386,127 @@ pub struct YearState {
     pub by_code: HashMap<UnitCode, NodeId>,
     /// The nodes with a counterparty, whose transfers may be eliminated above their parent.
     crossing: Vec<NodeId>,
+    /// For each payer whose transfers were not matched in full, the correction applied to the linear
+    /// eliminations (see the module documentation), kept so that the next change can take it back exactly.
+    applied: HashMap<NodeId, Vec<Increment>>,
+}
+
+/// A part of a payer's correction: cells added at `anchor` and at each of its ancestors, for one pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Increment {
+    anchor: NodeId,
+    pair: usize,
+    cells: Sparse,
+}
+
+/// Which side of a transfer an elimination entry is, in the explanation of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The payer's side (its 对附属单位补助支出), removed at the payer.
+    Payer,
+    /// A payee's side (its 上级补助收入), removed where it meets its payer.
+    Payee,
+    /// What the two sides did not match, given back (未抵销差额): it stays in the figures.
+    Unmatched,
+}
+
+/// How one elimination pair stands between a payer and the units it pays, at one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairBalance {
+    pub pair: usize,
+    pub payer: NodeId,
+    /// What the payer states (its 对附属单位补助支出); 0 when its figures do not count.
+    pub stated: i128,
+    /// What the counted payees whose transfers meet the payer at or below the node state together.
+    pub counted: i128,
+    /// What is eliminated from each side: the part the two sides have in common.
+    pub matched: i128,
+    pub counted_payees: Vec<NodeId>,
+    /// Payees whose figures do not count (not accepted yet, or none submitted).
+    pub uncounted_payees: Vec<NodeId>,
+    /// Counted payees whose transfers meet the payer above the node (outside its subtree).
+    pub outside_payees: Vec<NodeId>,
+    /// Whether the payer's figures count.
+    pub payer_counted: bool,
+}
+
+impl PairBalance {
+    /// What the payer states and no counted payee matches: it stays in the consolidated figures.
+    pub fn payer_unmatched(&self) -> i128 {
+        self.stated - self.matched
+    }
+
+    /// What the counted payees state and the payer does not match: it stays too.
+    pub fn payees_unmatched(&self) -> i128 {
+        self.counted - self.matched
+    }
+}
+
+/// What two sides of a transfer have in common: the smaller amount when both have the same sign, else nothing.
+fn matched(stated: i128, counted: i128) -> i128 {
+    if stated > 0 && counted > 0 {
+        stated.min(counted)
+    } else if stated < 0 && counted < 0 {
+        stated.max(counted)
+    } else {
+        0
+    }
+}
+
+/// `value × numerator ÷ denominator`, rounded half away from zero: exact when the numerator is the denominator
+/// (the key cell, whose value is the denominator, gets exactly the numerator).
+fn scaled(value: i64, numerator: i128, denominator: i128) -> i64 {
+    if numerator == denominator {
+        return value;
+    }
+    if numerator == 0 || denominator == 0 {
+        return 0;
+    }
+    // Figures are at most 10^17 fen and |numerator| ≤ |denominator|: the product fits unless the figures are
+    // absurd, and then `check_range` names the cells anyway.
+    let Some(product) = i128::from(value).checked_mul(numerator) else {
+        return value;
+    };
+    let (quotient, remainder) = (product / denominator, product % denominator);
+    let rounded = if 2 * remainder.abs() >= denominator.abs() {
+        quotient + product.signum() * denominator.signum()
+    } else {
+        quotient
+    };
+    rounded as i64
+}
+
+/// Shares `total` out in proportion to `weights`, exactly: what truncating leaves goes to the largest weight.
+fn allocate(total: i128, weights: &[i128]) -> Vec<i128> {
+    let sum: i128 = weights.iter().sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let mut shares: Vec<i128> = weights
+        .iter()
+        .map(|w| total.checked_mul(*w).map_or(0, |p| p / sum))
+        .collect();
+    let rest = total - shares.iter().sum::<i128>();
+    if let Some(largest) = (0..weights.len()).max_by_key(|i| weights[*i].abs()) {
+        shares[largest] += rest;
+    }
+    shares
+}
+
+/// Adds to `out` a fraction of what one side's removals take from a unit's figures: given back.
+fn add_scaled(out: &mut Sparse, side: &Targets, own: &OwnData, numerator: i128, denominator: i128) {
+    for (source, value) in own.iter() {
+        if !side.is_source(source) {
+            continue;
+        }
+        let amount = scaled(value, numerator, denominator);
+        if amount == 0 {
+            continue;
+        }
+        for &target in side.of(source) {
+            out.push((target, amount));
+        }
+    }
 }
 
 /// Sorts, sums duplicates and drops zeros.
@@ -488,6 +632,7 @@ impl YearState {
             nodes: Vec::new(),
             by_code: HashMap::new(),
             crossing: Vec::new(),
+            applied: HashMap::new(),
         }
     }
 
@@ -555,9 +700,12 @@ impl YearState {
     /// What a node's own figures add to the node itself and to each ancestor at or above its meeting node (see
     /// the module documentation; the ancestors below it get `self` only): the inputs of a rollup done elsewhere,
     /// e.g. the SQL baseline of `juesuan bench`.
+    /// What is given back where two sides did not match counts at its node like the node's own contribution.
     pub fn contributions(&self, node: NodeId) -> (Sparse, Sparse) {
         let own = self.own_cells(node);
-        let self_vec = self.self_part(node, &own);
+        let mut self_vec = self.self_part(node, &own);
+        self_vec.extend(self.unmatched_here(node));
+        let self_vec = normalize(self_vec);
         let mut up = self_vec.clone();
         up.extend(self.upward_extra(node, &own));
         (self_vec, normalize(up))
@@ -634,10 +782,19 @@ impl YearState {
             self.nodes[node].own.iter().flat_map(OwnData::iter),
             old.iter().flat_map(OwnData::iter),
         );
-        if change.is_empty() {
-            return;
+        if !change.is_empty() {
+            self.apply_own_change(node, &change);
         }
-        let self_change = self.self_part(node, &change);
+        // What is matched between this node and the units it pays, and between it and its payer, may change.
+        self.refresh_group(node);
+        if let Some(payer) = self.payer_of(node) {
+            self.refresh_group(payer);
+        }
+    }
+
+    /// Applies a change of a node's own figures to the linear part: the node and its ancestors.
+    fn apply_own_change(&mut self, node: NodeId, change: &Sparse) {
+        let self_change = self.self_part(node, change);
         self.add_to_node(node, &self_change, 1);
         if self.crosses(node) {
             self.add_to_ancestors(node, &self_change, 1);
@@ -647,7 +804,7 @@ impl YearState {
             }
         } else {
             let mut up_change = self_change;
-            up_change.extend(self.upward_extra(node, &change));
+            up_change.extend(self.upward_extra(node, change));
             self.add_to_ancestors(node, &normalize(up_change), 1);
         }
     }
@@ -695,6 +852,7 @@ impl YearState {
             self.full_recompute();
             return true;
         }
+        let old_parent = self.nodes[node].parent;
         // Take the subtree out of its old ancestors.
         let contribution = self.subtree_contribution(node);
         self.add_to_ancestors(node, &contribution, -1);
@@ -733,6 +891,11 @@ impl YearState {
             let contribution = self.subtree_contribution(node);
             self.add_to_ancestors(node, &contribution, 1);
             self.add_magnitude(new, magnitude);
+        }
+        // The old payer lost a payee and the new one gained one: what each matches changes. The corrections of
+        // payers inside the moved subtree moved with its figures.
+        for payer in [old_parent, parent].into_iter().flatten() {
+            self.refresh_group(payer);
         }
         true
     }
@@ -927,6 +1090,7 @@ impl YearState {
                 self.removals.child.remove_into(dense, own.iter());
             }
         }
+        self.apply_all_groups();
     }
 
     /// Adds to the subtree magnitude of a node and of each of its ancestors.
@@ -944,9 +1108,12 @@ impl YearState {
     /// Whether every consolidated figure of a node is exact: `Err` with the cells whose true value does not fit in
     /// 64 bits (their figures here would be wrapped). Decided by the magnitude bound, so nearly always at once.
     pub fn check_range(&self, node: NodeId) -> Result<(), Vec<CellId>> {
+        // The corrections of unmatched eliminations give back at most what the linear part took (plus a unit
+        // of rounding a cell): twice the fan-out bounds both together.
         let bound = self.nodes[node]
             .subtree_magnitude
-            .saturating_mul(self.fan_out);
+            .saturating_mul(2 * self.fan_out)
+            .saturating_add(self.layout.len() as i128);
         if bound <= i128::from(i64::MAX) {
             return Ok(());
         }
@@ -986,6 +1153,17 @@ impl YearState {
                 && self.within(m, node)
             {
                 add(normalize(self.removals.child.removal(own.iter().copied())));
+            }
+        }
+        // And the corrections of the payers below it, computed afresh rather than taken from what was applied.
+        for payer in self.payers() {
+            if !self.within(payer, node) {
+                continue;
+            }
+            for increment in self.group_increments(payer) {
+                if self.within(increment.anchor, node) {
+                    add(increment.cells);
+                }
             }
         }
         exact
@@ -1057,6 +1235,18 @@ impl YearState {
             let own = self.nodes[child].own.iter().flat_map(OwnData::iter);
             cells.extend(self.removals.child.removal(own));
         }
+        cells.extend(self.unmatched_here(node));
+        normalize(cells)
+    }
+
+    /// What is given back at a node because the two sides of a transfer did not match (未抵销差额).
+    pub fn unmatched_here(&self, node: NodeId) -> Sparse {
+        let mut cells = Vec::new();
+        for increments in self.applied.values() {
+            for increment in increments.iter().filter(|i| i.anchor == node) {
+                cells.extend(increment.cells.iter().copied());
+            }
+        }
         normalize(cells)
     }
 
@@ -1093,9 +1283,10 @@ impl YearState {
         out
     }
 
-    /// What each pair removes from one cell of a node's consolidation, from the node's own figures (the parent
-    /// side) and from each child's (the child side): (unit, pair index, is child side, amount).
-    pub fn eliminations_at(&self, node: NodeId, cell: CellId) -> Vec<(NodeId, usize, bool, i64)> {
+    /// What each pair removes from one cell of a node's consolidation: from the node's own figures (the payer's
+    /// side), from each payee's whose transfers meet here, and what is given back because the two sides did not
+    /// match (at the payer): (unit, pair index, side, amount).
+    pub fn eliminations_at(&self, node: NodeId, cell: CellId) -> Vec<(NodeId, usize, Side, i64)> {
         let mut out = Vec::new();
         let n = &self.nodes[node];
         if let Some(own) = &n.own
@@ -1105,7 +1296,7 @@ impl YearState {
                 self.removals
                     .explain(own, cell, false)
                     .into_iter()
-                    .map(|(p, a)| (node, p, false, a)),
+                    .map(|(p, a)| (node, p, Side::Payer, a)),
             );
         }
         for child in self.meeting_here(node) {
@@ -1114,8 +1305,250 @@ impl YearState {
                     self.removals
                         .explain(own, cell, true)
                         .into_iter()
-                        .map(|(p, a)| (child, p, true, a)),
+                        .map(|(p, a)| (child, p, Side::Payee, a)),
                 );
+            }
+        }
+        let mut payers: Vec<&NodeId> = self.applied.keys().collect();
+        payers.sort_unstable();
+        for &payer in payers {
+            for increment in &self.applied[&payer] {
+                if increment.anchor != node {
+                    continue;
+                }
+                let amount = increment
+                    .cells
+                    .binary_search_by_key(&cell, |(c, _)| *c)
+                    .map_or(0, |i| increment.cells[i].1);
+                if amount != 0 {
+                    out.push((payer, increment.pair, Side::Unmatched, amount));
+                }
+            }
+        }
+        out
+    }
+
+    /// The payer a node's transfers are with: its supervising department when it names one, else its parent.
+    fn payer_of(&self, node: NodeId) -> Option<NodeId> {
+        self.nodes[node].counterparty.or(self.nodes[node].parent)
+    }
+
+    /// The nodes that may pay others: those with children, and the counterparties named.
+    fn payers(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&n| !self.nodes[n].children.is_empty())
+            .collect();
+        out.extend(
+            self.crossing
+                .iter()
+                .filter_map(|&c| self.nodes[c].counterparty),
+        );
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The payees of a payer whose figures count, each with where on the payer's path (0: the payer itself) its
+    /// transfers meet the payer's; ordered by that place, then by node.
+    fn counted_payees(&self, payer: NodeId, path: &[NodeId]) -> Vec<(usize, NodeId)> {
+        let mut out: Vec<(usize, NodeId)> = self
+            .paid_by(payer)
+            .into_iter()
+            .filter(|u| self.nodes[*u].own.is_some())
+            .filter_map(|u| {
+                let meeting = self.meeting(u)?;
+                Some((path.iter().position(|p| *p == meeting)?, u))
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// What one pair states on each side at a node where `payees` (counted) meet their payer: (stated by the
+    /// payer, stated by each payee).
+    fn pair_statements(&self, payer: NodeId, pair: usize, payees: &[NodeId]) -> (i128, Vec<i128>) {
+        let (child_key, parent_key) = self.removals.keys[pair];
+        let stated = match (&self.nodes[payer].own, parent_key) {
+            (Some(own), Some(key)) => i128::from(own.get(key)),
+            _ => 0,
+        };
+        let each = payees
+            .iter()
+            .map(|u| match (&self.nodes[*u].own, child_key) {
+                (Some(own), Some(key)) => i128::from(own.get(key)),
+                _ => 0,
+            })
+            .collect();
+        (stated, each)
+    }
+
+    /// What the linear eliminations of one pair must be corrected by where `payees` (counted) meet their payer.
+    /// The linear part removes the payer's side whole when it has children and each payee's side whole; only
+    /// what the two sides have in common may go, so the rest is given back — on each side in proportion to that
+    /// side's own rows, so that its tables keep their sums, and exactly on the cells the sides state it in (the
+    /// key cells), so that both sides lose the same amount. A side that states nothing is taken at its word: its
+    /// rows, which its own checks tie to the key cell, are left to the linear part.
+    fn pair_correction(&self, payer: NodeId, pair: usize, payees: &[NodeId]) -> Sparse {
+        let (child_side, parent_side) = &self.removals.by_pair[pair];
+        let (stated, each) = self.pair_statements(payer, pair, payees);
+        let counted: i128 = each.iter().sum();
+        let matched = matched(stated, counted);
+        let mut out = Sparse::new();
+        let n = &self.nodes[payer];
+        if let Some(own) = &n.own
+            && stated != 0
+        {
+            let removed = if n.children.is_empty() { 0 } else { stated };
+            if removed != matched {
+                add_scaled(&mut out, parent_side, own, removed - matched, stated);
+            }
+        }
+        if counted != matched {
+            let shares = allocate(counted - matched, &each);
+            for ((payee, share), states) in payees.iter().zip(shares).zip(&each) {
+                if share != 0
+                    && let Some(own) = &self.nodes[*payee].own
+                {
+                    add_scaled(&mut out, child_side, own, share, *states);
+                }
+            }
+        }
+        normalize(out)
+    }
+
+    /// The corrections of one payer's pairs, as increments along its path: the payees that count meet the payer
+    /// at the payer or (for a supervising department elsewhere in the tree) further up, so what is matched can
+    /// grow going up.
+    fn group_increments(&self, payer: NodeId) -> Vec<Increment> {
+        let pairs = self.removals.pairs();
+        if pairs == 0 {
+            return Vec::new();
+        }
+        let path: Vec<NodeId> = std::iter::once(payer)
+            .chain(self.ancestors(payer))
+            .collect();
+        let payees = self.counted_payees(payer, &path);
+        let mut stops: Vec<usize> = std::iter::once(0)
+            .chain(payees.iter().map(|(at, _)| *at))
+            .collect();
+        stops.dedup();
+        let mut out = Vec::new();
+        for pair in 0..pairs {
+            let mut previous = Sparse::new();
+            for &stop in &stops {
+                let meeting: Vec<NodeId> = payees
+                    .iter()
+                    .filter(|(at, _)| *at <= stop)
+                    .map(|(_, u)| *u)
+                    .collect();
+                let correction = self.pair_correction(payer, pair, &meeting);
+                let increment = difference(correction.iter().copied(), previous.iter().copied());
+                if !increment.is_empty() {
+                    out.push(Increment {
+                        anchor: path[stop],
+                        pair,
+                        cells: increment,
+                    });
+                }
+                previous = correction;
+            }
+        }
+        out
+    }
+
+    fn apply_increments(&mut self, increments: &[Increment], sign: i64) {
+        for increment in increments {
+            self.add_to_node(increment.anchor, &increment.cells, sign);
+            self.add_to_ancestors(increment.anchor, &increment.cells, sign);
+        }
+    }
+
+    /// Recomputes one payer's correction and applies the change.
+    fn refresh_group(&mut self, payer: NodeId) {
+        let new = self.group_increments(payer);
+        let old = self.applied.remove(&payer).unwrap_or_default();
+        if old != new {
+            self.apply_increments(&old, -1);
+            self.apply_increments(&new, 1);
+        }
+        if !new.is_empty() {
+            self.applied.insert(payer, new);
+        }
+    }
+
+    /// Computes every payer's correction afresh and applies it (after a full recompute of the linear part).
+    fn apply_all_groups(&mut self) {
+        self.applied.clear();
+        for payer in self.payers() {
+            let increments = self.group_increments(payer);
+            if !increments.is_empty() {
+                self.apply_increments(&increments, 1);
+                self.applied.insert(payer, increments);
+            }
+        }
+    }
+
+    /// The nodes of a subtree, the root first.
+    fn subtree_nodes(&self, root: NodeId) -> Vec<NodeId> {
+        let mut out = vec![root];
+        let mut stack = self.nodes[root].children.clone();
+        while let Some(d) = stack.pop() {
+            out.push(d);
+            stack.extend(self.nodes[d].children.iter().copied());
+        }
+        out
+    }
+
+    /// Every pair of every payer in a node's subtree whose two sides, as far as they meet at the node, are not
+    /// matched in full: what stays in the node's figures (未抵销差额), with who is counted and who is not.
+    pub fn pair_balances(&self, node: NodeId) -> Vec<PairBalance> {
+        let mut out = Vec::new();
+        let mut payers: Vec<NodeId> = self
+            .subtree_nodes(node)
+            .into_iter()
+            .filter(|&n| !self.paid_by(n).is_empty() || !self.nodes[n].children.is_empty())
+            .collect();
+        payers.sort_unstable();
+        for payer in payers {
+            let path: Vec<NodeId> = std::iter::once(payer)
+                .chain(self.ancestors(payer))
+                .collect();
+            let Some(here) = path.iter().position(|p| *p == node) else {
+                continue;
+            };
+            let all = self.counted_payees(payer, &path);
+            let counted_payees: Vec<NodeId> = all
+                .iter()
+                .filter(|(at, _)| *at <= here)
+                .map(|(_, u)| *u)
+                .collect();
+            let outside_payees: Vec<NodeId> = all
+                .iter()
+                .filter(|(at, _)| *at > here)
+                .map(|(_, u)| *u)
+                .collect();
+            let uncounted_payees: Vec<NodeId> = self
+                .paid_by(payer)
+                .into_iter()
+                .filter(|u| self.nodes[*u].own.is_none())
+                .collect();
+            for pair in 0..self.removals.pairs() {
+                let (stated, each) = self.pair_statements(payer, pair, &counted_payees);
+                let counted: i128 = each.iter().sum();
+                let balance = PairBalance {
+                    pair,
+                    payer,
+                    stated,
+                    counted,
+                    matched: matched(stated, counted),
+                    counted_payees: counted_payees.clone(),
+                    uncounted_payees: uncounted_payees.clone(),
+                    outside_payees: outside_payees.clone(),
+                    payer_counted: self.nodes[payer].own.is_some(),
+                };
+                if balance.payer_unmatched() != 0 || balance.payees_unmatched() != 0 {
+                    out.push(balance);
+                }
             }
         }
         out
@@ -1382,9 +1815,10 @@ mod tests {
         s.set_own(d, Some(own(&[(paid, 100)])));
         s.set_own(p, Some(own(&[(income, 0)])));
         s.set_own(u, Some(own(&[(income, 100)])));
-        // Without the department named, the parent P is taken for the payer: eliminated at P, though D's side
-        // is not inside P.
-        assert_eq!(s.value(p, income), 0);
+        // Without the department named, the parent P is taken for the payer: P states no 对附属单位补助支出, so
+        // nothing is matched and U's income stays in P's figures; D's payment finds no payee either.
+        assert_eq!(s.value(p, income), 100);
+        assert_eq!(s.value(d, paid), 100);
         s.set_counterparty(u, Some(d));
         assert_eq!(s.meeting(u), Some(d));
         // P keeps U's income (its payer is outside P); D eliminates both sides.
@@ -1395,7 +1829,7 @@ mod tests {
         assert!(
             s.eliminations_at(d, income)
                 .iter()
-                .any(|(at, _, child_side, amount)| *at == u && *child_side && *amount == -100)
+                .any(|(at, _, side, amount)| *at == u && *side == Side::Payee && *amount == -100)
         );
         assert_eq!(s.paid_by(d), vec![p, u]);
         assert!(s.paid_by(p).is_empty());
@@ -1413,7 +1847,12 @@ mod tests {
         let mut s = state();
         let taxonomy = test_support::year(2024);
         let t01 = taxonomy.table_index("T01").unwrap();
+        let t03 = taxonomy.table_index("T03").unwrap();
+        let subsidy = taxonomy.tables[t03]
+            .column_index("subsidy_affiliated")
+            .unwrap();
         let income = s.layout.id(t01, "income_superior_subsidy", 0).unwrap();
+        let paid = s.layout.id(t03, "total", subsidy).unwrap();
         let r = s.add_node(code("R"), None);
         let a = s.add_node(code("A"), Some(r));
         let d = s.add_node(code("D"), Some(r));
@@ -1421,9 +1860,198 @@ mod tests {
         s.set_counterparty(u, Some(d));
         s.set_own(u, Some(own(&[(income, 100)])));
         assert_eq!(s.meeting(u), Some(r));
+        // D states no payment yet: nothing to match, U's income stays at R.
+        assert_eq!(s.value(r, income), 100);
+        s.set_own(d, Some(own(&[(paid, 100)])));
         assert_eq!(s.value(a, income), 100);
         assert_eq!(s.value(r, income), 0);
+        assert_eq!(s.value(r, paid), 0);
+        // D has no children: its payment is removed where it meets U, at R, and only there.
+        assert_eq!(s.value(d, paid), 100);
         assert_eq!(s.meeting_here(r), vec![a, d, u]);
+    }
+
+    /// The cells a balanced unit states its transfers and totals in, for the balance property.
+    struct Balanced {
+        cells: [CellId; 14],
+    }
+
+    impl Balanced {
+        fn new(layout: &CellLayout) -> Balanced {
+            let taxonomy = test_support::year(2024);
+            let t = |code: &str| taxonomy.table_index(code).unwrap();
+            let (t01, t02, t03) = (t("T01"), t("T02"), t("T03"));
+            let col = |table: usize, code: &str| taxonomy.tables[table].column_index(code).unwrap();
+            let id =
+                |table: usize, row: &str, column: usize| layout.id(table, row, column).unwrap();
+            Balanced {
+                cells: [
+                    id(t01, "income_superior_subsidy", 0),
+                    id(t01, "income_affiliated_remit", 0),
+                    id(t01, "income_other", 0),
+                    id(t01, "income_total", 0),
+                    id(t01, "income_grand_total", 0),
+                    id(t01, "expenditure_total", 0),
+                    id(t01, "expenditure_grand_total", 0),
+                    id(t02, "total", col(t02, "superior_subsidy")),
+                    id(t02, "total", col(t02, "affiliated_remit")),
+                    id(t02, "total", col(t02, "total")),
+                    id(t03, "total", col(t03, "subsidy_affiliated")),
+                    id(t03, "total", col(t03, "remit_superior")),
+                    id(t03, "total", col(t03, "basic")),
+                    id(t03, "total", col(t03, "total")),
+                ],
+            }
+        }
+
+        /// A unit that receives `subsidy`, collects `remit` from its own units, pays `paid` to them and remits
+        /// `remitted` up, with other income and basic spending that make both sides equal.
+        fn own(&self, subsidy: i64, remit: i64, other: i64, paid: i64, remitted: i64) -> OwnData {
+            let c = &self.cells;
+            let income = subsidy + remit + other;
+            let basic = income - paid - remitted;
+            own(&[
+                (c[0], subsidy),
+                (c[1], remit),
+                (c[2], other),
+                (c[3], income),
+                (c[4], income),
+                (c[5], income),
+                (c[6], income),
+                (c[7], subsidy),
+                (c[8], remit),
+                (c[9], subsidy + remit + other),
+                (c[10], paid),
+                (c[11], remitted),
+                (c[12], basic),
+                (c[13], income),
+            ])
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum BalancedOp {
+        Own(usize, [u16; 5]),
+        Clear(usize),
+        Move(usize, Option<usize>),
+        Counterparty(usize, Option<usize>),
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
+            ..ProptestConfig::default()
+        })]
+
+        /// Units whose own tables balance consolidate to tables that balance at every node, whoever is counted
+        /// and whatever the two sides of a transfer state: an elimination takes the same amount from both sides,
+        /// and the tables that restate a figure restate the same consolidated figure.
+        #[test]
+        fn consolidated_tables_balance_whoever_counts(
+            parents in proptest::collection::vec(proptest::option::of(0usize..1000), 2..16),
+            ops in proptest::collection::vec(prop_oneof![
+                6 => (0usize..16, proptest::array::uniform5(0u16..500)).prop_map(|(n, v)| BalancedOp::Own(n, v)),
+                2 => (0usize..16).prop_map(BalancedOp::Clear),
+                1 => (0usize..16, proptest::option::of(0usize..16)).prop_map(|(n, p)| BalancedOp::Move(n, p)),
+                1 => (0usize..16, proptest::option::of(0usize..16)).prop_map(|(n, p)| BalancedOp::Counterparty(n, p)),
+            ], 1..40),
+        ) {
+            let mut s = state();
+            let balanced = Balanced::new(&s.layout);
+            let n = parents.len();
+            for (i, parent) in parents.iter().enumerate() {
+                let parent = parent.filter(|_| i > 0).map(|p| p % i);
+                s.add_node(code(&format!("U{i}")), parent);
+            }
+            for op in ops {
+                match op {
+                    BalancedOp::Own(node, [a, b, c, d, e]) => {
+                        let own = balanced.own(a.into(), b.into(), c.into(), d.into(), e.into());
+                        s.set_own(node % n, Some(own));
+                    }
+                    BalancedOp::Clear(node) => s.set_own(node % n, None),
+                    BalancedOp::Move(node, parent) => {
+                        s.set_parent(node % n, parent.map(|p| p % n));
+                    }
+                    BalancedOp::Counterparty(node, other) => s.set_counterparty(node % n, other.map(|p| p % n)),
+                }
+                let c = &balanced.cells;
+                for node in 0..n {
+                    let v = |cell: CellId| s.value(node, cell);
+                    prop_assert_eq!(v(c[4]), v(c[6]), "收入总计 = 支出总计 at {}", node);
+                    prop_assert_eq!(v(c[3]), v(c[5]), "本年收入合计 = 本年支出合计 at {}", node);
+                    prop_assert_eq!(v(c[7]), v(c[0]), "公开02 上级补助收入 = 公开01 at {}", node);
+                    prop_assert_eq!(v(c[8]), v(c[1]), "公开02 附属单位上缴收入 = 公开01 at {}", node);
+                    prop_assert_eq!(v(c[9]), v(c[3]), "公开02 合计 = 公开01 本年收入合计 at {}", node);
+                    prop_assert_eq!(v(c[13]), v(c[5]), "公开03 合计 = 公开01 本年支出合计 at {}", node);
+                    // Nothing is eliminated beyond what either side states: no side goes negative.
+                    for cell in [c[0], c[1], c[10], c[11]] {
+                        prop_assert!(v(cell) >= 0, "cell {} at {} is {}", cell, node, v(cell));
+                    }
+                }
+                let mut full = s.clone();
+                full.full_recompute_with(1);
+                prop_assert_eq!(snapshot(&s), snapshot(&full));
+            }
+        }
+    }
+
+    #[test]
+    fn a_payee_not_counted_leaves_the_payers_side_in_the_figures_with_a_balance_naming_it() {
+        let mut s = state();
+        let balanced = Balanced::new(&s.layout);
+        let c = balanced.cells;
+        let d = s.add_node(code("D"), None);
+        let u1 = s.add_node(code("U1"), Some(d));
+        let u2 = s.add_node(code("U2"), Some(d));
+        // D pays 300 to its units; U1 reports 100 received, U2 200 but is not counted yet.
+        s.set_own(d, Some(balanced.own(0, 0, 1_000, 300, 0)));
+        s.set_own(u1, Some(balanced.own(100, 0, 50, 0, 0)));
+        // Only U1 is matched: 100 eliminated from both sides, D's other 200 stays.
+        assert_eq!(s.value(d, c[10]), 200);
+        assert_eq!(s.value(d, c[0]), 0);
+        assert_eq!(s.value(d, c[4]), 1_000 + 150 - 100);
+        assert_eq!(s.value(d, c[4]), s.value(d, c[6]));
+        let balances = s.pair_balances(d);
+        assert_eq!(balances.len(), 1, "{balances:?}");
+        let b = &balances[0];
+        assert_eq!((b.stated, b.counted, b.matched), (300, 100, 100));
+        assert_eq!((b.payer_unmatched(), b.payees_unmatched()), (200, 0));
+        assert_eq!(b.uncounted_payees, vec![u2]);
+        // The adjustment layer shows what was given back at D.
+        assert_eq!(
+            s.unmatched_here(d)
+                .iter()
+                .find(|(cell, _)| *cell == c[10])
+                .map(|(_, v)| *v),
+            Some(200)
+        );
+        // U2 counted, reporting 210: all of D's 300 is matched; the 10 U2 reports beyond it stays on its side.
+        s.set_own(u2, Some(balanced.own(210, 0, 0, 0, 0)));
+        assert_eq!(s.value(d, c[10]), 0);
+        assert_eq!(s.value(d, c[0]), 10);
+        assert_eq!(s.value(d, c[4]), s.value(d, c[6]));
+        let b = &s.pair_balances(d)[0];
+        assert_eq!((b.stated, b.counted, b.matched), (300, 310, 300));
+        assert!(b.uncounted_payees.is_empty());
+        // And it all agrees with a full recompute.
+        let mut full = s.clone();
+        full.full_recompute_with(1);
+        assert_eq!(snapshot(&s), snapshot(&full));
+    }
+
+    #[test]
+    fn shares_and_scaling_are_exact_where_it_matters() {
+        assert_eq!(matched(300, 100), 100);
+        assert_eq!(matched(-300, -100), -100);
+        assert_eq!(matched(300, -100), 0);
+        assert_eq!(scaled(300, 200, 300), 200);
+        assert_eq!(scaled(7, 1, 2), 4);
+        assert_eq!(scaled(-7, 1, 2), -4);
+        assert_eq!(scaled(5, 0, 3), 0);
+        let shares = allocate(10, &[1, 1, 1]);
+        assert_eq!(shares.iter().sum::<i128>(), 10);
+        assert_eq!(allocate(0, &[0, 0]), vec![0, 0]);
     }
 
     #[test]

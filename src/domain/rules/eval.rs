@@ -242,7 +242,15 @@ pub struct Context<'a> {
     pub last_year: Option<&'a Disclosure>,
     /// The budget figures (年初预算数) of the unit for the year, as the budget system gave them.
     pub budget: Option<&'a BudgetFigures>,
+    /// How far a rounded figure of a table may be from its stated value beyond its own rounding, by table index,
+    /// row code and column index: a consolidated figure adds up many rounded figures, and may be off by the sum of
+    /// their roundings. `None` for a unit's own disclosure, whose figures are each rounded once.
+    pub tolerance: Option<&'a Tolerance<'a>>,
 }
+
+/// How far a figure may be from its stated value beyond its own rounding: (table index, row code, column index) →
+/// the extra half-width, `None` for none.
+pub type Tolerance<'f> = dyn Fn(usize, &str, usize) -> Option<Decimal> + 'f;
 
 /// A running Σ and count for an aggregation over cells.
 struct Tally {
@@ -933,7 +941,19 @@ impl<'a> Env<'a> {
                 V::Num(if def.columns[column].kind.is_exact() {
                     value.exact_interval()
                 } else {
-                    value.rounded_interval()
+                    let interval = value.rounded_interval();
+                    match self
+                        .context
+                        .tolerance
+                        .and_then(|tolerance| tolerance(table, row.code, column))
+                    {
+                        Some(more) => Interval::from_bounds(
+                            interval.lo() - more,
+                            interval.nominal(),
+                            interval.hi() + more,
+                        ),
+                        None => interval,
+                    }
                 }),
                 true,
             ),
@@ -1395,6 +1415,7 @@ mod tests {
             Context {
                 last_year: Some(&last_year),
                 budget: None,
+                ..Default::default()
             },
         );
         // Last year's 20102 sums to 7; this year's 20101 read in last year's table would be 0.

@@ -127,6 +127,82 @@ impl RuleSet {
         Some(report)
     }
 
+    /// Runs, on a consolidation's tables, the rules that read nothing but the table cells a consolidation holds
+    /// (`readable(table, column)`; `None` for every column of the table): the table and cross-table identities.
+    /// Rules of self-evaluations, the narrative, last year's figures or budgets have nothing to read there.
+    pub fn run_consolidated(
+        &self,
+        taxonomy: &Taxonomy,
+        disclosure: &Disclosure,
+        context: Context<'_>,
+        readable: &dyn Fn(usize, Option<usize>) -> bool,
+    ) -> Report {
+        let selected = self
+            .rules
+            .iter()
+            .filter(|rule| self.reads_only(rule, readable));
+        let mut report = eval::run(self, selected, taxonomy, disclosure, context);
+        report.finish();
+        report
+    }
+
+    /// Whether a rule reads only table cells `readable` allows (see [`Self::run_consolidated`]).
+    pub fn reads_only(&self, rule: &Rule, readable: &dyn Fn(usize, Option<usize>) -> bool) -> bool {
+        let clauses = rule.clauses.iter().all(|clause| match clause {
+            ast::Clause::For(_, ast::Domain::Rows { .. }) => true,
+            ast::Clause::For(_, ast::Domain::Columns { table }) => readable(*table, None),
+            ast::Clause::For(_, _) => false,
+            ast::Clause::When(expr) => self.expr_reads_only(expr, readable, 0),
+        });
+        clauses && self.expr_reads_only(&rule.check, readable, 0)
+    }
+
+    fn expr_reads_only(
+        &self,
+        expr: &ast::Expr,
+        readable: &dyn Fn(usize, Option<usize>) -> bool,
+        depth: usize,
+    ) -> bool {
+        use ast::{ColSel, Expr, Func, TableRef};
+        // Definitions cannot refer to themselves (the loader refuses cycles); the depth is a second guard.
+        if depth > 64 {
+            return false;
+        }
+        let cell = |c: &ast::CellRef| match (c.table, &c.col) {
+            (TableRef::Table(table), ColSel::Index(column)) => readable(table, Some(*column)),
+            (TableRef::Table(table), ColSel::Var(_)) => readable(table, None),
+            _ => false,
+        };
+        match expr {
+            Expr::Num(_) | Expr::Str(_) | Expr::Var(_) | Expr::Attr(_) => true,
+            Expr::Cell(c) | Expr::Agg(_, c) => cell(c),
+            Expr::Def(index) => self
+                .definitions
+                .get(*index)
+                .is_some_and(|d| self.expr_reads_only(&d.expr, readable, depth + 1)),
+            Expr::Call(func, args) => {
+                let reads_tables = matches!(
+                    func,
+                    Func::Abs
+                        | Func::Min
+                        | Func::Max
+                        | Func::Given
+                        | Func::Level
+                        | Func::HasChildren
+                );
+                reads_tables
+                    && args
+                        .iter()
+                        .all(|a| self.expr_reads_only(a, readable, depth + 1))
+            }
+            Expr::Neg(inner) | Expr::Not(inner) => self.expr_reads_only(inner, readable, depth + 1),
+            Expr::Bin(_, a, b) | Expr::Cmp(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                self.expr_reads_only(a, readable, depth + 1)
+                    && self.expr_reads_only(b, readable, depth + 1)
+            }
+        }
+    }
+
     /// The ids of every rule and narrative check kind.
     pub fn ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
