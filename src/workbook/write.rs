@@ -137,12 +137,20 @@ pub fn write_consolidated(
             .collect();
         sheet.set_name(name)?;
     }
+    if !report.unmatched.is_empty() {
+        write_unmatched(workbook.add_worksheet(), &report.unmatched, &formats)?;
+    }
     let sheet = workbook.add_worksheet();
     sheet.set_name("核对问题")?;
     sheet.write_string_with_format(0, 0, "规则", &formats.header)?;
     sheet.write_string_with_format(0, 1, "说明", &formats.header)?;
     sheet.set_column_width(1, 100)?;
-    for (i, finding) in report.elimination_findings.iter().enumerate() {
+    for (i, finding) in report
+        .elimination_findings
+        .iter()
+        .chain(&report.findings)
+        .enumerate()
+    {
         sheet.write_string(1 + i as u32, 0, &finding.rule_id)?;
         sheet.write_string(1 + i as u32, 1, &finding.message)?;
     }
@@ -189,6 +197,77 @@ pub fn write_consolidated(
         sheet.write_string(row, 7, if unit.locked { "是" } else { "" })?;
     }
     Ok(workbook.save_to_buffer()?)
+}
+
+/// The 未抵销差额 lines of a consolidation's 调整表: per transfer not eliminated in full, both units, both amounts,
+/// what was eliminated, what stays on each side, and why.
+fn write_unmatched(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    lines: &[pb::UnmatchedElimination],
+    formats: &Formats,
+) -> Result<(), WorkbookError> {
+    sheet.set_name("调整表 未抵销差额")?;
+    let headers = [
+        "抵销项目",
+        "付款单位",
+        "付款方金额",
+        "收款单位",
+        "收款方金额",
+        "已计入收款方合计",
+        "已抵销",
+        "付款方未抵销",
+        "收款方未抵销",
+        "原因",
+    ];
+    for (column, header) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, column as u16, *header, &formats.header)?;
+    }
+    sheet.set_column_width(1, 30)?;
+    sheet.set_column_width(3, 30)?;
+    sheet.set_column_width(9, 40)?;
+    let mut row = 1u32;
+    let amount = |d: &Option<pb::Decimal>| d.as_ref().map(|d| d.value.clone());
+    for line in lines {
+        let payer = line.payer.clone().unwrap_or_default();
+        sheet.write_string(row, 0, &line.pair_name)?;
+        sheet.write_string(row, 1, format!("{} {}", payer.code, payer.name))?;
+        for (column, value) in [
+            (2u16, amount(&line.payer_amount)),
+            (5, amount(&line.counted_amount)),
+            (6, amount(&line.matched)),
+            (7, amount(&line.payer_unmatched)),
+            (8, amount(&line.payees_unmatched)),
+        ] {
+            if let Some(value) = value {
+                sheet.write_number_with_format(
+                    row,
+                    column,
+                    exact_double(&value)?,
+                    &formats.money,
+                )?;
+            }
+        }
+        sheet.write_string(row, 9, &line.reason_text)?;
+        row += 1;
+        for payee in &line.payees {
+            let unit = payee.unit.clone().unwrap_or_default();
+            sheet.write_string(
+                row,
+                3,
+                format!(
+                    "{} {}{}",
+                    unit.code,
+                    unit.name,
+                    if payee.counted { "" } else { "（未计入）" }
+                ),
+            )?;
+            if let Some(value) = amount(&payee.amount) {
+                sheet.write_number_with_format(row, 4, exact_double(&value)?, &formats.money)?;
+            }
+            row += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The findings sheet of an export.

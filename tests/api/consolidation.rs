@@ -894,6 +894,25 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
 
     let app = TestApp::spawn().await;
     tree(&app).await;
+    // U2 says it received 12 where D paid its units 30 in all with U1's 20: 2 stays unmatched.
+    let resubmitted = app
+        .submitter("U2")
+        .await
+        .submit(submit_request(
+            "U2-2",
+            disclosure(
+                "U2",
+                "D",
+                pb::ReportType::Single,
+                &u2_figures("12.00", "38.00"),
+            ),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .submission
+        .unwrap();
+    app.accept("D", "U2", resubmitted.version).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("region.xlsx");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
@@ -926,4 +945,28 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
     // Every unit of the subtree has its row: R, D, U1, U2, D2, U3.
     let progress = workbook.worksheet_range("完成情况").unwrap();
     assert_eq!(progress.height(), 1 + 6);
+    // The 未抵销差额 is its own sheet of the 调整表: D's line, 2 staying on the payees' side, and each payee.
+    let unmatched = workbook.worksheet_range("调整表 未抵销差额").unwrap();
+    let d_row = (1..unmatched.height() as u32)
+        .find(|&row| {
+            unmatched
+                .get_value((row, 1))
+                .is_some_and(|v| v.to_string().starts_with("D "))
+        })
+        .expect("D's line");
+    assert_eq!(
+        unmatched.get_value((d_row, 8)).map(|v| v.to_string()),
+        Some("2".to_owned())
+    );
+    assert!(
+        unmatched
+            .get_value((d_row + 1, 3))
+            .is_some_and(|v| v.to_string().starts_with("U1 "))
+    );
+    let problems = workbook.worksheet_range("核对问题").unwrap();
+    assert!((1..problems.height() as u32).any(|row| {
+        problems
+            .get_value((row, 0))
+            .is_some_and(|v| *v == "CONS-ELIM-001")
+    }));
 }
