@@ -422,14 +422,26 @@ fn round_div(a: i128, b: i128) -> Option<i128> {
     Some(q)
 }
 
-/// A closed interval [lo, hi] of possible true values, with the nominal value it was computed from (what the
-/// figures say when taken at face value; used to report "expected" and "difference").
+/// An interval of possible true values between `lo` and `hi`, with the nominal value it was computed from (what
+/// the figures say when taken at face value; used to report "expected" and "difference").
+///
+/// A bound may be open. A figure rounded half away from zero stands for a half-open interval: 8,190.84 is every
+/// value in [8,190.835, 8,190.845), since 8,190.845 itself is written 8,190.85; so a sum that reaches a figure's
+/// open end exactly is a difference, not a rounding. Sums and negations keep which ends are open; products and
+/// quotients close them (a wider interval can only find fewer differences, never a false one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interval {
     lo: i128,
     hi: i128,
     nominal: i128,
+    /// Which bounds are open: [`OPEN_LO`], [`OPEN_HI`].
+    open: u8,
 }
+
+/// The lower bound is not a possible value.
+const OPEN_LO: u8 = 1;
+/// The upper bound is not a possible value.
+const OPEN_HI: u8 = 2;
 
 /// An interval whose bounds fit 64 bits.
 struct Narrow {
@@ -451,18 +463,35 @@ impl Interval {
             lo: units,
             hi: units,
             nominal: units,
+            open: 0,
         }
     }
 
     /// The interval a figure stands for when rounded at `scale` decimals: ± half a unit of that decimal.
+    /// Rounding is half away from zero, so the end away from zero is open: [x − h, x + h) for a positive figure,
+    /// (x − h, x + h] for a negative one, (−h, h) for zero.
     pub fn rounded(value: Decimal, scale: u32) -> Interval {
         let centre = Interval::exact(value).nominal;
         let half = 5 * POW10[UNIT_SCALE.saturating_sub(scale + 1) as usize];
+        let open = match centre.signum() {
+            1 => OPEN_HI,
+            -1 => OPEN_LO,
+            _ => OPEN_LO | OPEN_HI,
+        };
         Interval {
             lo: centre - half,
             hi: centre + half,
             nominal: centre,
+            open,
         }
+    }
+
+    fn lo_open(&self) -> bool {
+        self.open & OPEN_LO != 0
+    }
+
+    fn hi_open(&self) -> bool {
+        self.open & OPEN_HI != 0
     }
 
     /// An interval from its bounds and the value at face value (lo ≤ nominal ≤ hi).
@@ -476,6 +505,7 @@ impl Interval {
             lo: lo.min(nominal),
             hi: hi.max(nominal),
             nominal,
+            open: 0,
         }
     }
 
@@ -484,6 +514,7 @@ impl Interval {
             lo: 0,
             hi: 0,
             nominal: 0,
+            open: 0,
         }
     }
 
@@ -494,6 +525,7 @@ impl Interval {
             lo: units,
             hi: units,
             nominal: units,
+            open: 0,
         }
     }
 
@@ -519,14 +551,15 @@ impl Interval {
         self.lo <= 0 && self.hi >= 0
     }
 
-    /// Whether some true value lies in both intervals: the rounding-aware "equals".
+    /// Whether some true value lies in both intervals: the rounding-aware "equals". Intervals that only touch
+    /// where one of them is open have no value in common.
     pub fn overlaps(&self, other: &Interval) -> bool {
-        self.lo <= other.hi && other.lo <= self.hi
+        self.may_be_le(other) && other.may_be_le(self)
     }
 
     /// Whether some value of `self` can be ≤ some value of `other`: the rounding-aware "≤".
     pub fn may_be_le(&self, other: &Interval) -> bool {
-        self.lo <= other.hi
+        self.lo < other.hi || (self.lo == other.hi && !self.lo_open() && !other.hi_open())
     }
 
     /// Whether some value of `self` can be < some value of `other`: the rounding-aware "<".
@@ -541,7 +574,7 @@ impl Interval {
 
     /// Whether every value of `self` is < every value of `other`.
     pub fn surely_lt(&self, other: &Interval) -> bool {
-        self.hi < other.lo
+        self.hi < other.lo || (self.hi == other.lo && (self.hi_open() || other.lo_open()))
     }
 
     pub fn neg(&self) -> Interval {
@@ -549,11 +582,13 @@ impl Interval {
             lo: -self.hi,
             hi: -self.lo,
             nominal: -self.nominal,
+            open: (if self.hi_open() { OPEN_LO } else { 0 })
+                | (if self.lo_open() { OPEN_HI } else { 0 }),
         }
     }
 
     pub fn abs(&self) -> Interval {
-        if self.lo >= 0 {
+        if self.lo > 0 || (self.lo == 0 && !self.lo_open()) {
             *self
         } else if self.hi <= 0 {
             self.neg()
@@ -562,24 +597,23 @@ impl Interval {
                 lo: 0,
                 hi: self.hi.max(-self.lo),
                 nominal: self.nominal.abs(),
+                open: 0,
             }
         }
     }
 
+    /// A sum's bound is open when either bound it adds is.
     pub fn checked_add(&self, other: &Interval) -> Option<Interval> {
         Some(Interval {
             lo: self.lo.checked_add(other.lo)?,
             hi: self.hi.checked_add(other.hi)?,
             nominal: self.nominal.checked_add(other.nominal)?,
+            open: self.open | other.open,
         })
     }
 
     pub fn checked_sub(&self, other: &Interval) -> Option<Interval> {
-        Some(Interval {
-            lo: self.lo.checked_sub(other.hi)?,
-            hi: self.hi.checked_sub(other.lo)?,
-            nominal: self.nominal.checked_sub(other.nominal)?,
-        })
+        self.checked_add(&other.neg())
     }
 
     pub fn checked_mul(&self, other: &Interval) -> Option<Interval> {
@@ -596,6 +630,7 @@ impl Interval {
                 lo: floor_div(min, UNITS)?,
                 hi: ceil_div(max, UNITS)?,
                 nominal: round_div(widening_mul(a.nominal, b.nominal), UNITS)?,
+                open: 0,
             });
         }
         self.checked_mul_wide(other)
@@ -614,6 +649,7 @@ impl Interval {
             lo: floor_div(min, UNITS)?,
             hi: ceil_div(max, UNITS)?,
             nominal: round_div(self.nominal.checked_mul(other.nominal)?, UNITS)?,
+            open: 0,
         })
     }
 
@@ -642,6 +678,7 @@ impl Interval {
                 lo: floor_div(self.lo, whole)?,
                 hi: ceil_div(self.hi, whole)?,
                 nominal: round_div(self.nominal, whole)?,
+                open: 0,
             });
         }
         self.checked_div_by_positive(other)
@@ -674,6 +711,7 @@ impl Interval {
             } else {
                 round_div(self.nominal.checked_mul(UNITS)?, other.nominal)?
             },
+            open: 0,
         })
     }
 
@@ -687,6 +725,7 @@ impl Interval {
             lo: self.lo.checked_mul(100)?,
             hi: self.hi.checked_mul(100)?,
             nominal: self.nominal.checked_mul(100)?,
+            open: self.open,
         })
     }
 
@@ -696,6 +735,7 @@ impl Interval {
             lo: self.lo.min(other.lo),
             hi: self.hi.min(other.hi),
             nominal: self.nominal.min(other.nominal),
+            open: 0,
         }
     }
 
@@ -705,6 +745,7 @@ impl Interval {
             lo: self.lo.min(other.lo),
             hi: self.hi.max(other.hi),
             nominal: self.nominal,
+            open: 0,
         }
     }
 
@@ -714,6 +755,7 @@ impl Interval {
             lo: self.lo.max(other.lo),
             hi: self.hi.max(other.hi),
             nominal: self.nominal.max(other.nominal),
+            open: 0,
         }
     }
 }
@@ -755,7 +797,40 @@ mod tests {
             lo: values[0],
             nominal: values[1],
             hi: values[2],
+            open: 0,
         }
+    }
+
+    #[test]
+    fn a_rounded_figure_stands_for_a_half_open_interval() {
+        // 10.00 stands for [9.995, 10.005): 10.005 itself is written 10.01.
+        let ten = v("10.00").rounded_interval();
+        assert!(ten.overlaps(&v("10.004999").exact_interval()));
+        assert!(ten.overlaps(&v("9.995").exact_interval()));
+        assert!(!ten.overlaps(&v("10.005").exact_interval()));
+        // Two stated figures a cent apart touch only at an open end: a difference.
+        assert!(!ten.overlaps(&v("10.01").rounded_interval()));
+        assert!(!v("10.01").rounded_interval().overlaps(&ten));
+        // Negative figures round away from zero too: −10.00 stands for (−10.005, −9.995].
+        let minus = v("-10.00").rounded_interval();
+        assert!(minus.overlaps(&v("-9.995").exact_interval()));
+        assert!(!minus.overlaps(&v("-10.005").exact_interval()));
+        // Zero: (−0.005, 0.005).
+        let zero = v("0.00").rounded_interval();
+        assert!(!zero.overlaps(&v("0.005").exact_interval()));
+        assert!(!zero.overlaps(&v("-0.005").exact_interval()));
+        // A sum keeps the open ends: 5.00 + 5.00 is [9.99, 10.01), which 10.01 (from 10.005) does not reach.
+        let sum = v("5.00")
+            .rounded_interval()
+            .checked_add(&v("5.00").rounded_interval())
+            .unwrap();
+        assert!(!sum.overlaps(&v("10.01").exact_interval()));
+        assert!(sum.overlaps(&v("9.99").exact_interval()));
+        assert!(sum.overlaps(&v("10.01").rounded_interval()));
+        // Comparisons: ≤ fails only when no value of the first can be ≤ any of the second.
+        assert!(!v("10.01").rounded_interval().may_be_le(&ten));
+        assert!(ten.surely_lt(&v("10.01").rounded_interval()));
+        assert!(!ten.surely_lt(&v("10.00").rounded_interval()));
     }
 
     #[test]
@@ -1130,7 +1205,10 @@ mod tests {
     fn ordering_checks_allow_rounding() {
         let a = v("10.00").rounded_interval();
         let b = v("9.99").rounded_interval();
-        assert!(a.may_be_le(&b)); // 9.995 ≤ 9.995
+        // 10.00 ≥ 9.995 > every value 9.99 stands for (9.995 itself would be written 10.00).
+        assert!(!a.may_be_le(&b));
+        assert!(a.may_be_le(&v("9.995").exact_interval()));
+        assert!(a.may_be_le(&v("9.999").rounded_interval()));
         assert!(!v("10.01").rounded_interval().may_be_le(&b));
     }
 
