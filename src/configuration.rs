@@ -25,7 +25,13 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// Serve without TLS on a non-loopback address (behind a proxy that terminates TLS).
     pub insecure: bool,
+    /// The server's SM2 key (64 hex digits) that signs the audit chain's heads; `None`: `AUDIT_KEY_FILE` in the
+    /// data directory, made at the first start. Replicas sharing a database are given the same file.
+    pub audit_key: Option<PathBuf>,
 }
+
+/// The file in the data directory that holds the server's audit-head signing key when no other is given.
+pub const AUDIT_KEY_FILE: &str = "audit-head.sm2";
 
 /// The server's certificate and key (PEM), and the CA that signs the client certificates of service principals
 /// (mutual TLS), if any.
@@ -117,6 +123,7 @@ mod tests {
             limits: Limits::default(),
             tls: None,
             insecure: false,
+            audit_key: None,
         }
     }
 

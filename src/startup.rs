@@ -46,6 +46,11 @@ pub enum StartupError {
     Taxonomy(#[from] TaxonomyError),
     #[error("the store cannot be opened")]
     Store(#[from] StoreError),
+    #[error("the audit-head signing key {path} cannot be used: {reason}")]
+    AuditKey {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("the first administrator token cannot be made")]
     Bootstrap(#[source] DomainError),
     #[error("the gRPC server failed")]
@@ -66,6 +71,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub taxonomies: Arc<Taxonomies>,
     pub limits: Limits,
+    /// The server's SM2 key, which signs the audit chain's heads.
+    pub audit_key: Arc<sm2::dsa::SigningKey>,
     /// The server's TLS set-up, read when the app opens so that a bad file stops the start, not the first call.
     pub tls: Option<ServerTlsConfig>,
 }
@@ -124,12 +131,46 @@ impl App {
             );
         }
         let tls = settings.tls.as_ref().map(tls_config).transpose()?;
+        let audit_key = Arc::new(load_or_make_audit_key(settings)?);
         Ok(App {
             store,
             taxonomies: Arc::new(taxonomies),
             limits: settings.limits,
+            audit_key,
             tls,
         })
+    }
+}
+
+/// The server's audit-head key: the file `--audit-key` names (which must exist), or the data directory's, made
+/// (readable by its owner only) at the first start.
+pub fn load_or_make_audit_key(settings: &Settings) -> Result<sm2::dsa::SigningKey, StartupError> {
+    let given = settings.audit_key.is_some();
+    let path = settings
+        .audit_key
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join(crate::configuration::AUDIT_KEY_FILE));
+    let bad = |reason: String| StartupError::AuditKey {
+        path: path.clone(),
+        reason,
+    };
+    match std::fs::read(&path) {
+        Ok(text) => {
+            crate::domain::signing::parse_private_key(&text).map_err(|e| bad(e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {
+            let (private, public) = crate::domain::signing::generate();
+            crate::domain::tokens::write_secret_file(&path, &hex::encode(&private))
+                .map_err(|e| bad(e.to_string()))?;
+            tracing::info!(
+                path = %path.display(),
+                fingerprint = %crate::domain::signing::fingerprint(&public),
+                "first start: the key that signs audit heads was made"
+            );
+            crate::domain::signing::parse_private_key(hex::encode(&private).as_bytes())
+                .map_err(|e| bad(e.to_string()))
+        }
+        Err(e) => Err(bad(e.to_string())),
     }
 }
 
@@ -266,10 +307,15 @@ pub async fn run_with(
         app.taxonomies.clone(),
     )));
     let events_server =
-        pb::events_server::EventsServer::new(EventsService::new(EventFeed::new(store.clone())));
+        pb::events_server::EventsServer::new(EventsService::new(EventFeed::with_limits(
+            store.clone(),
+            crate::domain::events::MAX_WATCHES,
+            app.limits.max_watches_per_principal,
+        )));
     let review_server = pb::review_server::ReviewServer::new(ReviewService::new(reviews));
-    let audit_server =
-        pb::audit_server::AuditServer::new(AuditService::new(AuditTrail::new(store.clone())));
+    let audit_server = pb::audit_server::AuditServer::new(AuditService::new(
+        AuditTrail::new(store.clone()).with_signer(app.audit_key.clone()),
+    ));
     let tokens_server = pb::tokens_server::TokensServer::new(TokensService::new(tokens.clone()));
     let units_server =
         pb::unit_registry_server::UnitRegistryServer::new(UnitRegistryService::new(registry));

@@ -62,7 +62,19 @@ impl pb::audit_server::Audit for AuditService {
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
         let actor = principal(&request)?;
-        let verdict = self.trail.verify(&actor).await?;
+        let request = request.into_inner();
+        let kept = convert::kept_head(request.kept_head_seq, &request.kept_head_hash)
+            .map_err(|v| invalid_argument(v, ""))?;
+        let verdict = self.trail.verify(&actor, kept).await?;
         Ok(Response::new(convert::verification_to_pb(&verdict)))
+    }
+
+    async fn get_head(
+        &self,
+        request: Request<pb::GetHeadRequest>,
+    ) -> Result<Response<pb::ChainHead>, Status> {
+        let actor = principal(&request)?;
+        let head = self.trail.head(&actor).await?;
+        Ok(Response::new(convert::head_to_pb(&head)))
     }
 }

@@ -798,11 +798,20 @@ pub fn report_type(value: i32, path: &str) -> Result<ReportType, Vec<FieldViolat
     }
 }
 
-/// Milliseconds since the epoch from a timestamp; `None` for one out of range.
-pub fn timestamp_ms(t: &Timestamp) -> Option<i64> {
+/// Milliseconds since the epoch from a timestamp at `field`, or what is wrong with it: nanos outside
+/// 0..=999,999,999 (a timestamp's normal form; another value would be read as some other instant), or seconds too
+/// large to count in milliseconds.
+pub fn timestamp_ms(t: &Timestamp, field: &str) -> Result<i64, FieldViolation> {
+    if !(0..=999_999_999).contains(&t.nanos) {
+        return Err(FieldViolation::new(
+            format!("{field}.nanos"),
+            "must be from 0 to 999999999",
+        ));
+    }
     t.seconds
-        .checked_mul(1000)?
-        .checked_add(i64::from(t.nanos.clamp(0, 999_999_999) / 1_000_000))
+        .checked_mul(1000)
+        .and_then(|ms| ms.checked_add(i64::from(t.nanos / 1_000_000)))
+        .ok_or_else(|| FieldViolation::new(format!("{field}.seconds"), "is out of range"))
 }
 
 pub fn principal_kind_to_pb(kind: &PrincipalKind) -> pb::Principal {
@@ -932,7 +941,7 @@ pub fn pending_to_pb(p: &PendingVersion) -> pb::PendingVersion {
 pub fn verification_to_pb(v: &Verification) -> pb::VerifyChainResponse {
     pb::VerifyChainResponse {
         events: v.events,
-        intact: v.broken.is_none(),
+        intact: v.intact(),
         first_broken_seq: v.broken.as_ref().map_or(0, |(seq, _)| *seq),
         problem: v
             .broken
@@ -940,7 +949,43 @@ pub fn verification_to_pb(v: &Verification) -> pb::VerifyChainResponse {
             .map(|(_, problem)| problem.clone())
             .unwrap_or_default(),
         head_hash: hex::encode(v.head),
+        damaged_versions: v
+            .damaged
+            .iter()
+            .map(|d| pb::DamagedVersion {
+                unit_code: d.unit.to_string(),
+                fiscal_year: d.fiscal_year.get(),
+                version: d.version,
+                problem: d.problem.clone(),
+            })
+            .collect(),
+        versions_checked: v.versions_checked,
+        head_problem: v.head_problem.clone().unwrap_or_default(),
+        head_seq: v.head_seq,
     }
+}
+
+pub fn head_to_pb(head: &crate::domain::audit::SignedHead) -> pb::ChainHead {
+    pb::ChainHead {
+        seq: head.seq,
+        hash: hex::encode(head.hash),
+        signature: hex::encode(&head.signature),
+        public_key: hex::encode(&head.public_key),
+        public_key_fingerprint: crate::domain::signing::fingerprint(&head.public_key),
+    }
+}
+
+/// A kept head from a verify request: none when the seq is 0.
+pub fn kept_head(
+    seq: u64,
+    hash: &str,
+) -> Result<Option<crate::domain::audit::KeptHead>, Vec<FieldViolation>> {
+    if seq == 0 {
+        return Ok(None);
+    }
+    crate::domain::audit::KeptHead::parse(&format!("{seq}:{hash}"))
+        .map(Some)
+        .map_err(|_| vec![FieldViolation::new("kept_head_hash", "is 64 hex digits")])
 }
 
 pub fn event_to_pb(e: &AuditEvent) -> pb::AuditEvent {

@@ -96,6 +96,10 @@ impl From<DomainError> for Status {
             DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
             DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),
             DomainError::Exhausted(text) => Status::resource_exhausted(message(&text)),
+            DomainError::DataLoss(text) => {
+                tracing::error!(problem = %text, "stored data does not match the audit chain");
+                Status::data_loss(message(&text))
+            }
             DomainError::Store(source) if source.is_unavailable() => {
                 tracing::warn!(error = %chain(&source), "the store is unavailable");
                 Status::unavailable("the database is unavailable; retry later")

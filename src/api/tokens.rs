@@ -6,10 +6,7 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
-use crate::{
-    domain::{error::FieldViolation, tokens::Tokens},
-    pb,
-};
+use crate::{domain::tokens::Tokens, pb};
 
 pub struct TokensService {
     tokens: Tokens,
@@ -32,12 +29,10 @@ impl pb::tokens_server::Tokens for TokensService {
         let kind = convert::principal_kind(request.principal.as_ref())
             .map_err(|v| invalid_argument(v, ""))?;
         let expires = match &request.expires_at {
-            Some(t) => Some(convert::timestamp_ms(t).ok_or_else(|| {
-                invalid_argument(
-                    vec![FieldViolation::new("expires_at", "is out of range")],
-                    "",
-                )
-            })?),
+            Some(t) => Some(
+                convert::timestamp_ms(t, "expires_at")
+                    .map_err(|violation| invalid_argument(vec![violation], ""))?,
+            ),
             None => None,
         };
         let issued = self

@@ -62,6 +62,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
         limits: Limits::default(),
         tls: None,
         insecure: false,
+        audit_key: None,
     };
     settings.check_transport()?;
     let signal =

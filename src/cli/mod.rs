@@ -302,6 +302,9 @@ struct ServeArgs {
     /// Largest disclosure accepted, in bytes.
     #[arg(long, env = "JUESUAN_MAX_DISCLOSURE_BYTES", default_value_t = Limits::default().max_disclosure_bytes)]
     max_disclosure_bytes: usize,
+    /// Event watches (`Events.Watch`) one caller may hold open at once; the service serves 256 in all.
+    #[arg(long, env = "JUESUAN_MAX_WATCHES_PER_PRINCIPAL", default_value_t = Limits::default().max_watches_per_principal, value_parser = parse_watch_limit)]
+    max_watches_per_principal: usize,
     /// The server's TLS certificate (PEM); with --tls-key, the port speaks TLS.
     #[arg(long, env = "JUESUAN_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -315,6 +318,10 @@ struct ServeArgs {
     /// Serve without TLS on a non-loopback address: only behind a proxy that terminates TLS.
     #[arg(long, env = "JUESUAN_INSECURE")]
     insecure: bool,
+    /// The SM2 key (64 hex digits) that signs the audit chain's heads (`juesuan audit head`); by default
+    /// audit-head.sm2 in the data directory, made at the first start. Give replicas the same file.
+    #[arg(long, env = "JUESUAN_AUDIT_KEY")]
+    audit_key: Option<PathBuf>,
     /// Log format on stderr (filter with JUESUAN_LOG or RUST_LOG, e.g. "juesuan=debug").
     #[arg(long, env = "JUESUAN_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text)]
     log_format: telemetry::LogFormat,
@@ -1081,6 +1088,15 @@ pub(crate) fn state_name(state: i32) -> &'static str {
     }
 }
 
+/// Watches per caller: at least one, at most every slot the service has.
+fn parse_watch_limit(text: &str) -> Result<usize, String> {
+    let total = crate::domain::events::MAX_WATCHES;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=total).contains(&n) => Ok(n),
+        _ => Err(format!("give a whole number from 1 to {total}")),
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     telemetry::init(args.log_format, "info");
     let settings = Settings {
@@ -1092,6 +1108,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         metrics_listen: args.metrics_listen,
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
+            max_watches_per_principal: args.max_watches_per_principal,
         },
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(configuration::TlsSettings {
@@ -1102,6 +1119,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             _ => None,
         },
         insecure: args.insecure,
+        audit_key: args.audit_key,
     };
     settings.check_transport()?;
     let shutdown =

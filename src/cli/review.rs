@@ -5,7 +5,10 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::Subcommand;
 
 use super::{Format, ServerArgs, json, sayln, state_name, status_message};
-use crate::{domain::audit::AuditTrail, pb};
+use crate::{
+    domain::audit::{AuditTrail, KeptHead},
+    pb,
+};
 
 #[derive(Subcommand)]
 pub enum ReviewCommand {
@@ -302,31 +305,67 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Recompute the SM3 chain and name the first broken link; exits 1 when the chain is broken. With
-    /// --data-dir, reads the store's file directly (the service may be stopped); else asks the service
-    /// (administrators).
+    /// Recompute the SM3 chain and name the first broken link, then recompute every stored version's digest
+    /// from its stored bytes against the digest its submission event sealed into the chain; exits 1 when
+    /// anything does not hold. Asks the service (administrators), or reads the store itself: --data-dir for the
+    /// SQLite file (the service may be stopped), --database-url for PostgreSQL.
     Verify {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "database_url")]
         data_dir: Option<PathBuf>,
-        /// With --data-dir: read this PostgreSQL database instead of the directory's SQLite file.
-        #[arg(long, env = "JUESUAN_DATABASE_URL", requires = "data_dir", value_parser = crate::configuration::DatabaseUrl::parse, hide_env_values = true)]
+        /// Read this PostgreSQL database itself.
+        #[arg(long, value_parser = crate::configuration::DatabaseUrl::parse)]
         database_url: Option<crate::configuration::DatabaseUrl>,
+        /// A head kept earlier, as `juesuan audit head` prints it: the chain must still reach it, unchanged.
+        #[arg(long, value_name = "SEQ:DIGEST", value_parser = KeptHead::parse)]
+        head: Option<KeptHead>,
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// The chain's head (its last event's seq and hash), signed with the server's SM2 key: keep the line it
+    /// prints elsewhere (a log, a ticket, a signed note); `audit verify --head SEQ:DIGEST` later shows whether the
+    /// chain was cut short or rewritten since. Asks the service (administrators), or reads the store itself.
+    Head {
+        #[arg(long, conflicts_with = "database_url")]
+        data_dir: Option<PathBuf>,
+        /// Read this PostgreSQL database itself (with --audit-key).
+        #[arg(long, value_parser = crate::configuration::DatabaseUrl::parse, requires = "audit_key")]
+        database_url: Option<crate::configuration::DatabaseUrl>,
+        /// Reading the store itself: the key that signs (default: audit-head.sm2 in --data-dir).
+        #[arg(long)]
+        audit_key: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Opens the store an offline audit command names: the SQLite file of a data directory, or a PostgreSQL database.
+async fn open_store(
+    data_dir: Option<&std::path::Path>,
+    database_url: Option<&crate::configuration::DatabaseUrl>,
+) -> Result<Option<std::sync::Arc<dyn crate::store::Store>>, String> {
+    match (data_dir, database_url) {
+        (_, Some(url)) => crate::store::open_database(url.expose())
+            .await
+            .map(Some)
+            .map_err(|e| super::error_chain(&e)),
+        (Some(dir), None) => crate::store::open(dir, None)
+            .await
+            .map(Some)
+            .map_err(|e| super::error_chain(&e)),
+        (None, None) => Ok(None),
+    }
 }
 
 fn verdict(response: &pb::VerifyChainResponse) -> ExitCode {
-    if response.intact {
+    if response.first_broken_seq == 0 {
         sayln!(
-            "the audit chain is intact: {} event(s); head hash {}",
+            "the audit chain is intact: {} event(s); head {}:{}",
             response.events,
+            response.head_seq,
             response.head_hash
         );
-        sayln!(
-            "keep the head hash elsewhere: a later verification that does not reach it shows a truncated chain"
-        );
-        ExitCode::SUCCESS
     } else {
         sayln!(
             "the audit chain is BROKEN at event {}: {}",
@@ -337,6 +376,30 @@ fn verdict(response: &pb::VerifyChainResponse) -> ExitCode {
             "events before {} verify; that event and every one after it cannot be trusted",
             response.first_broken_seq
         );
+    }
+    if !response.head_problem.is_empty() {
+        sayln!("the kept head does NOT hold: {}", response.head_problem);
+    }
+    sayln!(
+        "stored versions checked against the digests the chain recorded: {}; damaged: {}",
+        response.versions_checked,
+        response.damaged_versions.len()
+    );
+    for damaged in &response.damaged_versions {
+        sayln!(
+            "  {}/{} version {}: {} — it is not served (DATA_LOSS) until it is restored from a backup",
+            damaged.unit_code,
+            damaged.fiscal_year,
+            damaged.version,
+            damaged.problem
+        );
+    }
+    if response.intact {
+        sayln!(
+            "keep the head elsewhere (`juesuan audit head` signs it): a later `audit verify --head SEQ:DIGEST` shows a chain cut short or rewritten"
+        );
+        ExitCode::SUCCESS
+    } else {
         ExitCode::from(1)
     }
 }
@@ -415,31 +478,83 @@ pub async fn audit(command: AuditCommand) -> Result<ExitCode, String> {
         AuditCommand::Verify {
             data_dir,
             database_url,
+            head,
             server,
         } => {
-            let response = match data_dir {
-                Some(dir) => {
-                    let url = database_url.as_ref().map(|u| u.expose());
-                    let store = crate::store::open(&dir, url)
-                        .await
-                        .map_err(|e| super::error_chain(&e))?;
+            let response = match open_store(data_dir.as_deref(), database_url.as_ref()).await? {
+                Some(store) => {
                     let verification = AuditTrail::new(store.clone())
-                        .verify_unchecked()
+                        .verify_unchecked(head)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| e.to_string());
                     store.close().await;
-                    crate::api::convert::verification_to_pb(&verification)
+                    crate::api::convert::verification_to_pb(&verification?)
                 }
                 None => {
                     let mut client = pb::audit_client::AuditClient::new(server.connect().await?);
                     client
-                        .verify_chain(pb::VerifyChainRequest {})
+                        .verify_chain(pb::VerifyChainRequest {
+                            kept_head_seq: head.map_or(0, |h| h.seq),
+                            kept_head_hash: head.map(|h| hex::encode(h.hash)).unwrap_or_default(),
+                        })
                         .await
                         .map_err(status_message)?
                         .into_inner()
                 }
             };
             Ok(verdict(&response))
+        }
+        AuditCommand::Head {
+            data_dir,
+            database_url,
+            audit_key,
+            server,
+            format,
+        } => {
+            let head = match open_store(data_dir.as_deref(), database_url.as_ref()).await? {
+                Some(store) => {
+                    let path = audit_key.unwrap_or_else(|| {
+                        data_dir
+                            .clone()
+                            .unwrap_or_default()
+                            .join(crate::configuration::AUDIT_KEY_FILE)
+                    });
+                    let text = std::fs::read(&path).map_err(|e| {
+                        format!("cannot read the audit key {}: {e}", path.display())
+                    })?;
+                    let key = crate::domain::signing::parse_private_key(&text)
+                        .map_err(|e| format!("the audit key {} {e}", path.display()))?;
+                    let head = AuditTrail::new(store.clone())
+                        .with_signer(std::sync::Arc::new(key))
+                        .head_unchecked()
+                        .await
+                        .map_err(|e| e.to_string());
+                    store.close().await;
+                    crate::api::convert::head_to_pb(&head?)
+                }
+                None => pb::audit_client::AuditClient::new(server.connect().await?)
+                    .get_head(pb::GetHeadRequest {})
+                    .await
+                    .map_err(status_message)?
+                    .into_inner(),
+            };
+            match format {
+                Format::Table => {
+                    sayln!("{}:{}", head.seq, head.hash);
+                    sayln!(
+                        "signed (SM2, over \"juesuan-audit-head-v1\" ‖ seq ‖ hash) by the server key {}: {}",
+                        head.public_key_fingerprint,
+                        head.signature
+                    );
+                    sayln!(
+                        "keep these lines elsewhere; later: juesuan audit verify --head {}:{}",
+                        head.seq,
+                        head.hash
+                    );
+                }
+                Format::Json => sayln!("{}", json::to_json("ChainHead", &head)),
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

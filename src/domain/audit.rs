@@ -188,6 +188,14 @@ pub fn seal(prev: Option<(u64, [u8; 32])>, event: NewEvent) -> Event {
     }
 }
 
+/// The SM3 digest (hex) a submission event's detail records of the bytes received: its "sm3:…" word.
+pub fn recorded_digest(detail: &str) -> Option<&str> {
+    detail
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("sm3:"))
+        .filter(|digest| digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The chain's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
@@ -195,16 +203,73 @@ pub struct Verification {
     /// The first broken link: its seq and what is wrong.
     pub broken: Option<(u64, String)>,
     pub head: [u8; 32],
+    /// The seq of the last event that verified.
+    pub head_seq: u64,
+    /// What the check against a head kept elsewhere found, when one was given and it does not hold.
+    pub head_problem: Option<String>,
+    /// Stored versions checked against the digest their submission event recorded.
+    pub versions_checked: u64,
+    /// Stored versions whose bytes are not those the chain recorded.
+    pub damaged: Vec<DamagedVersion>,
+}
+
+impl Verification {
+    /// Whether everything holds: the chain, the kept head, every stored version's bytes.
+    pub fn intact(&self) -> bool {
+        self.broken.is_none() && self.head_problem.is_none() && self.damaged.is_empty()
+    }
+}
+
+/// A stored version whose bytes do not match the chain's record of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedVersion {
+    pub unit: UnitCode,
+    pub fiscal_year: FiscalYear,
+    pub version: u32,
+    pub problem: String,
+}
+
+/// A head of the chain kept elsewhere (`seq:digest`, as `juesuan audit head` prints it): a later verification
+/// that does not reach it, or reaches another hash there, shows the chain was cut short or rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptHead {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+impl KeptHead {
+    /// "1234:<64 hex digits>".
+    pub fn parse(text: &str) -> Result<KeptHead, String> {
+        let (seq, hash) = text
+            .trim()
+            .split_once(':')
+            .ok_or("write SEQ:DIGEST, as `juesuan audit head` prints it")?;
+        let seq: u64 = seq
+            .parse()
+            .map_err(|_| "SEQ is the event's number, e.g. 1234".to_owned())?;
+        let bytes = hex::decode(hash).map_err(|_| "DIGEST is 64 hex digits".to_owned())?;
+        let hash: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "DIGEST is 64 hex digits".to_owned())?;
+        if seq == 0 {
+            return Err("SEQ starts at 1".to_owned());
+        }
+        Ok(KeptHead { seq, hash })
+    }
 }
 
 /// Recomputes a chain, events in ascending seq: each must follow the previous one, link to its hash, and hash to
-/// what it says. Stops at the first broken link.
+/// what it says. Stops at the first broken link. Keeps the digest each submission event recorded, for the check
+/// of the stored versions, and checks the head kept elsewhere, if given.
 #[derive(Debug)]
 pub struct Verifier {
     expected_seq: u64,
     prev: [u8; 32],
     events: u64,
     broken: Option<(u64, String)>,
+    kept: Option<KeptHead>,
+    head_problem: Option<String>,
+    recorded: std::collections::HashMap<(UnitCode, FiscalYear, u32), String>,
 }
 
 impl Default for Verifier {
@@ -214,11 +279,22 @@ impl Default for Verifier {
             prev: GENESIS,
             events: 0,
             broken: None,
+            kept: None,
+            head_problem: None,
+            recorded: std::collections::HashMap::new(),
         }
     }
 }
 
 impl Verifier {
+    /// A verifier that also checks a head kept elsewhere.
+    pub fn against(kept: Option<KeptHead>) -> Verifier {
+        Verifier {
+            kept,
+            ..Verifier::default()
+        }
+    }
+
     /// Checks the next event; returns false once a link is broken (the rest need not be read).
     pub fn push(&mut self, event: &Event) -> bool {
         if self.broken.is_some() {
@@ -242,18 +318,111 @@ impl Verifier {
             self.broken = Some((event.seq, problem));
             return false;
         }
+        if let Some(kept) = self.kept
+            && kept.seq == event.seq
+            && kept.hash != event.hash
+        {
+            self.head_problem = Some(format!(
+                "event {} hashes to {}, not to the head kept for it ({}): the chain was rewritten at or before it",
+                event.seq,
+                hex::encode(event.hash),
+                hex::encode(kept.hash)
+            ));
+        }
+        if event.event.action == Action::Submission.code()
+            && let (Some(unit), Some(year), Some(version)) = (
+                &event.event.unit,
+                event.event.fiscal_year,
+                event.event.version,
+            )
+            && let Some(digest) = recorded_digest(&event.event.detail)
+        {
+            self.recorded
+                .insert((unit.clone(), year, version), digest.to_owned());
+        }
         self.expected_seq = event.seq + 1;
         self.prev = event.hash;
         true
     }
 
+    /// Checks one stored version's bytes against the digest its submission event recorded (and its row's).
+    pub fn check_content(&self, content: &crate::store::StoredContent) -> Option<DamagedVersion> {
+        let key = (
+            content.unit_code.clone(),
+            content.fiscal_year,
+            content.version,
+        );
+        let problem = match (&content.content, self.recorded.get(&key)) {
+            (Err(why), _) => format!("its stored bytes cannot be read back: {why}"),
+            (Ok(_), None) if self.broken.is_some() => return None,
+            (Ok(_), None) => "no submission event of the chain records it".to_owned(),
+            (Ok(bytes), Some(recorded)) => {
+                let actual = hex::encode(Sm3::digest(bytes));
+                if &actual != recorded {
+                    format!(
+                        "its stored bytes hash to {actual}, not to the digest its submission event recorded ({recorded}): \
+                         they were replaced"
+                    )
+                } else if actual != content.content_sm3 {
+                    format!(
+                        "its row records the digest {}, not that of its bytes ({actual})",
+                        content.content_sm3
+                    )
+                } else {
+                    return None;
+                }
+            }
+        };
+        Some(DamagedVersion {
+            unit: content.unit_code.clone(),
+            fiscal_year: content.fiscal_year,
+            version: content.version,
+            problem,
+        })
+    }
+
     pub fn finish(self) -> Verification {
+        let head_seq = self.expected_seq - 1;
+        let mut head_problem = self.head_problem;
+        if let Some(kept) = self.kept
+            && head_problem.is_none()
+            && self.broken.is_none()
+            && head_seq < kept.seq
+        {
+            head_problem = Some(format!(
+                "the chain ends at event {head_seq}, before the head kept for event {}: events were cut off",
+                kept.seq
+            ));
+        }
         Verification {
             events: self.events,
             broken: self.broken,
             head: self.prev,
+            head_seq,
+            head_problem,
+            versions_checked: 0,
+            damaged: Vec::new(),
         }
     }
+}
+
+/// The bytes a signed head covers: the tag, the seq (u64 big-endian) and the event's hash.
+pub fn head_message(seq: u64, hash: &[u8; 32]) -> Vec<u8> {
+    let mut message = b"juesuan-audit-head-v1".to_vec();
+    message.extend_from_slice(&seq.to_be_bytes());
+    message.extend_from_slice(hash);
+    message
+}
+
+/// The chain's head, signed with the server's SM2 key: what an operator keeps elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHead {
+    pub seq: u64,
+    pub hash: [u8; 32],
+    /// SM2 over [`head_message`], 64 bytes r‖s.
+    pub signature: Vec<u8>,
+    /// The server's public key (SEC1, uncompressed).
+    pub public_key: Vec<u8>,
 }
 
 /// Verifies a whole chain held in memory.
@@ -282,11 +451,56 @@ pub struct EventQuery {
 #[derive(Clone)]
 pub struct AuditTrail {
     store: Arc<dyn Store>,
+    /// The server's SM2 key, which signs the heads it gives out.
+    signer: Option<Arc<sm2::dsa::SigningKey>>,
 }
 
 impl AuditTrail {
     pub fn new(store: Arc<dyn Store>) -> AuditTrail {
-        AuditTrail { store }
+        AuditTrail {
+            store,
+            signer: None,
+        }
+    }
+
+    /// A trail that signs the heads it gives out with this key.
+    pub fn with_signer(mut self, key: Arc<sm2::dsa::SigningKey>) -> AuditTrail {
+        self.signer = Some(key);
+        self
+    }
+
+    /// The chain's head, signed (administrators).
+    pub async fn head(&self, actor: &Principal) -> Result<SignedHead, DomainError> {
+        decide(actor, &Ask::VerifyAudit)?;
+        self.head_unchecked().await
+    }
+
+    /// The chain's head, signed, for `juesuan audit head` reading the store itself.
+    pub async fn head_unchecked(&self) -> Result<SignedHead, DomainError> {
+        let key = self.signer.as_ref().ok_or_else(|| {
+            DomainError::FailedPrecondition("this server has no signing key for audit heads".into())
+        })?;
+        let seq = self.store.last_event_seq().await?;
+        let hash = if seq == 0 {
+            GENESIS
+        } else {
+            self.store
+                .audit_events(&EventFilter {
+                    after_seq: seq - 1,
+                    limit: 1,
+                    ..EventFilter::default()
+                })
+                .await?
+                .first()
+                .map(|e| e.hash)
+                .ok_or_else(|| DomainError::Internal(format!("event {seq} vanished")))?
+        };
+        Ok(SignedHead {
+            seq,
+            hash,
+            signature: crate::domain::signing::sign(key, &head_message(seq, &hash)),
+            public_key: crate::domain::signing::public_key_of(key),
+        })
     }
 
     /// Events in chain order, and the seq to read on from when there may be more.
@@ -357,19 +571,40 @@ impl AuditTrail {
         }
     }
 
-    /// Recomputes the whole chain (administrators).
-    pub async fn verify(&self, actor: &Principal) -> Result<Verification, DomainError> {
+    /// Recomputes the whole chain and every stored version's digest (administrators).
+    pub async fn verify(
+        &self,
+        actor: &Principal,
+        kept: Option<KeptHead>,
+    ) -> Result<Verification, DomainError> {
         decide(actor, &Ask::VerifyAudit)?;
-        self.verify_unchecked().await
+        self.verify_unchecked(kept).await
     }
 
-    /// Recomputes the whole chain, for `juesuan audit verify --data-dir`, which reads the file directly.
-    pub async fn verify_unchecked(&self) -> Result<Verification, DomainError> {
-        let mut verifier = Verifier::default();
+    /// Recomputes the whole chain, then the SM3 digest of every stored version from its stored bytes against the
+    /// digest its submission event sealed into the chain: a version whose bytes were swapped for others is named.
+    /// For `juesuan audit verify` reading the store itself.
+    pub async fn verify_unchecked(
+        &self,
+        kept: Option<KeptHead>,
+    ) -> Result<Verification, DomainError> {
+        let mut verifier = Verifier::against(kept);
         self.store
             .audit_chain(&mut |event| verifier.push(&event))
             .await?;
-        Ok(verifier.finish())
+        let mut damaged = Vec::new();
+        let mut checked = 0;
+        self.store
+            .version_contents(&mut |content| {
+                checked += 1;
+                damaged.extend(verifier.check_content(&content));
+                true
+            })
+            .await?;
+        let mut verification = verifier.finish();
+        verification.versions_checked = checked;
+        verification.damaged = damaged;
+        Ok(verification)
     }
 }
 

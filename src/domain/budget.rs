@@ -197,6 +197,14 @@ impl Budgets {
     ) -> Result<(StoredBudget, bool), DomainError> {
         let lineage = Lineage::load(self.store.as_ref(), unit, year).await?;
         decide(actor, &Ask::PutBudget(&lineage))?;
+        // Only those who may put any unit's budget get here, so saying that a unit does not exist tells them
+        // nothing they may not know.
+        if lineage.chain.is_empty() {
+            return Err(DomainError::NotFound {
+                what: "unit",
+                key: format!("{unit} (fiscal year {year})"),
+            });
+        }
         let taxonomy = self.taxonomies.get(year).ok_or_else(|| {
             DomainError::invalid(
                 "fiscal_year",

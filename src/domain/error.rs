@@ -125,6 +125,10 @@ pub enum DomainError {
     /// A shared resource is used up (e.g. open watches); a retry later may succeed.
     #[error("{0}")]
     Exhausted(String),
+    /// Stored data no longer matches what the audit chain recorded of it (bytes swapped or damaged): it is not
+    /// served, and the operator restores it.
+    #[error("{0}")]
+    DataLoss(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
     /// A defect or a failed background task: the caller learns nothing of it, the log everything.

@@ -24,6 +24,9 @@ use crate::{
 
 /// Watches served at once: each holds a task and reads the store while it waits.
 pub const MAX_WATCHES: usize = 256;
+/// Watches one principal (a unit's role, a service, the administrators) may hold at once, so that one reader
+/// cannot take every slot.
+pub const MAX_WATCHES_PER_PRINCIPAL: usize = 8;
 /// How often an idle watch looks for new events: the most a new event waits to be sent.
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Events read from the store at a time.
@@ -44,14 +47,60 @@ pub struct WatchedEvent {
 pub struct EventFeed {
     store: Arc<dyn Store>,
     watches: Arc<Semaphore>,
+    /// Open watches by principal (its kind: "unit:…/reviewer", "service:…", "admin").
+    by_principal: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    per_principal: usize,
+}
+
+/// A principal's hold on one of its watch slots, given back when the watch ends.
+struct PrincipalSlot {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    key: String,
+}
+
+impl Drop for PrincipalSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl EventFeed {
     pub fn new(store: Arc<dyn Store>) -> EventFeed {
+        EventFeed::with_limits(store, MAX_WATCHES, MAX_WATCHES_PER_PRINCIPAL)
+    }
+
+    /// A feed serving at most `total` watches at once, at most `per_principal` of them to one principal.
+    pub fn with_limits(store: Arc<dyn Store>, total: usize, per_principal: usize) -> EventFeed {
         EventFeed {
             store,
-            watches: Arc::new(Semaphore::new(MAX_WATCHES)),
+            watches: Arc::new(Semaphore::new(total)),
+            by_principal: Arc::default(),
+            per_principal: per_principal.max(1),
         }
+    }
+
+    /// Takes one of a principal's slots, or says the principal holds all of its own.
+    fn principal_slot(&self, actor: &Principal) -> Result<PrincipalSlot, DomainError> {
+        let key = actor.kind.to_string();
+        let mut counts = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(key.clone()).or_default();
+        if *count >= self.per_principal {
+            return Err(DomainError::Exhausted(format!(
+                "{key} has {} watches open, the most one caller may hold; close one or retry later",
+                self.per_principal
+            )));
+        }
+        *count += 1;
+        Ok(PrincipalSlot {
+            counts: self.by_principal.clone(),
+            key,
+        })
     }
 
     /// Starts watching `node`'s subtree for `year` after `cursor`, for those who may read the node. The events come
@@ -65,10 +114,20 @@ impl EventFeed {
     ) -> Result<mpsc::Receiver<Result<WatchedEvent, DomainError>>, DomainError> {
         let lineage = Lineage::load(self.store.as_ref(), node, year).await?;
         decide(actor, &Ask::Read(&lineage))?;
+        // A cursor beyond the chain's head names an event that does not exist (a cursor of another deployment, a
+        // typo): said at once rather than waited on.
+        let head = self.store.last_event_seq().await?;
+        if cursor > head {
+            return Err(DomainError::OutOfRange(format!(
+                "after_seq {cursor} is beyond the last event of the audit chain ({head}); resume from a cursor this \
+                 service gave, or 0"
+            )));
+        }
+        let slot = self.principal_slot(actor)?;
         let permit = self.watches.clone().try_acquire_owned().map_err(|_| {
-            DomainError::Exhausted(format!(
-                "{MAX_WATCHES} watches are open; close one or retry later"
-            ))
+            DomainError::Exhausted(
+                "every watch slot of the service is taken; retry later".to_owned(),
+            )
         })?;
         let (sender, receiver) = mpsc::channel(64);
         let store = self.store.clone();
@@ -76,6 +135,7 @@ impl EventFeed {
         let actor = actor.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             let watch = Watch {
                 store: store.as_ref(),
                 actor: &actor,

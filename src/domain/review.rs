@@ -409,6 +409,14 @@ impl Reviews {
                 key: format!("{node} (fiscal year {year})"),
             });
         }
+        let taxonomies = self.consolidations.taxonomies();
+        if taxonomies.get(year).is_none() {
+            return Err(DomainError::FailedPrecondition(format!(
+                "fiscal year {year} has no taxonomy (years with one: {}): no disclosure of it can be checked or \
+                 accepted, so there is nothing to lock",
+                taxonomies.years_list()
+            )));
+        }
         let locker = actor
             .unit_code()
             .cloned()

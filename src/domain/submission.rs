@@ -145,6 +145,8 @@ pub struct StoredSubmission {
 pub struct Limits {
     /// Largest encoded disclosure accepted.
     pub max_disclosure_bytes: usize,
+    /// Event watches one principal may hold open at once (`Events.Watch`).
+    pub max_watches_per_principal: usize,
 }
 
 impl Default for Limits {
@@ -153,6 +155,7 @@ impl Default for Limits {
         // 8 MiB leaves room for a department's 汇总表 with every code row, and stops a runaway client.
         Limits {
             max_disclosure_bytes: 8 * 1024 * 1024,
+            max_watches_per_principal: crate::domain::events::MAX_WATCHES_PER_PRINCIPAL,
         }
     }
 }
@@ -515,13 +518,41 @@ impl Submissions {
                     .await?
             }
         };
-        found.ok_or_else(|| DomainError::NotFound {
+        let stored = found.ok_or_else(|| DomainError::NotFound {
             what: "submission",
             key: match version {
                 Some(v) => format!("{unit}/{year} version {v}"),
                 None => format!("{unit}/{year} (no {} submitted)", report_type.name()),
             },
-        })
+        })?;
+        self.check_integrity(&stored).await?;
+        Ok(stored)
+    }
+
+    /// A version read back is served only when its bytes are those the audit chain recorded: their SM3 digest
+    /// equals the digest of its row and the digest its submission event sealed into the chain. Bytes swapped for
+    /// other bytes (with the row's digest rewritten to match) are DATA_LOSS, never served.
+    async fn check_integrity(&self, stored: &StoredSubmission) -> Result<(), DomainError> {
+        let Some(content) = &stored.content else {
+            return Ok(());
+        };
+        let actual = content_digest(content);
+        let recorded = self
+            .store
+            .submission_event_detail(&stored.unit_code, stored.fiscal_year, stored.version)
+            .await?;
+        let sealed = recorded
+            .as_deref()
+            .and_then(crate::domain::audit::recorded_digest);
+        if actual == stored.content_sm3 && sealed == Some(actual.as_str()) {
+            return Ok(());
+        }
+        Err(DomainError::DataLoss(format!(
+            "version {} of {}/{} is not served: its stored bytes do not match the digest the audit chain recorded \
+             when it was submitted; `juesuan audit verify` lists every such version, and it must be restored from a \
+             backup",
+            stored.version, stored.unit_code, stored.fiscal_year
+        )))
     }
 
     pub async fn list(

@@ -52,10 +52,31 @@ pub async fn open(
     })
 }
 
+/// Opens a PostgreSQL database alone, with no data directory (`juesuan audit verify --database-url`).
+pub async fn open_database(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(PgStore::open(database_url).await?))
+}
+
+/// A stored version's bytes, as `version_contents` reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContent {
+    pub unit_code: UnitCode,
+    pub fiscal_year: FiscalYear,
+    pub version: u32,
+    /// The digest the version's row records.
+    pub content_sm3: String,
+    /// The bytes as received, or why they cannot be read back (damaged compression, a wrong length).
+    pub content: Result<Vec<u8>, String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The database server could not be reached when the store was opened. The cause is the client library's
+    /// text, which names no secret (the URL's password is not part of it).
+    #[error("cannot connect to the PostgreSQL database {target}: {cause}")]
+    Connect { target: String, cause: String },
     #[error("database migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -78,6 +99,9 @@ impl StoreError {
     /// Whether the database could not be reached or went away (a retry later may succeed), as opposed to a
     /// statement that failed on a database that answered.
     pub fn is_unavailable(&self) -> bool {
+        if matches!(self, StoreError::Connect { .. }) {
+            return true;
+        }
         let StoreError::Database(error) = self else {
             return false;
         };
@@ -444,6 +468,22 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_chain(
         &self,
         each: &mut (dyn FnMut(Event) -> bool + Send),
+    ) -> Result<(), StoreError>;
+
+    /// The detail of the audit event that recorded a version's submission (it names the SM3 digest of the bytes
+    /// received, "sm3:…"); `None` when no event records it.
+    async fn submission_event_detail(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Every stored version's bytes with the digest its row records, by year, unit and version, handed to `each`
+    /// until it returns false: what `audit verify` checks against the chain.
+    async fn version_contents(
+        &self,
+        each: &mut (dyn FnMut(StoredContent) -> bool + Send),
     ) -> Result<(), StoreError>;
 
     /// The sequence number of the last audit event (0 when there is none): every change that moves a consolidated

@@ -60,6 +60,28 @@ impl PgStore {
     /// NOT_SERVING, calls get UNAVAILABLE) and reconnects when the database is back.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
+        // One connection first, so that a server that cannot be reached is said once, with its cause, rather
+        // than as a pool that timed out.
+        let target = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
+        let first = tokio::time::timeout(
+            ACQUIRE_TIMEOUT,
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+        )
+        .await
+        .map_err(|_| StoreError::Connect {
+            target: target.clone(),
+            cause: format!("no answer within {} s", ACQUIRE_TIMEOUT.as_secs()),
+        })?;
+        let first: sqlx::PgConnection = first.map_err(|e| StoreError::Connect {
+            target: target.clone(),
+            cause: e.to_string(),
+        })?;
+        sqlx::Connection::close(first).await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -1236,6 +1258,50 @@ impl Store for PgStore {
         let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(&self.pool);
         while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
             if !each(event_from_row(&row?)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn submission_event_detail(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT detail FROM audit_events WHERE unit_code = $1 AND fiscal_year = $2 AND version = $3 \
+             AND action = 'submission' ORDER BY seq LIMIT 1",
+        )
+        .bind(unit.as_str())
+        .bind(i64::from(year.get()))
+        .bind(i64::from(version))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn version_contents(
+        &self,
+        each: &mut (dyn FnMut(super::StoredContent) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT unit_code, fiscal_year, version, content_sm3, content, content_encoding, content_len \
+             FROM submissions ORDER BY fiscal_year, unit_code, version",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            let row = row?;
+            use super::rows::Columns;
+            let unit: String = row.text("unit_code")?;
+            let content = super::StoredContent {
+                unit_code: code_of(&unit, "submission")?,
+                fiscal_year: super::rows::year_of(row.int("fiscal_year")?, "submission")?,
+                version: version_of(row.int("version")?)?,
+                content_sm3: row.text("content_sm3")?,
+                content: content_of(&row).map_err(|e| e.to_string()),
+            };
+            if !each(content) {
                 break;
             }
         }

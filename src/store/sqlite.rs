@@ -1572,6 +1572,50 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn submission_event_detail(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT detail FROM audit_events WHERE unit_code = ?1 AND fiscal_year = ?2 AND version = ?3 \
+             AND action = 'submission' ORDER BY seq LIMIT 1",
+        )
+        .bind(unit.as_str())
+        .bind(i64::from(year.get()))
+        .bind(i64::from(version))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn version_contents(
+        &self,
+        each: &mut (dyn FnMut(super::StoredContent) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT unit_code, fiscal_year, version, content_sm3, content, content_encoding, content_len \
+             FROM submissions ORDER BY fiscal_year, unit_code, version",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            let row = row?;
+            use super::rows::Columns;
+            let unit: String = row.text("unit_code")?;
+            let content = super::StoredContent {
+                unit_code: code_of(&unit, "submission")?,
+                fiscal_year: super::rows::year_of(row.int("fiscal_year")?, "submission")?,
+                version: version_of(row.int("version")?)?,
+                content_sm3: row.text("content_sm3")?,
+                content: content_of(&row).map_err(|e| e.to_string()),
+            };
+            if !each(content) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     async fn last_event_seq(&self) -> Result<u64, StoreError> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit_events")
             .fetch_one(&self.pool)

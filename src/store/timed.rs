@@ -384,6 +384,27 @@ impl Store for TimedStore {
             .await
     }
 
+    async fn submission_event_detail(
+        &self,
+        unit: &UnitCode,
+        year: FiscalYear,
+        version: u32,
+    ) -> Result<Option<String>, StoreError> {
+        self.timed(
+            "submission_event_detail",
+            self.inner.submission_event_detail(unit, year, version),
+        )
+        .await
+    }
+
+    async fn version_contents(
+        &self,
+        each: &mut (dyn FnMut(super::StoredContent) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        self.timed("version_contents", self.inner.version_contents(each))
+            .await
+    }
+
     async fn last_event_seq(&self) -> Result<u64, StoreError> {
         self.timed("last_event_seq", self.inner.last_event_seq())
             .await

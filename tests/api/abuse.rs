@@ -856,6 +856,7 @@ async fn a_configured_disclosure_limit_is_the_one_reported() {
         TempDir::new().unwrap(),
         Limits {
             max_disclosure_bytes: 1_000,
+            ..Limits::default()
         },
     )
     .await;

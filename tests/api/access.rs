@@ -499,7 +499,12 @@ fn rows() -> Vec<(&'static str, Call, [Code; 7])> {
         ),
         (
             "Audit/VerifyChain",
-            call!(Aud, verify_chain, pb::VerifyChainRequest {}),
+            call!(Aud, verify_chain, pb::VerifyChainRequest::default()),
+            [PD, PD, PD, PD, PD, PD, OK],
+        ),
+        (
+            "Audit/GetHead",
+            call!(Aud, get_head, pb::GetHeadRequest {}),
             [PD, PD, PD, PD, PD, PD, OK],
         ),
         (

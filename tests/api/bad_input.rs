@@ -170,6 +170,7 @@ async fn oversized_disclosures_are_refused() {
         TempDir::new().unwrap(),
         Limits {
             max_disclosure_bytes: 50_000,
+            ..Limits::default()
         },
     )
     .await;

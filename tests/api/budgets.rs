@@ -317,3 +317,79 @@ async fn a_watch_ends_unauthenticated_soon_after_its_token_is_revoked() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(status.message().contains("revoked"), "{status:?}");
 }
+
+/// The answers a client gets where it used to get a silent wait, a clamp or the wrong code: a budget of a unit
+/// that does not exist, a watch from beyond the head, more watches than one caller may hold.
+#[tokio::test]
+async fn unknown_units_cursors_beyond_the_head_and_one_caller_with_many_watches_get_clear_answers()
+{
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let mut budgets = app.budget_system().await;
+    let mut request = put("nobody", vec![figure("T05", "total", "total", "1.00")]);
+    request.unit_code = "999999999".into();
+    let missing = budgets.put_budget(request).await.expect_err("no such unit");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+    assert!(missing.message().contains("999999999"), "{missing:?}");
+
+    let reviewer = app.token(DEPARTMENT, pb::Role::Reviewer).await;
+    let watch = |after_cursor: u64| pb::WatchRequest {
+        node_code: DEPARTMENT.into(),
+        fiscal_year: 2024,
+        after_cursor,
+    };
+    let beyond = pb::events_client::EventsClient::new(app.as_token(&reviewer).await)
+        .watch(watch(1_000_000))
+        .await
+        .expect_err("a cursor beyond the head");
+    assert_eq!(beyond.code(), Code::OutOfRange, "{beyond:?}");
+    assert!(beyond.message().contains("1000000"), "{beyond:?}");
+
+    // One caller holds eight watches at most; the ninth is refused, another caller still gets one, and a slot
+    // freed is a slot again.
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(
+            pb::events_client::EventsClient::new(app.as_token(&reviewer).await)
+                .watch(watch(0))
+                .await
+                .expect("within the caller's share")
+                .into_inner(),
+        );
+    }
+    let ninth = pb::events_client::EventsClient::new(app.as_token(&reviewer).await)
+        .watch(watch(0))
+        .await
+        .expect_err("beyond the caller's share");
+    assert_eq!(ninth.code(), Code::ResourceExhausted, "{ninth:?}");
+    let other = app.token(UNIT, pb::Role::Submitter).await;
+    let mut theirs = pb::events_client::EventsClient::new(app.as_token(&other).await)
+        .watch(pb::WatchRequest {
+            node_code: UNIT.into(),
+            fiscal_year: 2024,
+            after_cursor: 0,
+        })
+        .await
+        .expect("another caller's own share")
+        .into_inner();
+    next_events(&mut theirs, 1).await;
+    drop(open.pop());
+    // The slot comes back when the server notices the stream is gone.
+    let mut freed = None;
+    for _ in 0..50 {
+        match pb::events_client::EventsClient::new(app.as_token(&reviewer).await)
+            .watch(watch(0))
+            .await
+        {
+            Ok(stream) => {
+                freed = Some(stream);
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(freed.is_some(), "a closed watch frees its slot");
+}

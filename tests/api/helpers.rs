@@ -235,6 +235,7 @@ impl TestApp {
             limits,
             tls,
             insecure: false,
+            audit_key: None,
         };
         let app = App::open(&settings).await.expect("app opens");
         let (tx, rx) = oneshot::channel::<()>();

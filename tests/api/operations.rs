@@ -91,6 +91,7 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
         limits: Limits::default(),
         tls: None,
         insecure: false,
+        audit_key: None,
     };
     let app = App::open(&settings).await.expect("app opens");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -8,7 +8,7 @@ use prost::Message;
 use tonic::Code;
 
 use crate::{
-    helpers::{DEPARTMENT, TestApp, UNIT, reference, submit_request},
+    helpers::{DEPARTMENT, TestApp, UNIT, reference, submit_request, violated_fields},
     submissions::corrected_reference,
 };
 
@@ -509,4 +509,43 @@ async fn a_signing_unit_must_sign_and_a_flipped_byte_is_refused() {
         })
         .await
         .unwrap();
+}
+
+/// A lock of a year without a taxonomy says which year, as a precondition; a token whose expiry has nanos out of
+/// range is refused naming the field, not read as another instant.
+#[tokio::test]
+async fn a_year_without_rules_cannot_be_locked_and_a_malformed_timestamp_is_named() {
+    let app = TestApp::spawn().await;
+    app.register_reference_units().await;
+    let status = app
+        .reviewer(DEPARTMENT)
+        .await
+        .lock(pb::LockRequest {
+            node_code: DEPARTMENT.into(),
+            fiscal_year: 2031,
+            comment: "封账".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("2031"), "{status:?}");
+    assert!(status.message().contains("taxonomy"), "{status:?}");
+
+    for nanos in [-1, 1_000_000_000] {
+        let status = pb::tokens_client::TokensClient::new(app.channel().await)
+            .issue_token(pb::IssueTokenRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::Admin(true)),
+                }),
+                expires_at: Some(prost_types::Timestamp {
+                    seconds: 4_000_000_000,
+                    nanos,
+                }),
+                label: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(violated_fields(&status), ["expires_at.nanos"], "{status:?}");
+    }
 }

@@ -1044,7 +1044,8 @@ impl Checker<'_> {
         }
     }
 
-    /// The cost indicators' actual values together (in 万元, not per unit) against the project's 全年执行数.
+    /// The cost indicators' actual values together (in 万元, not per unit) against the project's 全年执行数: equal,
+    /// within rounding.
     fn check_cost(&mut self, position: usize, evaluation: &Evaluation) {
         let words = &self.checks.words;
         let Some(executed) = evaluation
@@ -1086,7 +1087,9 @@ impl Checker<'_> {
             return;
         }
         self.report.checks_evaluated += 1;
-        if sum.may_be_le(&executed.rounded_interval()) {
+        // Both ways: cost indicators that add up to less than what was spent leave spending without a cost,
+        // as ones that add up to more claim a cost nothing was spent on.
+        if sum.overlaps(&executed.rounded_interval()) {
             return;
         }
         cells.insert(
