@@ -765,7 +765,7 @@ mod validation_tests {
     use crate::domain::{
         consolidation::{
             layout::CellLayout,
-            service::own_data,
+            service::counted_figures,
             state::{Removals, YearState},
         },
         facts::FactsJson,
@@ -866,7 +866,7 @@ mod validation_tests {
         let mut cells_loaded = 0;
         for (index, disclosure) in prefecture.disclosures() {
             let facts = facts(&taxonomies, disclosure.clone()).unwrap();
-            let own = own_data(taxonomy, &layout, 1, &facts);
+            let own = counted_figures(&mut state, taxonomy, 1, &facts);
             cells_loaded += own.len();
             state.load_own(index, Some(own));
         }

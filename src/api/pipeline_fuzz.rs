@@ -14,7 +14,7 @@ use crate::{
     domain::{
         consolidation::{
             layout::CellLayout,
-            service::own_data,
+            service::counted_figures,
             state::{Removals, YearState},
         },
         facts::Facts,
@@ -289,7 +289,8 @@ proptest! {
         let facts = Facts::from_disclosure(&resolved, &taxonomy);
         for i in 0..100 {
             let node = state.add_node(UnitCode::parse(&format!("U{i}")).unwrap(), Some(root));
-            state.set_own(node, Some(own_data(&taxonomy, &layout, 1, &facts)));
+            let own = counted_figures(&mut state, &taxonomy, 1, &facts);
+            state.set_own(node, Some(own));
         }
         match state.check_range(root) {
             Ok(()) => {

@@ -25,7 +25,7 @@ use crate::{
         audit::{Action, NewEvent},
         consolidation::{
             layout::CellLayout,
-            service::{Consolidations, own_data},
+            service::{Consolidations, counted_figures},
             state::{NodeId, Removals, YearState},
         },
         disclosure::ReportType,
@@ -248,7 +248,7 @@ async fn generate(
         // The stored bytes are encoded before the facts take the message.
         let content = store.map(|_| prost::Message::encode_to_vec(&disclosure));
         let facts = synthetic::facts(taxonomies, disclosure)?;
-        let own = own_data(&taxonomy, &layout, 1, &facts);
+        let own = counted_figures(&mut state, &taxonomy, 1, &facts);
         cells += own.len();
         state.load_own(index, Some(own));
         if let (Some(store), Some(content)) = (store, content) {
@@ -426,9 +426,9 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         let started = Instant::now();
         let disclosure = workload.prefecture.resubmission(&mut rng, index);
         let facts = synthetic::facts(&taxonomies, disclosure)?;
-        let own = own_data(
+        let own = counted_figures(
+            &mut workload.state,
             &workload.taxonomy,
-            &workload.state.layout,
             2 + update as u32,
             &facts,
         );

@@ -14,6 +14,7 @@ mod load;
 pub mod output;
 mod review;
 mod rules;
+mod taxonomy;
 
 pub(crate) use client::{ServerArgs, status_message};
 
@@ -203,6 +204,9 @@ enum Command {
     /// List and show the rules of a fiscal year's taxonomy (offline).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// A year's classification code lists: load the ministry's list, compare years, write one out (offline).
+    #[command(subcommand)]
+    Taxonomy(taxonomy::TaxonomyCommand),
     /// A node's consolidated tables (汇总表), a cell explained, who is missing, or reported-vs-computed.
     ///
     /// From a running service: the node's own figures plus its children's consolidations, less the transfers
@@ -783,6 +787,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         Command::Units(command) => units(command).await,
         Command::Submissions(command) => submissions(command).await,
         Command::Rules(command) => rules::run(command),
+        Command::Taxonomy(command) => taxonomy::run(command),
         Command::Review(command) => review::run(command).await,
         Command::Tokens(command) => access::tokens(command).await,
         Command::Keys(command) => access::keys(command).await,

@@ -70,9 +70,11 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, String> {
                     taxonomy.fiscal_year,
                     catalogue::summary(&entries)
                 );
+                // Ids are as wide as the longest, so that severities line up.
+                let width = entries.iter().map(|e| e.id.len()).max().unwrap_or(0);
                 for entry in &entries {
                     sayln!(
-                        "{:<14} {:<9} {}{}",
+                        "{:<width$} {:<9} {}{}",
                         entry.id,
                         entry.severity,
                         entry.message,
@@ -219,14 +221,25 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
             .inherited_from
             .map(|y| format!(" — inherited from {y}"))
             .unwrap_or_default();
-        let _ = writeln!(out, "\n## {title} (`{}`){inherited}\n", first.file);
+        // Checks in code live in several places: each says where.
+        let built_in = kind == EntryKind::BuiltIn;
+        if built_in {
+            let _ = writeln!(out, "\n## {title}\n");
+        } else {
+            let _ = writeln!(out, "\n## {title} (`{}`){inherited}\n", first.file);
+        }
         if !intro.is_empty() {
             let _ = writeln!(out, "{intro}\n");
         }
-        let _ = writeln!(out, "| id | severity | what | message |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        if built_in {
+            let _ = writeln!(out, "| id | severity | what | message | where |");
+            let _ = writeln!(out, "|---|---|---|---|---|");
+        } else {
+            let _ = writeln!(out, "| id | severity | what | message |");
+            let _ = writeln!(out, "|---|---|---|---|");
+        }
         for entry in of_kind {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "| {} | {} | {} | {} |",
                 entry.id,
@@ -234,6 +247,10 @@ pub fn catalogue(taxonomy: &Taxonomy) -> String {
                 cell(&entry.check),
                 cell(&entry.message)
             );
+            if built_in {
+                let _ = write!(out, " {} |", cell(&entry.file));
+            }
+            out.push('\n');
         }
     };
     let narrative_intro = rules.narrative.as_ref().map(|n| {

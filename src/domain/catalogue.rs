@@ -42,8 +42,45 @@ pub const UNMATCHED_ELIMINATION: BuiltInCheck = BuiltInCheck {
     defined_in: "the consolidation service (src/domain/consolidation)",
 };
 
+/// A well-formed classification code the year's list does not have, under a 类 it has: read, summed and
+/// consolidated like any other, and named so that a reviewer confirms it.
+pub const UNLISTED_CODE: BuiltInCheck = BuiltInCheck {
+    id: "CODE-UNLISTED",
+    severity: Severity::Warning,
+    message: "{tables} 科目 {code}「{name}」不在{year}年{list}中（上级科目 {parent} 已列入）：请确认编码与名称",
+    description: "A 款 or 项 whose parent is listed but which the year's code list lacks: its figures are read, the \
+                  hierarchy sums still apply and consolidation carries it; the code and the name the unit gave are \
+                  named.",
+    defined_in: "the codes check (src/domain/rules/codes.rs)",
+};
+
+/// A code whose 类 does not exist in the year's list.
+pub const UNKNOWN_CLASS_CODE: BuiltInCheck = BuiltInCheck {
+    id: "CODE-UNKNOWN-CLASS",
+    severity: Severity::Error,
+    message: "{tables} 科目 {code}「{name}」的类 {class} 不在{year}年{list}中",
+    description: "A classification code whose 类 (its first level) the year's code list does not have.",
+    defined_in: "the codes check (src/domain/rules/codes.rs)",
+};
+
+/// A code the year's change list removed.
+pub const REMOVED_CODE: BuiltInCheck = BuiltInCheck {
+    id: "CODE-REMOVED",
+    severity: Severity::Error,
+    message: "{tables} 科目 {code}「{name}」在{year}年{list}中已取消：{replacement}",
+    description: "A classification code the year's change list removed, used in the year after its removal; the \
+                  code that replaced it is named where the change list says so.",
+    defined_in: "the codes check (src/domain/rules/codes.rs)",
+};
+
 /// The checks written in code, in the order the catalogue lists them.
-pub const BUILT_IN: [&BuiltInCheck; 2] = [&REPORTED_COMPARISON, &UNMATCHED_ELIMINATION];
+pub const BUILT_IN: [&BuiltInCheck; 5] = [
+    &UNLISTED_CODE,
+    &UNKNOWN_CLASS_CODE,
+    &REMOVED_CODE,
+    &REPORTED_COMPARISON,
+    &UNMATCHED_ELIMINATION,
+];
 
 /// What kind of check an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -372,12 +372,26 @@ impl DisclosureDraft {
             let mut rows: Vec<(String, RowData)> = Vec::with_capacity(table.rows.len());
             for (r, row) in table.rows.into_iter().enumerate() {
                 let row_path = path.item("rows", r);
-                if let Err(problem) = taxonomy.check_row_code(def, &row.code) {
+                // A code the year's list lacks is read when it is well formed (the codes check names it);
+                // anything else cannot be placed.
+                if let Err(problem) = taxonomy.row_code_status(def, &row.code) {
                     let why = match problem {
-                        RowCodeProblem::Unknown => format!(
-                            "\"{}\" is neither a line of table {} nor a code of its classification",
-                            row.code, def.code
-                        ),
+                        RowCodeProblem::Unknown => match taxonomy.code_list_of(def) {
+                            Some(list) if row.code.bytes().all(|b| b.is_ascii_digit()) => format!(
+                                "code {} is malformed: a code of {} has {} digits",
+                                row.code,
+                                list.name,
+                                list.level_digits
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            _ => format!(
+                                "\"{}\" is neither a line of table {} nor a code of its classification",
+                                row.code, def.code
+                            ),
+                        },
                         RowCodeProblem::NotInCodeList => format!(
                             "code {} is not in the {} code list of {}",
                             row.code,
@@ -703,9 +717,11 @@ mod tests {
                     "T05",
                     Completeness::Complete,
                     &[
-                        ("2070698", "total", "1"),
+                        ("20706981", "total", "1"),
                         ("total", "totl", "1"),
                         ("income_total", "total", "1"),
+                        // Well formed but not listed: read (the codes check names it), not refused.
+                        ("2070698", "total", "1"),
                     ],
                 ),
             ],
@@ -721,9 +737,7 @@ mod tests {
             ]
         );
         assert!(
-            violations[1]
-                .description
-                .contains("not in the 支出功能分类科目"),
+            violations[1].description.contains("malformed"),
             "{:?}",
             violations[1]
         );

@@ -64,7 +64,9 @@ impl Facts {
     }
 
     /// The figures as a disclosure under `taxonomy` (which may be another year's): tables, rows and columns the
-    /// taxonomy does not have are left out, so rules read them as unknown.
+    /// taxonomy does not have are left out, so rules read them as unknown. A row under a code the taxonomy's
+    /// change list replaced (renamed, moved) is read under the code that replaced it — so that last year's
+    /// figures compare with this year's — added to what that code already has.
     pub fn to_disclosure(&self, taxonomy: &Taxonomy, cover: Cover) -> Disclosure {
         let mut tables: Vec<Option<TableData>> = vec![None; taxonomy.tables.len()];
         for (code, facts) in &self.tables {
@@ -72,26 +74,30 @@ impl Facts {
                 continue;
             };
             let def = &taxonomy.tables[index];
-            let rows = facts
-                .rows
-                .iter()
-                .filter(|(row, _)| taxonomy.check_row_code(def, row).is_ok())
-                .map(|(row, cells)| {
-                    let mut values = vec![None; def.columns.len()];
-                    for (column, value) in cells {
-                        if let Some(c) = def.column_index(column) {
-                            values[c] = Some(*value);
-                        }
+            let list = taxonomy.code_list_of(def);
+            let mut rows: std::collections::BTreeMap<String, RowData> =
+                std::collections::BTreeMap::new();
+            for (row, cells) in &facts.rows {
+                let row = match list.and_then(|l| l.removal(row)) {
+                    Some(Some(replacement)) => replacement,
+                    _ => row.as_str(),
+                };
+                if taxonomy.row_code_status(def, row).is_err() {
+                    continue;
+                }
+                let data = rows.entry(row.to_owned()).or_insert_with(|| RowData {
+                    label: String::new(),
+                    cells: vec![None; def.columns.len()],
+                });
+                for (column, value) in cells {
+                    if let Some(c) = def.column_index(column) {
+                        data.cells[c] = Some(match data.cells[c] {
+                            Some(before) => Value::from_decimal(before.decimal() + value.decimal()),
+                            None => *value,
+                        });
                     }
-                    (
-                        row.clone(),
-                        RowData {
-                            label: String::new(),
-                            cells: values,
-                        },
-                    )
-                })
-                .collect();
+                }
+            }
             tables[index] = Some(TableData {
                 completeness: if facts.partial {
                     Completeness::Partial

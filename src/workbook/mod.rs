@@ -12,6 +12,7 @@
 //! laid out as the taxonomy's section tables; the self-evaluations have two (`evaluations`). Not here: the
 //! narrative, which `juesuan narrative` drafts from the figures.
 
+pub mod code_list;
 mod evaluations;
 mod read;
 mod sections;

@@ -81,7 +81,7 @@ async fn unknown_codes_name_the_table_row_or_column() {
         ["disclosure.tables[0].code"]
     );
 
-    let unknown_row = with_t05_rows(vec![row("2070698", vec![cell("total", "1.00")])]);
+    let unknown_row = with_t05_rows(vec![row("207069", vec![cell("total", "1.00")])]);
     assert_eq!(
         submit_expecting(&app, unknown_row).await,
         ["disclosure.tables[4].rows[0].code"]

@@ -202,6 +202,13 @@ impl TestApp {
         .await
     }
 
+    /// Serves with the taxonomy tree at `taxonomy` instead of the shipped one.
+    pub async fn spawn_with_taxonomy(taxonomy: &Path) -> TestApp {
+        let data_dir = TempDir::new().expect("temp dir");
+        let url = database_for(data_dir.path()).await;
+        TestApp::start_with(data_dir, url, Limits::default(), None, taxonomy.to_owned()).await
+    }
+
     async fn spawn_configured(
         data_dir: TempDir,
         limits: Limits,
@@ -217,6 +224,16 @@ impl TestApp {
         limits: Limits,
         tls: Option<TlsSettings>,
     ) -> TestApp {
+        TestApp::start_with(data_dir, database_url, limits, tls, taxonomy_dir()).await
+    }
+
+    async fn start_with(
+        data_dir: TempDir,
+        database_url: Option<String>,
+        limits: Limits,
+        tls: Option<TlsSettings>,
+        taxonomy: PathBuf,
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let scheme = if tls.is_some() { "https" } else { "http" };
         let address = format!(
@@ -229,7 +246,7 @@ impl TestApp {
             database_url: database_url
                 .as_deref()
                 .map(|url| DatabaseUrl::parse(url).expect("a PostgreSQL URL")),
-            taxonomy_dir: Some(taxonomy_dir()),
+            taxonomy_dir: Some(taxonomy),
             health_listen: None,
             metrics_listen: None,
             limits,

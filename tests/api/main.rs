@@ -13,6 +13,7 @@ mod access;
 mod audit;
 mod bad_input;
 mod budgets;
+mod codes;
 mod consolidation;
 mod demo;
 mod deploy;

@@ -21,6 +21,8 @@ mod audit;
 mod bad_input;
 #[path = "../api/budgets.rs"]
 mod budgets;
+#[path = "../api/codes.rs"]
+mod codes;
 #[path = "../api/consolidation.rs"]
 mod consolidation;
 #[path = "../api/explanations.rs"]

@@ -37,6 +37,10 @@ use crate::{
     store::{EventFilter, Store},
 };
 
+/// The name a consolidated row under a code the year's list lacks is shown with: units may use such codes (with
+/// a CODE-UNLISTED warning), and the names they gave are theirs, not the 汇总表's.
+const UNLISTED_ROW_LABEL: &str = "（未列入当年科目表）";
+
 /// Which version of each unit counts in consolidation.
 pub const POLICY: &str = "accepted 单户表: each unit's accepted version of report type SINGLE (审核通过; a revert \
                           makes an earlier accepted version count again)";
@@ -373,6 +377,18 @@ pub fn own_data(taxonomy: &Taxonomy, layout: &CellLayout, version: u32, facts: &
     OwnData::new(version, cells, partial_tables, inexact)
 }
 
+/// A counted version's figures on a state's layout, which first grows by the code rows they use.
+pub fn counted_figures(
+    state: &mut YearState,
+    taxonomy: &Taxonomy,
+    version: u32,
+    facts: &Facts,
+) -> OwnData {
+    let missing = state.layout.missing_codes(taxonomy, facts);
+    state.grow_layout(&missing);
+    own_data(taxonomy, &state.layout, version, facts)
+}
+
 /// The node a unit's transfers are with, when it is not the unit's parent: its supervising department.
 fn counterparty(state: &super::state::YearState, unit: &Unit) -> Option<NodeId> {
     let department = unit.supervising_department.as_ref()?;
@@ -461,7 +477,7 @@ impl YearData {
             view.labels.entry(key.row.clone()).or_insert_with(|| {
                 self.taxonomy
                     .row_name(def, &key.row)
-                    .unwrap_or_default()
+                    .unwrap_or(UNLISTED_ROW_LABEL)
                     .to_owned()
             });
             view.row_mut(&key.row).push((
@@ -552,7 +568,7 @@ impl YearData {
             view.labels.entry(row.clone()).or_insert_with(|| {
                 self.taxonomy
                     .row_name(def, &row)
-                    .unwrap_or_default()
+                    .unwrap_or(UNLISTED_ROW_LABEL)
                     .to_owned()
             });
             view.row_mut(&row).push((
@@ -952,7 +968,8 @@ impl Consolidations {
         let marker = self.store.last_event_seq().await?;
         phases.tree = started.elapsed();
         let started = Instant::now();
-        if let Some((made, owned)) = self.restore(year, marker, &state).await {
+        if let Some((made, (owned, grown))) = self.restore(year, marker, &state).await {
+            state.adopt_layout(grown);
             for (code, own) in owned {
                 let node = state.by_code[&code];
                 state.load_own(node, Some(own));
@@ -974,14 +991,19 @@ impl Consolidations {
         // rebuild takes about the longer of the two, and only one version's figures are in memory at a time.
         let (sender, receiver) = std::sync::mpsc::channel::<(UnitCode, u32, Facts)>();
         let converter = {
-            let (taxonomy, layout) = (taxonomy.clone(), layout.clone());
+            let (taxonomy, mut layout) = (taxonomy.clone(), (*layout).clone());
             tokio::task::spawn_blocking(move || {
-                receiver
+                let converted = receiver
                     .into_iter()
                     .map(|(code, version, facts)| {
+                        // The code rows a version uses are added as it comes.
+                        for (list, row) in layout.missing_codes(&taxonomy, &facts) {
+                            layout.add_code(&list, &row);
+                        }
                         (code, own_data(&taxonomy, &layout, version, &facts))
                     })
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (converted, layout)
             })
         };
         let loaded = self
@@ -992,10 +1014,11 @@ impl Consolidations {
             })
             .await;
         drop(sender);
-        let converted = converter.await.map_err(|e| {
+        let (converted, grown) = converter.await.map_err(|e| {
             DomainError::Internal(format!("converting the counted versions failed: {e}"))
         })?;
         loaded?;
+        state.adopt_layout(grown);
         for (code, own) in converted {
             if let Some(&node) = state.by_code.get(&code) {
                 state.load_own(node, Some(own));
@@ -1023,7 +1046,7 @@ impl Consolidations {
         year: FiscalYear,
         marker: u64,
         state: &YearState,
-    ) -> Option<(u64, Vec<(UnitCode, OwnData)>)> {
+    ) -> Option<(u64, snapshot::Decoded)> {
         let bytes = match self.store.read_snapshot(&snapshot::name(year)).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return None,
@@ -1044,12 +1067,12 @@ impl Consolidations {
         .await
         .ok()?;
         match decoded {
-            Ok((made, owned))
+            Ok((made, (owned, layout)))
                 if owned
                     .iter()
                     .all(|(code, _)| state.by_code.contains_key(code)) =>
             {
-                Some((made, owned))
+                Some((made, (owned, layout)))
             }
             Ok(_) => {
                 tracing::info!(year = %year, "consolidation snapshot names units not in the tree; rebuilding");
@@ -1118,9 +1141,10 @@ impl Consolidations {
             .await?;
         let own = accepted.and_then(|stored| {
             let facts = stored.facts?;
-            Some(own_data(
-                &data.taxonomy,
-                &data.state.layout,
+            let taxonomy = data.taxonomy.clone();
+            Some(counted_figures(
+                &mut data.state,
+                &taxonomy,
                 stored.version,
                 &facts,
             ))
@@ -1517,7 +1541,13 @@ impl Consolidations {
         let data = data.read().await;
         let node = data.node(code)?;
         data.check_range(node)?;
-        let layout = &data.state.layout;
+        // The reported 汇总表 may use code rows no counted version does: numbered on a grown copy of the layout,
+        // where the computed consolidation has nothing.
+        let mut reported_layout = (*data.state.layout).clone();
+        for (list, row) in reported_layout.missing_codes(&data.taxonomy, &facts) {
+            reported_layout.add_code(&list, &row);
+        }
+        let layout = &reported_layout;
         let reported_own = own_data(&data.taxonomy, layout, reported.version, &facts);
         // What rounding may have moved each computed figure: the half-units of every figure it adds, and of every
         // figure an elimination takes from it.
@@ -1559,14 +1589,22 @@ impl Consolidations {
             report.checks_evaluated += 1;
             let provided = i128::from(reported_own.get(cell));
             let expected = i128::from(data.state.value(node, cell));
+            let slack = slack.get(cell as usize).copied().unwrap_or(0);
             if (provided - expected).abs()
-                <= i128::from(reported_own.half_ulp(cell)) + i128::from(slack[cell as usize])
+                <= i128::from(reported_own.half_ulp(cell)) + i128::from(slack)
             {
                 continue;
             }
-            let p = round_for_display(data.show(cell, provided, unit), 2);
-            let e = round_for_display(data.show(cell, expected, unit), 2);
-            let cell_ref = data.cell_ref(cell, None);
+            let f = factor(layout.kind(cell), unit);
+            let p = round_for_display(from_units(provided, f), 2);
+            let e = round_for_display(from_units(expected, f), 2);
+            let def = &data.taxonomy.tables[key.table];
+            let cell_ref = CellRef {
+                table: def.code.clone(),
+                row: key.row.clone(),
+                column: def.columns[key.column].code.clone(),
+                unit: None,
+            };
             let difference = p.checked_sub(e);
             let check = &crate::domain::catalogue::REPORTED_COMPARISON;
             report.findings.push(Finding {

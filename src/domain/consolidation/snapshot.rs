@@ -14,7 +14,7 @@ use super::{
 };
 use crate::domain::ids::{FiscalYear, UnitCode};
 
-const MAGIC: &[u8] = b"juesuan consolidation snapshot 2\n";
+const MAGIC: &[u8] = b"juesuan consolidation snapshot 3\n";
 /// A CRC-32 closes the file: it guards against damage, not against an adversary (who could as well edit the
 /// database), and at several GB/s it keeps a P10k snapshot's check to tens of milliseconds where SM3 took most of
 /// a second.
@@ -47,6 +47,15 @@ pub fn encode(state: &YearState, year: FiscalYear, marker: u64) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&year.get().to_le_bytes());
     out.extend_from_slice(&marker.to_le_bytes());
+    // The code rows the layout grew by, in order: a reader adds them to the taxonomy's lines to number the cells
+    // the same way.
+    out.extend_from_slice(&(state.layout.code_rows.len() as u32).to_le_bytes());
+    for (list, code) in &state.layout.code_rows {
+        for text in [list, code] {
+            out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
     out.extend_from_slice(&layout_fingerprint(&state.layout));
     let owned: Vec<(&UnitCode, &OwnData)> = state
         .nodes
@@ -118,21 +127,26 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The counted figures a snapshot holds, by unit, when it is exact for `year` at `marker` under `layout`.
+/// Counted figures as a snapshot holds them, with the layout they are numbered by (the taxonomy's lines and the
+/// code rows the snapshot names).
+pub type Decoded = (Vec<(UnitCode, OwnData)>, CellLayout);
+
+/// The counted figures a snapshot holds, by unit, when it is exact for `year` at `marker` under a layout of
+/// `base`'s lines (grown by the snapshot's code rows).
 pub fn decode(
     bytes: &[u8],
     year: FiscalYear,
     marker: u64,
-    layout: &CellLayout,
-) -> Result<Vec<(UnitCode, OwnData)>, Stale> {
-    decode_made(bytes, year, layout, |made| {
+    base: &CellLayout,
+) -> Result<Decoded, Stale> {
+    decode_made(bytes, year, base, |made| {
         if made == marker {
             Ok(())
         } else {
             Err(Stale::Changed { made, now: marker })
         }
     })
-    .map(|(_, owned)| owned)
+    .map(|(_, decoded)| decoded)
 }
 
 /// The counted figures a snapshot holds and the marker it was made at, when that is at or before `marker`: for a
@@ -142,9 +156,9 @@ pub fn decode_up_to(
     bytes: &[u8],
     year: FiscalYear,
     marker: u64,
-    layout: &CellLayout,
-) -> Result<(u64, Vec<(UnitCode, OwnData)>), Stale> {
-    decode_made(bytes, year, layout, |made| {
+    base: &CellLayout,
+) -> Result<(u64, Decoded), Stale> {
+    decode_made(bytes, year, base, |made| {
         if made <= marker {
             Ok(())
         } else {
@@ -156,9 +170,9 @@ pub fn decode_up_to(
 fn decode_made(
     bytes: &[u8],
     year: FiscalYear,
-    layout: &CellLayout,
+    base: &CellLayout,
     acceptable: impl Fn(u64) -> Result<(), Stale>,
-) -> Result<(u64, Vec<(UnitCode, OwnData)>), Stale> {
+) -> Result<(u64, Decoded), Stale> {
     if bytes.len() < MAGIC.len() + DIGEST_BYTES || !bytes.starts_with(MAGIC) {
         return Err(Stale::Damaged);
     }
@@ -172,7 +186,19 @@ fn decode_made(
     }
     let made = reader.u64()?;
     acceptable(made)?;
-    if reader.take(32)? != layout_fingerprint(layout) {
+    let code_rows = reader.u32()?;
+    let mut layout = base.clone();
+    for _ in 0..code_rows {
+        let mut text = || -> Result<String, Stale> {
+            let length = usize::from(reader.u16()?);
+            std::str::from_utf8(reader.take(length)?)
+                .map(str::to_owned)
+                .map_err(|_| Stale::Damaged)
+        };
+        let (list, code) = (text()?, text()?);
+        layout.add_code(&list, &code);
+    }
+    if reader.take(32)? != layout_fingerprint(&layout) {
         return Err(Stale::OtherLayout);
     }
     let count = reader.u32()?;
@@ -205,7 +231,7 @@ fn decode_made(
     for run in decoded {
         owned.extend(run?);
     }
-    Ok((made, owned))
+    Ok((made, (owned, layout)))
 }
 
 /// The CRC-32 of `bytes`, computed in two halves on two threads and combined (the same value as `checksum`).
@@ -327,7 +353,8 @@ mod tests {
     fn a_snapshot_gives_back_the_figures_it_was_made_of() {
         let state = state();
         let bytes = encode(&state, year(), 17);
-        let owned = decode(&bytes, year(), 17, &state.layout).unwrap();
+        let (owned, layout) = decode(&bytes, year(), 17, &state.layout).unwrap();
+        assert_eq!(layout.cells, state.layout.cells);
         assert_eq!(owned.len(), 1);
         let (code, own) = &owned[0];
         assert_eq!(code.as_str(), "652300101");
@@ -399,16 +426,38 @@ mod tests {
             decode(&reordered, year(), 17, &state.layout).unwrap_err(),
             Stale::Damaged
         );
-        let taxonomy_2025 = test_support::year(2025);
-        let layout_2025 = CellLayout::new(&taxonomy_2025);
-        // 2025 changes the functional classification, so its layout of cells is another.
+        // A taxonomy whose tables differ gives other lines: the snapshot's layout is another.
+        let mut other_lines = (*state.layout).clone();
+        other_lines.add_code("economic", "301");
         assert_ne!(
-            layout_fingerprint(&layout_2025),
+            layout_fingerprint(&other_lines),
             layout_fingerprint(&state.layout)
         );
         assert_eq!(
-            decode(&bytes, year(), 17, &layout_2025).unwrap_err(),
+            decode(&bytes, year(), 17, &other_lines).unwrap_err(),
             Stale::OtherLayout
         );
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_code_rows_its_figures_use() {
+        let mut state = state();
+        state.grow_layout(&[
+            ("functional".into(), "207".into()),
+            ("functional".into(), "2070698".into()),
+        ]);
+        let taxonomy = test_support::year(2024);
+        let t05 = taxonomy.table_index("T05").unwrap();
+        let cell = state.layout.id(t05, "2070698", 0).unwrap();
+        state.load_own(
+            1,
+            Some(OwnData::new(1, vec![(cell, 500, 50)], Vec::new(), 0)),
+        );
+        let bytes = encode(&state, year(), 9);
+        // Read against the taxonomy's lines alone, it numbers the code rows as the state did.
+        let base = CellLayout::new(&taxonomy);
+        let (owned, layout) = decode(&bytes, year(), 9, &base).unwrap();
+        assert_eq!(layout.id(t05, "2070698", 0), Some(cell));
+        assert!(owned.iter().any(|(_, own)| own.get(cell) == 500));
     }
 }

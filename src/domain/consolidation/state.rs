@@ -283,6 +283,8 @@ pub struct Removals {
     /// Per pair, the cell each side states the transfer in (the child's 上级补助收入, the payer's 对附属单位补助支出):
     /// what is matched between the two sides, and so eliminated, is decided on these.
     keys: Vec<(Option<CellId>, Option<CellId>)>,
+    /// What they were compiled from, to compile them again when the layout grows.
+    source: Option<Eliminations>,
 }
 
 impl Removals {
@@ -328,7 +330,13 @@ impl Removals {
             parent: Targets::from_lists(&parent),
             by_pair,
             keys,
+            source: eliminations.cloned(),
         }
+    }
+
+    /// The same eliminations compiled for a layout that grew: "*" reaches the new rows too.
+    pub fn recompiled(&self, layout: &CellLayout) -> Removals {
+        Removals::new(layout, self.source.as_ref())
     }
 
     /// How many elimination pairs there are.
@@ -633,6 +641,38 @@ impl YearState {
             by_code: HashMap::new(),
             crossing: Vec::new(),
             applied: HashMap::new(),
+        }
+    }
+
+    /// Adds code rows to the layout (see [`CellLayout::add_code`]) and everything that depends on it: the
+    /// eliminations are compiled again and every consolidated vector grows (the new cells start at zero, which
+    /// they are: no counted figure had them). Ids already given keep their meaning.
+    pub fn grow_layout(&mut self, codes: &[(String, String)]) {
+        let layout = Arc::make_mut(&mut self.layout);
+        let mut grew = false;
+        for (list, code) in codes {
+            grew |= layout.add_code(list, code);
+        }
+        if grew {
+            self.adopted_layout();
+        }
+    }
+
+    /// Takes a layout that extends the current one (the same lines, more code rows: what a conversion done
+    /// elsewhere grew), for a state whose figures are numbered by it.
+    pub fn adopt_layout(&mut self, layout: CellLayout) {
+        self.layout = Arc::new(layout);
+        self.adopted_layout();
+    }
+
+    fn adopted_layout(&mut self) {
+        self.removals = Arc::new(self.removals.recompiled(&self.layout));
+        self.fan_out = self.removals.fan_out(self.layout.len());
+        let len = self.layout.len();
+        for node in &mut self.nodes {
+            if let Some(dense) = &mut node.dense {
+                dense.resize(len, 0);
+            }
         }
     }
 
@@ -1195,11 +1235,11 @@ impl YearState {
         self.nodes[node].dense.is_some()
     }
 
-    /// A node's consolidated figure of one cell.
+    /// A node's consolidated figure of one cell (0 for a cell the layout does not have yet).
     pub fn value(&self, node: NodeId, cell: CellId) -> i64 {
         let n = &self.nodes[node];
         match &n.dense {
-            Some(dense) => dense[cell as usize],
+            Some(dense) => dense.get(cell as usize).copied().unwrap_or(0),
             None => n.own.as_ref().map_or(0, |o| o.get(cell)),
         }
     }
@@ -1387,7 +1427,7 @@ impl YearState {
     /// what the two sides have in common may go, so the rest is given back — on each side in proportion to that
     /// side's own rows, so that its tables keep their sums, and exactly on the cells the sides state it in (the
     /// key cells), so that both sides lose the same amount. A side that states nothing is taken at its word: its
-    /// rows, which its own checks tie to the key cell, are left to the linear part.
+    /// rows are given back whole: a side that states no transfer has none eliminated.
     fn pair_correction(&self, payer: NodeId, pair: usize, payees: &[NodeId]) -> Sparse {
         let (child_side, parent_side) = &self.removals.by_pair[pair];
         let (stated, each) = self.pair_statements(payer, pair, payees);
@@ -1396,21 +1436,34 @@ impl YearState {
         let mut out = Sparse::new();
         let n = &self.nodes[payer];
         if let Some(own) = &n.own
-            && stated != 0
+            && !n.children.is_empty()
         {
-            let removed = if n.children.is_empty() { 0 } else { stated };
-            if removed != matched {
-                add_scaled(&mut out, parent_side, own, removed - matched, stated);
-            }
-        }
-        if counted != matched {
-            let shares = allocate(counted - matched, &each);
-            for ((payee, share), states) in payees.iter().zip(shares).zip(&each) {
-                if share != 0
-                    && let Some(own) = &self.nodes[*payee].own
-                {
-                    add_scaled(&mut out, child_side, own, share, *states);
+            match stated {
+                0 => add_scaled(&mut out, parent_side, own, 1, 1),
+                _ if stated != matched => {
+                    add_scaled(&mut out, parent_side, own, stated - matched, stated)
                 }
+                _ => {}
+            }
+        } else if let Some(own) = &n.own
+            && matched != 0
+        {
+            // A payer without children: the linear part removed nothing of it; the matched part goes here.
+            add_scaled(&mut out, parent_side, own, -matched, stated);
+        }
+        let shares = if counted != matched {
+            allocate(counted - matched, &each)
+        } else {
+            vec![0; each.len()]
+        };
+        for ((payee, share), states) in payees.iter().zip(shares).zip(&each) {
+            let Some(own) = &self.nodes[*payee].own else {
+                continue;
+            };
+            match *states {
+                0 => add_scaled(&mut out, child_side, own, 1, 1),
+                states if share != 0 => add_scaled(&mut out, child_side, own, share, states),
+                _ => {}
             }
         }
         normalize(out)
@@ -1663,6 +1716,8 @@ mod tests {
         Move(usize, Option<usize>),
         /// A supervising department other than the parent (or none).
         Counterparty(usize, Option<usize>),
+        /// A code row the layout did not have yet (a new code in use): every vector grows.
+        Grow(u8),
     }
 
     fn op(nodes: usize) -> impl Strategy<Value = Op> {
@@ -1671,6 +1726,7 @@ mod tests {
             1 => (0..nodes).prop_map(Op::Clear),
             2 => (0..nodes, proptest::option::of(0..nodes)).prop_map(|(n, p)| Op::Move(n, p)),
             1 => (0..nodes, proptest::option::of(0..nodes)).prop_map(|(n, p)| Op::Counterparty(n, p)),
+            1 => any::<u8>().prop_map(Op::Grow),
         ]
     }
 
@@ -1688,6 +1744,13 @@ mod tests {
             ops in proptest::collection::vec(op(25), 1..60),
         ) {
             let mut s = state();
+            // Code rows come when used: the ones the figures below use, one of them not in the year's list.
+            s.grow_layout(&[
+                ("functional".into(), "207".into()),
+                ("functional".into(), "20706".into()),
+                ("functional".into(), "2070605".into()),
+                ("functional".into(), "2070698".into()),
+            ]);
             // Cells that include the elimination pairs' sources and targets, so that eliminations are exercised.
             let layout = s.layout.clone();
             let taxonomy = test_support::year(2024);
@@ -1701,7 +1764,7 @@ mod tests {
                 layout.id(t01, "expenditure_total", 0).unwrap(),
                 layout.id(t01, "207", 0).unwrap(),
             ];
-            for row in ["total", "207", "20706", "2070605"] {
+            for row in ["total", "207", "20706", "2070605", "2070698"] {
                 for column in 0..taxonomy.tables[t03].columns.len() {
                     cells.push(layout.id(t03, row, column).unwrap());
                 }
@@ -1727,6 +1790,9 @@ mod tests {
                     }
                     Op::Counterparty(node, other) => {
                         s.set_counterparty(node % n, other.map(|p| p % n));
+                    }
+                    Op::Grow(code) => {
+                        s.grow_layout(&[("functional".into(), format!("20799{:02}", code % 100))]);
                     }
                 }
                 let incremental = snapshot(&s);

@@ -112,7 +112,9 @@ impl<'a> TableRows<'a> {
         let mut descendants = Vec::new();
         offsets.push(0);
         for (position, (code, _)) in rows.iter().enumerate() {
-            levels.push(list.and_then(|list| list.level_of(code)).unwrap_or(0));
+            // By shape: a code the year's list lacks (read, and named by the codes check) still has its place
+            // in the hierarchy, so the hierarchy sums still hold it.
+            levels.push(list.and_then(|list| list.level_of_shape(code)).unwrap_or(0));
             if let Some(list) = list {
                 let after = rows[position + 1..]
                     .iter()
@@ -186,10 +188,11 @@ impl<'a> RowIndex<'a> {
     }
 }
 
-/// The level of a row code in its table's code list; 0 when the list does not have it.
+/// The level of a row code by its shape in its table's code list (listed or not: only well-formed codes at a
+/// level the table reports are read); 0 for a line.
 fn level_of(taxonomy: &Taxonomy, table: usize, code: &str) -> u8 {
     code_list(taxonomy, table)
-        .and_then(|list| list.level_of(code))
+        .and_then(|list| list.level_of_shape(code))
         .unwrap_or(0)
 }
 

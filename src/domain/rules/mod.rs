@@ -2,6 +2,7 @@
 //! scoring policy. See docs/rule-language.md for the language.
 
 pub mod ast;
+mod codes;
 pub mod draft;
 mod eval;
 #[cfg(test)]
@@ -86,6 +87,7 @@ impl RuleSet {
         context: Context<'_>,
     ) -> Report {
         let mut report = eval::run(self, &self.rules, taxonomy, disclosure, context);
+        codes::run(taxonomy, disclosure, &mut report);
         if self.narrative.is_some() {
             narrative::run(self, taxonomy, disclosure, context, &mut report);
         }

@@ -1331,6 +1331,11 @@ pub(super) fn render(kind: &CheckKind, fill: &[(&str, String)]) -> String {
     fill_placeholders(&kind.message, fill)
 }
 
+/// A built-in check's message with its placeholders filled (as [`render`] does for a year's check kinds).
+pub(super) fn fill_message(template: &str, fill: &[(&str, String)]) -> String {
+    fill_placeholders(template, fill)
+}
+
 fn fill_placeholders(template: &str, fill: &[(&str, String)]) -> String {
     let mut out =
         String::with_capacity(template.len() + fill.iter().map(|(_, v)| v.len()).sum::<usize>());

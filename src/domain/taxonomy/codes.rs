@@ -23,6 +23,8 @@ pub struct CodeList {
     /// search over integers. Every row a disclosure gives is looked up here when it is resolved, and again when
     /// the hierarchy rules ask its level; the search of the map by text was a tenth of checking a unit's tables.
     listed: Vec<u64>,
+    /// Codes the year's change list removed, each with the code that replaced it when the list names one.
+    removed: BTreeMap<String, Option<String>>,
 }
 
 /// A code of at most 17 digits as one number that tells codes of different lengths apart ("0701" from "701"):
@@ -50,7 +52,31 @@ impl CodeList {
             level_digits,
             entries: BTreeMap::new(),
             listed: Vec::new(),
+            removed: BTreeMap::new(),
         }
+    }
+
+    /// Records that the year's change list removed a code, and what replaced it.
+    pub fn mark_removed(&mut self, code: &str, replacement: Option<&str>) {
+        self.removed
+            .insert(code.to_owned(), replacement.map(str::to_owned));
+    }
+
+    /// Whether the year's change list removed a code: `Some(replacement)` when it did (the replacement when the
+    /// list names one).
+    pub fn removal(&self, code: &str) -> Option<Option<&str>> {
+        self.removed.get(code).map(Option::as_deref)
+    }
+
+    /// The codes the year's change list removed, with their replacements.
+    pub fn removals(&self) -> &BTreeMap<String, Option<String>> {
+        &self.removed
+    }
+
+    /// The level-1 prefix of a well-formed code (its 类).
+    pub fn class_of<'c>(&self, code: &'c str) -> Option<&'c str> {
+        self.level_of_shape(code)?;
+        code.get(..*self.level_digits.first()?)
     }
 
     /// The codes in code order.
@@ -147,6 +173,125 @@ impl CodeList {
     }
 }
 
+/// What changed between two lists of one kind: codes added, removed (with what replaced them, where the newer
+/// list's changes say so) and renamed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListDiff {
+    pub added: Vec<(String, String)>,
+    pub removed: Vec<(String, String, Option<String>)>,
+    /// (code, old name, new name).
+    pub renamed: Vec<(String, String, String)>,
+}
+
+impl ListDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.renamed.is_empty()
+    }
+
+    /// The differences as a change list (`+`, `-`, `~` lines, as a later year's `codes/*-changes.tsv`), parents
+    /// before children on adds and children before parents on removals, so that it applies in order.
+    pub fn as_changes(&self) -> String {
+        let mut out = String::new();
+        let mut removed = self.removed.clone();
+        removed.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        for (code, _, replacement) in &removed {
+            match replacement {
+                Some(r) => out.push_str(&format!("-\t{code}\t{r}\n")),
+                None => out.push_str(&format!("-\t{code}\n")),
+            }
+        }
+        let mut added = self.added.clone();
+        added.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
+        for (code, name) in &added {
+            out.push_str(&format!("+\t{code}\t{name}\n"));
+        }
+        for (code, _, name) in &self.renamed {
+            out.push_str(&format!("~\t{code}\t{name}\n"));
+        }
+        out
+    }
+}
+
+/// The differences from `old` to `new` (by code; names compared as printed).
+pub fn diff(old: &CodeList, new: &CodeList) -> ListDiff {
+    let mut out = ListDiff::default();
+    for (code, entry) in new.entries() {
+        match old.get(code) {
+            None => out.added.push((code.clone(), entry.name.clone())),
+            Some(before) if before.name != entry.name => {
+                out.renamed
+                    .push((code.clone(), before.name.clone(), entry.name.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    for (code, entry) in old.entries() {
+        if !new.contains(code) {
+            let replacement = new.removal(code).flatten().map(str::to_owned);
+            out.removed
+                .push((code.clone(), entry.name.clone(), replacement));
+        }
+    }
+    out
+}
+
+/// A list built from (where, code, name) lines as a file gives them, checked: each code of a level's digits,
+/// given once, under a parent given before or after it. Every problem is named by where it is.
+pub fn build_list(
+    key: &str,
+    name: &str,
+    level_digits: &[usize],
+    lines: &[(String, String, String)],
+) -> Result<CodeList, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut list = CodeList::new(key.to_owned(), name.to_owned(), level_digits.to_vec());
+    let mut first_at: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut ordered: Vec<&(String, String, String)> = lines.iter().collect();
+    // Parents first, whatever order the file has them in.
+    ordered.sort_by_key(|(_, code, _)| code.len());
+    for (at, code, name) in ordered {
+        let Some(level) = list.level_of_shape(code) else {
+            problems.push(format!(
+                "{at}: \"{code}\" is not a code of {level_digits:?} digits"
+            ));
+            continue;
+        };
+        if name.trim().is_empty() {
+            problems.push(format!("{at}: code {code} has no name"));
+            continue;
+        }
+        if let Some(first) = first_at.insert(code, at) {
+            problems.push(format!(
+                "{at}: code {code} is given twice (first at {first})"
+            ));
+            continue;
+        }
+        if let Some(parent) = list.parent_of(code)
+            && !list.contains(parent)
+        {
+            problems.push(format!(
+                "{at}: code {code} has no parent {parent} in the list"
+            ));
+            continue;
+        }
+        list.insert(
+            code,
+            CodeEntry {
+                name: name.trim().to_owned(),
+                level,
+            },
+        );
+    }
+    if list.entries().is_empty() && problems.is_empty() {
+        problems.push("no code was found".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(list)
+    } else {
+        Err(problems)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +366,69 @@ mod tests {
         ));
         assert_eq!(list.level_of("123456789012345678"), Some(1));
         assert_eq!(list.level_of("123456789012345679"), None);
+    }
+
+    #[test]
+    fn lists_are_built_checked_and_compared() {
+        let line =
+            |at: &str, code: &str, name: &str| (at.to_owned(), code.to_owned(), name.to_owned());
+        let built = build_list(
+            "functional",
+            "支出功能分类科目",
+            &[3, 5, 7],
+            &[
+                line("A2", "2070605", "出版发行"),
+                line("A1", "207", "文化旅游体育与传媒支出"),
+                line("A3", "20706", "新闻出版电影"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(built.entries().len(), 3);
+        let problems = build_list(
+            "functional",
+            "x",
+            &[3, 5, 7],
+            &[
+                line("A1", "207", "a"),
+                line("A2", "207", "b"),
+                line("A3", "2070605", "c"),
+                line("A4", "2070", "d"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("A2") && p.contains("twice"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("A3") && p.contains("parent 20706"))
+        );
+        let mut old = functional();
+        old.rename("2070605", "出版发行");
+        let changes = diff(&old, &built);
+        assert_eq!(
+            changes
+                .removed
+                .iter()
+                .map(|r| r.0.as_str())
+                .collect::<Vec<_>>(),
+            ["2070699", "20708", "2070808"]
+        );
+        assert!(changes.added.is_empty());
+        assert_eq!(
+            changes.renamed.len(),
+            2,
+            "207 and 20706 are named otherwise"
+        );
+        let text = changes.as_changes();
+        assert!(
+            text.find("-\t2070808").unwrap() < text.find("-\t20708\n").unwrap(),
+            "{text}"
+        );
     }
 
     #[test]

@@ -103,6 +103,21 @@ impl TaxonomyFiles {
         &self.root
     }
 
+    /// Every file by its path under the root, with its text (what `juesuan taxonomy codes import` copies).
+    pub fn relative_files(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.files
+            .iter()
+            .filter_map(|(path, text)| Some((path.strip_prefix(&self.root).ok()?, text.as_str())))
+    }
+
+    /// The tree `--taxonomy-dir` names, or the one built into the binary.
+    pub fn read_or_built_in(dir: Option<&Path>) -> Result<TaxonomyFiles, TaxonomyError> {
+        match dir {
+            Some(dir) => TaxonomyFiles::read_dir(dir),
+            None => Ok(TaxonomyFiles::built_in()),
+        }
+    }
+
     pub fn exists(&self, path: &Path) -> bool {
         self.files.contains_key(path) || self.is_dir(path)
     }

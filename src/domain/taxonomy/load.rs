@@ -404,9 +404,12 @@ pub(super) fn load_year(
     Ok(taxonomy)
 }
 
-/// Applies a changes file to a code list: "+<TAB>code<TAB>name" adds, "-<TAB>code" removes (with its
-/// descendants' absence checked), "~<TAB>code<TAB>name" renames.
+/// Applies a changes file to a code list: "+<TAB>code<TAB>name" adds, "-<TAB>code[<TAB>replacement]" removes
+/// (with its descendants' absence checked; the replacement, when given, must be listed once every change is
+/// applied), "~<TAB>code<TAB>name" renames, ">"<TAB>old<TAB>new<TAB>name" moves a code (removes the old, adds the
+/// new with its name, the old replaced by the new).
 fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), TaxonomyError> {
+    let mut replacements: Vec<(usize, String, String)> = Vec::new();
     for (index, line) in file.text.lines().enumerate() {
         let line_no = index + 1;
         let line = line.trim_end_matches('\r');
@@ -451,10 +454,34 @@ fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), Taxo
                     ));
                 }
             }
-            "-" => {
+            "-" | ">" => {
                 if !list.remove(code) {
                     return Err(file
                         .error_at_line(line_no, format!("code {code} is removed but not listed")));
+                }
+                let replacement = (!name.is_empty()).then_some(name);
+                if let Some(replacement) = replacement {
+                    replacements.push((line_no, code.to_owned(), replacement.to_owned()));
+                }
+                list.mark_removed(code, replacement);
+                if op == ">" {
+                    let new_name = parts.next().map(str::trim).unwrap_or("");
+                    let (Some(new_level), false) = (list.level_of_shape(name), new_name.is_empty())
+                    else {
+                        return Err(file.error_at_line(
+                            line_no,
+                            format!("a move of {code} is \">\"<TAB>old<TAB>new<TAB>new name"),
+                        ));
+                    };
+                    if !list.contains(name) {
+                        list.insert(
+                            name,
+                            CodeEntry {
+                                name: new_name.to_owned(),
+                                level: new_level,
+                            },
+                        );
+                    }
                 }
                 if let Some((child, _)) = list
                     .entries()
@@ -480,9 +507,19 @@ fn apply_code_changes(file: &SourceFile, list: &mut CodeList) -> Result<(), Taxo
             other => {
                 return Err(file.error_at_line(
                     line_no,
-                    format!("\"{other}\" is not a change: start the line with +, - or ~ and a TAB"),
+                    format!(
+                        "\"{other}\" is not a change: start the line with +, -, ~ or > and a TAB"
+                    ),
                 ));
             }
+        }
+    }
+    for (line_no, code, replacement) in replacements {
+        if !list.contains(&replacement) {
+            return Err(file.error_at_line(
+                line_no,
+                format!("code {code} is replaced by {replacement}, which is not listed"),
+            ));
         }
     }
     Ok(())
@@ -911,16 +948,13 @@ mod year_tests {
         let y2025 = test_support::year(2025);
         assert_eq!(y2025.sources.len(), 2, "2025 extends 2024");
         let t05 = |t: &Taxonomy| t.table("T05").unwrap().clone();
-        assert_eq!(y2024.check_row_code(&t05(&y2024), "2070606"), Ok(()));
+        // Added in 2025 by 财预〔2025〕41号.
+        assert_eq!(y2025.check_row_code(&t05(&y2025), "2170404"), Ok(()));
         assert_eq!(
-            y2025.check_row_code(&t05(&y2025), "2070606"),
+            y2024.check_row_code(&t05(&y2024), "2170404"),
             Err(RowCodeProblem::NotInCodeList)
         );
-        assert_eq!(y2025.check_row_code(&t05(&y2025), "2070609"), Ok(()));
-        assert_eq!(
-            y2024.check_row_code(&t05(&y2024), "2070609"),
-            Err(RowCodeProblem::NotInCodeList)
-        );
+        assert_eq!(y2025.check_row_code(&t05(&y2025), "2080102"), Ok(()));
         assert!(y2025.rules.rule("T09-YOY-001").is_some());
         assert!(y2024.rules.rule("T09-YOY-001").is_none());
         assert_eq!(y2025.rules.rules.len(), y2024.rules.rules.len() + 2);
@@ -983,6 +1017,65 @@ mod year_tests {
         let err = load_year_on_disk(2025, &root.path().join("2025")).unwrap_err();
         assert!(err.message.contains("cycle: 2025 → 2024 → 2025"), "{err}");
         assert!(err.file.ends_with("2024/taxonomy.toml"), "{err}");
+    }
+
+    #[test]
+    fn removed_and_moved_codes_name_their_replacements_and_carry_last_years_figures() {
+        use crate::domain::{
+            disclosure::{CellState, test_support::cover},
+            facts::{Facts, TableFacts},
+            money::Value,
+        };
+        let root = root_with_2025(
+            "fiscal_year = 2025\nname = \"x\"\nextends = 2024\n[code_list_changes]\nfunctional = \"codes/changes.tsv\"\n",
+            &[(
+                "codes/changes.tsv",
+                "-\t2070605\t2070699\n>\t2070606\t2070609\t版权管理与保护\n~\t2070601\t行政运行（新闻出版）\n-\t2070607\n",
+            )],
+        );
+        let y2025 = load_year_on_disk(2025, &root.path().join("2025")).unwrap();
+        let list = &y2025.code_lists["functional"];
+        assert_eq!(list.removal("2070605"), Some(Some("2070699")));
+        assert_eq!(list.removal("2070606"), Some(Some("2070609")));
+        assert_eq!(list.removal("2070607"), Some(None));
+        assert_eq!(list.removal("2070601"), None, "a rename is not a removal");
+        assert_eq!(list.get("2070609").unwrap().name, "版权管理与保护");
+        assert_eq!(list.get("2070601").unwrap().name, "行政运行（新闻出版）");
+
+        // Last year's figures, read under this year's codes: a removed code's amount joins its replacement's.
+        let amount = |v: &str| BTreeMap::from([("total".to_owned(), v.parse::<Value>().unwrap())]);
+        let last_year = Facts {
+            tables: BTreeMap::from([(
+                "T05".to_owned(),
+                TableFacts {
+                    partial: false,
+                    declared_empty: false,
+                    rows: BTreeMap::from([
+                        ("2070601".to_owned(), amount("1.00")),
+                        ("2070605".to_owned(), amount("3.00")),
+                        ("2070606".to_owned(), amount("4.00")),
+                        ("2070607".to_owned(), amount("6.00")),
+                        ("2070699".to_owned(), amount("5.00")),
+                    ]),
+                },
+            )]),
+            ..Default::default()
+        };
+        let read = last_year.to_disclosure(&y2025, cover(2025));
+        let t05 = y2025.table_index("T05").unwrap();
+        let total = y2025.tables[t05].column_index("total").unwrap();
+        let cell = |row: &str| read.cell(t05, row, total);
+        let given = |v: &str| CellState::Given(v.parse().unwrap());
+        assert_eq!(cell("2070601"), given("1.00"));
+        assert_eq!(cell("2070699"), given("8.00"));
+        assert_eq!(cell("2070609"), given("4.00"));
+        assert_eq!(cell("2070605"), CellState::Blank);
+        assert_eq!(cell("2070606"), CellState::Blank);
+        assert_eq!(
+            cell("2070607"),
+            given("6.00"),
+            "a code removed without a replacement keeps last year's figure under its own code"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! eliminations and the scoring policy). Loaded from `taxonomy/<year>/` at start-up; a bad file stops the
 //! service with its file, line and what is wrong.
 
-mod codes;
+pub mod codes;
 pub mod eliminations;
-mod files;
+pub mod files;
 pub(crate) mod load;
 
 pub use files::TaxonomyFiles;
@@ -126,6 +126,15 @@ pub enum RowCodeProblem {
     LevelNotReported(u8),
 }
 
+/// How a row stands against its table (see [`Taxonomy::row_code_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Line,
+    Listed,
+    /// Shaped like a code of the table's list at a level it reports, but not in the year's list.
+    Unlisted,
+}
+
 /// A fiscal year's taxonomy.
 #[derive(Debug, Clone)]
 pub struct Taxonomy {
@@ -166,6 +175,32 @@ impl Taxonomy {
 
     pub fn narrative_section(&self, key: &str) -> Option<&NarrativeDef> {
         self.narrative.iter().find(|n| n.key == key)
+    }
+
+    /// How a row a disclosure gives stands against a table: a line, a listed code, or a well-formed code the
+    /// year's list does not have (a unit may use a code the list lacks: it is read, and a finding names it).
+    pub fn row_code_status(
+        &self,
+        table: &TableDef,
+        code: &str,
+    ) -> Result<RowStatus, RowCodeProblem> {
+        match self.check_row_code(table, code) {
+            Ok(()) => Ok(if table.line(code).is_some() {
+                RowStatus::Line
+            } else {
+                RowStatus::Listed
+            }),
+            Err(RowCodeProblem::NotInCodeList) => {
+                let rows = table.codes.as_ref().ok_or(RowCodeProblem::Unknown)?;
+                let list = &self.code_lists[&rows.list];
+                let level = list.level_of_shape(code).ok_or(RowCodeProblem::Unknown)?;
+                if !rows.levels.contains(&level) {
+                    return Err(RowCodeProblem::LevelNotReported(level));
+                }
+                Ok(RowStatus::Unlisted)
+            }
+            Err(problem) => Err(problem),
+        }
     }
 
     /// Checks that a row code belongs to a table: a line of its layout, or a code of its list at a reported level.
