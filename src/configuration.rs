@@ -1,7 +1,7 @@
 //! Settings of `juesuan serve`, from flags or the environment (JUESUAN_*), with defaults that run on a fresh
 //! machine with nothing else installed.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::domain::submission::Limits;
 
@@ -28,7 +28,31 @@ pub struct Settings {
     /// The server's SM2 key (64 hex digits) that signs the audit chain's heads; `None`: `AUDIT_KEY_FILE` in the
     /// data directory, made at the first start. Replicas sharing a database are given the same file.
     pub audit_key: Option<PathBuf>,
+    /// When the running service checkpoints its consolidation state, so that a crash costs a replay of what came
+    /// after the checkpoint rather than a rebuild from every stored version.
+    pub checkpoint: CheckpointPolicy,
 }
+
+/// When consolidation checkpoints are written while the service runs (a clean stop always writes one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// At most this long after a change; zero writes checkpoints only at a clean stop.
+    pub every: Duration,
+    /// And as soon as this many changes (accepts, returns, reverts, registrations) have been applied: bulk work
+    /// does not wait for the interval.
+    pub after_changes: u64,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> CheckpointPolicy {
+        CheckpointPolicy {
+            every: Duration::from_secs(DEFAULT_CHECKPOINT_SECONDS),
+            after_changes: crate::domain::consolidation::service::DEFAULT_CHECKPOINT_AFTER_CHANGES,
+        }
+    }
+}
+
+pub const DEFAULT_CHECKPOINT_SECONDS: u64 = 60;
 
 /// The file in the data directory that holds the server's audit-head signing key when no other is given.
 pub const AUDIT_KEY_FILE: &str = "audit-head.sm2";
@@ -124,6 +148,7 @@ mod tests {
             tls: None,
             insecure: false,
             audit_key: None,
+            checkpoint: CheckpointPolicy::default(),
         }
     }
 

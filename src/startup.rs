@@ -22,7 +22,7 @@ use crate::{
         tokens::TokensService,
         units::UnitRegistryService,
     },
-    configuration::{DatabaseUrl, Settings, TlsSettings},
+    configuration::{CheckpointPolicy, DatabaseUrl, Settings, TlsSettings},
     domain::{
         audit::AuditTrail,
         budget::Budgets,
@@ -75,6 +75,7 @@ pub struct App {
     pub audit_key: Arc<sm2::dsa::SigningKey>,
     /// The server's TLS set-up, read when the app opens so that a bad file stops the start, not the first call.
     pub tls: Option<ServerTlsConfig>,
+    pub checkpoint: CheckpointPolicy,
 }
 
 /// The server's TLS configuration from its PEM files: its identity and, for mutual TLS, the CA that signs
@@ -138,6 +139,7 @@ impl App {
             limits: settings.limits,
             audit_key,
             tls,
+            checkpoint: settings.checkpoint,
         })
     }
 }
@@ -269,7 +271,10 @@ pub async fn run_with(
     let metrics = Metrics::new(declared_methods());
     // Every operation the services ask of the store is timed for the metrics.
     let store = TimedStore::wrap(app.store.clone(), metrics.store_observer());
-    let consolidations = Arc::new(Consolidations::new(store.clone(), app.taxonomies.clone()));
+    let consolidations = Arc::new(
+        Consolidations::new(store.clone(), app.taxonomies.clone())
+            .with_checkpoint_after(app.checkpoint.after_changes),
+    );
     // Kept for the metrics port and for the snapshots written at the stop.
     let consolidations_kept = consolidations.clone();
     // Every year's state is built now rather than on its first request (from the stop's snapshot when it is exact,
@@ -349,6 +354,13 @@ pub async fn run_with(
             }
         });
     }
+    if !app.checkpoint.every.is_zero() {
+        side_servers.spawn(keep_checkpointing(
+            consolidations_kept.clone(),
+            app.checkpoint.every,
+            stop_signal(),
+        ));
+    }
     if let Some(listener) = listeners.metrics {
         let served = crate::metrics::serve(
             listener,
@@ -415,6 +427,47 @@ pub async fn run_with(
     app.store.close().await;
     tracing::info!("stopped; store closed");
     result.map_err(StartupError::from)
+}
+
+/// Checkpoints the consolidation state every `every` while something changed, and sooner when bulk work asks,
+/// until `stop`; the stop's own snapshot follows.
+async fn keep_checkpointing(
+    consolidations: Arc<Consolidations>,
+    every: std::time::Duration,
+    stop: impl Future<Output = ()> + Send,
+) {
+    tokio::pin!(stop);
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = interval.tick() => {}
+            () = consolidations.checkpoint_wanted() => {}
+        }
+        if consolidations.changes_since_checkpoint() == 0 {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match consolidations.checkpoint().await {
+            Ok(written) => {
+                for year in written {
+                    tracing::info!(
+                        year = %year.year,
+                        marker = year.marker,
+                        bytes = year.bytes,
+                        millis = started.elapsed().as_millis() as u64,
+                        "consolidation checkpoint written"
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = %crate::api::error::chain(&error),
+                "consolidation checkpoint not written; the next one tries again"
+            ),
+        }
+    }
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the

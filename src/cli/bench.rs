@@ -17,7 +17,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{SizeArgs, TaxonomyArgs, sayln};
+use super::{SizeArgs, TaxonomyArgs, output::thousands, progress::Progress, sayln};
 use crate::{
     api::convert,
     domain::{
@@ -29,8 +29,8 @@ use crate::{
             state::{NodeId, Removals, YearState},
         },
         disclosure::ReportType,
-        facts::FactsJson,
-        ids::{FiscalYear, IdempotencyKey},
+        facts::{Facts, FactsJson},
+        ids::{FiscalYear, IdempotencyKey, UnitCode},
         review::{Decision, transition},
         submission::{NewSubmission, SubmissionState, content_digest},
         taxonomy::{Taxonomies, Taxonomy},
@@ -158,19 +158,6 @@ fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Grouped thousands, for counts people read.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The process's peak and current resident memory (Linux), in bytes.
 fn resident_memory() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -188,15 +175,6 @@ fn resident_memory() -> Option<(u64, u64)> {
             .map(|kb| kb * 1024)
     };
     Some((field("VmHWM:")?, field("VmRSS:")?))
-}
-
-fn progress(what: &str, done: usize, total: usize) {
-    if done == total || done.is_multiple_of(1_000) {
-        eprint!("\r{what}: {}/{}", thousands(done), thousands(total));
-        if done == total {
-            eprintln!();
-        }
-    }
 }
 
 /// The generated prefecture, as the consolidation state and (optionally) as a store holding its versions.
@@ -243,6 +221,7 @@ async fn generate(
         }
     }
     let total = prefecture.expected();
+    let mut progress = Progress::new("generating disclosures", total);
     let (mut disclosures, mut cells) = (0, 0);
     for (index, disclosure) in prefecture.disclosures() {
         // The stored bytes are encoded before the facts take the message.
@@ -253,58 +232,11 @@ async fn generate(
         state.load_own(index, Some(own));
         if let (Some(store), Some(content)) = (store, content) {
             let code = state.nodes[index].code.clone();
-            let event =
-                || NewEvent::new(&Principal::system(), Action::Submission).about(&code, Some(year));
-            let inserted = store
-                .insert_submission(
-                    NewSubmission {
-                        unit_code: state.nodes[index].code.clone(),
-                        fiscal_year: year,
-                        report_type: ReportType::Single,
-                        idempotency_key: IdempotencyKey::parse(&format!(
-                            "bench-{}",
-                            prefecture.nodes[index].code
-                        ))
-                        .map_err(|e| e.to_string())?,
-                        content_sm3: content_digest(&content),
-                        content,
-                        report: Report::new(year),
-                        facts: FactsJson::from(&facts),
-                        explanations: Vec::new(),
-                        state: SubmissionState::PendingReview,
-                        submitted_at_ms: 0,
-                        submitted_by: Principal::system().to_string(),
-                        signature: None,
-                    },
-                    &[],
-                    &|_| Ok(()),
-                    event(),
-                )
-                .await
-                .map_err(|e| super::error_chain(&e))?;
-            // Only accepted versions count: the workload's are accepted as a reviewer would.
-            let SubmissionInsert::Inserted(stored) = inserted else {
-                return Err(format!(
-                    "the store refused the workload's version of {code}"
-                ));
-            };
-            store
-                .review(
-                    &code,
-                    year,
-                    stored.version,
-                    &[],
-                    &|snapshot| transition(Decision::Accept, stored.version, snapshot),
-                    event(),
-                )
-                .await
-                .map_err(|e| super::error_chain(&e))?
-                .map_err(|refusal| {
-                    format!("the workload's version of {code} was not accepted: {refusal:?}")
-                })?;
+            let key = format!("bench-{}", prefecture.nodes[index].code);
+            store_accepted(store, &code, year, &key, content, &facts).await?;
         }
         disclosures += 1;
-        progress("generating disclosures", disclosures, total);
+        progress.set(disclosures as u64);
     }
     Ok(Workload {
         prefecture,
@@ -316,6 +248,65 @@ async fn generate(
     })
 }
 
+/// Stores a version of a unit's disclosure and accepts it as a reviewer would (only accepted versions count),
+/// with the audit events the service would write.
+async fn store_accepted(
+    store: &dyn Store,
+    code: &UnitCode,
+    year: FiscalYear,
+    key: &str,
+    content: Vec<u8>,
+    facts: &Facts,
+) -> Result<u32, String> {
+    let event = |action| NewEvent::new(&Principal::system(), action).about(code, Some(year));
+    let inserted = store
+        .insert_submission(
+            NewSubmission {
+                unit_code: code.clone(),
+                fiscal_year: year,
+                report_type: ReportType::Single,
+                idempotency_key: IdempotencyKey::parse(key).map_err(|e| e.to_string())?,
+                content_sm3: content_digest(&content),
+                content,
+                report: Report::new(year),
+                facts: FactsJson::from(facts),
+                explanations: Vec::new(),
+                state: SubmissionState::PendingReview,
+                submitted_at_ms: 0,
+                submitted_by: Principal::system().to_string(),
+                signature: None,
+            },
+            &[],
+            &|_| Ok(()),
+            event(Action::Submission),
+        )
+        .await
+        .map_err(|e| super::error_chain(&e))?;
+    let SubmissionInsert::Inserted(stored) = inserted else {
+        return Err(format!(
+            "the store refused the workload's version of {code}"
+        ));
+    };
+    store
+        .review(
+            code,
+            year,
+            stored.version,
+            &[],
+            &|snapshot| transition(Decision::Accept, stored.version, snapshot),
+            event(Action::Accept),
+        )
+        .await
+        .map_err(|e| super::error_chain(&e))?
+        .map_err(|refusal| {
+            format!("the workload's version of {code} was not accepted: {refusal:?}")
+        })?;
+    Ok(stored.version)
+}
+
+/// Versions accepted after the last checkpoint before the benchmark's crash.
+const CRASH_UPDATES: usize = 1000;
+
 /// Every internal node's consolidated figures, for comparing two ways of computing them.
 fn internal_figures(state: &YearState) -> Vec<(NodeId, Vec<(u32, i64)>)> {
     (0..state.nodes.len())
@@ -325,7 +316,7 @@ fn internal_figures(state: &YearState) -> Vec<(NodeId, Vec<(u32, i64)>)> {
 }
 
 async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
-    let (base, rollup_target, restart_target) = if args.province {
+    let (base, rollup_target, restart_target, crash_target) = if args.province {
         (
             Spec {
                 counties: 90,
@@ -333,9 +324,10 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             },
             "200 ms",
             "5 s",
+            "5 s",
         )
     } else {
-        (Spec::p10k(), "40 ms", "1 s")
+        (Spec::p10k(), "40 ms", "1 s", "0.5 s")
     };
     let spec = args.size.spec(base)?;
     if args.runs == 0 || args.updates == 0 {
@@ -570,6 +562,74 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             restored_in.as_secs_f64()
         );
         sayln!("  {}", phases(&data.build_phases));
+        drop(data);
+
+        // A crash: after the last checkpoint (the stop's snapshot, as the running service's checkpoint would be),
+        // units resubmit and their versions are accepted; then the process dies without writing anything. The
+        // next start loads the checkpoint and replays only the versions counted since.
+        let mut rng = Rng::new(spec.seed ^ 0xC4A5);
+        let mut resubmitted = std::collections::HashSet::new();
+        let mut progress = Progress::new("accepting versions after the checkpoint", CRASH_UPDATES);
+        for update in 0..CRASH_UPDATES {
+            let index = units[rng.below(units.len() as u64) as usize];
+            let code = workload.state.nodes[index].code.clone();
+            let disclosure = workload.prefecture.resubmission(&mut rng, index);
+            let content = prost::Message::encode_to_vec(&disclosure);
+            let facts = synthetic::facts(consolidations.taxonomies(), disclosure)?;
+            let key = format!("bench-crash-{update}");
+            store_accepted(store.as_ref(), &code, year, &key, content, &facts).await?;
+            restarted
+                .on_counted(&code, year)
+                .await
+                .map_err(|e| super::error_chain(&e))?;
+            resubmitted.insert(code);
+            progress.inc();
+        }
+        progress.finish();
+        let before_crash = internal_figures(
+            &restarted
+                .year(year)
+                .await
+                .map_err(|e| super::error_chain(&e))?
+                .read()
+                .await
+                .state,
+        );
+        drop(restarted);
+        let recovered = Consolidations::new(store.clone(), consolidations.taxonomies().clone());
+        let started = Instant::now();
+        let data = recovered
+            .year(year)
+            .await
+            .map_err(|e| super::error_chain(&e))?;
+        let recovered_in = started.elapsed();
+        let data = data.read().await;
+        if !data.from_snapshot || data.replayed != resubmitted.len() {
+            return Err(format!(
+                "the restart after a crash replayed {} units from {}, not the {} that changed — a defect",
+                data.replayed,
+                if data.from_snapshot {
+                    "a checkpoint"
+                } else {
+                    "no checkpoint"
+                },
+                resubmitted.len()
+            ));
+        }
+        if internal_figures(&data.state) != before_crash {
+            return Err(
+                "the state recovered after a crash differs from the one before it — a defect; please report it"
+                    .into(),
+            );
+        }
+        sayln!(
+            "restart after a crash (checkpoint + {} accepted versions after it, {} units replayed): first \
+             consolidated state in {:.2} s — target ≤ {crash_target}; recovered == before the crash: exact",
+            thousands(CRASH_UPDATES),
+            thousands(resubmitted.len()),
+            recovered_in.as_secs_f64()
+        );
+        sayln!("  {}", phases(&data.build_phases));
         store.close().await;
     }
     Ok(ExitCode::SUCCESS)
@@ -644,7 +704,9 @@ async fn sql_rollup(dir: &Path, state: &YearState, runs: usize) -> Result<SqlRol
     }
     rows += closure.len();
     let mut batch = Vec::with_capacity(5_000);
+    let mut progress = Progress::new("loading the SQL baseline, nodes", state.nodes.len());
     for node in 0..state.nodes.len() {
+        progress.inc();
         let (self_vec, up_vec) = state.contributions(node);
         // Both vectors are sorted by cell: merge them into (cell, self, up) rows.
         let (mut i, mut j) = (0, 0);
@@ -674,13 +736,12 @@ async fn sql_rollup(dir: &Path, state: &YearState, runs: usize) -> Result<SqlRol
                 insert_contributions(&pool, &batch).await?;
                 rows += batch.len();
                 batch.clear();
-                eprint!("\rloading the SQL baseline: {} rows", thousands(rows));
             }
         }
     }
     insert_contributions(&pool, &batch).await?;
     rows += batch.len();
-    eprintln!("\rloading the SQL baseline: {} rows", thousands(rows));
+    progress.finish();
     sqlx::query("ANALYZE")
         .execute(&pool)
         .await

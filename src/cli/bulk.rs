@@ -6,9 +6,10 @@ use std::{
     process::ExitCode,
 };
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use super::{ServerArgs, json, read_disclosure, read_workbook, sayln, state_name, status_message};
+use super::{
+    ServerArgs, json, progress::Progress, read_disclosure, read_workbook, sayln, state_name,
+    status_message,
+};
 use crate::{domain::taxonomy::Taxonomies, pb};
 
 /// Most files one run takes: a province's units are about 100,000.
@@ -51,12 +52,8 @@ struct Outcome {
     result: Result<String, String>,
 }
 
-fn progress(total: usize) -> ProgressBar {
-    let bar = ProgressBar::new(total as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}") {
-        bar.set_style(style);
-    }
-    bar
+fn progress(total: usize) -> Progress {
+    Progress::new("files", total)
 }
 
 fn file_name(path: &Path) -> String {
@@ -115,7 +112,7 @@ pub(super) async fn submit_dir(
     token_dir: Option<&Path>,
 ) -> Result<ExitCode, String> {
     let files = files_in(dir)?;
-    let bar = progress(files.len());
+    let mut bar = progress(files.len());
     let mut outcomes = Vec::with_capacity(files.len());
     for path in &files {
         bar.set_message(file_name(path));
@@ -171,9 +168,9 @@ pub(super) async fn submit_dir(
             unit,
             result: result.map_err(|e| reason(&e)),
         });
-        bar.inc(1);
+        bar.inc();
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(summarize(&outcomes, "submitted"))
 }
 
@@ -192,7 +189,7 @@ pub(super) fn import_dir(
         .collect();
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot make {}: {e}", out_dir.display()))?;
-    let bar = progress(files.len());
+    let mut bar = progress(files.len());
     let mut outcomes = Vec::with_capacity(files.len());
     for path in &files {
         bar.set_message(file_name(path));
@@ -216,8 +213,8 @@ pub(super) fn import_dir(
             unit,
             result: result.map_err(|e| reason(&e)),
         });
-        bar.inc(1);
+        bar.inc();
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(summarize(&outcomes, "imported"))
 }

@@ -63,6 +63,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
         tls: None,
         insecure: false,
         audit_key: None,
+        checkpoint: Default::default(),
     };
     settings.check_transport()?;
     let signal =
@@ -186,6 +187,7 @@ async fn fill(spec: &Spec, server: &str, data_dir: &Path) -> Result<Summary, Str
     let mut rejected_findings = Vec::new();
     let mut pending: Vec<(usize, u32)> = Vec::new();
     let total = prefecture.expected() - prefecture.scenario.never_submitted.len();
+    let mut progress = super::progress::Progress::new("submitting disclosures", total);
     for (index, disclosure) in prefecture.disclosures() {
         let code = &nodes[index].code;
         let mut submissions = pb::submissions_client::SubmissionsClient::new(with_token(
@@ -234,11 +236,9 @@ async fn fill(spec: &Spec, server: &str, data_dir: &Path) -> Result<Summary, Str
             pending.push((index, submission.version));
         }
         submitted += 1;
-        if submitted.is_multiple_of(20) || submitted == total {
-            eprint!("\rsubmitted {submitted}/{total} disclosures");
-        }
+        progress.inc();
     }
-    eprintln!();
+    progress.finish();
 
     // Each version is decided by a reviewer of its parent.
     let mut accepted = 0;

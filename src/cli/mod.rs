@@ -12,6 +12,7 @@ mod demo;
 pub mod json;
 mod load;
 pub mod output;
+mod progress;
 mod review;
 mod rules;
 mod taxonomy;
@@ -326,6 +327,14 @@ struct ServeArgs {
     /// audit-head.sm2 in the data directory, made at the first start. Give replicas the same file.
     #[arg(long, env = "JUESUAN_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
+    /// Seconds between checkpoints of the consolidation state while serving (only when something changed); after
+    /// a crash the next start loads the latest and replays what came after it. 0: only at a clean stop.
+    #[arg(long, env = "JUESUAN_CHECKPOINT_EVERY", default_value_t = configuration::DEFAULT_CHECKPOINT_SECONDS)]
+    checkpoint_every: u64,
+    /// Checkpoint as soon as this many changes (accepts, returns, reverts, registrations) were applied, without
+    /// waiting for the interval.
+    #[arg(long, env = "JUESUAN_CHECKPOINT_AFTER", default_value_t = configuration::CheckpointPolicy::default().after_changes, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_after: u64,
     /// Log format on stderr (filter with JUESUAN_LOG or RUST_LOG, e.g. "juesuan=debug").
     #[arg(long, env = "JUESUAN_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text)]
     log_format: telemetry::LogFormat,
@@ -1125,6 +1134,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         },
         insecure: args.insecure,
         audit_key: args.audit_key,
+        checkpoint: configuration::CheckpointPolicy {
+            every: std::time::Duration::from_secs(args.checkpoint_every),
+            after_changes: args.checkpoint_after,
+        },
     };
     settings.check_transport()?;
     let shutdown =

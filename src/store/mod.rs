@@ -328,6 +328,16 @@ pub trait Store: Send + Sync + 'static {
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError>;
 
+    /// [`Store::counted_facts`] for the named units only (those a checkpoint's later changes name); a unit without
+    /// an accepted version is left out.
+    async fn counted_facts_of(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+        units: &[UnitCode],
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError>;
+
     /// For every unit that submitted for a year: how many versions, the latest, the current ones, the one that
     /// counts.
     async fn submission_statuses(
@@ -492,7 +502,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- snapshots of derived state (rebuildable from the rest, so losing one costs only time)
 
-    /// Keeps a snapshot under `name` (letters, digits, '-', '.'), replacing the one before atomically.
+    /// Keeps a snapshot under `name` (letters, digits, '-', '.'), replacing the one before atomically; the one it
+    /// replaces is kept under `<name>.previous`, for when the newer one turns out damaged.
     async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
 
     /// The snapshot kept under `name`, if any.

@@ -822,6 +822,34 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn counted_facts_of(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+        units: &[UnitCode],
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError> {
+        let codes: Vec<&str> = units.iter().map(UnitCode::as_str).collect();
+        let mut rows = sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT s.unit_code, s.version, s.facts_json FROM accepted_versions a \
+             JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year \
+                               AND s.version = a.version \
+             WHERE a.fiscal_year = $1 AND a.report_type = $2 AND a.unit_code = ANY($3)",
+        )
+        .bind(i64::from(year.get()))
+        .bind(report_type.code())
+        .bind(codes)
+        .fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            let (unit, version, json) = row?;
+            let code = code_of(&unit, "counted facts")?;
+            let facts: Facts = serde_json::from_str(&json)
+                .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
+            each(code, version_of(version)?, facts);
+        }
+        Ok(())
+    }
+
     async fn submission_statuses(
         &self,
         year: FiscalYear,
@@ -1316,15 +1344,25 @@ impl Store for PgStore {
     }
 
     async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO snapshots (name, bytes, written_at_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes, written_at_ms = excluded.written_at_ms",
-        )
-        .bind(name)
-        .bind(bytes)
-        .bind(audit::now_ms())
-        .execute(&self.pool)
-        .await?;
+        // One transaction: the row it replaces becomes `<name>.previous`, the new one takes the name.
+        let previous = format!("{name}.previous");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM snapshots WHERE name = $1")
+            .bind(&previous)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE snapshots SET name = $2 WHERE name = $1")
+            .bind(name)
+            .bind(&previous)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO snapshots (name, bytes, written_at_ms) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(bytes)
+            .bind(audit::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1112,6 +1112,37 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn counted_facts_of(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+        units: &[UnitCode],
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError> {
+        let codes = serde_json::to_string(&units.iter().map(UnitCode::as_str).collect::<Vec<_>>())
+            .map_err(|e| corrupt(format!("unit codes: {e}")))?;
+        let mut rows = sqlx::query_as::<_, (String, i64, String, Vec<u8>)>(
+            "SELECT s.unit_code, s.version, s.json_encoding, s.facts_json FROM accepted_versions a \
+             JOIN submissions s ON s.unit_code = a.unit_code AND s.fiscal_year = a.fiscal_year \
+                               AND s.version = a.version \
+             WHERE a.fiscal_year = ?1 AND a.report_type = ?2 \
+               AND a.unit_code IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(i64::from(year.get()))
+        .bind(report_type.code())
+        .bind(codes)
+        .fetch(&self.pool);
+        while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
+            let (unit, version, encoding, stored) = row?;
+            let code = code_of(&unit, "counted facts")?;
+            let json = json_from_bytes(&encoding, "facts_json", stored)?;
+            let facts: Facts = serde_json::from_str(&json)
+                .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
+            each(code, version_of(version)?, facts);
+        }
+        Ok(())
+    }
+
     async fn submission_statuses(
         &self,
         year: FiscalYear,
@@ -1625,7 +1656,8 @@ impl Store for SqliteStore {
 
     async fn write_snapshot(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let path = self.snapshot_path(name)?;
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        let previous = self.snapshot_path(&format!("{name}.previous"))?;
+        tokio::task::spawn_blocking(move || write_keeping_previous(&path, &previous, &bytes))
             .await
             .map_err(|e| StoreError::Corrupt(format!("writing a snapshot: {e}")))?
             .map_err(|source| StoreError::Snapshot {
@@ -1656,8 +1688,10 @@ impl Store for SqliteStore {
     }
 }
 
-/// Writes a file so that a crash leaves either the old one or the new one: a temporary file, synced, renamed over.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file so that a crash leaves the old one or the new one, and keeps the old one under `previous`: a
+/// temporary file, synced; the old file renamed to `previous`; the temporary renamed into place; the directory
+/// synced. A crash between the two renames leaves only `previous`, which a reader then uses.
+fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let directory = path.parent().expect("a snapshot path has a directory");
     std::fs::create_dir_all(directory)?;
@@ -1666,6 +1700,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
+    match std::fs::rename(path, previous) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     std::fs::rename(&temporary, path)?;
     std::fs::File::open(directory)?.sync_all()
 }

@@ -215,6 +215,20 @@ impl Store for TimedStore {
         .await
     }
 
+    async fn counted_facts_of(
+        &self,
+        year: FiscalYear,
+        report_type: ReportType,
+        units: &[UnitCode],
+        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "counted_facts_of",
+            self.inner.counted_facts_of(year, report_type, units, each),
+        )
+        .await
+    }
+
     async fn submission_statuses(
         &self,
         year: FiscalYear,

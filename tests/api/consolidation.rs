@@ -970,3 +970,143 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
             .is_some_and(|v| *v == "CONS-ELIM-001")
     }));
 }
+
+/// SIGKILL costs a replay, not a rebuild, and loses no figure: the running server checkpoints its consolidation
+/// state (here as soon as the tree's nine changes are applied); a version accepted after the checkpoint is
+/// replayed at the next start, whose consolidated tables equal those before the kill and those of a rebuild from
+/// every stored version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_restarts_from_the_checkpoint_and_replays_only_what_came_after() {
+    use std::time::Duration;
+
+    use crate::helpers::{Backend, BinaryServer, backend, store_execute};
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let flags = ["--checkpoint-every", "3600", "--checkpoint-after", "9"];
+    let mut served = BinaryServer::start_with(data_dir.path(), &flags).await;
+    let admin_token = std::fs::read_to_string(
+        data_dir
+            .path()
+            .join(juesuan::domain::tokens::ADMIN_TOKEN_FILE),
+    )
+    .unwrap();
+    let admin = served.as_token(admin_token.trim()).await;
+    let mut units = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
+    for record in [
+        unit("R", "", false, true),
+        unit("D", "R", true, false),
+        unit("U1", "D", false, false),
+        unit("U2", "D", false, false),
+        unit("D2", "R", true, false),
+        unit("U3", "D2", false, false),
+    ] {
+        units
+            .register_unit(pb::RegisterUnitRequest { unit: Some(record) })
+            .await
+            .expect("register");
+    }
+    let submit_and_accept = async |served: &BinaryServer, code: &str, parent: &str, figures| {
+        let token = |unit: &str, role: pb::Role| {
+            let admin = admin.clone();
+            let unit = unit.to_owned();
+            async move {
+                pb::tokens_client::TokensClient::new(admin)
+                    .issue_token(pb::IssueTokenRequest {
+                        principal: Some(pb::Principal {
+                            kind: Some(pb::principal::Kind::Unit(pb::UnitPrincipal {
+                                unit_code: unit,
+                                role: role as i32,
+                            })),
+                        }),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("a token")
+                    .into_inner()
+                    .secret
+            }
+        };
+        let submitter = served
+            .as_token(&token(code, pb::Role::Submitter).await)
+            .await;
+        let submission = pb::submissions_client::SubmissionsClient::new(submitter)
+            .submit(submit_request(
+                &format!("{code}-1"),
+                disclosure(code, parent, pb::ReportType::Single, &figures),
+            ))
+            .await
+            .expect("submit")
+            .into_inner()
+            .submission
+            .unwrap();
+        assert_eq!(submission.report.unwrap().error_count, 0, "{code}");
+        let reviewer = served
+            .as_token(&token(parent, pb::Role::Reviewer).await)
+            .await;
+        pb::review_client::ReviewClient::new(reviewer)
+            .accept(pb::AcceptRequest {
+                unit_code: code.into(),
+                fiscal_year: 2024,
+                version: submission.version,
+                comment: String::new(),
+            })
+            .await
+            .expect("accept");
+    };
+    let region = async |served: &BinaryServer| {
+        let admin = served.as_token(admin_token.trim()).await;
+        pb::consolidation_client::ConsolidationClient::new(admin)
+            .get_consolidated(pb::GetConsolidatedRequest {
+                node_code: "R".into(),
+                fiscal_year: 2024,
+                ..Default::default()
+            })
+            .await
+            .expect("consolidated")
+            .into_inner()
+    };
+    submit_and_accept(&served, "U1", "D", u1_figures()).await;
+    submit_and_accept(&served, "U2", "D", u2_figures("10.00", "40.00")).await;
+    submit_and_accept(&served, "D", "R", d_figures()).await;
+    let checkpoint = served
+        .wait_for_log("consolidation checkpoint written", Duration::from_secs(60))
+        .await;
+    assert_eq!(checkpoint["year"], "2024");
+    // After the checkpoint: D2's version is accepted, and only the store and the running state know it.
+    submit_and_accept(&served, "D2", "R", d2_figures()).await;
+    let before = region(&served).await;
+    assert_eq!(before.units_counted, 4);
+    served.kill();
+
+    let served = BinaryServer::start_with(data_dir.path(), &flags).await;
+    let replayed = served
+        .wait_for_log(
+            "consolidation checkpoint loaded; the versions counted since replayed",
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(replayed["units"], 1, "{replayed}");
+    let after = region(&served).await;
+    assert_eq!(after.units_counted, 4);
+    assert_eq!(after.tables, before.tables);
+    assert_eq!(after.adjustments, before.adjustments);
+    drop(served);
+
+    // Without any checkpoint, the state is rebuilt from every stored version: the same figures.
+    match backend() {
+        Backend::Sqlite => std::fs::remove_dir_all(data_dir.path().join("snapshots")).unwrap(),
+        Backend::Postgres => {
+            store_execute(data_dir.path(), "DELETE FROM snapshots").await;
+        }
+    }
+    let served = BinaryServer::start_with(data_dir.path(), &flags).await;
+    served
+        .wait_for_log(
+            "no usable consolidation checkpoint; rebuilding from every counted version",
+            Duration::from_secs(60),
+        )
+        .await;
+    let rebuilt = region(&served).await;
+    assert_eq!(rebuilt.tables, before.tables);
+    assert_eq!(rebuilt.adjustments, before.adjustments);
+}

@@ -253,6 +253,7 @@ impl TestApp {
             tls,
             insecure: false,
             audit_key: None,
+            checkpoint: Default::default(),
         };
         let app = App::open(&settings).await.expect("app opens");
         let (tx, rx) = oneshot::channel::<()>();
@@ -503,15 +504,23 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
 pub struct BinaryServer {
     child: std::process::Child,
     pub address: String,
+    /// The server's log lines, as it writes them.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl BinaryServer {
     /// Serves the data directory's store (on PostgreSQL, the directory's test database).
     pub async fn start(data_dir: &std::path::Path) -> BinaryServer {
+        BinaryServer::start_with(data_dir, &[]).await
+    }
+
+    /// [`BinaryServer::start`] with more flags of `juesuan serve`.
+    pub async fn start_with(data_dir: &std::path::Path, flags: &[&str]) -> BinaryServer {
         use std::io::BufRead;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(flags)
             .arg("--data-dir")
             .arg(data_dir)
             .env_remove("JUESUAN_DATABASE_URL");
@@ -524,16 +533,24 @@ impl BinaryServer {
             .spawn()
             .expect("juesuan starts");
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        // Every log line is kept (the warm-up may log before the server says it serves), and the pipe is read to
+        // its end: a closed pipe would fail the server's writes.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let serving = lines
             .by_ref()
             .map_while(Result::ok)
+            .inspect(|line| log.lock().unwrap().push(line.clone()))
             .find(|line| line.contains("serving gRPC"))
             .expect("the server logs that it serves");
-        // The rest of the log is read and dropped: a closed pipe would fail the server's writes.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        let log: serde_json::Value = serde_json::from_str(&serving).unwrap();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|line| kept.lock().unwrap().push(line))
+        });
+        let serving: serde_json::Value = serde_json::from_str(&serving).unwrap();
         // "Some(127.0.0.1:PORT)"
-        let address = log["address"]
+        let address = serving["address"]
             .as_str()
             .unwrap()
             .trim_start_matches("Some(")
@@ -542,6 +559,32 @@ impl BinaryServer {
         BinaryServer {
             child,
             address: format!("http://{address}"),
+            log,
+        }
+    }
+
+    /// The first log line (JSON) whose message is `message`, waiting up to `within` for it.
+    pub async fn wait_for_log(
+        &self,
+        message: &str,
+        within: std::time::Duration,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let found = self.log.lock().unwrap().iter().find_map(|line| {
+                let log: serde_json::Value = serde_json::from_str(line).ok()?;
+                (log["message"] == message || log["fields"]["message"] == message).then_some(log)
+            });
+            if let Some(log) = found {
+                return log;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "the server did not log {message:?} within {within:?}; it logged {:#?}",
+                    self.log.lock().unwrap()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

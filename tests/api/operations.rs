@@ -92,6 +92,7 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
         tls: None,
         insecure: false,
         audit_key: None,
+        checkpoint: Default::default(),
     };
     let app = App::open(&settings).await.expect("app opens");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,13 +6,16 @@
 //! decides it (see `review`).
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use rust_decimal::Decimal;
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, Notify, RwLock};
 
 use super::{
     layout::{CellId, CellLayout, factor, from_units, half_ulp, to_units},
@@ -260,6 +263,11 @@ pub struct YearData {
     /// applied as they happen; on a shared store, those of other replicas are applied from the events after this
     /// one before the state is read (`catch_up`).
     pub applied_seq: u64,
+    /// The marker of the last checkpoint written of this state (or read at its start): no checkpoint is written
+    /// while `applied_seq` has not moved past it.
+    pub checkpointed_seq: u64,
+    /// The units whose versions were replayed on top of a checkpoint at the build.
+    pub replayed: usize,
     /// How long each part of building the state took (for the log and the benchmark).
     pub build_phases: BuildPhases,
 }
@@ -336,10 +344,39 @@ fn unmatched_findings(
 /// Events read at a time when a replica catches up.
 const CATCH_UP_BATCH: u32 = 1000;
 
+/// Units whose counted versions one store read returns when a checkpoint's later changes are replayed.
+const REPLAY_BATCH: usize = 500;
+
+/// Changes after which bulk work asks for a checkpoint before the interval ends: a crash then replays at most
+/// about this many units' versions.
+pub const DEFAULT_CHECKPOINT_AFTER_CHANGES: u64 = 1000;
+
 pub struct Consolidations {
     store: Arc<dyn Store>,
     taxonomies: Arc<Taxonomies>,
     years: Mutex<HashMap<FiscalYear, Arc<RwLock<YearData>>>>,
+    /// Changes applied since the last checkpoint (accepts, returns, reverts, registrations), and the signal that
+    /// bulk work has made enough of them for a checkpoint not to wait for its interval.
+    changes_since_checkpoint: AtomicU64,
+    bulk_changes: AtomicU64,
+    checkpoint_wanted: Notify,
+}
+
+/// What the audit events after a marker changed: the units whose counted version may now be another (each once,
+/// for one year) and the units registered or moved (each once), and the last event read.
+#[derive(Default)]
+struct Changes {
+    counted: Vec<UnitCode>,
+    registered: Vec<UnitCode>,
+    through: u64,
+}
+
+/// What a checkpoint wrote: per year, the last audit event it includes and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpointed {
+    pub year: FiscalYear,
+    pub marker: u64,
+    pub bytes: usize,
 }
 
 /// A counted version's figures as integers on the layout.
@@ -816,7 +853,37 @@ impl Consolidations {
             store,
             taxonomies,
             years: Mutex::new(HashMap::new()),
+            changes_since_checkpoint: AtomicU64::new(0),
+            bulk_changes: AtomicU64::new(DEFAULT_CHECKPOINT_AFTER_CHANGES),
+            checkpoint_wanted: Notify::new(),
         }
+    }
+
+    /// Asks for a checkpoint without waiting for the interval once this many changes have been applied.
+    pub fn with_checkpoint_after(self, changes: u64) -> Consolidations {
+        self.bulk_changes.store(changes.max(1), Ordering::Relaxed);
+        self
+    }
+
+    /// A change was applied: counts it, and wakes the checkpointer when bulk work has made enough.
+    fn note_change(&self) {
+        let made = self
+            .changes_since_checkpoint
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if made == self.bulk_changes.load(Ordering::Relaxed) {
+            self.checkpoint_wanted.notify_one();
+        }
+    }
+
+    /// Resolves when bulk work has applied enough changes to want a checkpoint before the interval ends.
+    pub async fn checkpoint_wanted(&self) {
+        self.checkpoint_wanted.notified().await
+    }
+
+    /// Changes applied since the last checkpoint.
+    pub fn changes_since_checkpoint(&self) -> u64 {
+        self.changes_since_checkpoint.load(Ordering::Relaxed)
     }
 
     /// Only those who may read a node see its consolidation: decided before a year's state is built for them.
@@ -859,28 +926,50 @@ impl Consolidations {
         Ok(data)
     }
 
-    /// Applies the changes other replicas made since the state last caught up, from the audit events after
-    /// `applied_seq`: every decision that can change which version counts (accept, return, revert) and every
-    /// registration, each re-read from the store, so applying one twice (this server's own, already applied as
-    /// it happened) changes nothing. Costs one indexed read of the last event's seq when nothing changed.
+    /// Applies the changes made since the state last caught up (by other replicas, or by this server before a
+    /// checkpoint is written), from the audit events after `applied_seq`: every decision that can change which
+    /// version counts (accept, return, revert) and every registration, each re-read from the store, so applying
+    /// one twice (this server's own, already applied as it happened) changes nothing. Costs one indexed read when
+    /// nothing changed.
     async fn catch_up(
         &self,
         year: FiscalYear,
         data: &Arc<RwLock<YearData>>,
     ) -> Result<(), DomainError> {
-        let latest = self.store.last_event_seq().await?;
-        let mut after = data.read().await.applied_seq;
-        while after < latest {
+        let after = data.read().await.applied_seq;
+        let changes = self.changes_after(year, after).await?;
+        // Registrations first: a unit registered and then accepted must be in the tree when its figures come.
+        for code in &changes.registered {
+            if let Some(record) = self.store.unit(code, year).await? {
+                self.apply_registration(&record).await?;
+            }
+        }
+        for code in &changes.counted {
+            self.apply_counted(code, year).await?;
+        }
+        let mut data = data.write().await;
+        data.applied_seq = data.applied_seq.max(changes.through);
+        Ok(())
+    }
+
+    /// The units the audit events after `after` changed for `year`, each once, read in batches.
+    async fn changes_after(&self, year: FiscalYear, after: u64) -> Result<Changes, DomainError> {
+        let mut changes = Changes {
+            through: after,
+            ..Changes::default()
+        };
+        let (mut counted, mut registered) = (HashSet::new(), HashSet::new());
+        loop {
             let events = self
                 .store
                 .audit_events(&EventFilter {
-                    after_seq: after,
+                    after_seq: changes.through,
                     limit: CATCH_UP_BATCH,
                     ..EventFilter::default()
                 })
                 .await?;
             let Some(last) = events.last() else { break };
-            after = last.seq;
+            changes.through = last.seq;
             for event in &events {
                 let Some(unit) = &event.event.unit else {
                     continue;
@@ -890,20 +979,21 @@ impl Consolidations {
                     .iter()
                     .any(|a| a.code() == action)
                 {
-                    if event.event.fiscal_year == Some(year) {
-                        self.apply_counted(unit, year).await?;
+                    if event.event.fiscal_year == Some(year) && counted.insert(unit.clone()) {
+                        changes.counted.push(unit.clone());
                     }
                 } else if action == Action::UnitRegistered.code()
                     && event.event.fiscal_year.is_none_or(|from| from <= year)
-                    && let Some(record) = self.store.unit(unit, year).await?
+                    && registered.insert(unit.clone())
                 {
-                    self.apply_registration(&record).await?;
+                    changes.registered.push(unit.clone());
                 }
             }
+            if events.len() < CATCH_UP_BATCH as usize {
+                break;
+            }
         }
-        let mut data = data.write().await;
-        data.applied_seq = data.applied_seq.max(after);
-        Ok(())
+        Ok(changes)
     }
 
     async fn year_as_built(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
@@ -974,6 +1064,21 @@ impl Consolidations {
                 let node = state.by_code[&code];
                 state.load_own(node, Some(own));
             }
+            // The tree above is the store's now; the figures are the checkpoint's. Replay what changed after it:
+            // each unit whose counted version an event since names is read again, once.
+            let changes = self.changes_after(year, made).await?;
+            let replayed = self
+                .replay_counted(&mut state, &taxonomy, year, &changes.counted)
+                .await?;
+            if replayed > 0 {
+                tracing::info!(
+                    year = %year,
+                    checkpoint = made,
+                    through = changes.through,
+                    units = replayed,
+                    "consolidation checkpoint loaded; the versions counted since replayed"
+                );
+            }
             phases.figures = started.elapsed();
             let started = Instant::now();
             state.full_recompute();
@@ -983,7 +1088,9 @@ impl Consolidations {
                 state,
                 units,
                 from_snapshot: true,
-                applied_seq: made.min(caught_up_to),
+                applied_seq: caught_up_to,
+                checkpointed_seq: made,
+                replayed,
                 build_phases: phases,
             });
         }
@@ -1034,55 +1141,110 @@ impl Consolidations {
             units,
             from_snapshot: false,
             applied_seq: caught_up_to,
+            checkpointed_seq: 0,
+            replayed: 0,
             build_phases: phases,
         })
     }
 
-    /// The counted figures of the year's snapshot and the marker it was made at, when it names only nodes of the
-    /// tree and is exact for the store at `marker` (on a shared store: made at or before it, the rest applied by
-    /// `catch_up`); otherwise `None` (and the log says why).
+    /// The counted figures of the year's latest usable checkpoint and the marker it was made at: the latest one,
+    /// or the one it replaced when the latest fails its checksum; each must be made at or before `marker` (what
+    /// came after is replayed) and name only nodes of the tree. `None` when neither is usable: the log says why
+    /// and that the state is rebuilt from every counted version.
     async fn restore(
         &self,
         year: FiscalYear,
         marker: u64,
         state: &YearState,
     ) -> Option<(u64, snapshot::Decoded)> {
-        let bytes = match self.store.read_snapshot(&snapshot::name(year)).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return None,
-            Err(error) => {
-                tracing::warn!(year = %year, error = %error, "consolidation snapshot unreadable; rebuilding");
-                return None;
-            }
-        };
-        let layout = state.layout.clone();
-        let shared = self.store.shared();
-        let decoded = tokio::task::spawn_blocking(move || {
-            if shared {
+        let mut damaged = false;
+        for (which, name) in [
+            ("latest", snapshot::name(year)),
+            ("previous", snapshot::previous_name(year)),
+        ] {
+            let bytes = match self.store.read_snapshot(&name).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(year = %year, checkpoint = which, error = %error, "consolidation checkpoint unreadable");
+                    continue;
+                }
+            };
+            let layout = state.layout.clone();
+            let Ok(decoded) = tokio::task::spawn_blocking(move || {
                 snapshot::decode_up_to(&bytes, year, marker, &layout)
-            } else {
-                snapshot::decode(&bytes, year, marker, &layout).map(|owned| (marker, owned))
-            }
-        })
-        .await
-        .ok()?;
-        match decoded {
-            Ok((made, (owned, layout)))
-                if owned
-                    .iter()
-                    .all(|(code, _)| state.by_code.contains_key(code)) =>
-            {
-                Some((made, (owned, layout)))
-            }
-            Ok(_) => {
-                tracing::info!(year = %year, "consolidation snapshot names units not in the tree; rebuilding");
-                None
-            }
-            Err(stale) => {
-                tracing::info!(year = %year, reason = %stale, "consolidation snapshot not used; rebuilding");
-                None
+            })
+            .await
+            else {
+                continue;
+            };
+            match decoded {
+                Ok((made, (owned, layout)))
+                    if owned
+                        .iter()
+                        .all(|(code, _)| state.by_code.contains_key(code)) =>
+                {
+                    if damaged {
+                        tracing::warn!(year = %year, checkpoint = made, "the latest consolidation checkpoint is damaged; using the previous one");
+                    }
+                    return Some((made, (owned, layout)));
+                }
+                Ok(_) => {
+                    tracing::info!(year = %year, checkpoint = which, "consolidation checkpoint names units not in the tree; not used");
+                }
+                Err(snapshot::Stale::Damaged) => {
+                    damaged = true;
+                    tracing::warn!(year = %year, checkpoint = which, "consolidation checkpoint fails its checksum; ignored");
+                }
+                Err(stale) => {
+                    tracing::info!(year = %year, checkpoint = which, reason = %stale, "consolidation checkpoint not used");
+                }
             }
         }
+        let log = if damaged {
+            "no usable consolidation checkpoint (damaged); rebuilding from every counted version"
+        } else {
+            "no usable consolidation checkpoint; rebuilding from every counted version"
+        };
+        tracing::info!(year = %year, "{log}");
+        None
+    }
+
+    /// Reads again the counted version of each unit in `units` (the units changed after a checkpoint) and puts
+    /// its figures, or none when no version counts now, in place of the checkpoint's. Returns how many were read.
+    async fn replay_counted(
+        &self,
+        state: &mut YearState,
+        taxonomy: &Arc<Taxonomy>,
+        year: FiscalYear,
+        units: &[UnitCode],
+    ) -> Result<usize, DomainError> {
+        let in_tree: Vec<UnitCode> = units
+            .iter()
+            .filter(|code| state.by_code.contains_key(*code))
+            .cloned()
+            .collect();
+        for code in &in_tree {
+            state.load_own(state.by_code[code], None);
+        }
+        let mut read = Vec::with_capacity(in_tree.len());
+        for batch in in_tree.chunks(REPLAY_BATCH) {
+            self.store
+                .counted_facts_of(
+                    year,
+                    ReportType::Single,
+                    batch,
+                    &mut |code, version, facts| {
+                        read.push((code, version, facts));
+                    },
+                )
+                .await?;
+        }
+        for (code, version, facts) in &read {
+            let own = counted_figures(state, taxonomy, *version, facts);
+            state.load_own(state.by_code[code], Some(own));
+        }
+        Ok(in_tree.len())
     }
 
     /// Writes a snapshot of every year built so far, for the next start. Call when no change can be under way
@@ -1109,6 +1271,54 @@ impl Consolidations {
         Ok(years.len())
     }
 
+    /// Checkpoints every built year that changed since its last checkpoint, while the service runs: the state is
+    /// first brought up to the audit events stored so far (`catch_up`, which re-reads what this server applied
+    /// itself and so cannot miss a change committed but not yet applied), then encoded under a read lock (reads
+    /// and submits go on; an accept waits for the encoding) and written beside the one before. After a crash the
+    /// next start loads it and replays only what came after.
+    pub async fn checkpoint(&self) -> Result<Vec<Checkpointed>, DomainError> {
+        let counted_before = self.changes_since_checkpoint.load(Ordering::Relaxed);
+        let built: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
+            .years
+            .lock()
+            .await
+            .iter()
+            .map(|(year, data)| (*year, data.clone()))
+            .collect();
+        let mut written = Vec::new();
+        for (year, data) in built {
+            if let Err(error) = self.catch_up(year, &data).await {
+                self.forget(year).await;
+                return Err(error);
+            }
+            let guard = data.clone().read_owned().await;
+            if guard.applied_seq == guard.checkpointed_seq {
+                continue;
+            }
+            let marker = guard.applied_seq;
+            let bytes =
+                tokio::task::spawn_blocking(move || snapshot::encode(&guard.state, year, marker))
+                    .await
+                    .map_err(|e| {
+                        DomainError::Internal(format!("encoding a checkpoint failed: {e}"))
+                    })?;
+            let size = bytes.len();
+            self.store
+                .write_snapshot(&snapshot::name(year), bytes)
+                .await?;
+            let mut data = data.write().await;
+            data.checkpointed_seq = data.checkpointed_seq.max(marker);
+            written.push(Checkpointed {
+                year,
+                marker,
+                bytes: size,
+            });
+        }
+        self.changes_since_checkpoint
+            .fetch_sub(counted_before, Ordering::Relaxed);
+        Ok(written)
+    }
+
     /// Forgets a year's state after a change may have been missed (the store changed but applying it failed):
     /// the next use rebuilds it from the store.
     async fn forget(&self, year: FiscalYear) {
@@ -1121,6 +1331,7 @@ impl Consolidations {
     /// The accepted version is read from the store while the year's write lock is held, so that two decisions
     /// on one unit, however their calls interleave, leave the figures of the one the store holds last.
     pub async fn on_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
+        self.note_change();
         let applied = self.apply_counted(unit, year).await;
         if applied.is_err() {
             self.forget(year).await;
@@ -1155,6 +1366,7 @@ impl Consolidations {
 
     /// A unit was registered or moved: every year already built that the record applies to is updated.
     pub async fn on_unit_registered(&self, unit: &Unit) -> Result<(), DomainError> {
+        self.note_change();
         let applied = self.apply_registration(unit).await;
         if applied.is_err() {
             let years: Vec<FiscalYear> = self.years.lock().await.keys().copied().collect();

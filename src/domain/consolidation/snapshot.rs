@@ -29,6 +29,11 @@ pub fn name(year: FiscalYear) -> String {
     format!("consolidation-{year}.snapshot")
 }
 
+/// Where the store keeps the snapshot a newer one replaced: used when the newer one fails its checksum.
+pub fn previous_name(year: FiscalYear) -> String {
+    format!("{}.previous", name(year))
+}
+
 /// What a snapshot must match to be used: the layout's cells, by an SM3 digest of their keys.
 pub fn layout_fingerprint(layout: &CellLayout) -> [u8; 32] {
     let mut hasher = Sm3::new();
@@ -133,7 +138,8 @@ pub type Decoded = (Vec<(UnitCode, OwnData)>, CellLayout);
 
 /// The counted figures a snapshot holds, by unit, when it is exact for `year` at `marker` under a layout of
 /// `base`'s lines (grown by the snapshot's code rows).
-pub fn decode(
+#[cfg(test)]
+fn decode(
     bytes: &[u8],
     year: FiscalYear,
     marker: u64,
