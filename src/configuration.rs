@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use crate::domain::submission::Limits;
+use crate::service::submission::Limits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "data";
@@ -47,7 +47,7 @@ impl Default for CheckpointPolicy {
     fn default() -> CheckpointPolicy {
         CheckpointPolicy {
             every: Duration::from_secs(DEFAULT_CHECKPOINT_SECONDS),
-            after_changes: crate::domain::consolidation::service::DEFAULT_CHECKPOINT_AFTER_CHANGES,
+            after_changes: crate::service::consolidation::DEFAULT_CHECKPOINT_AFTER_CHANGES,
         }
     }
 }

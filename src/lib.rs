@@ -17,6 +17,7 @@ pub mod cli;
 pub mod configuration;
 pub mod domain;
 pub mod metrics;
+pub mod service;
 pub mod startup;
 pub mod store;
 pub mod synthetic;

@@ -15,7 +15,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::domain::{consolidation::service::Consolidations, validation::Report};
+use crate::domain::validation::Report;
+use crate::service::consolidation::Consolidations;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {

@@ -8,6 +8,16 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
 
+use crate::service::audit::AuditTrail;
+use crate::service::budget::Budgets;
+use crate::service::consolidation::Consolidations;
+use crate::service::error::ServiceError;
+use crate::service::events::EventFeed;
+use crate::service::registry::Registry;
+use crate::service::review::Reviews;
+use crate::service::submission::Limits;
+use crate::service::submission::Submissions;
+use crate::service::tokens::Tokens;
 use crate::{
     api::{
         audit::AuditService,
@@ -23,18 +33,7 @@ use crate::{
         units::UnitRegistryService,
     },
     configuration::{CheckpointPolicy, DatabaseUrl, Settings, TlsSettings},
-    domain::{
-        audit::AuditTrail,
-        budget::Budgets,
-        consolidation::service::Consolidations,
-        error::DomainError,
-        events::EventFeed,
-        registry::Registry,
-        review::Reviews,
-        submission::{Limits, Submissions},
-        taxonomy::{Taxonomies, TaxonomyError},
-        tokens::Tokens,
-    },
+    domain::taxonomy::{Taxonomies, TaxonomyError},
     metrics::Metrics,
     pb,
     store::{self, Store, StoreError, TimedStore},
@@ -52,7 +51,7 @@ pub enum StartupError {
         reason: String,
     },
     #[error("the first administrator token cannot be made")]
-    Bootstrap(#[source] DomainError),
+    Bootstrap(#[source] ServiceError),
     #[error("the gRPC server failed")]
     Transport(#[from] tonic::transport::Error),
     #[error("cannot read {path}")]
@@ -162,7 +161,7 @@ pub fn load_or_make_audit_key(settings: &Settings) -> Result<sm2::dsa::SigningKe
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {
             let (private, public) = crate::domain::signing::generate();
-            crate::domain::tokens::write_secret_file(&path, &hex::encode(&private))
+            crate::service::tokens::write_secret_file(&path, &hex::encode(&private))
                 .map_err(|e| bad(e.to_string()))?;
             tracing::info!(
                 path = %path.display(),
@@ -314,7 +313,7 @@ pub async fn run_with(
     let events_server =
         pb::events_server::EventsServer::new(EventsService::new(EventFeed::with_limits(
             store.clone(),
-            crate::domain::events::MAX_WATCHES,
+            crate::service::events::MAX_WATCHES,
             app.limits.max_watches_per_principal,
         )));
     let review_server = pb::review_server::ReviewServer::new(ReviewService::new(reviews));

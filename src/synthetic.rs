@@ -765,7 +765,6 @@ mod validation_tests {
     use crate::domain::{
         consolidation::{
             layout::CellLayout,
-            service::counted_figures,
             state::{Removals, YearState},
         },
         facts::FactsJson,
@@ -774,6 +773,7 @@ mod validation_tests {
         taxonomy::Taxonomies,
         validation::{Report, Severity},
     };
+    use crate::service::consolidation::counted_figures;
 
     fn taxonomies() -> Taxonomies {
         Taxonomies::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy"))

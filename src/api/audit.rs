@@ -6,10 +6,8 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
-use crate::{
-    domain::audit::{AuditTrail, EventQuery},
-    pb,
-};
+use crate::pb;
+use crate::service::audit::{AuditTrail, EventQuery};
 
 pub struct AuditService {
     trail: AuditTrail,

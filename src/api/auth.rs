@@ -16,10 +16,8 @@ use std::{
 use tonic::{Status, body::Body, server::NamedService};
 use tower::{Layer, Service};
 
-use crate::domain::{
-    access::Principal,
-    tokens::{AuthError, AuthenticationFailure, Tokens},
-};
+use crate::domain::{access::Principal, tokens::AuthError};
+use crate::service::tokens::{AuthenticationFailure, Tokens};
 
 /// The prefix of the paths that need a principal.
 const PROTECTED: &str = "/juesuan.v1.";

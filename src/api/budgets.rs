@@ -9,11 +9,12 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
+use crate::service::budget::Budgets;
+use crate::service::events::EventFeed;
 use crate::{
     domain::{
-        budget::{BudgetCell, Budgets, StoredBudget},
+        budget::{BudgetCell, StoredBudget},
         error::FieldViolation,
-        events::EventFeed,
         ids::IdempotencyKey,
     },
     pb,

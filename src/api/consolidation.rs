@@ -8,10 +8,8 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
-use crate::{
-    domain::consolidation::service::{CellAddress, Consolidations},
-    pb,
-};
+use crate::pb;
+use crate::service::consolidation::{CellAddress, Consolidations};
 
 pub struct ConsolidationService {
     consolidations: Arc<Consolidations>,

@@ -3,11 +3,13 @@
 
 use prost_types::Timestamp;
 
+use crate::service::consolidation;
+use crate::service::registry::TreeNode;
+use crate::service::review::{LockOutcome, PendingVersion, YearStatus};
 use crate::{
     domain::{
         access::{PrincipalKind, Role, ServiceName},
         audit::{Event as AuditEvent, Verification},
-        consolidation::service as consolidation,
         disclosure::{
             AmountUnit, CellDraft, Completeness, Cover, DisclosureDraft, NarrativeSection,
             ReportType, RowDraft, SectionFact, TableDraft,
@@ -19,8 +21,6 @@ use crate::{
         },
         ids::{FiscalYear, RegionCode, UnitCode},
         money::Value,
-        registry::TreeNode,
-        review::{LockOutcome, PendingVersion, YearStatus},
         submission::{StoredSubmission, SubmissionState},
         tokens::TokenRecord,
         unit::{BudgetLevel, Unit, UnitType},

@@ -4,10 +4,8 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::{
-    access::Principal,
-    error::{DomainError, FieldViolation},
-};
+use crate::domain::{access::Principal, error::FieldViolation};
+use crate::service::error::ServiceError;
 
 /// The principal the authentication layer put on a request. A request without one reached a protected service
 /// without going through the layer: refused, never served anonymously.
@@ -33,7 +31,7 @@ pub fn chain(error: &dyn std::error::Error) -> String {
 
 /// Field violations under a request path ("disclosure", "unit"), as an INVALID_ARGUMENT status.
 pub fn invalid_argument(violations: Vec<FieldViolation>, under: &str) -> Status {
-    DomainError::InvalidArgument(violations.into_iter().map(|v| v.under(under)).collect()).into()
+    ServiceError::InvalidArgument(violations.into_iter().map(|v| v.under(under)).collect()).into()
 }
 
 /// Field violations put into an error's details; beyond them, the message says how many more there are.
@@ -58,11 +56,11 @@ fn bounded(text: &str, max: usize) -> String {
     out
 }
 
-impl From<DomainError> for Status {
-    fn from(error: DomainError) -> Status {
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
         let message = |text: &str| bounded(text, MAX_MESSAGE_BYTES);
         match error {
-            DomainError::InvalidArgument(violations) => {
+            ServiceError::InvalidArgument(violations) => {
                 let violations: Vec<FieldViolation> = violations
                     .into_iter()
                     .map(|v| FieldViolation {
@@ -76,7 +74,7 @@ impl From<DomainError> for Status {
                     n => format!(" (and {} more)", n - 1),
                 };
                 let first =
-                    DomainError::InvalidArgument(violations.iter().take(1).cloned().collect())
+                    ServiceError::InvalidArgument(violations.iter().take(1).cloned().collect())
                         .to_string();
                 let text = format!("{}{more}", bounded(&first, MAX_MESSAGE_BYTES - more.len()));
                 let mut details = ErrorDetails::new();
@@ -85,30 +83,30 @@ impl From<DomainError> for Status {
                 }
                 Status::with_error_details(Code::InvalidArgument, text, details)
             }
-            DomainError::NotFound { .. } => Status::not_found(message(&error.to_string())),
-            DomainError::PermissionDenied(denied) => {
+            ServiceError::NotFound { .. } => Status::not_found(message(&error.to_string())),
+            ServiceError::PermissionDenied(denied) => {
                 Status::permission_denied(message(&denied.to_string()))
             }
-            DomainError::Unauthenticated(reason) => {
+            ServiceError::Unauthenticated(reason) => {
                 Status::unauthenticated(message(&reason.to_string()))
             }
-            DomainError::AlreadyExists(text) => Status::already_exists(message(&text)),
-            DomainError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
-            DomainError::OutOfRange(text) => Status::out_of_range(message(&text)),
-            DomainError::Exhausted(text) => Status::resource_exhausted(message(&text)),
-            DomainError::DataLoss(text) => {
+            ServiceError::AlreadyExists(text) => Status::already_exists(message(&text)),
+            ServiceError::FailedPrecondition(text) => Status::failed_precondition(message(&text)),
+            ServiceError::OutOfRange(text) => Status::out_of_range(message(&text)),
+            ServiceError::Exhausted(text) => Status::resource_exhausted(message(&text)),
+            ServiceError::DataLoss(text) => {
                 tracing::error!(problem = %text, "stored data does not match the audit chain");
                 Status::data_loss(message(&text))
             }
-            DomainError::Store(source) if source.is_unavailable() => {
+            ServiceError::Store(source) if source.is_unavailable() => {
                 tracing::warn!(error = %chain(&source), "the store is unavailable");
                 Status::unavailable("the database is unavailable; retry later")
             }
-            DomainError::Store(source) => {
+            ServiceError::Store(source) => {
                 tracing::error!(error = %chain(&source), "request failed in the store");
                 Status::internal("internal error; the server's log has the cause")
             }
-            DomainError::Internal(cause) => {
+            ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
                 Status::internal("internal error; the server's log has the cause")
             }
@@ -147,7 +145,7 @@ mod tests {
                 )
             })
             .collect();
-        let status: Status = DomainError::InvalidArgument(violations).into();
+        let status: Status = ServiceError::InvalidArgument(violations).into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(!status.message().contains('\n'));
         assert!(
@@ -173,10 +171,11 @@ mod tests {
     #[test]
     fn internal_errors_do_not_leak() {
         let status: Status =
-            DomainError::Store(StoreError::Corrupt("secret path /var/x".into())).into();
+            ServiceError::Store(StoreError::Corrupt("secret path /var/x".into())).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
-        let status: Status = DomainError::Internal("task panicked at /src/secret.rs".into()).into();
+        let status: Status =
+            ServiceError::Internal("task panicked at /src/secret.rs".into()).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
     }
@@ -185,15 +184,15 @@ mod tests {
     fn every_kind_has_its_code() {
         let cases = [
             (
-                DomainError::NotFound {
+                ServiceError::NotFound {
                     what: "unit",
                     key: "x".into(),
                 },
                 Code::NotFound,
             ),
-            (DomainError::AlreadyExists("k".into()), Code::AlreadyExists),
+            (ServiceError::AlreadyExists("k".into()), Code::AlreadyExists),
             (
-                DomainError::FailedPrecondition("p".into()),
+                ServiceError::FailedPrecondition("p".into()),
                 Code::FailedPrecondition,
             ),
         ];

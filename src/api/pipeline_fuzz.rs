@@ -10,11 +10,11 @@ use proptest::prelude::*;
 use prost::Message;
 
 use super::{convert, error::invalid_argument, guard::check_message};
+use crate::service::consolidation::counted_figures;
 use crate::{
     domain::{
         consolidation::{
             layout::CellLayout,
-            service::counted_figures,
             state::{Removals, YearState},
         },
         facts::Facts,

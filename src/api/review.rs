@@ -6,10 +6,8 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
-use crate::{
-    domain::review::{Decision, Reviews},
-    pb,
-};
+use crate::service::review::Reviews;
+use crate::{domain::review::Decision, pb};
 
 pub struct ReviewService {
     reviews: Reviews,

@@ -8,12 +8,10 @@ use super::{
     error::{invalid_argument, principal},
     guard::RawDisclosure,
 };
+use crate::service::error::ServiceError;
+use crate::service::submission::{Submissions, SubmitCall};
 use crate::{
-    domain::{
-        error::{DomainError, FieldViolation},
-        ids::IdempotencyKey,
-        submission::{Submissions, SubmitCall},
-    },
+    domain::{error::FieldViolation, ids::IdempotencyKey},
     metrics::Metrics,
     pb,
 };
@@ -33,9 +31,9 @@ impl SubmissionsService {
 }
 
 /// Domain violations are about the disclosure; other errors map as they are.
-fn under_disclosure(error: DomainError) -> Status {
+fn under_disclosure(error: ServiceError) -> Status {
     match error {
-        DomainError::InvalidArgument(v) => invalid_argument(v, "disclosure"),
+        ServiceError::InvalidArgument(v) => invalid_argument(v, "disclosure"),
         other => other.into(),
     }
 }
@@ -107,7 +105,7 @@ impl pb::submissions_server::Submissions for SubmissionsService {
                 .await
                 .map_err(|e| match e {
                     // Explanation problems are about the request's explanations, not the disclosure.
-                    DomainError::InvalidArgument(v)
+                    ServiceError::InvalidArgument(v)
                         if v.iter().all(|x| {
                             x.field.starts_with("explanations[") || x.field == "signature"
                         }) =>

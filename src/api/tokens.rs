@@ -6,7 +6,8 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
-use crate::{domain::tokens::Tokens, pb};
+use crate::pb;
+use crate::service::tokens::Tokens;
 
 pub struct TokensService {
     tokens: Tokens,

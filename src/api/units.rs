@@ -6,12 +6,10 @@ use super::{
     convert,
     error::{invalid_argument, principal},
 };
+use crate::service::error::ServiceError;
+use crate::service::registry::Registry;
 use crate::{
-    domain::{
-        error::{DomainError, FieldViolation},
-        registry::Registry,
-        signing,
-    },
+    domain::{error::FieldViolation, signing},
     pb,
 };
 
@@ -45,7 +43,7 @@ impl pb::unit_registry_server::UnitRegistry for UnitRegistryService {
                 .await
                 .map_err(|e| match e {
                     // Registry violations are about the unit's fields.
-                    DomainError::InvalidArgument(v) => invalid_argument(v, "unit"),
+                    ServiceError::InvalidArgument(v) => invalid_argument(v, "unit"),
                     other => other.into(),
                 })?;
         Ok(Response::new(pb::RegisterUnitResponse {

@@ -5,7 +5,8 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Format, ServerArgs, json, sayln, status_message};
-use crate::{domain::signing, domain::tokens::write_secret_file, pb};
+use crate::service::tokens::write_secret_file;
+use crate::{domain::signing, pb};
 
 #[derive(Subcommand)]
 pub enum TokensCommand {

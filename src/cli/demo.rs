@@ -16,13 +16,11 @@ use super::{
     client::{Conn, WithToken},
     error_chain, sayln, status_message,
 };
+use crate::service::submission::Limits;
+use crate::service::tokens::write_secret_file;
 use crate::{
     configuration::{self, Settings},
-    domain::{
-        ids::FiscalYear,
-        submission::Limits,
-        tokens::{ADMIN_TOKEN_FILE, write_secret_file},
-    },
+    domain::{ids::FiscalYear, tokens::ADMIN_TOKEN_FILE},
     pb, startup,
     synthetic::{self, MISMATCH, Prefecture, Role, Spec},
     telemetry,

@@ -7,10 +7,8 @@ mod budgets;
 mod bulk;
 pub mod client;
 mod consolidated;
-mod cpu;
 mod demo;
 pub mod json;
-mod load;
 pub mod output;
 mod progress;
 mod review;
@@ -46,11 +44,12 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::service::submission::Limits;
 use crate::{
     api::convert,
     configuration::{self, Settings},
     domain::{
-        submission::{Limits, validate_offline},
+        submission::validate_offline,
         taxonomy::Taxonomies,
         unit::{BudgetLevel, UnitType},
     },
@@ -1104,7 +1103,7 @@ pub(crate) fn state_name(state: i32) -> &'static str {
 
 /// Watches per caller: at least one, at most every slot the service has.
 fn parse_watch_limit(text: &str) -> Result<usize, String> {
-    let total = crate::domain::events::MAX_WATCHES;
+    let total = crate::service::events::MAX_WATCHES;
     match text.parse::<usize>() {
         Ok(n) if (1..=total).contains(&n) => Ok(n),
         _ => Err(format!("give a whole number from 1 to {total}")),

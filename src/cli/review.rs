@@ -5,10 +5,8 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::Subcommand;
 
 use super::{Format, ServerArgs, json, sayln, state_name, status_message};
-use crate::{
-    domain::audit::{AuditTrail, KeptHead},
-    pb,
-};
+use crate::service::audit::AuditTrail;
+use crate::{domain::audit::KeptHead, pb};
 
 #[derive(Subcommand)]
 pub enum ReviewCommand {

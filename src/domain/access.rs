@@ -8,13 +8,9 @@
 
 use std::fmt;
 
-use crate::{
-    domain::{
-        error::DomainError,
-        ids::{FiscalYear, UnitCode},
-        unit::Unit,
-    },
-    store::Store,
+use crate::domain::{
+    ids::{FiscalYear, UnitCode},
+    unit::Unit,
 };
 
 /// Deepest lineage walked: a chain longer than this is a cycle the store holds, and the walk stops there.
@@ -154,31 +150,6 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// Reads a unit's lineage in a year's tree from the store.
-    pub async fn load(
-        store: &dyn Store,
-        code: &UnitCode,
-        year: FiscalYear,
-    ) -> Result<Lineage, DomainError> {
-        let mut chain: Vec<Unit> = Vec::new();
-        let mut next = Some(code.clone());
-        while let Some(current) = next.take() {
-            if chain.len() >= MAX_DEPTH || chain.iter().any(|u| u.code == current) {
-                break;
-            }
-            let Some(unit) = store.unit(&current, year).await? else {
-                break;
-            };
-            next = unit.parent.clone();
-            chain.push(unit);
-        }
-        Ok(Lineage {
-            subject: code.clone(),
-            year,
-            chain,
-        })
-    }
-
     /// Whether `node` is the unit or one of its ancestors.
     pub fn is_within(&self, node: &UnitCode) -> bool {
         self.chain.iter().any(|u| &u.code == node)

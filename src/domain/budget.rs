@@ -1,20 +1,15 @@
 //! Budget figures (年初预算数 / 全年预算数) of a unit and year, as a budget system gives them, keyed by the
 //! taxonomy's codes. Rules compare them with the final accounts (预决算差异率).
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    domain::{
-        access::{Ask, Lineage, Principal, decide},
-        audit::{Action, NewEvent, now_ms},
-        error::{DomainError, FieldViolation},
-        ids::{FiscalYear, IdempotencyKey, UnitCode},
-        money::{Value, excerpt},
-        taxonomy::{Taxonomies, Taxonomy},
-    },
-    store::{BudgetInsert, Store},
+use crate::domain::{
+    error::FieldViolation,
+    ids::{FiscalYear, IdempotencyKey, UnitCode},
+    money::{Value, excerpt},
+    taxonomy::Taxonomy,
 };
 
 /// Budget figures by (table, row, column) code.
@@ -171,96 +166,6 @@ pub struct StoredBudget {
     pub figures: BudgetFigures,
     pub put_by: String,
     pub put_at_ms: i64,
-}
-
-/// Budget systems' figures: put as versions (services only), read by whoever may read the unit.
-#[derive(Clone)]
-pub struct Budgets {
-    store: Arc<dyn Store>,
-    taxonomies: Arc<Taxonomies>,
-}
-
-impl Budgets {
-    pub fn new(store: Arc<dyn Store>, taxonomies: Arc<Taxonomies>) -> Budgets {
-        Budgets { store, taxonomies }
-    }
-
-    /// Stores a new version of a unit's figures, or returns the version the key already made (`true`) when the
-    /// figures are the same.
-    pub async fn put(
-        &self,
-        actor: &Principal,
-        unit: &UnitCode,
-        year: FiscalYear,
-        key: IdempotencyKey,
-        cells: &[BudgetCell<'_>],
-    ) -> Result<(StoredBudget, bool), DomainError> {
-        let lineage = Lineage::load(self.store.as_ref(), unit, year).await?;
-        decide(actor, &Ask::PutBudget(&lineage))?;
-        // Only those who may put any unit's budget get here, so saying that a unit does not exist tells them
-        // nothing they may not know.
-        if lineage.chain.is_empty() {
-            return Err(DomainError::NotFound {
-                what: "unit",
-                key: format!("{unit} (fiscal year {year})"),
-            });
-        }
-        let taxonomy = self.taxonomies.get(year).ok_or_else(|| {
-            DomainError::invalid(
-                "fiscal_year",
-                format!(
-                    "there is no taxonomy for fiscal year {year} (years with one: {})",
-                    self.taxonomies.years_list()
-                ),
-            )
-        })?;
-        let figures = budget_figures(taxonomy, cells).map_err(DomainError::InvalidArgument)?;
-        let new = NewBudget {
-            unit_code: unit.clone(),
-            fiscal_year: year,
-            idempotency_key: key,
-            figures,
-            put_by: actor.to_string(),
-            put_at_ms: now_ms(),
-        };
-        let event = NewEvent::new(actor, Action::BudgetPut)
-            .about(unit, Some(year))
-            .detail(format!(
-                "key {} figures {}",
-                new.idempotency_key.as_str(),
-                new.figures.len()
-            ));
-        match self.store.insert_budget(&new, event).await? {
-            BudgetInsert::Inserted(stored) => Ok((stored, false)),
-            BudgetInsert::KeyTaken(stored) if stored.figures == new.figures => Ok((stored, true)),
-            BudgetInsert::KeyTaken(stored) => Err(DomainError::AlreadyExists(format!(
-                "idempotency key {} was used for version {} of {unit}/{year} with other figures",
-                stored.idempotency_key, stored.version
-            ))),
-        }
-    }
-
-    /// A version of a unit's figures (the latest when `version` is `None`).
-    pub async fn get(
-        &self,
-        actor: &Principal,
-        unit: &UnitCode,
-        year: FiscalYear,
-        version: Option<u32>,
-    ) -> Result<StoredBudget, DomainError> {
-        let lineage = Lineage::load(self.store.as_ref(), unit, year).await?;
-        decide(actor, &Ask::Read(&lineage))?;
-        self.store
-            .budget_version(unit, year, version)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                what: "budget",
-                key: match version {
-                    Some(version) => format!("{unit}/{year} version {version}"),
-                    None => format!("{unit}/{year}"),
-                },
-            })
-    }
 }
 
 #[cfg(test)]

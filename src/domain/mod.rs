@@ -1,6 +1,7 @@
-//! The domain: disclosures, units, taxonomies, rules and validation; who may do what (access, tokens), the review
-//! chain, the audit trail and signatures. Nothing here knows gRPC or SQL; the API converts wire messages into
-//! these types and the store persists them.
+//! The domain: the pure model and its rules — disclosures, units, taxonomies, rules and validation, consolidation
+//! arithmetic, who may do what (access), the review chain's transitions, the audit chain's hashing, tokens and
+//! signatures. Nothing here knows gRPC, SQL or the store (a test checks it); the use cases in `service` combine
+//! it with the store, the API converts wire messages into these types and the store persists them.
 
 pub mod access;
 pub mod audit;
@@ -10,7 +11,6 @@ pub mod consolidation;
 pub mod disclosure;
 pub mod error;
 pub mod evaluation;
-pub mod events;
 pub mod facts;
 pub mod ids;
 pub mod money;

@@ -57,17 +57,7 @@ pub async fn open_database(database_url: &str) -> Result<Arc<dyn Store>, StoreEr
     Ok(Arc::new(PgStore::open(database_url).await?))
 }
 
-/// A stored version's bytes, as `version_contents` reads them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredContent {
-    pub unit_code: UnitCode,
-    pub fiscal_year: FiscalYear,
-    pub version: u32,
-    /// The digest the version's row records.
-    pub content_sm3: String,
-    /// The bytes as received, or why they cannot be read back (damaged compression, a wrong length).
-    pub content: Result<Vec<u8>, String>,
-}
+pub use crate::domain::audit::StoredContent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

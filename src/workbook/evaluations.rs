@@ -7,6 +7,7 @@
 use calamine::{Data, Range};
 use rust_xlsxwriter::{Format, Worksheet, XlsxError};
 
+use super::layout::{address, enum_code, text_of};
 use crate::{
     domain::evaluation::{Comparator, Measure, MeasureValue},
     pb,
@@ -43,10 +44,6 @@ const INDICATOR_HEADERS: [&str; 13] = [
 
 fn decimal_text(value: &Option<pb::Decimal>) -> String {
     value.as_ref().map_or_else(String::new, |d| d.value.clone())
-}
-
-fn enum_code(name: &str, prefix: &str) -> String {
-    super::write::enum_code(name, prefix)
 }
 
 /// Writes one block from `row`; returns the row after it (a blank row follows each block).
@@ -201,7 +198,7 @@ impl Block {
 }
 
 fn cell(range: &Range<Data>, row: u32, column: u16) -> String {
-    super::read::text_of(range, row, column)
+    text_of(range, row, column)
 }
 
 fn optional_decimal(
@@ -304,7 +301,7 @@ fn read_blocks(
     let mut part = Part::Fields;
     for row in 0..=last_row {
         let first = cell(range, row, 0);
-        let at = |column: u16| super::address(sheet, row, column);
+        let at = |column: u16| address(sheet, row, column);
         if first == first_label || blocks.is_empty() && !first.is_empty() {
             blocks.push(Block::default());
             part = Part::Fields;

@@ -14,113 +14,20 @@
 
 pub mod code_list;
 mod evaluations;
+mod layout;
 mod read;
 mod sections;
 mod write;
 
+pub use layout::{COVER_SHEET, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES};
 pub use read::{Problem, read};
 pub use write::{FINDINGS_SHEET, WorkbookError, write, write_consolidated, write_with_findings};
-
-use crate::domain::taxonomy::{ColumnKind, TableDef, Taxonomy};
-
-/// The cover sheet's name.
-pub const COVER_SHEET: &str = "封面";
-/// Largest workbook read, in bytes, and largest it may expand to: a filled workbook is well under a megabyte.
-pub const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
-pub const MAX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
-
-/// Rows and columns of a table sheet (0-based).
-const TITLE_ROW: u32 = 0;
-const UNIT_ROW: u32 = 1;
-const AMOUNT_UNIT_ROW: u32 = 2;
-const HEADER_ROW: u32 = 3;
-const FIRST_DATA_ROW: u32 = 4;
-const CODE_COLUMN: u16 = 0;
-const NAME_COLUMN: u16 = 1;
-const FIRST_VALUE_COLUMN: u16 = 2;
-
-/// Headers of the code and name columns.
-const CODE_HEADER: &str = "科目编码";
-const NAME_HEADER: &str = "项目";
-
-/// Labels of the cover sheet's fields, in order, with their disclosure fields.
-const COVER_FIELDS: [(&str, &str); 12] = [
-    ("单位代码", "unit_code"),
-    ("单位名称", "unit_name"),
-    ("年度", "fiscal_year"),
-    ("预算级次", "budget_level"),
-    ("单位类型", "unit_type"),
-    ("主管部门代码", "supervising_department_code"),
-    ("主管部门名称", "supervising_department_name"),
-    ("上级单位代码", "parent_unit_code"),
-    ("财政区划", "fiscal_region_code"),
-    ("报表类型", "report_type"),
-    ("金额单位", "amount_unit"),
-    ("其他用车用途", "assets.other_vehicles_purpose"),
-];
-/// Where the cover's per-table flags start, and their headers.
-const COVER_TABLES_ROW: u32 = 14;
-const COVER_TABLES_HEADER: [&str; 3] = ["表", "空表（是/否）", "完整性（完整/部分）"];
-
-/// The tables submitted as rows, each on its sheet and with its flags on the cover.
-fn workbook_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = &TableDef> {
-    taxonomy.tables.iter().filter(|t| t.section.is_none())
-}
-
-/// The tables of the typed sections (staffing, 三公 counts, …), each on its sheet: (table, section name).
-fn section_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = (&TableDef, &str)> {
-    taxonomy
-        .tables
-        .iter()
-        .filter_map(|t| t.section.as_deref().map(|section| (t, section)))
-}
-
-/// A table's short name as users say it: its first alias ("公开05"), else its code.
-fn short_name(table: &TableDef) -> &str {
-    table
-        .aliases
-        .first()
-        .map_or(table.code.as_str(), String::as_str)
-}
-
-/// A table's sheet: "公开05 一般公共预算财政拨款支出决算表", cut to Excel's 31 characters.
-fn sheet_name(table: &TableDef) -> String {
-    let full = format!("{} {}", short_name(table), table.name);
-    full.chars()
-        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\'))
-        .take(31)
-        .collect()
-}
-
-/// Whether a column holds money, converted between 元 and 万元.
-fn is_money(kind: ColumnKind) -> bool {
-    matches!(kind, ColumnKind::Amount)
-}
-
-/// Excel's name of a column: 0 → A, 27 → AB.
-fn column_letters(mut column: u16) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(b'A' + (column % 26) as u8);
-        if column < 26 {
-            break;
-        }
-        column = column / 26 - 1;
-    }
-    letters.reverse();
-    String::from_utf8(letters).expect("ASCII")
-}
-
-/// A cell's address as users read it: `公开05!D12`.
-fn address(sheet: &str, row: u32, column: u16) -> String {
-    format!("{sheet}!{}{}", column_letters(column), row + 1)
-}
 
 #[cfg(test)]
 mod tests {
     use rust_xlsxwriter::Workbook;
 
-    use super::*;
+    use super::{layout::*, *};
     use crate::{domain::taxonomy::test_support, pb};
 
     fn reference() -> pb::Disclosure {

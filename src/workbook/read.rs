@@ -9,9 +9,13 @@ use calamine::{Data, Range, Reader, Xlsx, open_workbook_from_rs};
 use rust_decimal::Decimal;
 
 use super::{
-    AMOUNT_UNIT_ROW, CODE_COLUMN, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, FIRST_DATA_ROW,
-    FIRST_VALUE_COLUMN, HEADER_ROW, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES, NAME_COLUMN, address,
-    evaluations, is_money, section_tables, sections, short_name, workbook_tables,
+    evaluations,
+    layout::{
+        AMOUNT_UNIT_ROW, CODE_COLUMN, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, FIRST_DATA_ROW,
+        FIRST_VALUE_COLUMN, HEADER_ROW, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES, NAME_COLUMN,
+        address, is_money, section_tables, short_name, text_of, workbook_tables,
+    },
+    sections,
 };
 use crate::{
     domain::{
@@ -248,18 +252,6 @@ fn check_expansion_within(bytes: &[u8], limit: u64) -> Result<(), String> {
         inflated += read;
     }
     Ok(())
-}
-
-/// A cell as text: strings trimmed, whole numbers without ".0".
-pub(super) fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
-    match range.get_value((row, u32::from(column))) {
-        Some(Data::String(s)) => s.trim().to_owned(),
-        Some(Data::Int(i)) => i.to_string(),
-        Some(Data::Float(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Some(Data::Float(f)) => format!("{f}"),
-        Some(Data::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    }
 }
 
 /// The cover's fields, and those it holds for a section (section, field path, text).

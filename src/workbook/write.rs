@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
 
 use super::{
-    AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
-    COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW, NAME_COLUMN, NAME_HEADER,
-    TITLE_ROW, UNIT_ROW, evaluations, section_tables, sections, sheet_name, short_name,
-    workbook_tables,
+    evaluations,
+    layout::{
+        AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
+        COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW, NAME_COLUMN, NAME_HEADER,
+        TITLE_ROW, UNIT_ROW, address, enum_code, section_tables, sheet_name, short_name,
+        workbook_tables,
+    },
+    sections,
 };
 use crate::{
     domain::taxonomy::{ColumnKind, TableDef, Taxonomy},
@@ -79,7 +83,7 @@ pub fn write_with_findings(
         });
         match target {
             Some((sheet_name, at_row, column, cell)) => {
-                let address = super::address(&format!("'{sheet_name}'"), at_row, column);
+                let address = address(&format!("'{sheet_name}'"), at_row, column);
                 sheet.write_url_with_text(
                     row,
                     3,
@@ -374,13 +378,6 @@ impl Formats {
             whole: bordered().set_num_format("0"),
         }
     }
-}
-
-/// A pb enum's name as the CLI spells it: BUDGET_LEVEL_PREFECTURE → prefecture.
-pub(super) fn enum_code(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
 }
 
 fn cover_value(cover: &pb::Cover, field: &str) -> String {

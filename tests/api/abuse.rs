@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use juesuan::{cli::client::Conn, domain::submission::Limits, pb};
+use juesuan::{cli::client::Conn, pb, service::submission::Limits};
 use prost::Message;
 use tempfile::TempDir;
 use tonic::{Code, Status};

@@ -2,7 +2,7 @@
 //! database file is named by `audit verify`, through the service and by the CLI reading the file; the chain
 //! survives a restart and continues from its head.
 
-use juesuan::{domain::submission::Limits, pb};
+use juesuan::{pb, service::submission::Limits};
 use tonic::Code;
 
 use crate::{

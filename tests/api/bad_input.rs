@@ -1,6 +1,6 @@
 //! Every class of bad input gets INVALID_ARGUMENT naming the field at fault, and nothing is stored.
 
-use juesuan::{domain::submission::Limits, pb};
+use juesuan::{pb, service::submission::Limits};
 use tempfile::TempDir;
 
 use crate::helpers::{TestApp, UNIT, reference, submit_request, violated_fields};

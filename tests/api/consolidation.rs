@@ -609,7 +609,7 @@ async fn a_resubmission_updates_the_ancestors_and_a_mismatch_names_both_sides() 
     );
     // The consolidation survives a restart (rebuilt from the store).
     let dir = app.stop().await;
-    let app = TestApp::spawn_with(dir, juesuan::domain::submission::Limits::default()).await;
+    let app = TestApp::spawn_with(dir, juesuan::service::submission::Limits::default()).await;
     let rebuilt = consolidated(&app, "R").await;
     assert_eq!(rebuilt.tables, after.tables);
 }
@@ -828,7 +828,7 @@ async fn a_restart_answers_the_same_consolidation_from_the_snapshot_of_the_stop(
         "the clean stop wrote a snapshot"
     );
 
-    let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
+    let app = TestApp::spawn_with(data_dir, juesuan::service::submission::Limits::default()).await;
     let after = consolidated(&app, "D").await;
     assert_eq!(after.tables, before.tables);
     assert_eq!(after.adjustments, before.adjustments);
@@ -836,7 +836,7 @@ async fn a_restart_answers_the_same_consolidation_from_the_snapshot_of_the_stop(
     // A damaged snapshot is not used: the figures are rebuilt from the store, the same.
     let data_dir = app.stop().await;
     damage_snapshot(data_dir.path()).await;
-    let app = TestApp::spawn_with(data_dir, juesuan::domain::submission::Limits::default()).await;
+    let app = TestApp::spawn_with(data_dir, juesuan::service::submission::Limits::default()).await;
     let rebuilt = consolidated(&app, "D").await;
     assert_eq!(rebuilt.tables, before.tables);
     assert_eq!(rebuilt.adjustments, before.adjustments);

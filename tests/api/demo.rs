@@ -5,8 +5,8 @@
 use std::{path::Path, process::Output};
 
 use juesuan::{
-    domain::submission::Limits,
     pb,
+    service::submission::Limits,
     synthetic::{MISMATCH, Prefecture, Role, Spec, wan},
 };
 use rust_decimal::Decimal;

@@ -9,11 +9,12 @@ use std::{
 use juesuan::{
     cli::client::{Conn, WithToken},
     configuration::{DatabaseUrl, Settings, TlsSettings},
-    domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
+    domain::tokens::ADMIN_TOKEN_FILE,
     pb::{
         self, review_client::ReviewClient, submissions_client::SubmissionsClient,
         tokens_client::TokensClient, unit_registry_client::UnitRegistryClient,
     },
+    service::submission::Limits,
     startup::{self, App},
 };
 use tempfile::TempDir;

@@ -20,6 +20,7 @@ mod deploy;
 mod explanations;
 mod health_reflection;
 mod interop;
+mod layers;
 mod memory;
 mod operations;
 mod restart;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use juesuan::{
     cli::client::{Conn, WithToken},
     configuration::Settings,
-    domain::{submission::Limits, tokens::ADMIN_TOKEN_FILE},
+    domain::tokens::ADMIN_TOKEN_FILE,
     pb::{self, submissions_client::SubmissionsClient, unit_registry_client::UnitRegistryClient},
+    service::submission::Limits,
     startup::{self, App, Listeners},
 };
 use tokio::{

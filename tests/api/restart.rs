@@ -3,7 +3,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use juesuan::{domain::submission::Limits, pb};
+use juesuan::{pb, service::submission::Limits};
 
 use crate::helpers::{
     Backend, BinaryServer, TestApp, UNIT, backend, reference, store_i64, submit_request,

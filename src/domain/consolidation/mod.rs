@@ -2,6 +2,5 @@
 //! less the transfers inside the group (eliminations, kept as their own adjustment layer), always current.
 
 pub mod layout;
-pub mod service;
 pub mod snapshot;
 pub mod state;

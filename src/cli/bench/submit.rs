@@ -34,10 +34,10 @@ use tonic::{
     transport::Channel,
 };
 
-use super::{
+use super::cpu::{CpuTime, calls_per_second_allowed};
+use crate::cli::{
     SizeArgs,
     client::{Conn, ServerArgs, WithToken},
-    cpu::{CpuTime, calls_per_second_allowed},
     sayln,
 };
 use crate::{
@@ -104,7 +104,7 @@ pub async fn run(args: SubmitArgs) -> Result<ExitCode, String> {
     let spec = args.size.spec(Spec::load())?;
     let admin = args.server.connect().await?;
     let template = match &args.disclosure {
-        Some(path) => Some(super::read_disclosure(path)?),
+        Some(path) => Some(crate::cli::read_disclosure(path)?),
         None => None,
     };
     eprintln!(
@@ -220,7 +220,7 @@ async fn prepare(
     let prefecture = Prefecture::new(*spec);
     let nodes = &prefecture.nodes;
     let mut registry = pb::unit_registry_client::UnitRegistryClient::new(admin.clone());
-    super::demo::register_prefecture(&mut registry, &prefecture).await?;
+    crate::cli::demo::register_prefecture(&mut registry, &prefecture).await?;
     let mut tokens = pb::tokens_client::TokensClient::new(admin);
     let mut rng = Rng::new(spec.seed ^ 0x5eed);
     let mut units = Vec::new();
@@ -228,7 +228,7 @@ async fn prepare(
         if node.role != Role::Unit {
             continue;
         }
-        let token = super::demo::issue_unit_token(
+        let token = crate::cli::demo::issue_unit_token(
             &mut tokens,
             &node.code,
             pb::Role::Submitter,

@@ -11,13 +11,14 @@ use std::{
 
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::service::audit::subtree_of;
+use crate::service::error::ServiceError;
+use crate::service::tokens::{AuthenticationFailure, still_authenticated};
 use crate::{
     domain::{
-        access::{Ask, Lineage, Principal, decide},
-        audit::{Action, Event, subtree_of},
-        error::DomainError,
+        access::{Ask, Principal, decide},
+        audit::{Action, Event},
         ids::{FiscalYear, UnitCode},
-        tokens::{AuthenticationFailure, still_authenticated},
     },
     store::{EventFilter, Store},
 };
@@ -86,12 +87,12 @@ impl EventFeed {
     }
 
     /// Takes one of a principal's slots, or says the principal holds all of its own.
-    fn principal_slot(&self, actor: &Principal) -> Result<PrincipalSlot, DomainError> {
+    fn principal_slot(&self, actor: &Principal) -> Result<PrincipalSlot, ServiceError> {
         let key = actor.kind.to_string();
         let mut counts = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(key.clone()).or_default();
         if *count >= self.per_principal {
-            return Err(DomainError::Exhausted(format!(
+            return Err(ServiceError::Exhausted(format!(
                 "{key} has {} watches open, the most one caller may hold; close one or retry later",
                 self.per_principal
             )));
@@ -111,21 +112,21 @@ impl EventFeed {
         node: &UnitCode,
         year: FiscalYear,
         cursor: u64,
-    ) -> Result<mpsc::Receiver<Result<WatchedEvent, DomainError>>, DomainError> {
-        let lineage = Lineage::load(self.store.as_ref(), node, year).await?;
+    ) -> Result<mpsc::Receiver<Result<WatchedEvent, ServiceError>>, ServiceError> {
+        let lineage = crate::service::access::lineage(self.store.as_ref(), node, year).await?;
         decide(actor, &Ask::Read(&lineage))?;
         // A cursor beyond the chain's head names an event that does not exist (a cursor of another deployment, a
         // typo): said at once rather than waited on.
         let head = self.store.last_event_seq().await?;
         if cursor > head {
-            return Err(DomainError::OutOfRange(format!(
+            return Err(ServiceError::OutOfRange(format!(
                 "after_seq {cursor} is beyond the last event of the audit chain ({head}); resume from a cursor this \
                  service gave, or 0"
             )));
         }
         let slot = self.principal_slot(actor)?;
         let permit = self.watches.clone().try_acquire_owned().map_err(|_| {
-            DomainError::Exhausted(
+            ServiceError::Exhausted(
                 "every watch slot of the service is taken; retry later".to_owned(),
             )
         })?;
@@ -160,14 +161,14 @@ struct Watch<'a> {
 
 impl Watch<'_> {
     /// The caller may still watch: an error ends the watch with it.
-    async fn recheck(&self) -> Result<(), DomainError> {
+    async fn recheck(&self) -> Result<(), ServiceError> {
         still_authenticated(self.store, self.actor)
             .await
             .map_err(|failure| match failure {
-                AuthenticationFailure::Credential(reason) => DomainError::Unauthenticated(reason),
-                AuthenticationFailure::Store(error) => DomainError::Store(error),
+                AuthenticationFailure::Credential(reason) => ServiceError::Unauthenticated(reason),
+                AuthenticationFailure::Store(error) => ServiceError::Store(error),
             })?;
-        let lineage = Lineage::load(self.store, self.node, self.year).await?;
+        let lineage = crate::service::access::lineage(self.store, self.node, self.year).await?;
         decide(self.actor, &Ask::Read(&lineage))?;
         Ok(())
     }
@@ -177,8 +178,8 @@ impl Watch<'_> {
 async fn follow(
     watch: &Watch<'_>,
     mut cursor: u64,
-    sender: &mpsc::Sender<Result<WatchedEvent, DomainError>>,
-) -> Result<(), DomainError> {
+    sender: &mpsc::Sender<Result<WatchedEvent, ServiceError>>,
+) -> Result<(), ServiceError> {
     let Watch {
         store, node, year, ..
     } = *watch;

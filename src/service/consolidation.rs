@@ -1,4 +1,4 @@
-//! Consolidation as a service: each fiscal year's state built from the store on first use, kept current as
+//! Consolidation as a use case: each fiscal year's state built from the store on first use, kept current as
 //! versions are submitted and units move, and read as consolidated tables, explained cells, completeness and
 //! comparisons with what a node reported.
 //!
@@ -17,17 +17,17 @@ use std::{
 use rust_decimal::Decimal;
 use tokio::sync::{Mutex, Notify, RwLock};
 
-use super::{
+use crate::domain::consolidation::{
     layout::{CellId, CellLayout, factor, from_units, half_ulp, to_units},
     snapshot,
     state::{NodeId, OwnData, Removals, Side, Sparse, YearState},
 };
+use crate::service::error::ServiceError;
 use crate::{
     domain::{
-        access::{Ask, Lineage, Principal, decide},
+        access::{Ask, Principal, decide},
         audit::Action,
         disclosure::{AmountUnit, Completeness, Disclosure, ReportType, RowData, TableData},
-        error::DomainError,
         facts::Facts,
         ids::{FiscalYear, UnitCode},
         money::{Value, round_for_display},
@@ -427,7 +427,10 @@ pub fn counted_figures(
 }
 
 /// The node a unit's transfers are with, when it is not the unit's parent: its supervising department.
-fn counterparty(state: &super::state::YearState, unit: &Unit) -> Option<NodeId> {
+fn counterparty(
+    state: &crate::domain::consolidation::state::YearState,
+    unit: &Unit,
+) -> Option<NodeId> {
     let department = unit.supervising_department.as_ref()?;
     if unit.parent.as_ref() == Some(department) {
         return None;
@@ -435,15 +438,15 @@ fn counterparty(state: &super::state::YearState, unit: &Unit) -> Option<NodeId> 
     state.by_code.get(department).copied()
 }
 
-fn not_found(code: &UnitCode, year: FiscalYear) -> DomainError {
-    DomainError::NotFound {
+fn not_found(code: &UnitCode, year: FiscalYear) -> ServiceError {
+    ServiceError::NotFound {
         what: "node",
         key: format!("{code} (fiscal year {year})"),
     }
 }
 
 impl YearData {
-    fn node(&self, code: &UnitCode) -> Result<NodeId, DomainError> {
+    fn node(&self, code: &UnitCode) -> Result<NodeId, ServiceError> {
         self.state
             .by_code
             .get(code)
@@ -466,14 +469,14 @@ impl YearData {
 
     /// Refuses to show a node's figures when some do not fit the 64-bit sums (see `YearState::check_range`):
     /// OUT_OF_RANGE naming the cells, never a wrapped figure.
-    fn check_range(&self, node: NodeId) -> Result<(), DomainError> {
+    fn check_range(&self, node: NodeId) -> Result<(), ServiceError> {
         self.state.check_range(node).map_err(|cells| {
             let shown: Vec<String> = cells
                 .iter()
                 .take(5)
                 .map(|c| self.cell_ref(*c, None).to_string())
                 .collect();
-            DomainError::OutOfRange(format!(
+            ServiceError::OutOfRange(format!(
                 "the consolidated figures of {} exceed what juesuan adds exactly (±9.2·10^16 元) in {} cell(s): {}{}",
                 self.state.nodes[node].code,
                 cells.len(),
@@ -892,8 +895,8 @@ impl Consolidations {
         actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
-    ) -> Result<(), DomainError> {
-        let lineage = Lineage::load(self.store.as_ref(), code, year).await?;
+    ) -> Result<(), ServiceError> {
+        let lineage = crate::service::access::lineage(self.store.as_ref(), code, year).await?;
         decide(actor, &Ask::Read(&lineage))?;
         Ok(())
     }
@@ -914,7 +917,7 @@ impl Consolidations {
 
     /// A year's state, built from the store on first use; on a store other replicas write, first brought up to
     /// every change committed before this call (`catch_up`).
-    pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
+    pub async fn year(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, ServiceError> {
         let data = self.year_as_built(year).await?;
         if self.store.shared() {
             let caught_up = self.catch_up(year, &data).await;
@@ -935,7 +938,7 @@ impl Consolidations {
         &self,
         year: FiscalYear,
         data: &Arc<RwLock<YearData>>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         let after = data.read().await.applied_seq;
         let changes = self.changes_after(year, after).await?;
         // Registrations first: a unit registered and then accepted must be in the tree when its figures come.
@@ -953,7 +956,7 @@ impl Consolidations {
     }
 
     /// The units the audit events after `after` changed for `year`, each once, read in batches.
-    async fn changes_after(&self, year: FiscalYear, after: u64) -> Result<Changes, DomainError> {
+    async fn changes_after(&self, year: FiscalYear, after: u64) -> Result<Changes, ServiceError> {
         let mut changes = Changes {
             through: after,
             ..Changes::default()
@@ -996,7 +999,7 @@ impl Consolidations {
         Ok(changes)
     }
 
-    async fn year_as_built(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, DomainError> {
+    async fn year_as_built(&self, year: FiscalYear) -> Result<Arc<RwLock<YearData>>, ServiceError> {
         let mut years = self.years.lock().await;
         if let Some(data) = years.get(&year) {
             return Ok(data.clone());
@@ -1020,9 +1023,9 @@ impl Consolidations {
         Ok(data)
     }
 
-    async fn build(&self, year: FiscalYear) -> Result<YearData, DomainError> {
+    async fn build(&self, year: FiscalYear) -> Result<YearData, ServiceError> {
         let taxonomy = self.taxonomies.get(year).cloned().ok_or_else(|| {
-            DomainError::invalid(
+            ServiceError::invalid(
                 "fiscal_year",
                 format!(
                     "there is no taxonomy for fiscal year {year} (years with one: {})",
@@ -1122,7 +1125,7 @@ impl Consolidations {
             .await;
         drop(sender);
         let (converted, grown) = converter.await.map_err(|e| {
-            DomainError::Internal(format!("converting the counted versions failed: {e}"))
+            ServiceError::Internal(format!("converting the counted versions failed: {e}"))
         })?;
         loaded?;
         state.adopt_layout(grown);
@@ -1218,7 +1221,7 @@ impl Consolidations {
         taxonomy: &Arc<Taxonomy>,
         year: FiscalYear,
         units: &[UnitCode],
-    ) -> Result<usize, DomainError> {
+    ) -> Result<usize, ServiceError> {
         let in_tree: Vec<UnitCode> = units
             .iter()
             .filter(|code| state.by_code.contains_key(*code))
@@ -1250,7 +1253,7 @@ impl Consolidations {
     /// Writes a snapshot of every year built so far, for the next start. Call when no change can be under way
     /// through this server (it has stopped): each snapshot names the last audit event the state holds — the
     /// store's last, or on a shared store the one the state has caught up to.
-    pub async fn write_snapshots(&self) -> Result<usize, DomainError> {
+    pub async fn write_snapshots(&self) -> Result<usize, ServiceError> {
         let years: Vec<FiscalYear> = self.years.lock().await.keys().copied().collect();
         let last = self.store.last_event_seq().await?;
         for &year in &years {
@@ -1276,7 +1279,7 @@ impl Consolidations {
     /// itself and so cannot miss a change committed but not yet applied), then encoded under a read lock (reads
     /// and submits go on; an accept waits for the encoding) and written beside the one before. After a crash the
     /// next start loads it and replays only what came after.
-    pub async fn checkpoint(&self) -> Result<Vec<Checkpointed>, DomainError> {
+    pub async fn checkpoint(&self) -> Result<Vec<Checkpointed>, ServiceError> {
         let counted_before = self.changes_since_checkpoint.load(Ordering::Relaxed);
         let built: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
             .years
@@ -1300,7 +1303,7 @@ impl Consolidations {
                 tokio::task::spawn_blocking(move || snapshot::encode(&guard.state, year, marker))
                     .await
                     .map_err(|e| {
-                        DomainError::Internal(format!("encoding a checkpoint failed: {e}"))
+                        ServiceError::Internal(format!("encoding a checkpoint failed: {e}"))
                     })?;
             let size = bytes.len();
             self.store
@@ -1330,7 +1333,7 @@ impl Consolidations {
     ///
     /// The accepted version is read from the store while the year's write lock is held, so that two decisions
     /// on one unit, however their calls interleave, leave the figures of the one the store holds last.
-    pub async fn on_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
+    pub async fn on_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), ServiceError> {
         self.note_change();
         let applied = self.apply_counted(unit, year).await;
         if applied.is_err() {
@@ -1339,7 +1342,7 @@ impl Consolidations {
         applied
     }
 
-    async fn apply_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), DomainError> {
+    async fn apply_counted(&self, unit: &UnitCode, year: FiscalYear) -> Result<(), ServiceError> {
         let data = self.years.lock().await.get(&year).cloned();
         let Some(data) = data else { return Ok(()) };
         let mut data = data.write().await;
@@ -1365,7 +1368,7 @@ impl Consolidations {
     }
 
     /// A unit was registered or moved: every year already built that the record applies to is updated.
-    pub async fn on_unit_registered(&self, unit: &Unit) -> Result<(), DomainError> {
+    pub async fn on_unit_registered(&self, unit: &Unit) -> Result<(), ServiceError> {
         self.note_change();
         let applied = self.apply_registration(unit).await;
         if applied.is_err() {
@@ -1377,7 +1380,7 @@ impl Consolidations {
         applied
     }
 
-    async fn apply_registration(&self, unit: &Unit) -> Result<(), DomainError> {
+    async fn apply_registration(&self, unit: &Unit) -> Result<(), ServiceError> {
         let built: Vec<(FiscalYear, Arc<RwLock<YearData>>)> = self
             .years
             .lock()
@@ -1420,7 +1423,7 @@ impl Consolidations {
         year: FiscalYear,
         tables: &[String],
         unit: AmountUnit,
-    ) -> Result<ConsolidatedView, DomainError> {
+    ) -> Result<ConsolidatedView, ServiceError> {
         self.authorize(actor, code, year).await?;
         let data = self.year(year).await?;
         let data = data.read().await;
@@ -1431,7 +1434,7 @@ impl Consolidations {
             match data.taxonomy.table_index(name) {
                 Some(index) => requested.push(index),
                 None => {
-                    return Err(DomainError::invalid(
+                    return Err(ServiceError::invalid(
                         format!("tables[{i}]"),
                         format!("unknown table \"{name}\" in the {year} taxonomy"),
                     ));
@@ -1523,7 +1526,7 @@ impl Consolidations {
         key_cells: &HashMap<String, KeyCells>,
         year: FiscalYear,
         unit: AmountUnit,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         let Some(taxonomy) = self.taxonomies.get(year).cloned() else {
             return Ok(());
         };
@@ -1577,7 +1580,7 @@ impl Consolidations {
         year: FiscalYear,
         cell: &CellAddress<'_>,
         unit: AmountUnit,
-    ) -> Result<CellExplanation, DomainError> {
+    ) -> Result<CellExplanation, ServiceError> {
         self.authorize(actor, code, year).await?;
         let CellAddress { table, row, column } = *cell;
         let data = self.year(year).await?;
@@ -1586,16 +1589,16 @@ impl Consolidations {
         let taxonomy = &data.taxonomy;
         let index = taxonomy
             .table_index(table)
-            .ok_or_else(|| DomainError::invalid("table", format!("unknown table \"{table}\"")))?;
+            .ok_or_else(|| ServiceError::invalid("table", format!("unknown table \"{table}\"")))?;
         let def = &taxonomy.tables[index];
         let c = def.column_index(column).ok_or_else(|| {
-            DomainError::invalid(
+            ServiceError::invalid(
                 "column",
                 format!("table {} has no column \"{column}\"", def.code),
             )
         })?;
         let cell = data.state.layout.id(index, row, c).ok_or_else(|| {
-            DomainError::invalid(
+            ServiceError::invalid(
                 "row",
                 format!("{}[{row}, {column}] is not a consolidated cell (unknown row, or a column that is not summed)", def.code),
             )
@@ -1654,7 +1657,7 @@ impl Consolidations {
         actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
-    ) -> Result<CompletenessView, DomainError> {
+    ) -> Result<CompletenessView, ServiceError> {
         self.authorize(actor, code, year).await?;
         let data = self.year(year).await?;
         let statuses: HashMap<UnitCode, crate::store::SubmissionStatus> = self
@@ -1738,13 +1741,13 @@ impl Consolidations {
         actor: &Principal,
         code: &UnitCode,
         year: FiscalYear,
-    ) -> Result<(u32, Report), DomainError> {
+    ) -> Result<(u32, Report), ServiceError> {
         self.authorize(actor, code, year).await?;
         let reported = self
             .store
             .latest_valid_submission(code, year, ReportType::Consolidated)
             .await?
-            .ok_or_else(|| DomainError::NotFound {
+            .ok_or_else(|| ServiceError::NotFound {
                 what: "reported consolidation (汇总表)",
                 key: format!("{code} (fiscal year {year})"),
             })?;

@@ -4,6 +4,9 @@
 //! rollup as SQL in SQLite (closure table + GROUP BY), the state's memory, and the rebuild from the store that a
 //! restart does. Every figure is checked against another way of computing it before it is reported.
 
+mod cpu;
+mod submit;
+
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -17,7 +20,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{SizeArgs, TaxonomyArgs, output::thousands, progress::Progress, sayln};
+use crate::cli::{SizeArgs, TaxonomyArgs, output::thousands, progress::Progress, sayln};
+use crate::service::consolidation::{Consolidations, counted_figures};
 use crate::{
     api::convert,
     domain::{
@@ -25,7 +29,6 @@ use crate::{
         audit::{Action, NewEvent},
         consolidation::{
             layout::CellLayout,
-            service::{Consolidations, counted_figures},
             state::{NodeId, Removals, YearState},
         },
         disclosure::ReportType,
@@ -47,7 +50,7 @@ pub enum BenchCommand {
     Consolidation(ConsolidationArgs),
     /// Load a running service with Validate and Submit calls from many units: calls per second and p50/p99/max
     /// latency at one stream and at --concurrency streams.
-    Submit(super::load::SubmitArgs),
+    Submit(submit::SubmitArgs),
 }
 
 #[derive(Args)]
@@ -81,7 +84,7 @@ pub struct ConsolidationArgs {
 pub async fn run(command: BenchCommand) -> Result<ExitCode, String> {
     match command {
         BenchCommand::Consolidation(args) => consolidation(args).await,
-        BenchCommand::Submit(args) => super::load::run(args).await,
+        BenchCommand::Submit(args) => submit::run(args).await,
     }
 }
 
@@ -281,7 +284,7 @@ async fn store_accepted(
             event(Action::Submission),
         )
         .await
-        .map_err(|e| super::error_chain(&e))?;
+        .map_err(|e| crate::cli::error_chain(&e))?;
     let SubmissionInsert::Inserted(stored) = inserted else {
         return Err(format!(
             "the store refused the workload's version of {code}"
@@ -297,7 +300,7 @@ async fn store_accepted(
             event(Action::Accept),
         )
         .await
-        .map_err(|e| super::error_chain(&e))?
+        .map_err(|e| crate::cli::error_chain(&e))?
         .map_err(|refusal| {
             format!("the workload's version of {code} was not accepted: {refusal:?}")
         })?;
@@ -348,7 +351,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         Some(
             SqliteStore::open(&dir)
                 .await
-                .map_err(|e| super::error_chain(&e))?,
+                .map_err(|e| crate::cli::error_chain(&e))?,
         )
     };
 
@@ -503,7 +506,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         let data = consolidations
             .year(year)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| crate::cli::error_chain(&e))?;
         let rebuilt_in = started.elapsed();
         let rebuilt = internal_figures(&data.read().await.state);
         if rebuilt != internal {
@@ -528,7 +531,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         consolidations
             .write_snapshots()
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| crate::cli::error_chain(&e))?;
         let written_in = started.elapsed();
         let snapshot_bytes = std::fs::metadata(
             work.path
@@ -543,7 +546,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         let data = restarted
             .year(year)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| crate::cli::error_chain(&e))?;
         let restored_in = started.elapsed();
         let data = data.read().await;
         if !data.from_snapshot {
@@ -581,7 +584,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             restarted
                 .on_counted(&code, year)
                 .await
-                .map_err(|e| super::error_chain(&e))?;
+                .map_err(|e| crate::cli::error_chain(&e))?;
             resubmitted.insert(code);
             progress.inc();
         }
@@ -590,7 +593,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             &restarted
                 .year(year)
                 .await
-                .map_err(|e| super::error_chain(&e))?
+                .map_err(|e| crate::cli::error_chain(&e))?
                 .read()
                 .await
                 .state,
@@ -601,7 +604,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
         let data = recovered
             .year(year)
             .await
-            .map_err(|e| super::error_chain(&e))?;
+            .map_err(|e| crate::cli::error_chain(&e))?;
         let recovered_in = started.elapsed();
         let data = data.read().await;
         if !data.from_snapshot || data.replayed != resubmitted.len() {
@@ -636,7 +639,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
 }
 
 /// Where a build's time went, as one line.
-fn phases(phases: &crate::domain::consolidation::service::BuildPhases) -> String {
+fn phases(phases: &crate::service::consolidation::BuildPhases) -> String {
     format!(
         "of which: registry and tree {:.2} s, counted figures {:.2} s, rollup {:.2} s",
         phases.tree.as_secs_f64(),

@@ -1,0 +1,118 @@
+//! Where things are on the standard workbook's sheets — rows, columns, headers, the cover's fields, sheet names and
+//! cell addresses — and how a cell reads as text: shared by reading and writing, depending on neither.
+
+use calamine::{Data, Range};
+
+use crate::domain::taxonomy::{ColumnKind, TableDef, Taxonomy};
+
+/// The cover sheet's name.
+pub const COVER_SHEET: &str = "封面";
+/// Largest workbook read, in bytes, and largest it may expand to: a filled workbook is well under a megabyte.
+pub const MAX_WORKBOOK_BYTES: u64 = 32 * 1024 * 1024;
+pub const MAX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Rows and columns of a table sheet (0-based).
+pub(super) const TITLE_ROW: u32 = 0;
+pub(super) const UNIT_ROW: u32 = 1;
+pub(super) const AMOUNT_UNIT_ROW: u32 = 2;
+pub(super) const HEADER_ROW: u32 = 3;
+pub(super) const FIRST_DATA_ROW: u32 = 4;
+pub(super) const CODE_COLUMN: u16 = 0;
+pub(super) const NAME_COLUMN: u16 = 1;
+pub(super) const FIRST_VALUE_COLUMN: u16 = 2;
+
+/// Headers of the code and name columns.
+pub(super) const CODE_HEADER: &str = "科目编码";
+pub(super) const NAME_HEADER: &str = "项目";
+
+/// Labels of the cover sheet's fields, in order, with their disclosure fields.
+pub(super) const COVER_FIELDS: [(&str, &str); 12] = [
+    ("单位代码", "unit_code"),
+    ("单位名称", "unit_name"),
+    ("年度", "fiscal_year"),
+    ("预算级次", "budget_level"),
+    ("单位类型", "unit_type"),
+    ("主管部门代码", "supervising_department_code"),
+    ("主管部门名称", "supervising_department_name"),
+    ("上级单位代码", "parent_unit_code"),
+    ("财政区划", "fiscal_region_code"),
+    ("报表类型", "report_type"),
+    ("金额单位", "amount_unit"),
+    ("其他用车用途", "assets.other_vehicles_purpose"),
+];
+/// Where the cover's per-table flags start, and their headers.
+pub(super) const COVER_TABLES_ROW: u32 = 14;
+pub(super) const COVER_TABLES_HEADER: [&str; 3] = ["表", "空表（是/否）", "完整性（完整/部分）"];
+
+/// The tables submitted as rows, each on its sheet and with its flags on the cover.
+pub(super) fn workbook_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = &TableDef> {
+    taxonomy.tables.iter().filter(|t| t.section.is_none())
+}
+
+/// The tables of the typed sections (staffing, 三公 counts, …), each on its sheet: (table, section name).
+pub(super) fn section_tables(taxonomy: &Taxonomy) -> impl Iterator<Item = (&TableDef, &str)> {
+    taxonomy
+        .tables
+        .iter()
+        .filter_map(|t| t.section.as_deref().map(|section| (t, section)))
+}
+
+/// A table's short name as users say it: its first alias ("公开05"), else its code.
+pub(super) fn short_name(table: &TableDef) -> &str {
+    table
+        .aliases
+        .first()
+        .map_or(table.code.as_str(), String::as_str)
+}
+
+/// A table's sheet: "公开05 一般公共预算财政拨款支出决算表", cut to Excel's 31 characters.
+pub(super) fn sheet_name(table: &TableDef) -> String {
+    let full = format!("{} {}", short_name(table), table.name);
+    full.chars()
+        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\'))
+        .take(31)
+        .collect()
+}
+
+/// Whether a column holds money, converted between 元 and 万元.
+pub(super) fn is_money(kind: ColumnKind) -> bool {
+    matches!(kind, ColumnKind::Amount)
+}
+
+/// Excel's name of a column: 0 → A, 27 → AB.
+pub(super) fn column_letters(mut column: u16) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (column % 26) as u8);
+        if column < 26 {
+            break;
+        }
+        column = column / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII")
+}
+
+/// A cell's address as users read it: `公开05!D12`.
+pub(super) fn address(sheet: &str, row: u32, column: u16) -> String {
+    format!("{sheet}!{}{}", column_letters(column), row + 1)
+}
+
+/// A cell as text: strings trimmed, whole numbers without ".0".
+pub(super) fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
+    match range.get_value((row, u32::from(column))) {
+        Some(Data::String(s)) => s.trim().to_owned(),
+        Some(Data::Int(i)) => i.to_string(),
+        Some(Data::Float(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Some(Data::Float(f)) => format!("{f}"),
+        Some(Data::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A pb enum's name as the CLI spells it: BUDGET_LEVEL_PREFECTURE → prefecture.
+pub(super) fn enum_code(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
