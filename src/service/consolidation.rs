@@ -379,6 +379,38 @@ pub struct Checkpointed {
     pub bytes: usize,
 }
 
+/// `work` over `items` on up to `threads` threads, in the items' order.
+fn on_threads<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < 2 {
+        return items.into_iter().map(work).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter();
+    loop {
+        let next: Vec<T> = items.by_ref().take(chunk).collect();
+        if next.is_empty() {
+            break;
+        }
+        chunks.push(next);
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a replay thread does not panic"))
+            .collect()
+    })
+}
+
 /// A counted version's figures as integers on the layout.
 pub fn own_data(taxonomy: &Taxonomy, layout: &CellLayout, version: u32, facts: &Facts) -> OwnData {
     let mut cells: Vec<(CellId, i64, i64)> = Vec::new();
@@ -1233,19 +1265,53 @@ impl Consolidations {
         let mut read = Vec::with_capacity(in_tree.len());
         for batch in in_tree.chunks(REPLAY_BATCH) {
             self.store
-                .counted_facts_of(
+                .counted_facts_json_of(
                     year,
                     ReportType::Single,
                     batch,
-                    &mut |code, version, facts| {
-                        read.push((code, version, facts));
+                    &mut |code, version, json| {
+                        read.push((code, version, json));
                     },
                 )
                 .await?;
         }
-        for (code, version, facts) in &read {
-            let own = counted_figures(state, taxonomy, *version, facts);
-            state.load_own(state.by_code[code], Some(own));
+        // Parsing and converting a version costs about a millisecond: on every core, off the async threads. The
+        // layout grows by the code rows the versions use in between, since converting reads it.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let parsed = tokio::task::spawn_blocking(move || {
+            on_threads(read, threads, |(code, version, json)| {
+                serde_json::from_str::<Facts>(&json)
+                    .map(|facts| (code.clone(), version, facts))
+                    .map_err(|e| format!("the figures of {code} v{version}: {e}"))
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, String>>()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("replaying counted versions failed: {e}")))?
+        .map_err(ServiceError::Internal)?;
+        // Growing the layout recompiles the eliminations and widens every node's vector: once, for all versions.
+        let mut missing: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (_, _, facts) in &parsed {
+            for code in state.layout.missing_codes(taxonomy, facts) {
+                if seen.insert(code.clone()) {
+                    missing.push(code);
+                }
+            }
+        }
+        state.grow_layout(&missing);
+        let (taxonomy, layout) = (taxonomy.clone(), state.layout.clone());
+        let converted = tokio::task::spawn_blocking(move || {
+            on_threads(parsed, threads, |(code, version, facts)| {
+                (code, own_data(&taxonomy, &layout, version, &facts))
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("replaying counted versions failed: {e}")))?;
+        for (code, own) in converted {
+            let node = state.by_code[&code];
+            state.load_own(node, Some(own));
         }
         Ok(in_tree.len())
     }
@@ -1846,5 +1912,20 @@ impl Consolidations {
         }
         report.finish();
         Ok((reported.version, report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_threads;
+
+    #[test]
+    fn work_on_threads_keeps_the_items_order() {
+        let items: Vec<u32> = (0..1_001).collect();
+        for threads in [1, 2, 3, 8] {
+            let doubled = on_threads(items.clone(), threads, |n| n * 2);
+            assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+        }
+        assert!(on_threads(Vec::<u32>::new(), 4, |n| n).is_empty());
     }
 }

@@ -318,14 +318,15 @@ pub trait Store: Send + Sync + 'static {
         each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
     ) -> Result<(), StoreError>;
 
-    /// [`Store::counted_facts`] for the named units only (those a checkpoint's later changes name); a unit without
-    /// an accepted version is left out.
-    async fn counted_facts_of(
+    /// For the named units only (those a checkpoint's later changes name): the accepted version and its figures as
+    /// the JSON text they are kept in, for the caller to parse on as many threads as it has; a unit without an
+    /// accepted version is left out.
+    async fn counted_facts_json_of(
         &self,
         year: FiscalYear,
         report_type: ReportType,
         units: &[UnitCode],
-        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+        each: &mut (dyn FnMut(UnitCode, u32, String) + Send),
     ) -> Result<(), StoreError>;
 
     /// For every unit that submitted for a year: how many versions, the latest, the current ones, the one that

@@ -822,12 +822,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn counted_facts_of(
+    async fn counted_facts_json_of(
         &self,
         year: FiscalYear,
         report_type: ReportType,
         units: &[UnitCode],
-        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+        each: &mut (dyn FnMut(UnitCode, u32, String) + Send),
     ) -> Result<(), StoreError> {
         let codes: Vec<&str> = units.iter().map(UnitCode::as_str).collect();
         let mut rows = sqlx::query_as::<_, (String, i64, String)>(
@@ -843,9 +843,7 @@ impl Store for PgStore {
         while let Some(row) = tokio_stream::StreamExt::next(&mut rows).await {
             let (unit, version, json) = row?;
             let code = code_of(&unit, "counted facts")?;
-            let facts: Facts = serde_json::from_str(&json)
-                .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
-            each(code, version_of(version)?, facts);
+            each(code, version_of(version)?, json);
         }
         Ok(())
     }

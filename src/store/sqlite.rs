@@ -1112,12 +1112,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn counted_facts_of(
+    async fn counted_facts_json_of(
         &self,
         year: FiscalYear,
         report_type: ReportType,
         units: &[UnitCode],
-        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+        each: &mut (dyn FnMut(UnitCode, u32, String) + Send),
     ) -> Result<(), StoreError> {
         let codes = serde_json::to_string(&units.iter().map(UnitCode::as_str).collect::<Vec<_>>())
             .map_err(|e| corrupt(format!("unit codes: {e}")))?;
@@ -1136,9 +1136,7 @@ impl Store for SqliteStore {
             let (unit, version, encoding, stored) = row?;
             let code = code_of(&unit, "counted facts")?;
             let json = json_from_bytes(&encoding, "facts_json", stored)?;
-            let facts: Facts = serde_json::from_str(&json)
-                .map_err(|e| corrupt(format!("facts of {unit} v{version}: {e}")))?;
-            each(code, version_of(version)?, facts);
+            each(code, version_of(version)?, json);
         }
         Ok(())
     }
@@ -1712,6 +1710,34 @@ fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> std::io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A snapshot written over another keeps the one it replaces under `<name>.previous`, for when the newer one
+    /// turns out damaged; a third write drops the first.
+    #[tokio::test]
+    async fn a_snapshot_keeps_the_one_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        for bytes in [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()] {
+            store
+                .write_snapshot("consolidation-2024.snapshot", bytes)
+                .await
+                .unwrap();
+        }
+        let read = |name: &'static str| store.read_snapshot(name);
+        assert_eq!(
+            read("consolidation-2024.snapshot").await.unwrap(),
+            Some(b"third".to_vec())
+        );
+        assert_eq!(
+            read("consolidation-2024.snapshot.previous").await.unwrap(),
+            Some(b"second".to_vec())
+        );
+        assert!(
+            !dir.path()
+                .join("snapshots/consolidation-2024.partial")
+                .exists()
+        );
+    }
 
     /// A write transaction whose caller goes away mid-way (its future dropped) leaves the writer connection inside
     /// the transaction; the next writer rolls it back before beginning its own.

@@ -215,16 +215,17 @@ impl Store for TimedStore {
         .await
     }
 
-    async fn counted_facts_of(
+    async fn counted_facts_json_of(
         &self,
         year: FiscalYear,
         report_type: ReportType,
         units: &[UnitCode],
-        each: &mut (dyn FnMut(UnitCode, u32, Facts) + Send),
+        each: &mut (dyn FnMut(UnitCode, u32, String) + Send),
     ) -> Result<(), StoreError> {
         self.timed(
-            "counted_facts_of",
-            self.inner.counted_facts_of(year, report_type, units, each),
+            "counted_facts_json_of",
+            self.inner
+                .counted_facts_json_of(year, report_type, units, each),
         )
         .await
     }

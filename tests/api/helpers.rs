@@ -570,11 +570,22 @@ impl BinaryServer {
         message: &str,
         within: std::time::Duration,
     ) -> serde_json::Value {
+        self.wait_for_log_where(message, |_| true, within).await
+    }
+
+    /// The first log line (JSON) whose message is `message` and that `fits`, waiting up to `within` for it.
+    pub async fn wait_for_log_where(
+        &self,
+        message: &str,
+        fits: impl Fn(&serde_json::Value) -> bool,
+        within: std::time::Duration,
+    ) -> serde_json::Value {
         let deadline = std::time::Instant::now() + within;
         loop {
             let found = self.log.lock().unwrap().iter().find_map(|line| {
                 let log: serde_json::Value = serde_json::from_str(line).ok()?;
-                (log["message"] == message || log["fields"]["message"] == message).then_some(log)
+                ((log["message"] == message || log["fields"]["message"] == message) && fits(&log))
+                    .then_some(log)
             });
             if let Some(log) = found {
                 return log;

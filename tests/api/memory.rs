@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 use crate::helpers::{BinaryServer, department, reference, reference_unit};
 
-/// The bound stated in the README: peak resident memory of the server after eight concurrent worst-case
+/// The bound stated in docs/performance.md: peak resident memory of the server after eight concurrent worst-case
 /// requests of each kind below.
 const BOUND_MIB: u64 = 512;
 

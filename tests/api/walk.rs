@@ -1,4 +1,4 @@
-//! The README's "five minutes with the reference disclosure", command by command through the real binary against
+//! The README's path by hand with the reference disclosure, and the steps of its roles, command by command through the real binary against
 //! a served data directory: the administrator's token found in the data directory, tokens issued to files, the
 //! unit's submissions, the reviewer's refusal and return, the audit trail, and an SM2-signed submission.
 

@@ -318,6 +318,26 @@ fn internal_figures(state: &YearState) -> Vec<(NodeId, Vec<(u32, i64)>)> {
         .collect()
 }
 
+/// [`internal_figures`] by each cell's table, row and column rather than its number: two states that grew their
+/// layouts by the same code rows in another order number those cells differently.
+fn keyed_figures(state: &YearState) -> Vec<(NodeId, KeyedCells)> {
+    internal_figures(state)
+        .into_iter()
+        .map(|(node, cells)| {
+            let keyed = cells
+                .into_iter()
+                .map(|(id, value)| {
+                    let key = &state.layout.cells[id as usize];
+                    ((key.table, key.row.clone(), key.column), value)
+                })
+                .collect();
+            (node, keyed)
+        })
+        .collect()
+}
+
+type KeyedCells = std::collections::BTreeMap<(usize, String, usize), i64>;
+
 async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
     let (base, rollup_target, restart_target, crash_target) = if args.province {
         (
@@ -589,7 +609,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
             progress.inc();
         }
         progress.finish();
-        let before_crash = internal_figures(
+        let before_crash = keyed_figures(
             &restarted
                 .year(year)
                 .await
@@ -619,7 +639,7 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
                 resubmitted.len()
             ));
         }
-        if internal_figures(&data.state) != before_crash {
+        if keyed_figures(&data.state) != before_crash {
             return Err(
                 "the state recovered after a crash differs from the one before it — a defect; please report it"
                     .into(),
