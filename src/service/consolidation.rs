@@ -277,8 +277,12 @@ pub struct YearData {
 pub struct BuildPhases {
     /// Reading the registry and linking the tree.
     pub tree: Duration,
-    /// Reading the counted figures: the snapshot (read, checked, decoded), or every counted version.
+    /// Reading the counted figures: the snapshot (read, checked, decoded) and the replay after it, or every
+    /// counted version.
     pub figures: Duration,
+    /// Of `figures`, the replay of the versions counted after the snapshot (reading the events after it, then
+    /// the versions they name).
+    pub replay: Duration,
     /// The full rollup over them.
     pub rollup: Duration,
 }
@@ -1047,6 +1051,7 @@ impl Consolidations {
             millis = started.elapsed().as_millis() as u64,
             tree_millis = data.build_phases.tree.as_millis() as u64,
             figures_millis = data.build_phases.figures.as_millis() as u64,
+            replay_millis = data.build_phases.replay.as_millis() as u64,
             rollup_millis = data.build_phases.rollup.as_millis() as u64,
             "consolidation built"
         );
@@ -1101,6 +1106,7 @@ impl Consolidations {
             }
             // The tree above is the store's now; the figures are the checkpoint's. Replay what changed after it:
             // each unit whose counted version an event since names is read again, once.
+            let replay_started = Instant::now();
             let changes = self.changes_after(year, made).await?;
             let replayed = self
                 .replay_counted(&mut state, &taxonomy, year, &changes.counted)
@@ -1114,6 +1120,7 @@ impl Consolidations {
                     "consolidation checkpoint loaded; the versions counted since replayed"
                 );
             }
+            phases.replay = replay_started.elapsed();
             phases.figures = started.elapsed();
             let started = Instant::now();
             state.full_recompute();

@@ -380,17 +380,22 @@ async fn the_consolidation_bench_runs_small_and_checks_its_own_figures() {
     ])
     .await;
     let text = stdout(&output);
+    let progress = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}\n{progress}");
+    // Piped, progress comes as whole lines: no carriage return to redraw a bar.
     assert!(
-        output.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        progress.contains("accepting versions after the checkpoint: 1,000/1,000\n"),
+        "{progress}"
     );
+    assert!(!progress.contains('\r'), "{progress:?}");
     for line in [
         "1 region → 1 county → 2 departments → 6 units; 8 disclosures",
         "incremental == full recompute: exact, 4 consolidated nodes compared",
         "SQL == in memory: exact, 4 consolidated nodes compared",
         "rebuilt == computed: exact",
         "ratio SQL / in memory",
+        "restart after a crash (checkpoint + 1,000 accepted versions after it, ",
+        "recovered == before the crash: exact",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

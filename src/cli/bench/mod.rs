@@ -660,8 +660,16 @@ async fn consolidation(args: ConsolidationArgs) -> Result<ExitCode, String> {
 
 /// Where a build's time went, as one line.
 fn phases(phases: &crate::service::consolidation::BuildPhases) -> String {
+    let replay = if phases.replay.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " (of which the replay after the checkpoint {:.2} s)",
+            phases.replay.as_secs_f64()
+        )
+    };
     format!(
-        "of which: registry and tree {:.2} s, counted figures {:.2} s, rollup {:.2} s",
+        "of which: registry and tree {:.2} s, counted figures {:.2} s{replay}, rollup {:.2} s",
         phases.tree.as_secs_f64(),
         phases.figures.as_secs_f64(),
         phases.rollup.as_secs_f64()
