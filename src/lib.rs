@@ -1,15 +1,19 @@
 //! juesuan: a gRPC service for the yearly departmental final accounts (部门决算) of Chinese budget units.
 //!
 //! # Layout
+//! Each layer depends only on those below it; `tests/api/layers.rs` checks that the domain imports no layer above.
 //! - [`pb`]: the types and service stubs generated from `proto/juesuan/v1` (the wire contract).
-//! - [`api`]: tonic services — convert a request, call the domain, map the error, convert the response.
-//! - [`domain`]: disclosures, units, taxonomies, rules, validation; no gRPC and no SQL.
+//! - [`api`]: tonic services — convert a request, call a use case, map the error, convert the response.
+//! - [`cli`]: the `juesuan` command's subcommands other than `serve` (the benchmarks in `cli::bench`).
+//! - [`service`]: the use cases — submit, review, register, budgets, tokens, the audit trail, the event feed and
+//!   the consolidation kept current and checkpointed — each combining the domain with the store.
+//! - [`domain`]: the pure model and its rules: disclosures, units, taxonomies, rules, validation, the consolidation
+//!   arithmetic, access policy, review transitions, the audit chain's hashing; no gRPC, no SQL, no store.
 //! - [`store`]: persistence behind one interface (SQLite embedded by default, PostgreSQL for replicas).
 //! - [`workbook`]: the standard Excel workbooks (公开01–09 and a cover), written and read.
 //! - [`configuration`], [`telemetry`], [`metrics`], [`startup`]: settings, logs, Prometheus metrics, and the
 //!   server's `run(listener, shutdown)`.
 //! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.
-//! - [`cli`]: the `juesuan` command's subcommands other than `serve`.
 #![forbid(unsafe_code)]
 
 pub mod api;

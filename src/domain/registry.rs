@@ -1,4 +1,5 @@
-//! The unit registry: registering units for spans of years, and reading one year's tree.
+//! The unit registry's rules: every year's tree a record would change must stay a forest of well-nested nodes
+//! (`check_forest`). Registering and reading units is the use case `service::registry`.
 
 use std::collections::HashMap;
 

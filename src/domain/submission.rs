@@ -1,5 +1,6 @@
-//! Submitting disclosures: validation against the year's taxonomy and the registry, idempotent storage of
-//! immutable versions, and reading them back.
+//! Submitted versions as records: their states, what a new version holds and what a stored one is, the SM3
+//! digest of the bytes received, and validation with nothing but the taxonomies (`validate_offline`). Storing
+//! and reading versions is the use case `service::submission`.
 
 use std::sync::Arc;
 
