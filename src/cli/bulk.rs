@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{
-    ServerArgs, json, progress::Progress, read_disclosure, read_workbook, sayln, state_name,
+    ServerArgs, import_files, json, progress::Progress, read_disclosure, sayln, state_name,
     status_message,
 };
 use crate::{domain::taxonomy::Taxonomies, pb};
@@ -69,7 +69,10 @@ fn reason(text: &str) -> String {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     let rest: Vec<&str> = lines.map(str::trim).collect();
-    let (shown, more) = if first.ends_with("nothing was taken from it:") && !rest.is_empty() {
+    let (shown, more) = if first.contains("nothing was taken from it")
+        && first.ends_with(':')
+        && !rest.is_empty()
+    {
         (rest[0], rest.len() - 1)
     } else {
         (first, rest.len())
@@ -179,12 +182,16 @@ pub(super) fn import_dir(
     dir: &Path,
     out_dir: &Path,
     taxonomies: &Taxonomies,
+    options: &crate::workbook::ImportOptions,
 ) -> Result<ExitCode, String> {
     let files: Vec<PathBuf> = files_in(dir)?
         .into_iter()
         .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+            p.extension().is_some_and(|e| {
+                ["xlsx", "xls", "ods"]
+                    .iter()
+                    .any(|known| e.eq_ignore_ascii_case(known))
+            })
         })
         .collect();
     std::fs::create_dir_all(out_dir)
@@ -194,20 +201,23 @@ pub(super) fn import_dir(
     for path in &files {
         bar.set_message(file_name(path));
         let mut unit = String::new();
-        let result = read_workbook(path, taxonomies).and_then(|disclosure| {
-            unit = disclosure
-                .cover
-                .as_ref()
-                .map_or_else(String::new, |c| c.unit_code.clone());
-            let target = out_dir.join(path.with_extension("json").file_name().unwrap_or_default());
-            std::fs::write(&target, json::to_json("Disclosure", &disclosure))
-                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-            Ok(format!(
-                "{} tables → {}",
-                disclosure.tables.len(),
-                file_name(&target)
-            ))
-        });
+        let result =
+            import_files(std::slice::from_ref(path), taxonomies, options).and_then(|imported| {
+                let disclosure = imported.disclosure;
+                unit = disclosure
+                    .cover
+                    .as_ref()
+                    .map_or_else(String::new, |c| c.unit_code.clone());
+                let target =
+                    out_dir.join(path.with_extension("json").file_name().unwrap_or_default());
+                std::fs::write(&target, json::to_json("Disclosure", &disclosure))
+                    .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+                Ok(format!(
+                    "{} tables → {}",
+                    disclosure.tables.len(),
+                    file_name(&target)
+                ))
+            });
         outcomes.push(Outcome {
             file: file_name(path),
             unit,

@@ -118,13 +118,28 @@ enum Command {
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
-    /// Read a filled workbook into a disclosure file (proto JSON); every problem is named by sheet and cell, and
-    /// nothing is written unless the whole workbook reads. Given a directory, read every workbook in it into the
-    /// directory -o names, with a summary.
+    /// Read a filled workbook into a disclosure file (proto JSON): our template, or the tables as units publish
+    /// them (.xlsx, .xls, .ods; or a .csv per table, given together). Tables are found by their titles and
+    /// headers; every problem is named by sheet and cell, and nothing is written unless every figure reads.
+    /// Given a directory, read every workbook in it into the directory -o names, with a summary.
     Import {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         #[arg(short = 'o', long)]
         output: PathBuf,
+        /// The unit, for a workbook without a cover (封面).
+        #[arg(long)]
+        unit: Option<String>,
+        /// The fiscal year, for a workbook that states none.
+        #[arg(long)]
+        year: Option<u32>,
+        /// The amount unit (万元, 千元 or 元), for a workbook that states none.
+        #[arg(long, value_parser = parse_money_unit)]
+        amount_unit: Option<crate::workbook::MoneyUnit>,
+        /// Print where every figure was read (sheet and cell), and write the same beside the output as
+        /// OUTPUT.sources.json.
+        #[arg(long)]
+        report: bool,
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
@@ -533,14 +548,84 @@ pub fn main() -> ExitCode {
 /// Largest disclosure file read: its JSON is larger than the encoded message the service limits, by a few times.
 const MAX_DISCLOSURE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads a disclosure file and checks its shape against the same limits the service applies to a request.
-/// Whether a file is an .xlsx workbook (a zip archive) rather than proto JSON.
+/// Whether a file is a workbook (.xlsx or .ods, a zip archive; .xls, an OLE file) rather than proto JSON.
 fn is_workbook(file: &std::path::Path) -> bool {
     use std::io::Read;
-    let mut magic = [0u8; 4];
+    let mut head = Vec::with_capacity(256);
     std::fs::File::open(file)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == *b"PK\x03\x04")
+        .and_then(|f| f.take(256).read_to_end(&mut head))
+        .is_ok_and(|_| crate::workbook::Format::sniff(&head).is_some())
+}
+
+/// 万元, 千元 or 元 (or wan, thousand, yuan).
+fn parse_money_unit(text: &str) -> Result<crate::workbook::MoneyUnit, String> {
+    crate::workbook::MoneyUnit::parse(text).ok_or_else(|| "is one of 万元, 千元, 元".to_owned())
+}
+
+/// Reads workbooks or CSV files as one workbook, or says every problem, each with its sheet and cell.
+fn import_files(
+    files: &[PathBuf],
+    taxonomies: &Taxonomies,
+    options: &crate::workbook::ImportOptions,
+) -> Result<crate::workbook::Imported, String> {
+    if files.len() > 64 {
+        return Err(format!(
+            "{} files given; an import takes at most 64",
+            files.len()
+        ));
+    }
+    let mut parts = Vec::with_capacity(files.len());
+    for file in files {
+        let size = std::fs::metadata(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            .len();
+        if size > crate::workbook::MAX_WORKBOOK_BYTES {
+            return Err(format!(
+                "{} is {size} bytes; a workbook may have at most {}",
+                file.display(),
+                crate::workbook::MAX_WORKBOOK_BYTES
+            ));
+        }
+        let bytes =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        parts.push((name, bytes));
+    }
+    crate::workbook::read_files(taxonomies, &parts, options).map_err(|problems| {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let mut message = format!(
+            "{} cannot be read whole; nothing was taken from it ({} problem{}):",
+            names.join(", "),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        for problem in &problems {
+            message.push_str(&format!("\n  {problem}"));
+        }
+        message
+    })
+}
+
+/// Every figure kept with the cell it was read from, table by table, then the printed figures not kept.
+fn print_sources(imported: &crate::workbook::Imported) {
+    sayln!("表\t行\t栏\t万元\t单元格\t原值");
+    for source in &imported.sources {
+        sayln!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            source.table_name,
+            source.row_name,
+            source.column_name,
+            source.value,
+            source.at,
+            source.printed
+        );
+    }
+    for (at, why) in &imported.not_kept {
+        sayln!("not kept: {at}: {why}");
+    }
 }
 
 /// A disclosure from a standard workbook, or every problem in it, each with its sheet and cell.
@@ -548,27 +633,12 @@ fn read_workbook(
     file: &std::path::Path,
     taxonomies: &Taxonomies,
 ) -> Result<pb::Disclosure, String> {
-    let size = std::fs::metadata(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?
-        .len();
-    if size > crate::workbook::MAX_WORKBOOK_BYTES {
-        return Err(format!(
-            "{} is {size} bytes; a workbook may have at most {}",
-            file.display(),
-            crate::workbook::MAX_WORKBOOK_BYTES
-        ));
-    }
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    crate::workbook::read(taxonomies, &bytes).map_err(|problems| {
-        let mut message = format!(
-            "{} cannot be read whole; nothing was taken from it:",
-            file.display()
-        );
-        for problem in &problems {
-            message.push_str(&format!("\n  {problem}"));
-        }
-        message
-    })
+    import_files(
+        &[file.to_path_buf()],
+        taxonomies,
+        &crate::workbook::ImportOptions::default(),
+    )
+    .map(|imported| imported.disclosure)
 }
 
 /// A disclosure file: proto JSON, or a standard workbook (read with the built-in taxonomies unless given).
@@ -948,25 +1018,68 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
-            file,
+            files,
             output,
+            unit,
+            year,
+            amount_unit,
+            report,
             taxonomy,
         } => {
             let taxonomies = taxonomy.load()?;
-            if file.is_dir() {
-                return bulk::import_dir(&file, &output, &taxonomies);
+            let options = crate::workbook::ImportOptions {
+                unit_code: unit,
+                fiscal_year: year,
+                amount_unit,
+            };
+            if let [dir] = files.as_slice()
+                && dir.is_dir()
+            {
+                return bulk::import_dir(dir, &output, &taxonomies, &options);
             }
-            let disclosure = read_workbook(&file, &taxonomies)?;
-            write_new_file(&output, json::to_json("Disclosure", &disclosure).as_bytes())?;
+            let imported = import_files(&files, &taxonomies, &options)?;
+            let disclosure = &imported.disclosure;
+            write_new_file(&output, json::to_json("Disclosure", disclosure).as_bytes())?;
+            if report {
+                print_sources(&imported);
+                let sources = output.with_extension("sources.json");
+                let text = serde_json::to_string_pretty(&imported.sources)
+                    .map_err(|e| format!("the sources do not encode: {e}"))?;
+                write_new_file(&sources, text.as_bytes())?;
+                sayln!("where each figure came from: {}", sources.display());
+            }
+            let figures: usize = disclosure
+                .tables
+                .iter()
+                .map(|t| t.rows.iter().map(|r| r.cells.len()).sum::<usize>())
+                .sum();
             sayln!(
-                "{} tables of {} read into {}",
+                "{} tables of {} ({} figures, read in {}{}) into {}",
                 disclosure.tables.len(),
                 disclosure
                     .cover
                     .as_ref()
                     .map_or("", |c| c.unit_code.as_str()),
+                figures,
+                imported.amount_unit.name(),
+                if imported.amount_unit == crate::workbook::MoneyUnit::TenThousandYuan {
+                    ""
+                } else {
+                    ", kept in 万元"
+                },
                 output.display()
             );
+            if !imported.not_kept.is_empty() {
+                sayln!(
+                    "{} printed figures are sums or repeats of figures kept, and not kept themselves{}",
+                    imported.not_kept.len(),
+                    if report {
+                        " (listed above)"
+                    } else {
+                        " (--report lists them)"
+                    }
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Export {

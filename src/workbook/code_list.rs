@@ -7,6 +7,7 @@ use std::path::Path;
 
 use calamine::{Data, Reader};
 
+use super::grid::decode_text;
 use crate::domain::taxonomy::codes::CodeList;
 
 /// Largest list file read: a full year's lists are well under a megabyte.
@@ -85,18 +86,6 @@ pub fn read_sheets(path: &Path) -> Result<Vec<Sheet>, String> {
             "{}: .{other} is not a list format read here (.xlsx, .xls, .ods, .csv, .tsv)",
             path.display()
         )),
-    }
-}
-
-/// UTF-8 (with or without a byte-order mark), or GB18030 as Chinese Excel saves CSV.
-fn decode_text(bytes: &[u8]) -> Option<String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Some(text.to_owned()),
-        Err(_) => {
-            let (text, _, errors) = encoding_rs::GB18030.decode(bytes);
-            (!errors).then(|| text.into_owned())
-        }
     }
 }
 

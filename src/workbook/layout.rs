@@ -3,7 +3,10 @@
 
 use calamine::{Data, Range};
 
-use crate::domain::taxonomy::{ColumnKind, TableDef, Taxonomy};
+use crate::{
+    domain::taxonomy::{ColumnKind, TableDef, Taxonomy},
+    pb,
+};
 
 /// The cover sheet's name.
 pub const COVER_SHEET: &str = "封面";
@@ -115,4 +118,57 @@ pub(super) fn enum_code(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix)
         .unwrap_or(name)
         .to_ascii_lowercase()
+}
+
+/// The cover's enumerations as accountants write them; the first name of each is the one written.
+pub(super) const BUDGET_LEVEL_NAMES: [(pb::BudgetLevel, &[&str]); 5] = [
+    (pb::BudgetLevel::Central, &["中央", "中央级"]),
+    (pb::BudgetLevel::Provincial, &["省级", "省"]),
+    (pb::BudgetLevel::Prefecture, &["市级", "地市级", "市", "州"]),
+    (pb::BudgetLevel::County, &["县级", "县", "区县级"]),
+    (pb::BudgetLevel::Township, &["乡级", "乡镇级", "乡镇"]),
+];
+pub(super) const UNIT_TYPE_NAMES: [(pb::UnitType, &[&str]); 6] = [
+    (pb::UnitType::Administrative, &["行政单位", "行政"]),
+    (
+        pb::UnitType::PublicInstitutionClass1,
+        &["公益一类事业单位", "公益一类"],
+    ),
+    (
+        pb::UnitType::PublicInstitutionClass2,
+        &["公益二类事业单位", "公益二类"],
+    ),
+    (
+        pb::UnitType::PublicInstitutionCommercial,
+        &["生产经营类事业单位", "生产经营类"],
+    ),
+    (pb::UnitType::Enterprise, &["企业"]),
+    (pb::UnitType::Other, &["其他"]),
+];
+pub(super) const REPORT_TYPE_NAMES: [(pb::ReportType, &[&str]); 3] = [
+    (pb::ReportType::Single, &["单户表", "单户"]),
+    (pb::ReportType::Consolidated, &["汇总表", "汇总"]),
+    (pb::ReportType::Adjustment, &["调整表", "调整"]),
+];
+
+/// An enumeration's value from its Chinese name or the CLI's English one (prefecture, single …).
+pub(super) fn enum_from<T: Copy>(
+    names: &[(T, &[&str])],
+    text: &str,
+    from_str_name: impl Fn(&str) -> Option<T>,
+    prefix: &str,
+) -> Option<T> {
+    names
+        .iter()
+        .find(|(_, words)| words.contains(&text))
+        .map(|(value, _)| *value)
+        .or_else(|| from_str_name(&format!("{prefix}{}", text.to_ascii_uppercase())))
+}
+
+/// An enumeration's Chinese name, empty when unset.
+pub(super) fn enum_name<T: PartialEq>(names: &[(T, &[&'static str])], value: T) -> &'static str {
+    names
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or("", |(_, words)| words[0])
 }

@@ -14,13 +14,20 @@
 
 pub mod code_list;
 mod evaluations;
+mod grid;
 mod layout;
+mod problem;
 mod read;
 mod sections;
+mod tables;
+mod words;
 mod write;
 
+pub use grid::Format;
 pub use layout::{COVER_SHEET, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES};
-pub use read::{Problem, read};
+pub use problem::Problem;
+pub use read::{ImportOptions, Imported, Source, read, read_files, read_with};
+pub use words::MoneyUnit;
 pub use write::{FINDINGS_SHEET, WorkbookError, write, write_consolidated, write_with_findings};
 
 #[cfg(test)]
@@ -102,16 +109,26 @@ mod tests {
         );
     }
 
-    /// A workbook with a cover for unit 652300101 in 2024 (公开07 declared empty) and one sheet `name` with the
-    /// given cells (row, column, text or number) under 公开01's headers.
+    /// A workbook with a cover for unit 652300101 in 2024 (every table but 公开01 declared empty, the amount unit
+    /// `cover_unit`) and one sheet `name` with the given cells (row, column, text or number) under 公开01's
+    /// headers.
     fn workbook(name: &str, amount_line: &str, cells: &[(u32, u16, Cell)]) -> Vec<u8> {
+        workbook_in("万元", name, amount_line, cells)
+    }
+
+    fn workbook_in(
+        cover_unit: &str,
+        name: &str,
+        amount_line: &str,
+        cells: &[(u32, u16, Cell)],
+    ) -> Vec<u8> {
         let mut workbook = Workbook::new();
         let cover = workbook.add_worksheet();
         cover.set_name(COVER_SHEET).unwrap();
         for (row, (label, value)) in [
             ("单位代码", "652300101"),
             ("年度", "2024"),
-            ("金额单位", "万元"),
+            ("金额单位", cover_unit),
         ]
         .iter()
         .enumerate()
@@ -120,10 +137,14 @@ mod tests {
             cover.write_string(2 + row as u32, 1, *value).unwrap();
         }
         cover.write_string(COVER_TABLES_ROW, 0, "表").unwrap();
-        cover
-            .write_string(COVER_TABLES_ROW + 1, 0, "公开07")
-            .unwrap();
-        cover.write_string(COVER_TABLES_ROW + 1, 1, "是").unwrap();
+        for n in 2..=9u32 {
+            cover
+                .write_string(COVER_TABLES_ROW + n - 1, 0, format!("公开0{n}"))
+                .unwrap();
+            cover
+                .write_string(COVER_TABLES_ROW + n - 1, 1, "是")
+                .unwrap();
+        }
         let sheet = workbook.add_worksheet();
         sheet.set_name(name).unwrap();
         sheet.write_string(AMOUNT_UNIT_ROW, 2, amount_line).unwrap();
@@ -194,11 +215,15 @@ mod tests {
                 ("208".to_owned(), "12.50".to_owned()),
             ]
         );
-        let t07 = back.tables.iter().find(|t| t.code == "T07");
-        assert!(t07.is_none(), "no sheet, no table, whatever the cover says");
+        let t07 = back.tables.iter().find(|t| t.code == "T07").unwrap();
+        assert!(
+            t07.declared_empty && t07.rows.is_empty(),
+            "no sheet, and the cover says it is empty"
+        );
 
         // A workbook in 元, as its amount line says: converted to 万元 exactly.
-        let bytes = workbook(
+        let bytes = workbook_in(
+            "",
             "公开01 收入支出决算总表",
             "金额单位：元",
             &[
@@ -238,7 +263,7 @@ mod tests {
                         (4, 2, Text("12abc")),
                         (5, 1, Text("不存在的行")),
                         (5, 2, Number(1.0)),
-                        (6, 0, Text("999")),
+                        (6, 0, Text("2O8")),
                         (6, 2, Number(1.0)),
                         (7, 0, Text("20801")),
                         (7, 2, Number(1.0)),
@@ -251,20 +276,23 @@ mod tests {
                     ],
                 ),
                 vec![
-                    ("公开01!C5", "12abc is not a number"),
+                    ("公开01 收入支出决算总表!C5", "12abc is not a number"),
                     (
-                        "公开01!B6",
-                        "不存在的行 is neither a line of 收入支出决算总表 nor has a classification code",
+                        "公开01 收入支出决算总表!B6",
+                        "不存在的行 is neither a line of 收入支出决算总表 nor a classification code it lists",
                     ),
                     (
-                        "公开01!A7",
-                        "999 is not a classification code of 收入支出决算总表",
+                        "公开01 收入支出决算总表!A7",
+                        "2O8 is not a classification code of 收入支出决算总表",
                     ),
                     (
-                        "公开01!A8",
+                        "公开01 收入支出决算总表!A8",
                         "20801 is a level-2 code, which 收入支出决算总表 does not list",
                     ),
-                    ("公开01!B10", "income_other is given twice"),
+                    (
+                        "公开01 收入支出决算总表!C10",
+                        "其他收入 决算数 is given twice (also at 公开01 收入支出决算总表!C9)",
+                    ),
                 ],
             ),
             (
@@ -280,12 +308,16 @@ mod tests {
                 ),
                 vec![
                     (
-                        "公开07!C4",
-                        "决算数 is not a column of 政府性基金预算财政拨款收入支出决算表",
+                        "公开07 政府性基金预算财政拨款收入支出决算表!C5",
+                        "1 is under 决算数, which is not a column of 政府性基金预算财政拨款收入支出决算表",
                     ),
                     (
-                        "公开07",
+                        "公开07 政府性基金预算财政拨款收入支出决算表",
                         "is declared empty on the cover (封面) but has figures",
+                    ),
+                    (
+                        "the workbook",
+                        "has no 公开01 收入支出决算总表: no sheet has its title; add it, or mark it 空表 on the cover",
                     ),
                 ],
             ),

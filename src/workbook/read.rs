@@ -1,21 +1,27 @@
-//! Reading a filled workbook into a disclosure. Tolerant of what real files carry — numbers stored as text,
-//! thousands separators, blank cells, a dash for "nothing", blank rows, a workbook in 元 (its amount line or cover
-//! says so) converted to 万元 — and strict about what would change a figure: a fraction in a count, a text that is
-//! not a number, a row that names no line or code of its table. Every problem is reported once, by cell.
+//! Reading a filled workbook into a disclosure: our template, a copy of the tables as units publish them, or
+//! anything between. Each table is found by its title and headers ([`super::tables`]); every cell that holds a
+//! figure becomes a figure or a problem named by its sheet and cell; the amount unit is the one the workbook
+//! states (anywhere in a table's header, on the cover, or by `--amount-unit`), and a workbook that states two, or
+//! none while it has figures, is refused. Tolerant of what real files carry — numbers stored as text, thousands
+//! separators, a dash for nothing, blank rows, notes — and strict about anything that would change a figure.
 
-use std::io::{Cursor, Read as _};
+use std::{collections::BTreeMap, io::Cursor, io::Read as _};
 
-use calamine::{Data, Range, Reader, Xlsx, open_workbook_from_rs};
+use calamine::{Data, Range};
 use rust_decimal::Decimal;
 
 use super::{
     evaluations,
+    grid::{self, Format, Grid},
     layout::{
-        AMOUNT_UNIT_ROW, CODE_COLUMN, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, FIRST_DATA_ROW,
-        FIRST_VALUE_COLUMN, HEADER_ROW, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES, NAME_COLUMN,
-        address, is_money, section_tables, short_name, text_of, workbook_tables,
+        BUDGET_LEVEL_NAMES, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, MAX_EXPANDED_BYTES,
+        MAX_WORKBOOK_BYTES, REPORT_TYPE_NAMES, UNIT_TYPE_NAMES, address, enum_from, is_money,
+        short_name, text_of, workbook_tables,
     },
+    problem::{Problem, Problems},
     sections,
+    tables::{self, Block, NameIndex},
+    words::{MoneyUnit, stated_year},
 };
 use crate::{
     domain::{
@@ -26,37 +32,65 @@ use crate::{
     pb,
 };
 
-/// One thing wrong with a workbook: where (`公开05!D12`, or the file) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+/// What the command line adds to a workbook that lacks it (a workbook without a 封面): the unit, the year and the
+/// amount unit. Where the workbook states one too and they differ, the import stops.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub unit_code: Option<String>,
+    pub fiscal_year: Option<u32>,
+    pub amount_unit: Option<MoneyUnit>,
+}
+
+/// Where a figure of the disclosure was read: its table, row and column, the value kept (in 万元 for money), the
+/// cell and the text printed there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    pub table: String,
+    pub row: String,
+    pub column: String,
+    /// The same in accountants' terms: 公开05, the row's name, the column's name.
+    pub table_name: String,
+    pub row_name: String,
+    pub column_name: String,
+    pub value: String,
     pub at: String,
-    pub reason: String,
+    pub printed: String,
 }
 
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.at, self.reason)
-    }
-}
-
-/// Most problems listed: a workbook that wrong is wrong throughout.
-const MAX_PROBLEMS: usize = 200;
-
-struct Problems(Vec<Problem>);
-
-impl Problems {
-    fn add(&mut self, at: impl Into<String>, reason: impl Into<String>) {
-        if self.0.len() < MAX_PROBLEMS {
-            self.0.push(Problem {
-                at: at.into(),
-                reason: reason.into(),
-            });
-        }
-    }
+/// A workbook read whole: the disclosure, where each figure came from, and the figures printed but not kept.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub disclosure: pb::Disclosure,
+    pub format: Format,
+    pub sources: Vec<Source>,
+    /// (cell, why) for each printed figure not kept: a printed sum of kept lines, a class row of a table that keeps
+    /// none.
+    pub not_kept: Vec<(String, String)>,
+    /// The amount unit the workbook was in.
+    pub amount_unit: MoneyUnit,
 }
 
 /// The disclosure a workbook holds (cover and tables), or every problem found.
 pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec<Problem>> {
+    read_with(taxonomies, bytes, &ImportOptions::default()).map(|imported| imported.disclosure)
+}
+
+/// Sheets that are never tables: the cover, the self-evaluations and what an export adds.
+fn is_other_sheet(name: &str) -> bool {
+    name == COVER_SHEET
+        || name == evaluations::UNIT_SHEET
+        || name == evaluations::PROJECTS_SHEET
+        || name == super::write::FINDINGS_SHEET
+        || name.starts_with("调整表")
+        || matches!(name, "核对问题" | "完成情况")
+}
+
+/// The workbook's disclosure with where each figure came from, or every problem found.
+pub fn read_with(
+    taxonomies: &Taxonomies,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Imported, Vec<Problem>> {
     let whole = |reason: String| {
         vec![Problem {
             at: "the workbook".to_owned(),
@@ -66,136 +100,395 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
     if bytes.len() as u64 > MAX_WORKBOOK_BYTES {
         return Err(whole(format!("is larger than {MAX_WORKBOOK_BYTES} bytes")));
     }
-    check_expansion(bytes).map_err(whole)?;
-    let mut workbook: Xlsx<_> =
-        open_workbook_from_rs(Cursor::new(bytes)).map_err(|e: calamine::XlsxError| {
-            whole(format!(
-                "is not an .xlsx workbook ({})",
-                excerpt(&e.to_string())
-            ))
-        })?;
-    let mut problems = Problems(Vec::new());
-    let sheets = workbook.sheet_names();
-    if !sheets.iter().any(|s| s == COVER_SHEET) {
-        return Err(whole(format!("has no sheet named {COVER_SHEET}")));
+    if bytes.starts_with(b"PK") {
+        check_expansion(bytes).map_err(whole)?;
     }
-    let cover_range = workbook.worksheet_range(COVER_SHEET).map_err(|e| {
-        whole(format!(
-            "its cover cannot be read ({})",
-            excerpt(&e.to_string())
-        ))
-    })?;
-    let (cover, mut section_values) = read_cover(&cover_range, &mut problems);
+    let (format, grids) = grid::open(bytes).map_err(whole)?;
+    read_grids(taxonomies, format, &grids, options)
+}
+
+/// Several files read as one workbook: a .csv per table (each a sheet named by its file name), or workbooks
+/// whose sheets are taken together. `files` are (name, bytes).
+pub fn read_files(
+    taxonomies: &Taxonomies,
+    files: &[(String, Vec<u8>)],
+    options: &ImportOptions,
+) -> Result<Imported, Vec<Problem>> {
+    let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+    if total > MAX_WORKBOOK_BYTES {
+        return Err(vec![Problem {
+            at: "the files".to_owned(),
+            reason: format!("are larger than {MAX_WORKBOOK_BYTES} bytes together"),
+        }]);
+    }
+    let mut grids = Vec::new();
+    let mut formats = Vec::new();
+    let mut problems = Problems::default();
+    for (name, bytes) in files {
+        let opened = if Format::sniff(bytes).is_some() {
+            if bytes.starts_with(b"PK") {
+                check_expansion(bytes).and_then(|()| grid::open(bytes))
+            } else {
+                grid::open(bytes)
+            }
+        } else {
+            let sheet = name
+                .rsplit_once('.')
+                .map_or(name.as_str(), |(stem, _)| stem);
+            grid::from_csv(sheet, bytes).map(|grid| (Format::Csv, vec![grid]))
+        };
+        match opened {
+            Ok((format, opened)) => {
+                formats.push(format);
+                grids.extend(opened);
+            }
+            Err(reason) => problems.add(name.clone(), reason),
+        }
+    }
+    if grids.len() > grid::MAX_SHEETS {
+        problems.add(
+            "the files",
+            format!("hold more than {} sheets", grid::MAX_SHEETS),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(problems.0);
+    }
+    read_grids(
+        taxonomies,
+        formats.first().copied().unwrap_or(Format::Csv),
+        &grids,
+        options,
+    )
+}
+
+/// Reads sheets already opened (a workbook's, or one sheet per CSV file).
+pub(super) fn read_grids(
+    taxonomies: &Taxonomies,
+    format: Format,
+    grids: &[Grid],
+    options: &ImportOptions,
+) -> Result<Imported, Vec<Problem>> {
+    let mut problems = Problems::default();
+    let cover_grid = grids.iter().find(|g| g.name == COVER_SHEET);
+    let (mut cover, mut section_values, cover_unit) = match cover_grid {
+        Some(grid) => read_cover(grid.range(), &mut problems),
+        None => (pb::Cover::default(), Vec::new(), None),
+    };
+    // The unit and the year: the cover's, else the command line's; both given and different stops the import.
+    match (&options.unit_code, cover.unit_code.is_empty()) {
+        (Some(flag), true) => cover.unit_code = flag.clone(),
+        (Some(flag), false) if *flag != cover.unit_code => problems.add(
+            format!("{COVER_SHEET}!B3"),
+            format!(
+                "the cover names unit {} but --unit says {}",
+                excerpt(&cover.unit_code),
+                excerpt(flag)
+            ),
+        ),
+        _ => {}
+    }
+    let title_years: Vec<(u32, String)> = grids
+        .iter()
+        .filter(|g| !is_other_sheet(&g.name))
+        .flat_map(|g| {
+            let columns = g.size().1;
+            (0..g.size().0.min(3)).flat_map(move |row| {
+                (0..columns).filter_map(move |column| {
+                    stated_year(&g.own_text(row, column))
+                        .map(|year| (year, address(&g.name, row, column as u16)))
+                })
+            })
+        })
+        .collect();
+    match (options.fiscal_year, cover.fiscal_year) {
+        (Some(flag), 0) => cover.fiscal_year = flag,
+        (Some(flag), stated) if flag != stated => problems.add(
+            format!("{COVER_SHEET}!B4"),
+            format!("the cover says {stated} but --year says {flag}"),
+        ),
+        (None, 0) => {
+            if let Some((year, _)) = title_years.first() {
+                cover.fiscal_year = *year;
+            }
+        }
+        _ => {}
+    }
+    if cover.unit_code.is_empty() {
+        let at = if cover_grid.is_some() {
+            format!("{COVER_SHEET}!B3")
+        } else {
+            "the workbook".to_owned()
+        };
+        let reason = if cover_grid.is_some() {
+            "the unit code is missing"
+        } else {
+            "has no cover (封面) naming the unit: give it with --unit"
+        };
+        problems.add(at, reason);
+    }
+    if cover.report_type == 0 {
+        cover.report_type = pb::ReportType::Single as i32;
+    }
     let year = FiscalYear::new(cover.fiscal_year).ok();
     let Some(taxonomy) = year.and_then(|y| taxonomies.get(y)) else {
+        let at = if cover_grid.is_some() {
+            format!("{COVER_SHEET}!B4")
+        } else {
+            "the workbook".to_owned()
+        };
         problems.add(
-            format!("{COVER_SHEET}!B4"),
-            format!(
-                "the year {} has no taxonomy (years with one: {})",
-                cover.fiscal_year,
-                taxonomies.years_list()
-            ),
+            at,
+            if cover.fiscal_year == 0 {
+                "states no year (no cover and no 2024年 in a title): give it with --year".to_owned()
+            } else {
+                format!(
+                    "the year {} has no taxonomy (years with one: {})",
+                    cover.fiscal_year,
+                    taxonomies.years_list()
+                )
+            },
         );
         return Err(problems.0);
     };
-    let flags = read_table_flags(&cover_range, taxonomy, &mut problems);
-    let mut tables = Vec::new();
-    for table in workbook_tables(taxonomy) {
-        let short = short_name(table);
-        let Some(sheet) = sheets
+    for (year, at) in &title_years {
+        if *year != cover.fiscal_year {
+            problems.add(
+                at.clone(),
+                format!(
+                    "its title says {year}, but the workbook is of {}",
+                    cover.fiscal_year
+                ),
+            );
+        }
+    }
+    let flags = match cover_grid {
+        Some(grid) => read_table_flags(grid.range(), taxonomy, &mut problems),
+        None => Vec::new(),
+    };
+    let (found, unknown) = tables::find(grids, taxonomy, is_other_sheet);
+    for name in unknown {
+        problems.add(
+            name,
+            "holds figures but is none of the year's tables (its title and headers match none)",
+        );
+    }
+    let mut names = NameIndex::default();
+    let mut blocks: Vec<(&TableDef, Block, String)> = Vec::new();
+    for found_table in &found {
+        let grid = &grids[found_table.sheet];
+        let place = match found_table.title_row {
+            Some(row) => address(&grid.name, row, 0),
+            None => grid.name.clone(),
+        };
+        if let Some((_, _, first)) = blocks
             .iter()
-            .find(|s| s.starts_with(short) || s.starts_with(&table.code))
-        else {
+            .find(|(table, _, _)| table.code == found_table.table.code)
+        {
+            problems.add(
+                place,
+                format!(
+                    "{} {} is here and also at {first}; keep one",
+                    short_name(found_table.table),
+                    found_table.table.name
+                ),
+            );
             continue;
-        };
-        let range = match workbook.worksheet_range(sheet) {
-            Ok(range) => range,
-            Err(e) => {
+        }
+        let block = tables::read_block(grid, found_table, taxonomy, &mut names, &mut problems);
+        blocks.push((found_table.table, block, place));
+    }
+    // One amount unit for the whole workbook, stated somewhere: two different ones, or none while there are
+    // amounts, and nothing is converted.
+    let mut stated: BTreeMap<MoneyUnit, Vec<String>> = BTreeMap::new();
+    if let Some(unit) = cover_unit {
+        stated
+            .entry(unit)
+            .or_default()
+            .push(format!("{COVER_SHEET}!B13"));
+    }
+    for (_, block, _) in &blocks {
+        for (unit, at) in &block.units {
+            stated.entry(*unit).or_default().push(at.clone());
+        }
+    }
+    let has_amounts = blocks.iter().any(|(table, block, _)| {
+        block
+            .figures
+            .iter()
+            .any(|f| is_money(table.columns[f.column].kind))
+    });
+    let amount_unit = match (options.amount_unit, stated.len()) {
+        (Some(flag), 0) => flag,
+        (Some(flag), _) if stated.contains_key(&flag) && stated.len() == 1 => flag,
+        (Some(flag), _) => {
+            let (unit, cells) = stated
+                .iter()
+                .find(|(u, _)| **u != flag)
+                .expect("another unit");
+            problems.add(
+                cells[0].clone(),
+                format!(
+                    "states {} but --amount-unit says {}",
+                    unit.name(),
+                    flag.name()
+                ),
+            );
+            flag
+        }
+        (None, 1) => *stated.keys().next().expect("one unit"),
+        (None, 0) => {
+            if has_amounts {
                 problems.add(
-                    short,
-                    format!("cannot be read ({})", excerpt(&e.to_string())),
+                    "the workbook",
+                    "states no amount unit (金额单位：万元 or 元 above a table, or on the cover): give it with --amount-unit",
                 );
-                continue;
             }
-        };
-        let (empty, completeness) = flags
+            MoneyUnit::TenThousandYuan
+        }
+        (None, _) => {
+            let listed: Vec<String> = stated
+                .iter()
+                .map(|(unit, cells)| {
+                    format!(
+                        "{} at {}",
+                        unit.name(),
+                        cells.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            problems.add(
+                "the workbook",
+                format!("states two amount units: {}", listed.join("; ")),
+            );
+            MoneyUnit::TenThousandYuan
+        }
+    };
+    let mut sources = Vec::new();
+    let mut not_kept = Vec::new();
+    let mut tables_read = Vec::new();
+    for (table, block, place) in blocks {
+        not_kept.extend(block.not_kept.iter().cloned());
+        let rows = rows_of(
+            taxonomy,
+            table,
+            &block,
+            amount_unit,
+            &mut sources,
+            &mut problems,
+        );
+        if let Some(section) = &table.section {
+            for row in rows {
+                let Some(line) = table.line(&row.code) else {
+                    continue;
+                };
+                for cell in row.cells {
+                    let column = table.column_index(&cell.column);
+                    let Some((_, path)) = line.fields.iter().find(|(c, _)| Some(*c) == column)
+                    else {
+                        problems.add(
+                            place.clone(),
+                            format!("{} has no {} figure", line.name, cell.column),
+                        );
+                        continue;
+                    };
+                    let value = cell.value.map(|v| v.value).unwrap_or_default();
+                    section_values.push((section.clone(), path.clone(), value, place.clone()));
+                }
+            }
+            continue;
+        }
+        let (declared, completeness) = flags
             .iter()
             .find(|(code, _, _)| *code == table.code)
             .map_or((false, pb::TableCompleteness::Unspecified), |f| (f.1, f.2));
-        let in_yuan = amount_in_yuan(&range, &cover, table);
-        let rows = read_rows(&range, taxonomy, table, short, in_yuan, &mut problems);
-        if empty && !rows.is_empty() {
+        if declared && !rows.is_empty() {
             problems.add(
-                short,
+                place,
                 format!("is declared empty on the cover ({COVER_SHEET}) but has figures"),
             );
         }
-        tables.push(pb::Table {
+        tables_read.push(pb::Table {
             code: table.code.clone(),
             completeness: completeness as i32,
-            declared_empty: empty,
+            declared_empty: rows.is_empty() && (declared || block.says_empty),
             rows,
         });
     }
-    for (table, section) in section_tables(taxonomy) {
-        let short = short_name(table);
-        let Some(sheet) = sheets.iter().find(|s| s.starts_with(short)) else {
+    // Every table the year publishes is in the workbook, or declared empty on the cover.
+    for table in workbook_tables(taxonomy) {
+        if tables_read.iter().any(|t| t.code == table.code) {
             continue;
-        };
-        let range = match workbook.worksheet_range(sheet) {
-            Ok(range) => range,
-            Err(e) => {
-                problems.add(
-                    short,
-                    format!("cannot be read ({})", excerpt(&e.to_string())),
-                );
-                continue;
-            }
-        };
-        let in_yuan = amount_in_yuan(&range, &cover, table);
-        for row in read_rows(&range, taxonomy, table, short, in_yuan, &mut problems) {
-            let Some(line) = table.line(&row.code) else {
-                continue;
-            };
-            for cell in row.cells {
-                let column = table.column_index(&cell.column);
-                let Some((_, path)) = line.fields.iter().find(|(c, _)| Some(*c) == column) else {
-                    problems.add(
-                        short,
-                        format!("{} has no {} figure", line.name, cell.column),
-                    );
-                    continue;
-                };
-                let value = cell.value.map(|v| v.value).unwrap_or_default();
-                section_values.push((section.to_owned(), path.clone(), value, short.to_owned()));
-            }
+        }
+        let declared = flags
+            .iter()
+            .any(|(code, empty, _)| *code == table.code && *empty);
+        if declared {
+            tables_read.push(pb::Table {
+                code: table.code.clone(),
+                declared_empty: true,
+                ..Default::default()
+            });
+        } else {
+            problems.add(
+                "the workbook",
+                format!(
+                    "has no {} {}: no sheet has its title; add it, or mark it 空表 on the cover",
+                    short_name(table),
+                    table.name
+                ),
+            );
         }
     }
+    tables_read.sort_by_key(|t| {
+        taxonomy
+            .tables
+            .iter()
+            .position(|d| d.code == t.code)
+            .unwrap_or(usize::MAX)
+    });
     let mut found = Vec::new();
     let mut unit_evaluation = None;
     let mut project_evaluations = Vec::new();
-    if sheets.iter().any(|s| s == evaluations::UNIT_SHEET)
-        && let Ok(range) = workbook.worksheet_range(evaluations::UNIT_SHEET)
-    {
-        unit_evaluation = evaluations::read_unit(&range, &mut found);
-    }
-    if sheets.iter().any(|s| s == evaluations::PROJECTS_SHEET)
-        && let Ok(range) = workbook.worksheet_range(evaluations::PROJECTS_SHEET)
-    {
-        project_evaluations = evaluations::read_projects(&range, &mut found);
+    for (sheet, projects) in [
+        (evaluations::UNIT_SHEET, false),
+        (evaluations::PROJECTS_SHEET, true),
+    ] {
+        let Some(grid) = grids.iter().find(|g| g.name == sheet) else {
+            continue;
+        };
+        // Excel turns "=100%" into a formula worth 1: a score or a rate typed so is not what the unit meant.
+        let (rows, columns) = grid.size();
+        for row in 0..rows {
+            for column in 0..columns {
+                if let Some(formula) = grid.formula(row, column) {
+                    problems.add(
+                        address(sheet, row, column as u16),
+                        format!(
+                            "holds the formula ={}, which Excel computes (\"=100%\" becomes 1): type the text as it should read",
+                            excerpt(formula)
+                        ),
+                    );
+                }
+            }
+        }
+        if projects {
+            project_evaluations = evaluations::read_projects(grid.range(), &mut found);
+        } else {
+            unit_evaluation = evaluations::read_unit(grid.range(), &mut found);
+        }
     }
     for (at, reason) in found {
         problems.add(at, reason);
     }
-    if !problems.0.is_empty() {
+    if !problems.is_empty() {
         return Err(problems.0);
     }
-    let mut cover = cover;
     // The figures are in 万元 now, whatever unit the workbook was in.
     cover.amount_unit = pb::AmountUnit::TenThousandYuan as i32;
     let disclosure = pb::Disclosure {
         cover: Some(cover),
-        tables,
+        tables: tables_read,
         unit_evaluation,
         project_evaluations,
         ..Default::default()
@@ -204,7 +497,7 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
         .iter()
         .map(|(section, path, value, _)| (section.clone(), path.clone(), value.clone()))
         .collect();
-    sections::set(disclosure, &values).map_err(|failed| {
+    let disclosure = sections::set(disclosure, &values).map_err(|failed| {
         failed
             .into_iter()
             .map(|(index, reason)| Problem {
@@ -213,8 +506,106 @@ pub fn read(taxonomies: &Taxonomies, bytes: &[u8]) -> Result<pb::Disclosure, Vec
                     .map_or_else(|| "the workbook".to_owned(), |v| v.3.clone()),
                 reason,
             })
-            .collect()
+            .collect::<Vec<_>>()
+    })?;
+    Ok(Imported {
+        disclosure,
+        format,
+        sources,
+        not_kept,
+        amount_unit,
     })
+}
+
+/// A table's rows from its block's figures, converted to 万元: each row once, its cells in the table's column
+/// order; a cell given twice is a problem naming both places.
+fn rows_of(
+    taxonomy: &Taxonomy,
+    table: &TableDef,
+    block: &Block,
+    unit: MoneyUnit,
+    sources: &mut Vec<Source>,
+    problems: &mut Problems,
+) -> Vec<pb::Row> {
+    let mut rows: Vec<pb::Row> = Vec::new();
+    let mut seen: BTreeMap<(String, usize), String> = BTreeMap::new();
+    for figure in &block.figures {
+        if let Some(first) = seen.get(&(figure.row.clone(), figure.column)) {
+            problems.add(
+                figure.at.clone(),
+                format!(
+                    "{} {} is given twice (also at {first})",
+                    row_name(table, &figure.row),
+                    table.columns[figure.column].name
+                ),
+            );
+            continue;
+        }
+        seen.insert((figure.row.clone(), figure.column), figure.at.clone());
+        let column = &table.columns[figure.column];
+        let value = kept_value(figure.value, column.kind, unit);
+        sources.push(Source {
+            table: table.code.clone(),
+            row: figure.row.clone(),
+            column: column.code.clone(),
+            table_name: short_name(table).to_owned(),
+            row_name: taxonomy
+                .row_name(table, &figure.row)
+                .unwrap_or(&figure.row)
+                .to_owned(),
+            column_name: column.name.clone(),
+            value: value.clone(),
+            at: figure.at.clone(),
+            printed: figure.text.clone(),
+        });
+        let cell = pb::Cell {
+            column: column.code.clone(),
+            value: Some(pb::Decimal { value }),
+        };
+        match rows.iter_mut().find(|r| r.code == figure.row) {
+            Some(row) => {
+                row.cells.push(cell);
+                if row.label.is_empty() {
+                    row.label = figure.label.clone();
+                }
+            }
+            None => rows.push(pb::Row {
+                code: figure.row.clone(),
+                label: figure.label.clone(),
+                cells: vec![cell],
+            }),
+        }
+    }
+    for row in &mut rows {
+        row.cells.sort_by_key(|c| table.column_index(&c.column));
+    }
+    rows
+}
+
+fn row_name<'a>(table: &'a TableDef, code: &'a str) -> &'a str {
+    table.line(code).map_or(code, |l| l.name.as_str())
+}
+
+/// A figure as kept: money in 万元 (exactly: 元 are divided by 10,000), shown to the fen unless it says more;
+/// counts as whole numbers.
+fn kept_value(printed: Decimal, kind: ColumnKind, unit: MoneyUnit) -> String {
+    let mut value = printed;
+    match kind {
+        ColumnKind::Count | ColumnKind::Change => {
+            value = value.trunc();
+            value.rescale(0);
+        }
+        _ => {
+            if is_money(kind) && unit != MoneyUnit::TenThousandYuan {
+                value /= unit.per_ten_thousand();
+                value = value.normalize();
+            }
+            if value.scale() < 2 {
+                value.rescale(2);
+            }
+        }
+    }
+    value.to_string()
 }
 
 /// Refuses a workbook whose parts would expand beyond [`MAX_EXPANDED_BYTES`] before the workbook reader sees
@@ -255,8 +646,12 @@ fn check_expansion_within(bytes: &[u8], limit: u64) -> Result<(), String> {
 }
 
 /// The cover's fields, and those it holds for a section (section, field path, text).
-fn read_cover(range: &Range<Data>, problems: &mut Problems) -> (pb::Cover, Vec<SectionValue>) {
+fn read_cover(
+    range: &Range<Data>,
+    problems: &mut Problems,
+) -> (pb::Cover, Vec<SectionValue>, Option<MoneyUnit>) {
     let mut cover = pb::Cover::default();
+    let mut amount_unit = None;
     let mut section_values = Vec::new();
     let end = range.end().map_or(0, |(row, _)| row).min(COVER_TABLES_ROW);
     for row in 0..=end {
@@ -266,8 +661,6 @@ fn read_cover(range: &Range<Data>, problems: &mut Problems) -> (pb::Cover, Vec<S
         };
         let value = text_of(range, row, 1);
         let at = address(COVER_SHEET, row, 1);
-        let enum_value =
-            |prefix: &str, value: &str| format!("{prefix}{}", value.to_ascii_uppercase());
         match *field {
             dotted if dotted.contains('.') && !value.is_empty() => {
                 let (section, path) = dotted.split_once('.').expect("a dotted field");
@@ -281,13 +674,23 @@ fn read_cover(range: &Range<Data>, problems: &mut Problems) -> (pb::Cover, Vec<S
                 Err(_) => problems.add(at, format!("{} is not a year", excerpt(&value))),
             },
             "budget_level" if !value.is_empty() => {
-                match pb::BudgetLevel::from_str_name(&enum_value("BUDGET_LEVEL_", &value)) {
+                match enum_from(
+                    &BUDGET_LEVEL_NAMES,
+                    &value,
+                    pb::BudgetLevel::from_str_name,
+                    "BUDGET_LEVEL_",
+                ) {
                     Some(level) => cover.budget_level = level as i32,
                     None => problems.add(at, format!("{} is not a budget level", excerpt(&value))),
                 }
             }
             "unit_type" if !value.is_empty() => {
-                match pb::UnitType::from_str_name(&enum_value("UNIT_TYPE_", &value)) {
+                match enum_from(
+                    &UNIT_TYPE_NAMES,
+                    &value,
+                    pb::UnitType::from_str_name,
+                    "UNIT_TYPE_",
+                ) {
                     Some(kind) => cover.unit_type = kind as i32,
                     None => problems.add(at, format!("{} is not a unit type", excerpt(&value))),
                 }
@@ -302,28 +705,24 @@ fn read_cover(range: &Range<Data>, problems: &mut Problems) -> (pb::Cover, Vec<S
                 } else {
                     value
                 };
-                match pb::ReportType::from_str_name(&enum_value("REPORT_TYPE_", &value)) {
+                match enum_from(
+                    &REPORT_TYPE_NAMES,
+                    &value,
+                    pb::ReportType::from_str_name,
+                    "REPORT_TYPE_",
+                ) {
                     Some(kind) => cover.report_type = kind as i32,
                     None => problems.add(at, format!("{} is not a report type", excerpt(&value))),
                 }
             }
-            "amount_unit" => {
-                cover.amount_unit = match value.as_str() {
-                    "元" => pb::AmountUnit::Yuan,
-                    "" | "万元" => pb::AmountUnit::TenThousandYuan,
-                    other => {
-                        problems.add(at, format!("{} is neither 万元 nor 元", excerpt(other)));
-                        pb::AmountUnit::TenThousandYuan
-                    }
-                } as i32;
-            }
+            "amount_unit" if !value.is_empty() => match MoneyUnit::parse(&value) {
+                Some(unit) => amount_unit = Some(unit),
+                None => problems.add(at, format!("{} is not 万元, 千元 or 元", excerpt(&value))),
+            },
             _ => {}
         }
     }
-    if cover.unit_code.is_empty() {
-        problems.add(format!("{COVER_SHEET}!B3"), "the unit code is missing");
-    }
-    (cover, section_values)
+    (cover, section_values, amount_unit)
 }
 
 /// A value for a section's field: (section, field path, text, the cell it came from).
@@ -377,218 +776,6 @@ fn read_table_flags(
         flags.push((table.code.clone(), empty, completeness));
     }
     flags
-}
-
-/// Whether a sheet's amounts are in 元: its own amount line says so, else the cover does.
-fn amount_in_yuan(range: &Range<Data>, cover: &pb::Cover, table: &TableDef) -> bool {
-    let last = FIRST_VALUE_COLUMN + table.columns.len() as u16;
-    for column in 0..=last {
-        let text = text_of(range, AMOUNT_UNIT_ROW, column);
-        if let Some(unit) = text.split(['：', ':']).nth(1) {
-            return unit.trim() == "元";
-        }
-    }
-    cover.amount_unit() == pb::AmountUnit::Yuan
-}
-
-fn read_rows(
-    range: &Range<Data>,
-    taxonomy: &Taxonomy,
-    table: &TableDef,
-    sheet: &str,
-    in_yuan: bool,
-    problems: &mut Problems,
-) -> Vec<pb::Row> {
-    let Some((last_row, last_column)) = range.end() else {
-        return Vec::new();
-    };
-    // The value columns by their headers (in any order); a header that names no column is a problem if the
-    // column holds anything.
-    let mut columns: Vec<(u16, usize)> = Vec::new();
-    for column in FIRST_VALUE_COLUMN..=last_column.min(u32::from(u16::MAX)) as u16 {
-        let header = text_of(range, HEADER_ROW, column);
-        if header.is_empty() {
-            continue;
-        }
-        match table
-            .columns
-            .iter()
-            .position(|c| c.name == header || c.code == header)
-        {
-            Some(index) => columns.push((column, index)),
-            None => problems.add(
-                address(sheet, HEADER_ROW, column),
-                format!("{} is not a column of {}", excerpt(&header), table.name),
-            ),
-        }
-    }
-    let code_list = taxonomy.code_list_of(table);
-    let mut rows: Vec<pb::Row> = Vec::new();
-    for row in FIRST_DATA_ROW..=last_row {
-        let code = text_of(range, row, CODE_COLUMN);
-        let name = text_of(range, row, NAME_COLUMN);
-        let values: Vec<(usize, Option<String>)> = columns
-            .iter()
-            .map(|&(column, index)| {
-                (
-                    index,
-                    value_of(
-                        range,
-                        row,
-                        column,
-                        table.columns[index].kind,
-                        in_yuan,
-                        sheet,
-                        problems,
-                    ),
-                )
-            })
-            .collect();
-        // A row without figures says nothing (the template lists every line and code): not read, not checked.
-        if values.iter().all(|(_, v)| v.is_none()) {
-            continue;
-        }
-        let (row_code, label) = if !code.is_empty() {
-            let Some(entry) = code_list.and_then(|list| list.get(&code)) else {
-                problems.add(
-                    address(sheet, row, CODE_COLUMN),
-                    format!(
-                        "{} is not a classification code of {}",
-                        excerpt(&code),
-                        table.name
-                    ),
-                );
-                continue;
-            };
-            let allowed = table
-                .codes
-                .as_ref()
-                .is_some_and(|c| c.levels.contains(&entry.level));
-            if !allowed {
-                problems.add(
-                    address(sheet, row, CODE_COLUMN),
-                    format!(
-                        "{code} is a level-{} code, which {} does not list",
-                        entry.level, table.name
-                    ),
-                );
-                continue;
-            }
-            let label = if name.is_empty() || name == entry.name {
-                String::new()
-            } else {
-                name
-            };
-            (code, label)
-        } else {
-            match table.lines.iter().find(|line| line.name == name) {
-                Some(line) => (line.code.clone(), String::new()),
-                None => {
-                    problems.add(
-                        address(sheet, row, NAME_COLUMN),
-                        format!(
-                            "{} is neither a line of {} nor has a classification code",
-                            excerpt(&name),
-                            table.name
-                        ),
-                    );
-                    continue;
-                }
-            }
-        };
-        if rows.iter().any(|r| r.code == row_code) {
-            problems.add(
-                address(sheet, row, NAME_COLUMN),
-                format!("{row_code} is given twice"),
-            );
-            continue;
-        }
-        let mut cells: Vec<pb::Cell> = values
-            .into_iter()
-            .filter_map(|(index, value)| {
-                value.map(|value| pb::Cell {
-                    column: table.columns[index].code.clone(),
-                    value: Some(pb::Decimal { value }),
-                })
-            })
-            .collect();
-        cells.sort_by_key(|c| table.column_index(&c.column));
-        rows.push(pb::Row {
-            code: row_code,
-            label,
-            cells,
-        });
-    }
-    rows
-}
-
-/// A figure of a cell as decimal text, or `None` when the cell is blank (or a dash).
-fn value_of(
-    range: &Range<Data>,
-    row: u32,
-    column: u16,
-    kind: ColumnKind,
-    in_yuan: bool,
-    sheet: &str,
-    problems: &mut Problems,
-) -> Option<String> {
-    let at = || address(sheet, row, column);
-    let text = match range.get_value((row, u32::from(column))) {
-        None | Some(Data::Empty) => return None,
-        // The double's shortest text is the figure written; more than 15 significant digits cannot be exact.
-        Some(Data::Float(f)) => format!("{f}"),
-        Some(Data::Int(i)) => i.to_string(),
-        Some(Data::String(s)) => {
-            let cleaned: String = s
-                .trim()
-                .chars()
-                .filter(|c| !matches!(c, ',' | '，' | ' ' | '\u{a0}'))
-                .collect();
-            if cleaned.is_empty() || matches!(cleaned.as_str(), "-" | "—" | "－" | "--") {
-                return None;
-            }
-            cleaned
-        }
-        Some(other) => {
-            problems.add(
-                at(),
-                format!("{} is not a number", excerpt(&other.to_string())),
-            );
-            return None;
-        }
-    };
-    let Ok(mut value) = text
-        .parse::<crate::domain::money::Value>()
-        .map(|v| v.decimal())
-    else {
-        problems.add(at(), format!("{} is not a number", excerpt(&text)));
-        return None;
-    };
-    match kind {
-        ColumnKind::Count | ColumnKind::Change => {
-            if !value.fract().is_zero() {
-                problems.add(at(), format!("{text} is not a whole number"));
-                return None;
-            }
-            if kind == ColumnKind::Count && value.is_sign_negative() {
-                problems.add(at(), format!("{text} is negative"));
-                return None;
-            }
-            value = value.trunc();
-            value.rescale(0);
-        }
-        _ => {
-            if in_yuan && is_money(kind) {
-                value /= Decimal::from(10_000);
-                value = value.normalize();
-            }
-            // Amounts are shown to the fen (two decimals) unless the figure says more.
-            if value.scale() < 2 {
-                value.rescale(2);
-            }
-        }
-    }
-    Some(value.to_string())
 }
 
 #[cfg(test)]

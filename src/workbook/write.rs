@@ -7,10 +7,10 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Url, Workbook, Workshee
 use super::{
     evaluations,
     layout::{
-        AMOUNT_UNIT_ROW, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET, COVER_TABLES_HEADER,
-        COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW, NAME_COLUMN, NAME_HEADER,
-        TITLE_ROW, UNIT_ROW, address, enum_code, section_tables, sheet_name, short_name,
-        workbook_tables,
+        AMOUNT_UNIT_ROW, BUDGET_LEVEL_NAMES, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET,
+        COVER_TABLES_HEADER, COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW,
+        NAME_COLUMN, NAME_HEADER, REPORT_TYPE_NAMES, TITLE_ROW, UNIT_ROW, UNIT_TYPE_NAMES, address,
+        enum_name, section_tables, sheet_name, short_name, workbook_tables,
     },
     sections,
 };
@@ -385,13 +385,13 @@ fn cover_value(cover: &pb::Cover, field: &str) -> String {
         "unit_code" => cover.unit_code.clone(),
         "unit_name" => cover.unit_name.clone(),
         "fiscal_year" => cover.fiscal_year.to_string(),
-        "budget_level" => enum_code(cover.budget_level().as_str_name(), "BUDGET_LEVEL_"),
-        "unit_type" => enum_code(cover.unit_type().as_str_name(), "UNIT_TYPE_"),
+        "budget_level" => enum_name(&BUDGET_LEVEL_NAMES, cover.budget_level()).to_owned(),
+        "unit_type" => enum_name(&UNIT_TYPE_NAMES, cover.unit_type()).to_owned(),
         "supervising_department_code" => cover.supervising_department_code.clone(),
         "supervising_department_name" => cover.supervising_department_name.clone(),
         "parent_unit_code" => cover.parent_unit_code.clone(),
         "fiscal_region_code" => cover.fiscal_region_code.clone(),
-        "report_type" => enum_code(cover.report_type().as_str_name(), "REPORT_TYPE_"),
+        "report_type" => enum_name(&REPORT_TYPE_NAMES, cover.report_type()).to_owned(),
         "amount_unit" => match cover.amount_unit() {
             pb::AmountUnit::Yuan => "元".to_owned(),
             _ => "万元".to_owned(),
@@ -423,15 +423,14 @@ fn write_cover(
         "",
         "",
         "",
-        "central / provincial / prefecture / county / township",
-        "administrative / public_institution_class_1 / public_institution_class_2 / \
-         public_institution_commercial / enterprise / other",
+        "中央 / 省级 / 市级 / 县级 / 乡级",
+        "行政单位 / 公益一类事业单位 / 公益二类事业单位 / 生产经营类事业单位 / 企业 / 其他",
         "",
         "",
         "",
         "六位",
-        "single / consolidated / adjustment",
-        "万元 / 元",
+        "单户表 / 汇总表 / 调整表",
+        "万元 / 千元 / 元",
         "",
     ];
     for (i, ((label, field), hint)) in COVER_FIELDS.iter().zip(hints).enumerate() {
@@ -446,7 +445,7 @@ fn write_cover(
             }
             (Some(cover), field) => cover_value(cover, field),
             (None, "fiscal_year") => taxonomy.fiscal_year.to_string(),
-            (None, "report_type") => "single".to_owned(),
+            (None, "report_type") => "单户表".to_owned(),
             (None, "amount_unit") => "万元".to_owned(),
             (None, _) => String::new(),
         };

@@ -30,4 +30,5 @@ mod tls;
 mod units;
 mod walk;
 mod workbook;
+mod workbook_corpus;
 mod years;

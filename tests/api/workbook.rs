@@ -131,7 +131,10 @@ async fn a_workbook_is_submitted_exported_and_imported_back_the_same() {
     let refused = juesuan(&app, &submitter, &["submit", damaged.to_str().unwrap()]);
     let error = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
-    assert!(error.contains("公开01!B6: 208 is given twice"), "{error}");
+    assert!(
+        error.contains("公开01 收入支出决算总表!C6: 208 决算数 is given twice"),
+        "{error}"
+    );
     assert_eq!(app.count_rows("submissions").await, 1);
 }
 
@@ -201,7 +204,9 @@ async fn a_directory_is_submitted_file_by_file_with_a_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("| c-damaged.xlsx |  | REFUSED: 公开01!B6: income_gpb is given twice |"),
+        summary.contains(
+            "| c-damaged.xlsx |  | REFUSED: 公开01 收入支出决算总表!C6: 一般公共预算财政拨款收入 决算数 is given twice"
+        ),
         "{summary}"
     );
     assert!(

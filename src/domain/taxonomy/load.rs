@@ -145,6 +145,12 @@ struct RawTable {
     name: String,
     #[serde(default)]
     aliases: Vec<Spanned<String>>,
+    /// Other titles the printed table goes by (部门收支总表 …), for recognising it in a workbook.
+    #[serde(default)]
+    titles: Vec<String>,
+    /// Printed totals of lines kept (收入总计 of 公开04): read and listed, not kept.
+    #[serde(default)]
+    sums: Vec<String>,
     codes: Option<Spanned<RawCodeRows>>,
     columns: Vec<RawColumn>,
     #[serde(default)]
@@ -165,6 +171,8 @@ struct RawColumn {
     code: Spanned<String>,
     name: String,
     kind: Spanned<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +180,8 @@ struct RawColumn {
 struct RawLine {
     code: Spanned<String>,
     name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
     #[serde(default)]
     fields: BTreeMap<String, Spanned<String>>,
 }
@@ -637,6 +647,7 @@ fn load_tables(
                 code: column.code.into_inner(),
                 name: column.name,
                 kind,
+                aliases: column.aliases,
             });
         }
         if columns.is_empty() {
@@ -765,6 +776,7 @@ fn load_tables(
             lines.push(LineDef {
                 code: line.code.into_inner(),
                 name: line.name,
+                aliases: line.aliases,
                 fields,
             });
         }
@@ -801,6 +813,8 @@ fn load_tables(
                 .into_iter()
                 .map(Spanned::into_inner)
                 .collect(),
+            titles: raw_table.titles,
+            sums: raw_table.sums,
             columns,
             lines,
             codes,

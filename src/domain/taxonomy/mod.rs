@@ -68,6 +68,8 @@ pub struct ColumnDef {
     pub code: String,
     pub name: String,
     pub kind: ColumnKind,
+    /// Other headers the column is printed under (金额, 决算数 …), for reading a workbook.
+    pub aliases: Vec<String>,
 }
 
 /// A fixed line of a table layout (as opposed to a row drawn from a code list).
@@ -75,6 +77,8 @@ pub struct ColumnDef {
 pub struct LineDef {
     pub code: String,
     pub name: String,
+    /// Other labels the line is printed as (人员经费合计 …), for reading a workbook.
+    pub aliases: Vec<String>,
     /// For section tables: which field of the section fills which column of this line.
     pub fields: Vec<(usize, String)>,
 }
@@ -92,6 +96,10 @@ pub struct TableDef {
     pub code: String,
     pub name: String,
     pub aliases: Vec<String>,
+    /// Other titles the printed table goes by, for recognising it in a workbook.
+    pub titles: Vec<String>,
+    /// Printed totals of the lines kept (收入总计 …): a workbook's figure there is listed, not kept.
+    pub sums: Vec<String>,
     pub columns: Vec<ColumnDef>,
     pub lines: Vec<LineDef>,
     pub codes: Option<CodeRows>,

@@ -1,0 +1,141 @@
+//! The workbook corpus (`tests/workbooks/`, written by `cargo run --example workbook_corpus`): one unit's figures
+//! in the layouts units really print, and damaged copies. Every good workbook must import to exactly the unit's
+//! figures (a zero may be printed or left out), every damaged one must be refused naming its cell; none may be
+//! read with a figure wrong.
+
+use std::collections::BTreeSet;
+
+use juesuan::workbook::{ImportOptions, MoneyUnit, read_with};
+
+fn corpus() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workbooks")
+}
+
+fn options_of(value: &serde_json::Value) -> ImportOptions {
+    ImportOptions {
+        unit_code: value["unit"].as_str().map(str::to_owned),
+        fiscal_year: value["year"].as_u64().map(|y| y as u32),
+        amount_unit: value["amount_unit"].as_str().and_then(MoneyUnit::parse),
+    }
+}
+
+/// (table, row, column, value) of every figure but zeros.
+type Figures = BTreeSet<(String, String, String, String)>;
+
+fn figures_of(disclosure: &juesuan::pb::Disclosure) -> Figures {
+    let mut figures = Figures::new();
+    for table in &disclosure.tables {
+        for row in &table.rows {
+            for cell in &row.cells {
+                let value = cell.value.clone().unwrap_or_default().value;
+                let zero = value
+                    .parse::<rust_decimal::Decimal>()
+                    .is_ok_and(|v| v.is_zero());
+                if !zero {
+                    figures.insert((
+                        table.code.clone(),
+                        row.code.clone(),
+                        cell.column.clone(),
+                        value,
+                    ));
+                }
+            }
+        }
+    }
+    figures
+}
+
+#[test]
+fn every_corpus_workbook_imports_to_its_figures_or_is_refused_at_its_cell() {
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap())
+            .unwrap();
+    let truth: Figures = expected["truth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let part = |i: usize| f[i].as_str().unwrap().to_owned();
+            (part(0), part(1), part(2), part(3))
+        })
+        .collect();
+    let empty: Vec<&str> = expected["empty"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let taxonomies = juesuan::domain::taxonomy::Taxonomies::built_in().unwrap();
+    let cases = expected["cases"].as_array().unwrap();
+    assert!(
+        cases.len() >= 30,
+        "the corpus has {} workbooks",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in cases {
+        let file = case["file"].as_str().unwrap();
+        let bytes = std::fs::read(corpus().join(file)).unwrap();
+        let read = read_with(&taxonomies, &bytes, &options_of(&case["options"]));
+        match (read, case["refused"].as_array()) {
+            (Ok(imported), None) => {
+                let got = figures_of(&imported.disclosure);
+                if got != truth {
+                    let wrong: Vec<_> = got.difference(&truth).take(5).collect();
+                    let missing: Vec<_> = truth.difference(&got).take(5).collect();
+                    failures.push(format!("{file}: read wrong {wrong:?}; missing {missing:?}"));
+                }
+                for code in &empty {
+                    let table = imported.disclosure.tables.iter().find(|t| t.code == *code);
+                    if !table.is_some_and(|t| t.declared_empty && t.rows.is_empty()) {
+                        failures.push(format!("{file}: {code} is not read as an empty table"));
+                    }
+                }
+                // Every figure kept says where it came from.
+                if imported.sources.len() < truth.len() {
+                    failures.push(format!(
+                        "{file}: {} sources for {} figures",
+                        imported.sources.len(),
+                        truth.len()
+                    ));
+                }
+            }
+            (Err(problems), None) => failures.push(format!(
+                "{file}: refused, but should read: {}",
+                problems
+                    .iter()
+                    .take(6)
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )),
+            (Ok(_), Some(_)) => failures.push(format!("{file}: read, but must be refused")),
+            (Err(problems), Some(wanted)) => {
+                for want in wanted {
+                    let (at, part) = (want[0].as_str().unwrap(), want[1].as_str().unwrap());
+                    if !problems
+                        .iter()
+                        .any(|p| p.at == at && p.reason.contains(part))
+                    {
+                        failures.push(format!(
+                            "{file}: no problem at {at} with \"{part}\"; got: {}",
+                            problems
+                                .iter()
+                                .take(6)
+                                .map(|p| p.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
