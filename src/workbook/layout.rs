@@ -2,6 +2,7 @@
 //! cell addresses — and how a cell reads as text: shared by reading and writing, depending on neither.
 
 use calamine::{Data, Range};
+use rust_xlsxwriter::XlsxError;
 
 use crate::{
     domain::taxonomy::{ColumnKind, TableDef, Taxonomy},
@@ -171,4 +172,30 @@ pub(super) fn enum_name<T: PartialEq>(names: &[(T, &[&'static str])], value: T) 
         .iter()
         .find(|(v, _)| *v == value)
         .map_or("", |(_, words)| words[0])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkbookError {
+    #[error("the workbook cannot be written")]
+    Xlsx(#[from] XlsxError),
+    #[error("{0} is not a figure a workbook can hold exactly")]
+    Figure(String),
+}
+
+/// The double whose shortest decimal text is `text`'s value: exact for figures of at most 15 significant digits,
+/// refused otherwise (the workbook would change the figure).
+pub(super) fn exact_double(text: &str) -> Result<f64, WorkbookError> {
+    let number: f64 = text
+        .parse()
+        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
+    let back: rust_decimal::Decimal = format!("{number}")
+        .parse()
+        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
+    let given: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
+    if back != given {
+        return Err(WorkbookError::Figure(text.to_owned()));
+    }
+    Ok(number)
 }

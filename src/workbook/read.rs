@@ -535,7 +535,7 @@ fn rows_of(
                 figure.at.clone(),
                 format!(
                     "{} {} is given twice (also at {first})",
-                    row_name(table, &figure.row),
+                    row_words(taxonomy, table, &figure.row),
                     table.columns[figure.column].name
                 ),
             );
@@ -579,11 +579,26 @@ fn rows_of(
     for row in &mut rows {
         row.cells.sort_by_key(|c| table.column_index(&c.column));
     }
+    // One order whatever the layout (合计 first or last, two sides): the table's lines, then the codes.
+    rows.sort_by(|a, b| {
+        let line = |code: &str| table.lines.iter().position(|l| l.code == code);
+        match (line(&a.code), line(&b.code)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.code.cmp(&b.code),
+        }
+    });
     rows
 }
 
-fn row_name<'a>(table: &'a TableDef, code: &'a str) -> &'a str {
-    table.line(code).map_or(code, |l| l.name.as_str())
+/// A row as accountants say it: a line's name, or a code with its name (207 文化旅游体育与传媒支出).
+fn row_words(taxonomy: &Taxonomy, table: &TableDef, code: &str) -> String {
+    match (table.line(code), taxonomy.row_name(table, code)) {
+        (Some(line), _) => line.name.clone(),
+        (None, Some(name)) => format!("{code} {name}"),
+        (None, None) => code.to_owned(),
+    }
 }
 
 /// A figure as kept: money in 万元 (exactly: 元 are divided by 10,000), shown to the fen unless it says more;

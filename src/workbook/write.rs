@@ -2,16 +2,19 @@
 
 use std::collections::HashMap;
 
-use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{Url, Workbook, Worksheet};
 
+pub use super::layout::WorkbookError;
 use super::{
     evaluations,
+    layout::exact_double,
     layout::{
         AMOUNT_UNIT_ROW, BUDGET_LEVEL_NAMES, CODE_COLUMN, CODE_HEADER, COVER_FIELDS, COVER_SHEET,
         COVER_TABLES_HEADER, COVER_TABLES_ROW, FIRST_DATA_ROW, FIRST_VALUE_COLUMN, HEADER_ROW,
         NAME_COLUMN, NAME_HEADER, REPORT_TYPE_NAMES, TITLE_ROW, UNIT_ROW, UNIT_TYPE_NAMES, address,
         enum_name, section_tables, sheet_name, short_name, workbook_tables,
     },
+    published::{self, Formats},
     sections,
 };
 use crate::{
@@ -19,16 +22,8 @@ use crate::{
     pb,
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum WorkbookError {
-    #[error("the workbook cannot be written")]
-    Xlsx(#[from] XlsxError),
-    #[error("{0} is not a figure a workbook can hold exactly")]
-    Figure(String),
-}
-
-/// Where each table row went: (table code, row code) → (sheet, row).
-type Positions = HashMap<(String, String), (String, u32)>;
+/// Where each figure went: (table code, row code, column code) → (sheet, row, column).
+type Positions = HashMap<(String, String, String), (String, u32, u16)>;
 
 /// The workbook of `taxonomy`'s year: blank when `disclosure` is `None`, else with its cover and tables.
 pub fn write(
@@ -76,10 +71,10 @@ pub fn write_with_findings(
         sheet.write_string(row, 1, severity)?;
         sheet.write_string(row, 2, &finding.message)?;
         let target = finding.cells.iter().find_map(|cell| {
-            let (sheet_name, at_row) = positions.get(&(cell.table.clone(), cell.row.clone()))?;
             let table = taxonomy.table(&cell.table)?;
-            let column = FIRST_VALUE_COLUMN + table.column_index(&cell.column)? as u16;
-            Some((sheet_name.clone(), *at_row, column, cell))
+            let (sheet_name, at_row, column) =
+                positions.get(&(table.code.clone(), cell.row.clone(), cell.column.clone()))?;
+            Some((sheet_name.clone(), *at_row, *column, cell))
         });
         match target {
             Some((sheet_name, at_row, column, cell)) => {
@@ -88,16 +83,16 @@ pub fn write_with_findings(
                     row,
                     3,
                     Url::new(format!("internal:{address}")),
-                    format!("{}/{}/{}", cell.table, cell.row, cell.column),
+                    cell_words(taxonomy, cell),
                 )?;
             }
             None => {
                 let cells: Vec<String> = finding
                     .cells
                     .iter()
-                    .map(|c| format!("{}/{}/{}", c.table, c.row, c.column))
+                    .map(|c| cell_words(taxonomy, c))
                     .collect();
-                sheet.write_string(row, 3, cells.join(" "))?;
+                sheet.write_string(row, 3, cells.join("；"))?;
             }
         }
     }
@@ -294,22 +289,26 @@ fn write_into(
         &formats,
     )?;
     for table in workbook_tables(taxonomy) {
-        let rows = disclosure.and_then(|d| d.tables.iter().find(|t| t.code == table.code));
-        let written = write_table(
-            workbook.add_worksheet(),
+        let given = disclosure.and_then(|d| d.tables.iter().find(|t| t.code == table.code));
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(sheet_name(table))?;
+        let source = published::Source {
             taxonomy,
             table,
-            rows,
+            given,
+            disclosure,
             cover,
-            &formats,
-        )?;
-        for (row_code, row) in written {
-            positions.insert((table.code.clone(), row_code), (sheet_name(table), row));
+        };
+        for ((row, column), (at_row, at_column)) in published::write(sheet, &source, &formats)? {
+            positions.insert(
+                (table.code.clone(), row, column),
+                (sheet_name(table), at_row, at_column),
+            );
         }
     }
     for (table, section) in section_tables(taxonomy) {
         let rows = disclosure.map(|d| section_rows(d, table, section));
-        write_table(
+        let written = write_table(
             workbook.add_worksheet(),
             taxonomy,
             table,
@@ -317,6 +316,14 @@ fn write_into(
             cover,
             &formats,
         )?;
+        for (row_code, row) in written {
+            for (index, column) in table.columns.iter().enumerate() {
+                positions.insert(
+                    (table.code.clone(), row_code.clone(), column.code.clone()),
+                    (sheet_name(table), row, FIRST_VALUE_COLUMN + index as u16),
+                );
+            }
+        }
     }
     evaluations::write(workbook.add_worksheet(), disclosure, &formats.header)?;
     evaluations::write_projects(workbook.add_worksheet(), disclosure, &formats.header)?;
@@ -351,33 +358,18 @@ fn section_rows(disclosure: &pb::Disclosure, table: &TableDef, section: &str) ->
     }
 }
 
-struct Formats {
-    title: Format,
-    header: Format,
-    text: Format,
-    right: Format,
-    money: Format,
-    whole: Format,
-}
-
-impl Formats {
-    fn new() -> Formats {
-        let bordered = || Format::new().set_border(FormatBorder::Thin);
-        Formats {
-            title: Format::new()
-                .set_bold()
-                .set_font_size(16)
-                .set_align(FormatAlign::Center),
-            header: bordered()
-                .set_bold()
-                .set_align(FormatAlign::Center)
-                .set_text_wrap(),
-            text: bordered(),
-            right: Format::new().set_align(FormatAlign::Right),
-            money: bordered().set_num_format("#,##0.00"),
-            whole: bordered().set_num_format("0"),
-        }
-    }
+/// A finding's cell in accountants' terms: 公开05 一般公共服务支出 · 基本支出.
+fn cell_words(taxonomy: &Taxonomy, cell: &pb::CellRef) -> String {
+    let Some(table) = taxonomy.table(&cell.table) else {
+        return format!("{} {} {}", cell.table, cell.row, cell.column);
+    };
+    let row = taxonomy.row_name(table, &cell.row).unwrap_or(&cell.row);
+    let column = table
+        .columns
+        .iter()
+        .find(|c| c.code == cell.column)
+        .map_or(cell.column.as_str(), |c| c.name.as_str());
+    format!("{} {row} · {column}", short_name(table))
 }
 
 fn cover_value(cover: &pb::Cover, field: &str) -> String {
@@ -585,22 +577,4 @@ fn write_table(
         }
     }
     Ok(written)
-}
-
-/// The double whose shortest decimal text is `text`'s value: exact for figures of at most 15 significant digits,
-/// refused otherwise (the workbook would change the figure).
-pub(super) fn exact_double(text: &str) -> Result<f64, WorkbookError> {
-    let number: f64 = text
-        .parse()
-        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
-    let back: rust_decimal::Decimal = format!("{number}")
-        .parse()
-        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
-    let given: rust_decimal::Decimal = text
-        .parse()
-        .map_err(|_| WorkbookError::Figure(text.to_owned()))?;
-    if back != given {
-        return Err(WorkbookError::Figure(text.to_owned()));
-    }
-    Ok(number)
 }

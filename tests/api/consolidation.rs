@@ -932,16 +932,20 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
     for wanted in ["封面", "公开01 收入支出决算总表", "核对问题", "完成情况"] {
         assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
     }
-    // 本年收入合计 of the region: the figure the consolidation tests compute (330.00).
-    let t01 = workbook.worksheet_range("公开01 收入支出决算总表").unwrap();
-    let total = (4..t01.height() as u32)
-        .find(|&row| {
-            t01.get_value((row, 1))
-                .is_some_and(|v| *v == "本年收入合计")
-        })
-        .and_then(|row| t01.get_value((row, 2)))
-        .map(|v| v.to_string());
-    assert_eq!(total.as_deref(), Some("330"));
+    // 本年收入合计 of the region: the figure the consolidation tests compute (330.00), read back as an import
+    // reads it.
+    let taxonomies = juesuan::domain::taxonomy::Taxonomies::built_in().unwrap();
+    let back = juesuan::workbook::read(&taxonomies, &std::fs::read(&path).unwrap())
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    let total = back
+        .tables
+        .iter()
+        .find(|t| t.code == "T01")
+        .and_then(|t| t.rows.iter().find(|r| r.code == "income_total"))
+        .and_then(|r| r.cells.first())
+        .and_then(|c| c.value.clone())
+        .map(|v| v.value);
+    assert_eq!(total.as_deref(), Some("330.00"));
     // Every unit of the subtree has its row: R, D, U1, U2, D2, U3.
     let progress = workbook.worksheet_range("完成情况").unwrap();
     assert_eq!(progress.height(), 1 + 6);
