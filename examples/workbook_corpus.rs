@@ -1124,6 +1124,8 @@ fn rewrite(bytes: &[u8], part: &str, change: impl Fn(String) -> String) -> Vec<u
 struct Case {
     file: String,
     bytes: Vec<u8>,
+    /// Files written beside it and read with it as one workbook (a .csv per table), under `file` as a directory.
+    parts: Vec<(String, Vec<u8>)>,
     options: serde_json::Value,
     /// `None`: the truth; else (cell, reason part) each problem must include.
     refused: Option<Vec<(String, String)>>,
@@ -1139,6 +1141,7 @@ fn good(file: &str, about: &str, style: Style) -> Case {
     Case {
         file: file.to_owned(),
         bytes: build(&style, |_| {}),
+        parts: Vec::new(),
         options,
         refused: None,
         about: about.to_owned(),
@@ -1155,6 +1158,7 @@ fn refused(
     Case {
         file: file.to_owned(),
         bytes,
+        parts: Vec::new(),
         options,
         refused: Some(
             problems
@@ -1351,6 +1355,7 @@ fn main() {
     cases[21].options = json!({"unit": "652300101", "year": 2024});
     // Extra sheets: a 说明, a blank Sheet3 and a hidden stale copy of 公开01 in 元.
     cases.push(Case {
+        parts: Vec::new(),
         file: "23-extra-and-hidden-sheets.xlsx".to_owned(),
         bytes: build(&s(), |workbook| {
             let sheet = workbook.add_worksheet();
@@ -1379,6 +1384,38 @@ fn main() {
                 .to_owned(),
     });
     let plain = build(&s(), |_| {});
+    // The formats without merged regions: an .ods saved from the published workbook, and a .csv per table
+    // (UTF-8, and GB18030 as Chinese Excel saves CSV).
+    cases.push(Case {
+        file: "24-published.ods".to_owned(),
+        bytes: to_ods(&plain),
+        parts: Vec::new(),
+        options: json!({"unit": "652300101"}),
+        refused: None,
+        about: "the published workbook saved as .ods (merged headers written once, at their first cell)".to_owned(),
+    });
+    for (dir, gb18030) in [("25-csv-per-table", false), ("26-csv-gb18030", true)] {
+        cases.push(Case {
+            file: dir.to_owned(),
+            bytes: Vec::new(),
+            parts: to_csv(
+                &build(
+                    &Style {
+                        unit: Unit::Yuan,
+                        ..s()
+                    },
+                    |_| {},
+                ),
+                gb18030,
+            ),
+            options: json!({"unit": "652300101"}),
+            refused: None,
+            about: format!(
+                "a .csv per table in 元 ({})",
+                if gb18030 { "GB18030" } else { "UTF-8" }
+            ),
+        });
+    }
     // The cells below are those of 01's layout: 公开05's 201 合计 is C… — found by searching the sheet XML.
     cases.extend([
         refused(
@@ -1518,7 +1555,7 @@ fn main() {
             "a workbook cut short (a broken download)",
             plain[..plain.len() / 2].to_vec(),
             json!({"unit": "652300101"}),
-            &[("the workbook", "")],
+            &[("53-damaged.xlsx", "")],
         ),
         refused(
             "54-figure-below-notes.xlsx",
@@ -1566,8 +1603,21 @@ fn main() {
     ]);
     let mut expected = Vec::new();
     for case in &cases {
-        std::fs::write(format!("{dir}/{}", case.file), &case.bytes).unwrap();
+        let files: Vec<String> = if case.parts.is_empty() {
+            std::fs::write(format!("{dir}/{}", case.file), &case.bytes).unwrap();
+            vec![case.file.clone()]
+        } else {
+            std::fs::create_dir_all(format!("{dir}/{}", case.file)).unwrap();
+            case.parts
+                .iter()
+                .map(|(name, bytes)| {
+                    std::fs::write(format!("{dir}/{}/{name}", case.file), bytes).unwrap();
+                    format!("{}/{name}", case.file)
+                })
+                .collect()
+        };
         expected.push(json!({
+            "files": files,
             "file": case.file,
             "about": case.about,
             "options": case.options,
@@ -1714,4 +1764,97 @@ fn two_units() -> Vec<u8> {
         "F3",
         "<c r=\"F3\" t=\"inlineStr\"><is><t>金额单位：元</t></is></c>",
     )
+}
+
+/// Every sheet's cells as calamine reads them: (sheet, rows of (column, value)).
+fn sheets_of(xlsx: &[u8]) -> Vec<(String, calamine::Range<calamine::Data>)> {
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(xlsx.to_vec())).unwrap();
+    workbook
+        .sheet_names()
+        .into_iter()
+        .map(|name| {
+            let range = workbook.worksheet_range(&name).unwrap();
+            (name, range)
+        })
+        .collect()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The workbook as an OpenDocument spreadsheet: values only, as a spreadsheet saves them.
+fn to_ods(xlsx: &[u8]) -> Vec<u8> {
+    let mut content = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet>"#,
+    );
+    for (name, range) in sheets_of(xlsx) {
+        content.push_str(&format!(r#"<table:table table:name="{}">"#, escape(&name)));
+        let (height, width) = range.end().map_or((0, 0), |(r, c)| (r + 1, c + 1));
+        for row in 0..height {
+            content.push_str("<table:table-row>");
+            for column in 0..width {
+                match range.get_value((row, column)) {
+                    Some(calamine::Data::Float(f)) => content.push_str(&format!(
+                        r#"<table:table-cell office:value-type="float" office:value="{f}"><text:p>{f}</text:p></table:table-cell>"#
+                    )),
+                    Some(calamine::Data::String(text)) => content.push_str(&format!(
+                        r#"<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>"#,
+                        escape(text)
+                    )),
+                    _ => content.push_str("<table:table-cell/>"),
+                }
+            }
+            content.push_str("</table:table-row>");
+        }
+        content.push_str("</table:table>");
+    }
+    content.push_str("</office:spreadsheet></office:body></office:document-content>");
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    out.start_file("mimetype", stored).unwrap();
+    out.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    out.start_file("META-INF/manifest.xml", deflated).unwrap();
+    out.write_all(manifest.as_bytes()).unwrap();
+    out.start_file("content.xml", deflated).unwrap();
+    out.write_all(content.as_bytes()).unwrap();
+    out.finish().unwrap().into_inner()
+}
+
+/// Each sheet as a .csv named by the sheet, as Excel saves "CSV" (UTF-8) or "CSV (逗号分隔)" (GB18030).
+fn to_csv(xlsx: &[u8], gb18030: bool) -> Vec<(String, Vec<u8>)> {
+    sheets_of(xlsx)
+        .into_iter()
+        .map(|(name, range)| {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            let (height, width) = range.end().map_or((0, 0), |(r, c)| (r + 1, c + 1));
+            for row in 0..height {
+                let record: Vec<String> = (0..width)
+                    .map(|column| match range.get_value((row, column)) {
+                        Some(calamine::Data::Float(f)) => format!("{f}"),
+                        Some(calamine::Data::String(text)) => text.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                writer.write_record(&record).unwrap();
+            }
+            let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+            let bytes = if gb18030 {
+                encoding_rs::GB18030.encode(&text).0.into_owned()
+            } else {
+                text.into_bytes()
+            };
+            (format!("{name}.csv"), bytes)
+        })
+        .collect()
 }

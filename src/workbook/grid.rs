@@ -107,6 +107,12 @@ impl Grid {
         cell_text(self.value(row, column))
     }
 
+    /// Whether the file said which cells are merged (.xlsx and .xls do; .ods as calamine reads it and .csv do
+    /// not, and a workbook may merge nothing).
+    pub fn knows_merges(&self) -> bool {
+        !self.merges.is_empty()
+    }
+
     /// The cell as trimmed text, only where it is written (not spread from a merged region).
     pub fn own_text(&self, row: u32, column: u32) -> String {
         cell_text(self.value(row, column))

@@ -378,10 +378,37 @@ pub(super) fn read_block(
             };
             problems.add(address(sheet, row, column as u16), why);
         }
+        // Without merged regions, a label written once across both sides (合计 over 人员经费 | 公用经费) is in
+        // the first side's cells only: a side without a label takes that of a side to its left without figures.
+        let mut inherited: Option<String> = None;
         for side in &mut sides {
-            read_side_row(
-                grid, row, side, table, taxonomy, names, &mut block, problems,
+            let own = side
+                .label
+                .map(|c| grid.text(row, c))
+                .filter(|t| !t.is_empty())
+                .or_else(|| {
+                    side.codes
+                        .iter()
+                        .map(|&(c, _)| grid.text(row, c))
+                        .find(|t| !t.is_empty())
+                });
+            let borrowed = if own.is_none() && !grid.knows_merges() {
+                inherited.clone()
+            } else {
+                None
+            };
+            let had_values = read_side_row(
+                grid,
+                row,
+                side,
+                borrowed.as_deref(),
+                table,
+                taxonomy,
+                names,
+                &mut block,
+                problems,
             );
+            inherited = if had_values { None } else { own.or(borrowed) };
         }
     }
     block
@@ -521,7 +548,23 @@ fn header_path(grid: &Grid, start: u32, end: u32, column: u32) -> Vec<String> {
         if is_ordinal_row(grid, row, grid.size().1) {
             continue;
         }
-        let text = header_word(&grid.text(row, column));
+        let mut text = header_word(&grid.text(row, column));
+        // Without the merged regions, a group header (收入 over 项目 | 行次 | 金额) is written in its first column
+        // only: a blank above a header word takes the group's name from the left.
+        if text.is_empty()
+            && !grid.knows_merges()
+            && (row + 1..=end).any(|below| {
+                !is_ordinal_row(grid, below, grid.size().1)
+                    && !grid.own_text(below, column).is_empty()
+            })
+        {
+            text = (0..column)
+                .rev()
+                .map(|c| grid.own_text(row, c))
+                .find(|t| !t.is_empty())
+                .map(|t| header_word(&t))
+                .unwrap_or_default();
+        }
         if !text.is_empty() && path.last() != Some(&text) {
             path.push(text);
         }
@@ -665,17 +708,19 @@ enum Target {
 /// A figure read on a side: its column, the table column and line its header names, the value and its text.
 type ReadValue = (u32, Option<usize>, Option<usize>, Decimal, String);
 
+/// Reads one row of one side; returns whether it had figures.
 #[allow(clippy::too_many_arguments)]
 fn read_side_row(
     grid: &Grid,
     row: u32,
     side: &mut Side,
+    inherited: Option<&str>,
     table: &TableDef,
     taxonomy: &Taxonomy,
     names: &mut NameIndex,
     block: &mut Block,
     problems: &mut Problems,
-) {
+) -> bool {
     let sheet = grid.name.as_str();
     // The figures first: a row without any says nothing, except a heading that names a column.
     let mut values: Vec<ReadValue> = Vec::new();
@@ -687,14 +732,14 @@ fn read_side_row(
             Err(reason) => problems.add(address(sheet, row, column as u16), reason),
         }
     }
-    let target = target_of(grid, row, side, table, taxonomy, names, problems);
+    let target = target_of(grid, row, side, inherited, table, taxonomy, names, problems);
     // A row that names a column (一、本年收入; 年初财政拨款结转和结余) holds that column's total when it has figures,
     // and its column is the one of the lines below it either way.
     if let Target::AsColumn(column) = target {
         side.context = Some(column);
     }
     if values.is_empty() {
-        return;
+        return false;
     }
     for (column, of_column, of_line, value, text) in values {
         let at = address(sheet, row, column as u16);
@@ -757,12 +802,15 @@ fn read_side_row(
             text,
         });
     }
+    true
 }
 
+#[allow(clippy::too_many_arguments)]
 fn target_of(
     grid: &Grid,
     row: u32,
     side: &mut Side,
+    inherited: Option<&str>,
     table: &TableDef,
     taxonomy: &Taxonomy,
     names: &mut NameIndex,
@@ -770,7 +818,12 @@ fn target_of(
 ) -> Target {
     let sheet = grid.name.as_str();
     // A label merged across the row (合计 over the code and name columns of both sides) labels each side it covers.
-    let mut label_text = side.label.map(|c| grid.text(row, c)).unwrap_or_default();
+    let mut label_text = side
+        .label
+        .map(|c| grid.text(row, c))
+        .filter(|t| !t.is_empty())
+        .or_else(|| inherited.map(str::to_owned))
+        .unwrap_or_default();
     let mut code = code_of(grid, row, side);
     // A label written across the code columns (合计, 人员经费合计 merged over 科目编码 and 科目名称) is a label.
     if let Some((text, _)) = &code

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use juesuan::workbook::{ImportOptions, MoneyUnit, read_with};
+use juesuan::workbook::{ImportOptions, MoneyUnit, read_files, read_with};
 
 fn corpus() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workbooks")
@@ -75,8 +75,18 @@ fn every_corpus_workbook_imports_to_its_figures_or_is_refused_at_its_cell() {
     let mut failures = Vec::new();
     for case in cases {
         let file = case["file"].as_str().unwrap();
-        let bytes = std::fs::read(corpus().join(file)).unwrap();
-        let read = read_with(&taxonomies, &bytes, &options_of(&case["options"]));
+        // A case is one workbook, or several files read as one (a .csv per table).
+        let parts: Vec<(String, Vec<u8>)> = case["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let path = f.as_str().unwrap();
+                let name = path.rsplit('/').next().unwrap().to_owned();
+                (name, std::fs::read(corpus().join(path)).unwrap())
+            })
+            .collect();
+        let read = read_files(&taxonomies, &parts, &options_of(&case["options"]));
         match (read, case["refused"].as_array()) {
             (Ok(imported), None) => {
                 let got = figures_of(&imported.disclosure);
