@@ -46,6 +46,27 @@ fn decimal_text(value: &Option<pb::Decimal>) -> String {
     value.as_ref().map_or_else(String::new, |d| d.value.clone())
 }
 
+/// Where a block's cells went, by the names findings give them: ("funds.total", "executed") →
+/// (row, column), ("indicator.3", "score"), ("summary", "score").
+pub(super) type Placed = std::collections::HashMap<(String, String), (u32, u16)>;
+
+/// The funds columns of findings, by the column they are written in.
+const FUNDS_PLACES: [(&str, u16); 6] = [
+    ("initial_budget", 1),
+    ("full_year_budget", 2),
+    ("executed", 3),
+    ("weight", 4),
+    ("execution_rate", 5),
+    ("score", 6),
+];
+const INDICATOR_PLACES: [(&str, u16); 5] = [
+    ("weight", 3),
+    ("target", 4),
+    ("actual", 5),
+    ("completion_rate", 6),
+    ("score", 7),
+];
+
 /// Writes one block from `row`; returns the row after it (a blank row follows each block).
 #[allow(clippy::too_many_arguments)]
 fn write_block(
@@ -55,10 +76,19 @@ fn write_block(
     funds: &[pb::FundsRow],
     indicators: &[pb::Indicator],
     header: &Format,
+    placed: &mut Placed,
 ) -> Result<u32, XlsxError> {
     for (label, value) in fields {
         sheet.write_string_with_format(row, 0, *label, header)?;
         sheet.write_string(row, 1, value)?;
+        let summary = match *label {
+            "项目分值" => Some("weight"),
+            "总得分" => Some("score"),
+            _ => None,
+        };
+        if let Some(column) = summary {
+            placed.insert(("summary".to_owned(), column.to_owned()), (row, 1));
+        }
         row += 1;
     }
     for (column, name) in FUNDS_HEADERS.iter().enumerate() {
@@ -79,13 +109,20 @@ fn write_block(
         for (column, text) in cells.iter().enumerate() {
             sheet.write_string(row, column as u16, text)?;
         }
+        let key = format!(
+            "funds.{}",
+            enum_code(funds_row.source().as_str_name(), "FUNDS_SOURCE_")
+        );
+        for (name, column) in FUNDS_PLACES {
+            placed.insert((key.clone(), name.to_owned()), (row, column));
+        }
         row += 1;
     }
     for (column, name) in INDICATOR_HEADERS.iter().enumerate() {
         sheet.write_string_with_format(row, column as u16, *name, header)?;
     }
     row += 1;
-    for indicator in indicators {
+    for (index, indicator) in indicators.iter().enumerate() {
         let measure =
             |m: &Option<pb::Measure>| m.as_ref().map_or_else(String::new, |m| m.raw.clone());
         let scoring = match indicator.scoring_rule() {
@@ -110,6 +147,12 @@ fn write_block(
         for (column, text) in cells.iter().enumerate() {
             sheet.write_string(row, column as u16, text)?;
         }
+        for (name, column) in INDICATOR_PLACES {
+            placed.insert(
+                (format!("indicator.{}", index + 1), name.to_owned()),
+                (row, column),
+            );
+        }
         row += 1;
     }
     Ok(row + 1)
@@ -120,7 +163,8 @@ pub(super) fn write(
     unit_sheet: &mut Worksheet,
     disclosure: Option<&pb::Disclosure>,
     header: &Format,
-) -> Result<(), XlsxError> {
+) -> Result<Placed, XlsxError> {
+    let mut placed = Placed::new();
     unit_sheet.set_name(UNIT_SHEET)?;
     unit_sheet.set_column_width(0, 16)?;
     unit_sheet.set_column_width(1, 20)?;
@@ -138,15 +182,18 @@ pub(super) fn write(
         &evaluation.funds,
         &evaluation.indicators,
         header,
+        &mut placed,
     )?;
-    Ok(())
+    Ok(placed)
 }
 
+/// Writes every project's block; returns where each project's cells went, in the projects' order.
 pub(super) fn write_projects(
     sheet: &mut Worksheet,
     disclosure: Option<&pb::Disclosure>,
     header: &Format,
-) -> Result<(), XlsxError> {
+) -> Result<Vec<Placed>, XlsxError> {
+    let mut all = Vec::new();
     sheet.set_name(PROJECTS_SHEET)?;
     sheet.set_column_width(0, 16)?;
     sheet.set_column_width(1, 20)?;
@@ -160,6 +207,7 @@ pub(super) fn write_projects(
     };
     let mut row = 0;
     for project in projects {
+        let mut placed = Placed::new();
         row = write_block(
             sheet,
             row,
@@ -175,9 +223,11 @@ pub(super) fn write_projects(
             &project.funds,
             &project.indicators,
             header,
+            &mut placed,
         )?;
+        all.push(placed);
     }
-    Ok(())
+    Ok(all)
 }
 
 /// A block as read: its fields by label, funds rows and indicators.

@@ -360,3 +360,80 @@ mod tests {
         assert_eq!(column_letters(702), "AAA");
     }
 }
+
+#[cfg(test)]
+mod findings_tests {
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::{domain::taxonomy::test_support, pb};
+
+    #[test]
+    fn every_finding_links_to_its_cell_in_the_tables_or_the_self_evaluation() {
+        let taxonomies = test_support::shipped();
+        let taxonomy = taxonomies
+            .get(crate::domain::ids::FiscalYear::new(2024).unwrap())
+            .unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/reference-2024.json");
+        let reference: pb::Disclosure =
+            crate::cli::json::from_json("Disclosure", &std::fs::read_to_string(path).unwrap())
+                .unwrap();
+        let source = reference.unit_evaluation.as_ref().unwrap().funds[0].source();
+        let funds_row = format!(
+            "funds.{}",
+            source
+                .as_str_name()
+                .trim_start_matches("FUNDS_SOURCE_")
+                .to_ascii_lowercase()
+        );
+        let finding = |table: &str, row: &str, column: &str| pb::Finding {
+            rule_id: "TEST".into(),
+            message: "m".into(),
+            cells: vec![pb::CellRef {
+                table: table.into(),
+                row: row.into(),
+                column: column.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let findings = [
+            finding("T05", "total", "basic"),
+            finding("EVAL", &funds_row, "executed"),
+            finding("NARRATIVE", "三公经费", "合计"),
+        ];
+        let bytes = write_with_findings(taxonomy, &reference, &findings).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        // The findings sheet is the last one written.
+        let last = (1..=40)
+            .rev()
+            .find(|n| {
+                archive
+                    .by_name(&format!("xl/worksheets/sheet{n}.xml"))
+                    .is_ok()
+            })
+            .unwrap();
+        let mut xml = String::new();
+        archive
+            .by_name(&format!("xl/worksheets/sheet{last}.xml"))
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        // 公开05's 合计 row, 基本支出 (column F: 类, 款, 项, 科目名称, 合计, 基本支出).
+        assert!(
+            xml.contains("location=\"'公开05 一般公共预算财政拨款支出决算表'!F8\""),
+            "{xml}"
+        );
+        // The unit's self-evaluation, 全年执行数 of its first funds row.
+        assert!(xml.contains("location=\"'整体绩效自评'!D5\""), "{xml}");
+        let mut strings = String::new();
+        archive
+            .by_name("xl/sharedStrings.xml")
+            .unwrap()
+            .read_to_string(&mut strings)
+            .unwrap();
+        assert!(strings.contains("公开05 合计 · 基本支出"));
+        assert!(strings.contains("决算情况说明 三公经费 · 合计"));
+    }
+}

@@ -388,7 +388,13 @@ pub(super) fn read_grids(
                     else {
                         problems.add(
                             place.clone(),
-                            format!("{} has no {} figure", line.name, cell.column),
+                            format!(
+                                "{} has no {} figure",
+                                line.name,
+                                column.map_or(cell.column.as_str(), |c| table.columns[c]
+                                    .name
+                                    .as_str())
+                            ),
                         );
                         continue;
                     };

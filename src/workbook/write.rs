@@ -71,9 +71,13 @@ pub fn write_with_findings(
         sheet.write_string(row, 1, severity)?;
         sheet.write_string(row, 2, &finding.message)?;
         let target = finding.cells.iter().find_map(|cell| {
-            let table = taxonomy.table(&cell.table)?;
+            let table = match cell.table.as_str() {
+                "EVAL" => "EVAL".to_owned(),
+                "PROJ" => format!("PROJ#{}", finding.project_index),
+                other => taxonomy.table(other)?.code.clone(),
+            };
             let (sheet_name, at_row, column) =
-                positions.get(&(table.code.clone(), cell.row.clone(), cell.column.clone()))?;
+                positions.get(&(table, cell.row.clone(), cell.column.clone()))?;
             Some((sheet_name.clone(), *at_row, *column, cell))
         });
         match target {
@@ -112,6 +116,10 @@ pub fn write_consolidated(
             unit_code: node.code.clone(),
             unit_name: node.name.clone(),
             fiscal_year: report.fiscal_year,
+            budget_level: node.budget_level,
+            unit_type: node.unit_type,
+            supervising_department_code: node.supervising_department_code.clone(),
+            parent_unit_code: node.parent_code.clone(),
             report_type: pb::ReportType::Consolidated as i32,
             amount_unit: report.amount_unit,
             fiscal_region_code: node.fiscal_region_code.clone(),
@@ -123,6 +131,38 @@ pub fn write_consolidated(
     let mut workbook = Workbook::new();
     write_into(&mut workbook, taxonomy, Some(&disclosure))?;
     let formats = Formats::new();
+    // What the 汇总表 counts: the units of the subtree whose accepted version is in it, of those expected.
+    {
+        let cover_sheet = workbook.worksheet_from_index(0)?;
+        // Beside 报表类型 (汇总表), right of the hints: the cover's fields are read from columns A and B only.
+        let row = 2 + COVER_FIELDS
+            .iter()
+            .position(|(_, field)| *field == "report_type")
+            .expect("the cover has a report type") as u32;
+        cover_sheet.write_string_with_format(row, 3, "计入单位", &formats.header)?;
+        let share = if report.units_expected == 0 {
+            String::new()
+        } else {
+            let tenths = u64::from(report.units_counted) * 1000 / u64::from(report.units_expected);
+            format!("（{}.{}%）", tenths / 10, tenths % 10)
+        };
+        cover_sheet.set_column_width(4, 48)?;
+        cover_sheet.write_string_with_format(
+            row,
+            4,
+            format!(
+                "{} / {} 户{share}{}",
+                report.units_counted,
+                report.units_expected,
+                if report.units_counted < report.units_expected {
+                    "，未报或未审核的单位不在汇总数中"
+                } else {
+                    ""
+                }
+            ),
+            &formats.text,
+        )?;
+    }
     let cover = disclosure.cover.as_ref();
     for adjustments in report.adjustments.iter().filter(|t| !t.rows.is_empty()) {
         let Some(table) = taxonomy.table(&adjustments.code) else {
@@ -325,8 +365,24 @@ fn write_into(
             }
         }
     }
-    evaluations::write(workbook.add_worksheet(), disclosure, &formats.header)?;
-    evaluations::write_projects(workbook.add_worksheet(), disclosure, &formats.header)?;
+    // The self-evaluations' cells as findings name them: table EVAL, or PROJ with the project's position.
+    let unit = evaluations::write(workbook.add_worksheet(), disclosure, &formats.header)?;
+    for ((row, column), (at_row, at_column)) in unit {
+        positions.insert(
+            ("EVAL".to_owned(), row, column),
+            (evaluations::UNIT_SHEET.to_owned(), at_row, at_column),
+        );
+    }
+    let projects =
+        evaluations::write_projects(workbook.add_worksheet(), disclosure, &formats.header)?;
+    for (index, placed) in projects.into_iter().enumerate() {
+        for ((row, column), (at_row, at_column)) in placed {
+            positions.insert(
+                (format!("PROJ#{}", index + 1), row, column),
+                (evaluations::PROJECTS_SHEET.to_owned(), at_row, at_column),
+            );
+        }
+    }
     Ok(positions)
 }
 
@@ -360,6 +416,15 @@ fn section_rows(disclosure: &pb::Disclosure, table: &TableDef, section: &str) ->
 
 /// A finding's cell in accountants' terms: 公开05 一般公共服务支出 · 基本支出.
 fn cell_words(taxonomy: &Taxonomy, cell: &pb::CellRef) -> String {
+    let place = match cell.table.as_str() {
+        "EVAL" => Some(evaluations::UNIT_SHEET),
+        "PROJ" => Some(evaluations::PROJECTS_SHEET),
+        "NARRATIVE" => Some("决算情况说明"),
+        _ => None,
+    };
+    if let Some(place) = place {
+        return format!("{place} {} · {}", cell.row, cell.column);
+    }
     let Some(table) = taxonomy.table(&cell.table) else {
         return format!("{} {} {}", cell.table, cell.row, cell.column);
     };

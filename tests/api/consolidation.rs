@@ -946,6 +946,18 @@ async fn the_regions_consolidation_is_exported_as_a_workbook() {
         .and_then(|c| c.value.clone())
         .map(|v| v.value);
     assert_eq!(total.as_deref(), Some("330.00"));
+    let cover = back.cover.unwrap();
+    assert_eq!(cover.report_type(), pb::ReportType::Consolidated);
+    // The cover says how much of the subtree the 汇总表 counts.
+    let cover_sheet = workbook.worksheet_range("封面").unwrap();
+    let counted = (0..cover_sheet.height() as u32)
+        .find_map(|row| {
+            (cover_sheet.get_value((row, 3))? == "计入单位")
+                .then(|| cover_sheet.get_value((row, 4)).map(|v| v.to_string()))
+                .flatten()
+        })
+        .expect("a 计入单位 line");
+    assert!(counted.contains(" 户（"), "{counted}");
     // Every unit of the subtree has its row: R, D, U1, U2, D2, U3.
     let progress = workbook.worksheet_range("完成情况").unwrap();
     assert_eq!(progress.height(), 1 + 6);
