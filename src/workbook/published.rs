@@ -155,6 +155,9 @@ pub(super) fn write(
     source: &Source<'_>,
     formats: &Formats,
 ) -> Result<Placed, WorkbookError> {
+    // Printed as units print them: landscape, one page wide.
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
     let mut out = Sheet {
         sheet,
         formats,
@@ -257,8 +260,8 @@ fn coded(out: &mut Sheet<'_, '_>, source: &Source<'_>) -> Result<(), WorkbookErr
     }
     for (code, label) in coded_rows(source) {
         let parts = code_parts(source, &code);
-        for (i, part) in parts.iter().enumerate() {
-            out.text(row, i as u16, part)?;
+        for i in 0..3 {
+            out.text(row, i, parts.get(usize::from(i)).map_or("", String::as_str))?;
         }
         out.text(row, 3, &label)?;
         figures_of_row(out, source, row, &code, 4)?;
@@ -459,6 +462,12 @@ fn two_sided_totals(out: &mut Sheet<'_, '_>, source: &Source<'_>) -> Result<(), 
                 continue;
             };
             out.text(row, column, &line.name)?;
+            out.sheet.write_number_with_format(
+                row,
+                column + 1,
+                f64::from(body) + i as f64 + 1.0,
+                &out.formats.text,
+            )?;
             out.figure(
                 (row, column + 2),
                 source.value(code, "amount"),
@@ -505,6 +514,10 @@ fn fiscal_totals(out: &mut Sheet<'_, '_>, source: &Source<'_>) -> Result<(), Wor
     }
     out.sheet.set_column_width(0, 30)?;
     out.sheet.set_column_width(3, 30)?;
+    for column in [2u16, 5, 6, 7, 8] {
+        out.sheet.set_column_width(column, 16)?;
+    }
+    out.sheet.set_row_height(top + 1, 30)?;
     let column_name = |code: &str| {
         table
             .columns
