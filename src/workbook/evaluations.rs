@@ -7,7 +7,9 @@
 use calamine::{Data, Range};
 use rust_xlsxwriter::{Format, Worksheet, XlsxError};
 
-use super::layout::{address, enum_code, text_of};
+use super::layout::{
+    FUNDS_SOURCE_NAMES, SCORING_RULE_NAMES, address, enum_code, enum_from, enum_name, text_of,
+};
 use crate::{
     domain::evaluation::{Comparator, Measure, MeasureValue},
     pb,
@@ -104,7 +106,7 @@ fn write_block(
             decimal_text(&funds_row.weight),
             decimal_text(&funds_row.execution_rate),
             decimal_text(&funds_row.score),
-            enum_code(funds_row.source().as_str_name(), "FUNDS_SOURCE_"),
+            enum_name(&FUNDS_SOURCE_NAMES, funds_row.source()).to_owned(),
         ];
         for (column, text) in cells.iter().enumerate() {
             sheet.write_string(row, column as u16, text)?;
@@ -127,7 +129,7 @@ fn write_block(
             |m: &Option<pb::Measure>| m.as_ref().map_or_else(String::new, |m| m.raw.clone());
         let scoring = match indicator.scoring_rule() {
             pb::ScoringRule::Unspecified => String::new(),
-            rule => enum_code(rule.as_str_name(), "SCORING_RULE_"),
+            rule => enum_name(&SCORING_RULE_NAMES, rule).to_owned(),
         };
         let cells = [
             indicator.level1.clone(),
@@ -374,10 +376,12 @@ fn read_blocks(
         match part {
             Part::Fields => block.fields.push((first, texts[1].clone())),
             Part::Funds => {
-                let source = pb::FundsSource::from_str_name(&format!(
-                    "FUNDS_SOURCE_{}",
-                    texts[7].to_ascii_uppercase()
-                ));
+                let source = enum_from(
+                    &FUNDS_SOURCE_NAMES,
+                    &texts[7],
+                    pb::FundsSource::from_str_name,
+                    "FUNDS_SOURCE_",
+                );
                 if source.is_none() && !texts[7].is_empty() {
                     problems.push((at(7), format!("{} is not a source of funds", texts[7])));
                 }
@@ -396,10 +400,12 @@ fn read_blocks(
                 let scoring = if texts[8].is_empty() {
                     Some(pb::ScoringRule::Unspecified)
                 } else {
-                    pb::ScoringRule::from_str_name(&format!(
-                        "SCORING_RULE_{}",
-                        texts[8].to_ascii_uppercase()
-                    ))
+                    enum_from(
+                        &SCORING_RULE_NAMES,
+                        &texts[8],
+                        pb::ScoringRule::from_str_name,
+                        "SCORING_RULE_",
+                    )
                 };
                 if scoring.is_none() {
                     problems.push((at(8), format!("{} is not a scoring rule", texts[8])));

@@ -152,6 +152,30 @@ pub(super) const REPORT_TYPE_NAMES: [(pb::ReportType, &[&str]); 3] = [
     (pb::ReportType::Adjustment, &["调整表", "调整"]),
 ];
 
+pub(super) const FUNDS_SOURCE_NAMES: [(pb::FundsSource, &[&str]); 6] = [
+    (pb::FundsSource::Total, &["年度资金总额", "合计"]),
+    (
+        pb::FundsSource::CurrentAppropriation,
+        &["当年财政拨款", "财政拨款"],
+    ),
+    (
+        pb::FundsSource::PriorYearCarryover,
+        &["上年结转", "上年结转资金"],
+    ),
+    (pb::FundsSource::Other, &["其他资金"]),
+    (pb::FundsSource::Superior, &["上级资金"]),
+    (pb::FundsSource::SameLevel, &["本级资金"]),
+];
+pub(super) const SCORING_RULE_NAMES: [(pb::ScoringRule, &[&str]); 4] = [
+    (
+        pb::ScoringRule::Proportional,
+        &["按照完成比例赋分", "按比例赋分"],
+    ),
+    (pb::ScoringRule::Graded, &["按评判等级赋分", "按等级赋分"]),
+    (pb::ScoringRule::Direct, &["直接赋分"]),
+    (pb::ScoringRule::Satisfaction, &["满意度赋分"]),
+];
+
 /// An enumeration's value from its Chinese name or the CLI's English one (prefecture, single …).
 pub(super) fn enum_from<T: Copy>(
     names: &[(T, &[&str])],
