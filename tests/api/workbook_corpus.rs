@@ -229,3 +229,63 @@ fn the_published_layout_we_write_reads_back_to_the_same_figures() {
         imported.not_kept
     );
 }
+
+/// The command line on the corpus: a directory imports each workbook with a summary line (the refused ones with
+/// their first problem) and exits 1; one published-layout workbook with --report prints every figure's cell and
+/// writes the same beside the output.
+#[test]
+fn the_corpus_directory_imports_with_a_summary_and_a_report_names_every_cell() {
+    let out = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        .args(["import", "--unit", "652300101", "-o"])
+        .arg(out.path().join("all"))
+        .arg(corpus())
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{summary}");
+    assert!(
+        summary.contains("| 02-published-yuan.xlsx | 652300101 | 9 tables"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| 43-two-units.xlsx |  | REFUSED: the workbook: states two amount units"),
+        "{summary}"
+    );
+    // Every workbook of the directory has its line; the good ones are written, the refused ones are not.
+    let written = std::fs::read_dir(out.path().join("all")).unwrap().count();
+    let lines = summary
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| file"))
+        .count();
+    assert!(lines >= 40, "{summary}");
+    assert!(
+        written >= 20 && written < lines,
+        "{written} written of {lines}"
+    );
+
+    let json = out.path().join("one.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+        .args(["import", "--unit", "652300101", "--report", "-o"])
+        .arg(&json)
+        .arg(corpus().join("04-unit-with-number.xlsx"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // 单位：元 shares its row with 公开01表; 编制单位：元宝区… is not a unit.
+    assert!(
+        said.contains("公开01\t一般公共预算财政拨款收入\t决算数\t1234.56\t公开01!C6\t12345600"),
+        "{said}"
+    );
+    assert!(said.contains("read in 元, kept in 万元"), "{said}");
+    let sources: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("one.sources.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(sources.as_array().unwrap().len() >= 200);
+}
