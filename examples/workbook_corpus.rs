@@ -1442,6 +1442,14 @@ fn main() {
     }
     // The cells below are those of 01's layout: 公开05's 201 合计 is C… — found by searching the sheet XML.
     cases.extend([
+        Case {
+            file: "29-t04-class-disagrees.xlsx".to_owned(),
+            bytes: plain.clone().pipe(|b| replace_cell(&b, 4, "G7", "<c r=\"G7\"><v>710</v></c>")),
+            parts: Vec::new(),
+            options: json!({"unit": "652300101", "notices": [["公开04!G7", "differs from 700.00 in 公开05"]]}),
+            refused: None,
+            about: "公开04 prints 710 for 一般公共服务支出 by 一般公共预算 where 公开05 keeps 700: read, with a notice".to_owned(),
+        },
         refused(
             "40-formula-without-value.xlsx",
             "a formula saved without its value (written by a program, never opened in Excel)",

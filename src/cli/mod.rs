@@ -1069,6 +1069,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 },
                 output.display()
             );
+            for (at, what) in &imported.notices {
+                sayln!(
+                    "check: {at}: {what} (the workbook disagrees with itself; nothing was read wrong)"
+                );
+            }
             if !imported.not_kept.is_empty() {
                 sayln!(
                     "{} printed figures are sums or repeats of figures kept, and not kept themselves{}",

@@ -68,6 +68,9 @@ pub struct Imported {
     pub not_kept: Vec<(String, String)>,
     /// The amount unit the workbook was in.
     pub amount_unit: MoneyUnit,
+    /// (cell, what) for each printed figure not kept that disagrees with the figures kept (公开04's class by fund
+    /// against 公开05, 07 and 08): the workbook contradicts itself there, though nothing was read wrong.
+    pub notices: Vec<(String, String)>,
 }
 
 /// The disclosure a workbook holds (cover and tables), or every problem found.
@@ -366,9 +369,14 @@ pub(super) fn read_grids(
     };
     let mut sources = Vec::new();
     let mut not_kept = Vec::new();
+    let mut class_rows = Vec::new();
     let mut tables_read = Vec::new();
     for (table, block, place) in blocks {
         not_kept.extend(block.not_kept.iter().cloned());
+        for row in &block.class_rows {
+            let value = kept_value(row.value, ColumnKind::Amount, amount_unit);
+            class_rows.push((row.at.clone(), row.class.clone(), row.line.clone(), value));
+        }
         let rows = rows_of(
             taxonomy,
             table,
@@ -446,6 +454,7 @@ pub(super) fn read_grids(
             );
         }
     }
+    let notices = class_rows_against_kept(&tables_read, &class_rows);
     tables_read.sort_by_key(|t| {
         taxonomy
             .tables
@@ -520,7 +529,68 @@ pub(super) fn read_grids(
         sources,
         not_kept,
         amount_unit,
+        notices,
     })
+}
+
+/// The tables that keep a class's expenditure by fund: 公开05 (一般公共预算), 07 (政府性基金), 08 (国有资本经营).
+const CLASS_BY_FUND: [(&str, &str, &str); 3] = [
+    ("gpb", "T05", "total"),
+    ("gov_fund", "T07", "expenditure_total"),
+    ("state_capital", "T08", "expenditure_total"),
+];
+
+/// Each printed class figure (cell, class, fund line, value in 万元) that differs from what the tables keeping
+/// it say (合计: the three funds together; a table or row not given counts as nothing).
+fn class_rows_against_kept(
+    tables: &[pb::Table],
+    class_rows: &[(String, String, Option<String>, String)],
+) -> Vec<(String, String)> {
+    let kept = |table: &str, row: &str, column: &str| -> Option<Decimal> {
+        tables
+            .iter()
+            .find(|t| t.code == table)?
+            .rows
+            .iter()
+            .find(|r| r.code == row)?
+            .cells
+            .iter()
+            .find(|c| c.column == column)?
+            .value
+            .as_ref()?
+            .value
+            .parse()
+            .ok()
+    };
+    let mut notices = Vec::new();
+    for (at, class, line, printed) in class_rows {
+        let Ok(printed) = printed.parse::<Decimal>() else {
+            continue;
+        };
+        let (expected, source) = match line.as_deref() {
+            Some("total") | None => (
+                CLASS_BY_FUND
+                    .iter()
+                    .filter_map(|(_, table, column)| kept(table, class, column))
+                    .sum::<Decimal>(),
+                "公开05, 07 and 08 together".to_owned(),
+            ),
+            Some(fund) => match CLASS_BY_FUND.iter().find(|(f, _, _)| *f == fund) {
+                Some((_, table, column)) => (
+                    kept(table, class, column).unwrap_or(Decimal::ZERO),
+                    format!("公开{}", &table[1..]),
+                ),
+                None => continue,
+            },
+        };
+        if printed != expected {
+            notices.push((
+                at.clone(),
+                format!("{printed} for {class} differs from {expected} in {source}"),
+            ));
+        }
+    }
+    notices
 }
 
 /// A table's rows from its block's figures, converted to 万元: each row once, its cells in the table's column

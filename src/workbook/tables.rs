@@ -224,6 +224,17 @@ pub(super) struct Block {
     /// Figures printed but not kept, with where and why (a printed sum of kept lines, a class row of a table that
     /// keeps none): listed in the report, never dropped unseen.
     pub not_kept: Vec<(String, String)>,
+    /// Class rows of a table that keeps none (公开04's classes by fund), to be compared with the tables that keep
+    /// them once the whole workbook is read.
+    pub class_rows: Vec<ClassRow>,
+}
+
+/// A printed class figure not kept: where, the class, the line its column names (a fund, or 合计), the figure.
+pub(super) struct ClassRow {
+    pub at: String,
+    pub class: String,
+    pub line: Option<String>,
+    pub value: Decimal,
 }
 
 /// A column's role, from the words of its header.
@@ -284,6 +295,7 @@ pub(super) fn read_block(
         units: Vec::new(),
         says_empty: false,
         not_kept: Vec::new(),
+        class_rows: Vec::new(),
     };
     let first = found.title_row.map_or(found.start, |t| t + 1);
     let Some((header_start, header_end)) = header_rows(grid, table, first, found.end) else {
@@ -701,6 +713,8 @@ enum Target {
     AsColumn(usize),
     /// Printed but not kept, and why.
     NotKept(String),
+    /// A classification row of a table that keeps none: not kept, compared with the tables that keep it.
+    Class(String),
     Empty,
     Unknown(String, u32),
 }
@@ -748,6 +762,22 @@ fn read_side_row(
             Target::AsColumn(c) => (None, String::new(), Some(*c)),
             Target::NotKept(why) => {
                 block.not_kept.push((at, format!("{text}: {why}")));
+                continue;
+            }
+            Target::Class(code) => {
+                block.not_kept.push((
+                    at.clone(),
+                    format!(
+                        "{text}: {} does not keep classification rows; 公开05, 07 and 08 hold them",
+                        table.name
+                    ),
+                ));
+                block.class_rows.push(ClassRow {
+                    at,
+                    class: code.clone(),
+                    line: of_line.map(|l| table.lines[l].code.clone()),
+                    value,
+                });
                 continue;
             }
             Target::Empty => (None, String::new(), None),
@@ -898,10 +928,7 @@ fn target_of(
                 remember(side, &code, taxonomy, table);
                 Target::Row(code, String::new())
             } else {
-                Target::NotKept(format!(
-                    "{} does not keep classification rows; 公开05, 07 and 08 hold them",
-                    table.name
-                ))
+                Target::Class(code)
             }
         }
         Ok(None) => Target::Unknown(label_text, side.label.unwrap_or_default()),

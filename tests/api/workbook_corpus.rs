@@ -101,6 +101,33 @@ fn every_corpus_workbook_imports_to_its_figures_or_is_refused_at_its_cell() {
                         failures.push(format!("{file}: {code} is not read as an empty table"));
                     }
                 }
+                // A printed figure not kept that disagrees with the kept ones is said, and only then.
+                let wanted: Vec<(String, String)> = case["options"]["notices"]
+                    .as_array()
+                    .map(|n| {
+                        n.iter()
+                            .map(|p| {
+                                (
+                                    p[0].as_str().unwrap().to_owned(),
+                                    p[1].as_str().unwrap().to_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let matches = imported.notices.len() == wanted.len()
+                    && wanted.iter().all(|(at, part)| {
+                        imported
+                            .notices
+                            .iter()
+                            .any(|(a, what)| a == at && what.contains(part.as_str()))
+                    });
+                if !matches {
+                    failures.push(format!(
+                        "{file}: notices {:?}, wanted {wanted:?}",
+                        imported.notices
+                    ));
+                }
                 // Every figure kept says where it came from.
                 if imported.sources.len() < truth.len() {
                     failures.push(format!(
