@@ -1626,6 +1626,13 @@ fn main() {
             &[("整体绩效自评!B2", "=100%")],
         ),
         refused(
+            "58-a-percent-for-a-figure.xlsx",
+            "12.50% typed into a figure cell (stored as 0.125, shown as a percentage)",
+            plain.clone().pipe(|b| styled_value(&b, 5, "F9", 10, "0.125")),
+            json!({"unit": "652300101"}),
+            &[("公开05!F9", "12.5% is a percentage")],
+        ),
+        refused(
             "57-a-date-for-a-figure.xlsx",
             "a figure cell formatted as a date",
             plain.clone().pipe(|b| date_value(&b, 6, "C8")),
@@ -1736,7 +1743,12 @@ fn text_value(bytes: &[u8], sheet: usize, cell: &str, text: &str) -> Vec<u8> {
 }
 
 fn date_value(bytes: &[u8], sheet: usize, cell: &str) -> Vec<u8> {
-    // A date is a number whose style has a date format: the built-in 14 (m/d/yyyy), as a new cellXfs entry.
+    styled_value(bytes, sheet, cell, 14, "45000")
+}
+
+/// A number in a cell whose style has the built-in format `format` (14 a date, 10 a percentage with two
+/// decimals), as a new cellXfs entry.
+fn styled_value(bytes: &[u8], sheet: usize, cell: &str, format: u32, number: &str) -> Vec<u8> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
     let mut styles = String::new();
     archive
@@ -1751,7 +1763,7 @@ fn date_value(bytes: &[u8], sheet: usize, cell: &str) -> Vec<u8> {
     let bytes = rewrite(bytes, "xl/styles.xml", move |xml| {
         let at = xml.find("</cellXfs>").unwrap();
         format!(
-            "{}{}{}<xf numFmtId=\"14\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyNumberFormat=\"1\"/>{}",
+            "{}{}{}<xf numFmtId=\"{format}\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyNumberFormat=\"1\"/>{}",
             &xml[..count_at],
             count + 1,
             &xml[count_end..at],
@@ -1762,7 +1774,7 @@ fn date_value(bytes: &[u8], sheet: usize, cell: &str) -> Vec<u8> {
         &bytes,
         sheet,
         cell,
-        &format!("<c r=\"{cell}\" s=\"{count}\"><v>45000</v></c>"),
+        &format!("<c r=\"{cell}\" s=\"{count}\"><v>{number}</v></c>"),
     )
 }
 

@@ -145,6 +145,13 @@ pub(super) fn open(bytes: &[u8]) -> Result<(Format, Vec<Grid>), String> {
         )
     })?;
     let metadata = workbook.sheets_metadata().to_vec();
+    // calamine gives a cell's value, not its format: a number shown as a percentage (100% typed into a cell is
+    // stored as 1) is found in the archive's styles and read as it is shown.
+    let percent = if format == Format::Xlsx {
+        percent_cells(bytes)
+    } else {
+        Default::default()
+    };
     if metadata.len() > MAX_SHEETS {
         return Err(format!(
             "has {} sheets; a workbook may have at most {MAX_SHEETS}",
@@ -185,6 +192,12 @@ pub(super) fn open(bytes: &[u8]) -> Result<(Format, Vec<Grid>), String> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        let mut values = values;
+        for &(row, column) in percent.get(&sheet.name).map_or(&[][..], Vec::as_slice) {
+            if let Some(shown) = shown_as_percent(values.get_value((row, column))) {
+                values.set_value((row, column), Data::String(shown));
+            }
+        }
         grids.push(Grid {
             name: sheet.name,
             hidden: sheet.visible != calamine::SheetVisible::Visible,
@@ -239,5 +252,167 @@ pub(super) fn decode_text(bytes: &[u8]) -> Option<String> {
             let (text, _, errors) = encoding_rs::GB18030.decode(bytes);
             (!errors).then(|| text.into_owned())
         }
+    }
+}
+
+/// A number as a percentage format shows it: 1 → "100%", 0.125 → "12.5%" (exact in decimal).
+fn shown_as_percent(value: Option<&Data>) -> Option<String> {
+    let number = match value? {
+        Data::Float(f) => format!("{f}"),
+        Data::Int(i) => i.to_string(),
+        _ => return None,
+    };
+    let mut percent =
+        number.parse::<rust_decimal::Decimal>().ok()? * rust_decimal::Decimal::ONE_HUNDRED;
+    percent = percent.normalize();
+    Some(format!("{percent}%"))
+}
+
+/// The cells of each sheet (by name) whose number format shows a percentage, read from an .xlsx archive's parts:
+/// the styles' cell formats (built-in 9 and 10, or a custom format with %), and each sheet's cells by their style.
+/// Anything unreadable gives none: the cells then read as their stored numbers, as before.
+fn percent_cells(bytes: &[u8]) -> std::collections::HashMap<String, Vec<(u32, u32)>> {
+    use std::io::Read as _;
+    let mut found = std::collections::HashMap::new();
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return found;
+    };
+    let mut part = |name: &str| -> Option<String> {
+        let mut text = String::new();
+        archive.by_name(name).ok()?.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let (Some(styles), Some(book), Some(rels)) = (
+        part("xl/styles.xml"),
+        part("xl/workbook.xml"),
+        part("xl/_rels/workbook.xml.rels"),
+    ) else {
+        return found;
+    };
+    let custom: Vec<(String, bool)> = tags(&styles, "numFmt")
+        .map(|tag| {
+            (
+                attribute(tag, "numFmtId").unwrap_or_default(),
+                attribute(tag, "formatCode").is_some_and(|f| f.contains('%')),
+            )
+        })
+        .collect();
+    let Some(xfs) = styles
+        .split_once("<cellXfs")
+        .and_then(|(_, rest)| rest.split_once("</cellXfs>"))
+        .map(|(xfs, _)| xfs)
+    else {
+        return found;
+    };
+    let percent_styles: Vec<bool> = tags(xfs, "xf")
+        .map(|tag| {
+            let id = attribute(tag, "numFmtId").unwrap_or_default();
+            matches!(id.as_str(), "9" | "10")
+                || custom
+                    .iter()
+                    .any(|(custom_id, percent)| *custom_id == id && *percent)
+        })
+        .collect();
+    if !percent_styles.contains(&true) {
+        return found;
+    }
+    for sheet in tags(&book, "sheet") {
+        let (Some(name), Some(id)) = (attribute(sheet, "name"), attribute(sheet, "r:id")) else {
+            continue;
+        };
+        let Some(target) = tags(&rels, "Relationship")
+            .find(|r| attribute(r, "Id").as_deref() == Some(id.as_str()))
+            .and_then(|r| attribute(r, "Target"))
+        else {
+            continue;
+        };
+        let path = match target.strip_prefix('/') {
+            Some(absolute) => absolute.to_owned(),
+            None => format!("xl/{target}"),
+        };
+        let Some(xml) = part(&path) else { continue };
+        let cells: Vec<(u32, u32)> = tags(&xml, "c")
+            .filter(|c| attribute(c, "t").is_none_or(|t| t == "n"))
+            .filter(|c| {
+                attribute(c, "s")
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .is_some_and(|s| percent_styles.get(s).copied().unwrap_or(false))
+            })
+            .filter_map(|c| attribute(c, "r").and_then(|r| cell_position(&r)))
+            .collect();
+        if !cells.is_empty() {
+            found.insert(unescape(&name), cells);
+        }
+    }
+    found
+}
+
+/// The opening tags `<name …>` (or `<name …/>`) of an XML text, each as its text between `<` and `>`.
+fn tags<'x>(xml: &'x str, name: &str) -> std::vec::IntoIter<&'x str> {
+    let open = format!("<{name}");
+    let mut found = Vec::new();
+    for (at, _) in xml.match_indices(open.as_str()) {
+        let rest = &xml[at + open.len()..];
+        // <c and not <cellXfs: the name ends with a space, / or >.
+        if !rest.starts_with([' ', '/', '>']) {
+            continue;
+        }
+        if let Some(end) = rest.find('>') {
+            found.push(&rest[..end]);
+        }
+    }
+    found.into_iter()
+}
+
+/// An attribute's value in a tag's text.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')?;
+    Some(tag[start..start + end].to_owned())
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// "B12" → (11, 1).
+fn cell_position(reference: &str) -> Option<(u32, u32)> {
+    let letters: String = reference
+        .chars()
+        .take_while(char::is_ascii_uppercase)
+        .collect();
+    let row: u32 = reference[letters.len()..].parse().ok()?;
+    let column = letters.bytes().try_fold(0u32, |acc, b| {
+        acc.checked_mul(26)?.checked_add(u32::from(b - b'A') + 1)
+    })?;
+    Some((row.checked_sub(1)?, column.checked_sub(1)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_shown_as_a_percentage_reads_as_it_is_shown() {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.set_name("整体绩效自评").unwrap();
+        let percent = rust_xlsxwriter::Format::new().set_num_format("0%");
+        let two = rust_xlsxwriter::Format::new().set_num_format("0.00%");
+        sheet.write_number_with_format(1, 1, 1.0, &percent).unwrap();
+        sheet.write_number_with_format(2, 1, 0.125, &two).unwrap();
+        sheet.write_number(3, 1, 1.0).unwrap();
+        let bytes = workbook.save_to_buffer().unwrap();
+        let (_, grids) = open(&bytes).unwrap();
+        assert_eq!(grids[0].own_text(1, 1), "100%");
+        assert_eq!(grids[0].own_text(2, 1), "12.5%");
+        // A number without a percentage format stays the number.
+        assert_eq!(grids[0].own_text(3, 1), "1");
+        assert_eq!(cell_position("AB12"), Some((11, 27)));
     }
 }
