@@ -6,6 +6,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use crate::service::submission::Limits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Where the web console listens unless told otherwise: this machine only.
+pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "data";
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct Settings {
     pub health_listen: Option<SocketAddr>,
     /// The Prometheus metrics port (`GET /metrics`).
     pub metrics_listen: Option<SocketAddr>,
+    /// The web console's address; `None` serves no console.
+    pub web_listen: Option<SocketAddr>,
     pub limits: Limits,
     /// TLS for the gRPC port; `None` serves plain HTTP/2 (loopback only, unless `insecure`).
     pub tls: Option<TlsSettings>,
@@ -144,6 +148,7 @@ mod tests {
             taxonomy_dir: None,
             health_listen: None,
             metrics_listen: None,
+            web_listen: None,
             limits: Limits::default(),
             tls: None,
             insecure: false,

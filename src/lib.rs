@@ -4,6 +4,7 @@
 //! Each layer depends only on those below it; `tests/api/layers.rs` checks that the domain imports no layer above.
 //! - [`pb`]: the types and service stubs generated from `proto/juesuan/v1` (the wire contract).
 //! - [`api`]: tonic services — convert a request, call a use case, map the error, convert the response.
+//! - [`web`]: the web console beside gRPC (axum, maud pages, sessions) over the same use cases and policy.
 //! - [`cli`]: the `juesuan` command's subcommands other than `serve` (the benchmarks in `cli::bench`).
 //! - [`service`]: the use cases — submit, review, register, budgets, tokens, the audit trail, the event feed and
 //!   the consolidation kept current and checkpointed — each combining the domain with the store.
@@ -26,6 +27,7 @@ pub mod startup;
 pub mod store;
 pub mod synthetic;
 pub mod telemetry;
+pub mod web;
 pub mod workbook;
 
 /// Generated from `proto/juesuan/v1/*.proto`.

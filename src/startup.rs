@@ -181,6 +181,7 @@ pub struct Listeners {
     pub grpc: TcpListener,
     pub health: Option<TcpListener>,
     pub metrics: Option<TcpListener>,
+    pub web: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -199,6 +200,10 @@ impl Listeners {
             },
             metrics: match settings.metrics_listen {
                 Some(address) => Some(bind(address, "metrics").await?),
+                None => None,
+            },
+            web: match settings.web_listen {
+                Some(address) => Some(bind(address, "web console").await?),
                 None => None,
             },
         })
@@ -238,6 +243,7 @@ pub async fn run(
         grpc: listener,
         health: None,
         metrics: None,
+        web: None,
     };
     run_with(listeners, app, shutdown).await
 }
@@ -359,6 +365,25 @@ pub async fn run_with(
             app.checkpoint.every,
             stop_signal(),
         ));
+    }
+    if let Some(listener) = listeners.web {
+        if app.tls.is_some() {
+            // The console does not speak TLS yet: with TLS configured for gRPC it stays off rather than take
+            // tokens in the clear.
+            tracing::warn!(
+                "the web console is not served: it does not speak TLS yet (--no-web silences this)"
+            );
+        } else {
+            let address = listener.local_addr().ok();
+            tracing::info!(address = ?address, "serving the web console");
+            let console = crate::web::Console::new(store.clone(), false);
+            let served = crate::web::serve(listener, console, stop_signal());
+            side_servers.spawn(async move {
+                if let Err(error) = served.await {
+                    tracing::error!(error = %error, "the web console failed");
+                }
+            });
+        }
     }
     if let Some(listener) = listeners.metrics {
         let served = crate::metrics::serve(

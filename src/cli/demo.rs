@@ -40,6 +40,12 @@ pub struct DemoArgs {
     /// Fill the directory and stop, instead of serving it (`juesuan serve --data-dir DIR` serves it later).
     #[arg(long)]
     no_serve: bool,
+    /// Address of the web console.
+    #[arg(long, default_value = configuration::DEFAULT_WEB_LISTEN)]
+    web_listen: SocketAddr,
+    /// Serve no web console.
+    #[arg(long)]
+    no_web: bool,
     #[command(flatten)]
     size: SizeArgs,
     #[command(flatten)]
@@ -57,6 +63,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
         taxonomy_dir: args.taxonomy.taxonomy_dir.clone(),
         health_listen: None,
         metrics_listen: None,
+        web_listen: None,
         limits: Limits::default(),
         tls: None,
         insecure: false,
@@ -101,7 +108,28 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
             _ = stopped => {}
         }
     };
-    let server = tokio::spawn(startup::run(listener, app, shutdown));
+    let web = if args.no_serve || args.no_web {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(args.web_listen)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on {} for the web console: {e} (try --web-listen 127.0.0.1:0, or --no-web)",
+                        args.web_listen
+                    )
+                })?,
+        )
+    };
+    let web_address = web.as_ref().and_then(|l| l.local_addr().ok());
+    let listeners = startup::Listeners {
+        grpc: listener,
+        health: None,
+        metrics: None,
+        web,
+    };
+    let server = tokio::spawn(startup::run_with(listeners, app, shutdown));
 
     let filled = fill(&spec, &format!("http://{address}"), &args.data_dir).await;
     let summary = match filled {
@@ -112,7 +140,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
             return Err(message);
         }
     };
-    print_summary(&spec, &args, address, &summary);
+    print_summary(&spec, &args, address, web_address, &summary);
     if args.no_serve {
         let _ = stop.send(());
     } else {
@@ -369,7 +397,13 @@ fn with_token(channel: &tonic::transport::Channel, token: &str) -> Result<Conn, 
     Conn::with_token(channel.clone(), token)
 }
 
-fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Summary) {
+fn print_summary(
+    spec: &Spec,
+    args: &DemoArgs,
+    address: SocketAddr,
+    web_address: Option<SocketAddr>,
+    summary: &Summary,
+) {
     let nodes = &summary.prefecture.nodes;
     let scenario = &summary.prefecture.scenario;
     let count = |role| nodes.iter().filter(|n| n.role == role).count();
@@ -449,6 +483,12 @@ fn print_summary(spec: &Spec, args: &DemoArgs, address: SocketAddr, summary: &Su
         );
     } else {
         sayln!("\nTry, in another terminal:");
+    }
+    if let Some(web) = web_address {
+        sayln!("  open http://{web}/ and sign in with the token in {dir}/{REGION_TOKEN}");
+        sayln!(
+            "      the web console, as the region's reviewer (or with unit-submitter.token, as a unit)"
+        );
     }
     sayln!("  export JUESUAN_TOKEN_FILE={dir}/{REGION_TOKEN}");
     sayln!("      call as the region's reviewer (the commands below read the subtree it may read)");

@@ -318,6 +318,12 @@ struct ServeArgs {
     /// Serve Prometheus metrics (GET /metrics) on this address.
     #[arg(long, env = "JUESUAN_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the web console (sign-in with the same tokens) on this address.
+    #[arg(long, env = "JUESUAN_WEB_LISTEN", default_value = configuration::DEFAULT_WEB_LISTEN)]
+    web_listen: SocketAddr,
+    /// Serve no web console.
+    #[arg(long, env = "JUESUAN_NO_WEB")]
+    no_web: bool,
     /// Largest disclosure accepted, in bytes.
     #[arg(long, env = "JUESUAN_MAX_DISCLOSURE_BYTES", default_value_t = Limits::default().max_disclosure_bytes)]
     max_disclosure_bytes: usize,
@@ -1237,6 +1243,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         taxonomy_dir: args.taxonomy.taxonomy_dir,
         health_listen: args.health_listen,
         metrics_listen: args.metrics_listen,
+        web_listen: (!args.no_web).then_some(args.web_listen),
         limits: Limits {
             max_disclosure_bytes: args.max_disclosure_bytes,
             max_watches_per_principal: args.max_watches_per_principal,

@@ -195,6 +195,8 @@ pub enum Ask<'a> {
     VerifyAudit,
     /// Say who the caller is.
     WhoAmI,
+    /// Sign in to the web console: for people (units' staff, administrators), not for budget systems.
+    SignInToConsole,
 }
 
 impl Ask<'_> {
@@ -223,6 +225,7 @@ impl Ask<'_> {
             Ask::ManageTokens => "manage tokens".to_owned(),
             Ask::VerifyAudit => "verify the audit chain".to_owned(),
             Ask::WhoAmI => "ask who it is".to_owned(),
+            Ask::SignInToConsole => "sign in to the web console".to_owned(),
         }
     }
 }
@@ -258,6 +261,7 @@ fn allowed(kind: &PrincipalKind, ask: &Ask<'_>) -> bool {
                 | Ask::ManageTokens
                 | Ask::VerifyAudit
                 | Ask::WhoAmI
+                | Ask::SignInToConsole
         ),
         PrincipalKind::Service { .. } => matches!(
             ask,
@@ -272,7 +276,7 @@ fn unit_allowed(node: &UnitCode, role: Role, ask: &Ask<'_>) -> bool {
     // The principal's own record in the lineage: its node must be registered for the year to act in it.
     let own_record = |l: &Lineage| l.chain.iter().find(|u| &u.code == node).cloned();
     match ask {
-        Ask::WhoAmI => true,
+        Ask::WhoAmI | Ask::SignInToConsole => true,
         Ask::Read(l) => match role {
             Role::Submitter => is_self(l),
             Role::Reader | Role::Reviewer => l.is_within(node),

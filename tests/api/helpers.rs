@@ -250,6 +250,7 @@ impl TestApp {
             taxonomy_dir: Some(taxonomy),
             health_listen: None,
             metrics_listen: None,
+            web_listen: None,
             limits,
             tls,
             insecure: false,
@@ -521,6 +522,7 @@ impl BinaryServer {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--web-listen", "127.0.0.1:0"])
             .args(flags)
             .arg("--data-dir")
             .arg(data_dir)

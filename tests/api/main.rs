@@ -29,6 +29,7 @@ mod submissions;
 mod tls;
 mod units;
 mod walk;
+mod web;
 mod workbook;
 mod workbook_corpus;
 mod years;

@@ -78,6 +78,7 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
         grpc: port_zero().await,
         health: Some(port_zero().await),
         metrics: Some(port_zero().await),
+        web: None,
     };
     let grpc = listeners.grpc.local_addr().unwrap();
     let health = listeners.health.as_ref().unwrap().local_addr().unwrap();
@@ -89,6 +90,7 @@ async fn probes_metrics_and_request_ids_on_their_own_ports() {
         taxonomy_dir: Some(taxonomy_dir()),
         health_listen: Some(health),
         metrics_listen: Some(metrics),
+        web_listen: None,
         limits: Limits::default(),
         tls: None,
         insecure: false,

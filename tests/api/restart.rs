@@ -178,6 +178,7 @@ fn the_binary_serves_its_built_in_taxonomy_and_stops_cleanly_on_sigterm() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_juesuan"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--web-listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data_dir.path())
         .current_dir(data_dir.path())

@@ -160,7 +160,14 @@ async fn tokens_over_tls_and_services_by_client_certificate() {
 fn the_binary_refuses_plain_text_beyond_loopback() {
     let data_dir = TempDir::new().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
-        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .args([
+            "serve",
+            "--web-listen",
+            "127.0.0.1:0",
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+        ])
         .arg(data_dir.path())
         .arg("--taxonomy-dir")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy"))

@@ -1,0 +1,308 @@
+//! The web console (网页端), served by the same binary beside gRPC: HTML pages over the same use cases and the
+//! same authorization policy, never a second path to the store. Each handler converts the request, asks the
+//! policy and the service layer, and renders a page ([`pages`]); sessions are in [`session`].
+//!
+//! Every response carries a strict Content-Security-Policy (no script, no inline style, no framing), and
+//! `X-Content-Type-Options: nosniff`; every POST carries its session's CSRF token; sign-in attempts are limited
+//! per client address.
+
+pub mod pages;
+pub mod session;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Form, Router,
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::{
+    domain::access::{Ask, decide},
+    service::tokens::{Tokens, still_authenticated},
+    store::Store,
+};
+use session::Sessions;
+
+/// The cookie that carries the sign-in form's CSRF token before there is a session.
+const SIGN_IN_COOKIE: &str = "juesuan_signin";
+/// Sign-in attempts one client address may make per window.
+const SIGN_IN_ATTEMPTS: u32 = 10;
+const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+/// Client addresses whose attempts are remembered at once.
+const MAX_TRACKED_ADDRESSES: usize = 4096;
+/// Largest form accepted: a sign-in or sign-out form is well under a kilobyte.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The policy every page answers with: scripts and plug-ins never, styles from the console only, forms posted to
+/// the console only, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What the console's handlers share.
+#[derive(Clone)]
+pub struct Console {
+    tokens: Tokens,
+    store: Arc<dyn Store>,
+    sessions: Sessions,
+    attempts: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+    /// Served over TLS: cookies are marked Secure.
+    secure: bool,
+}
+
+impl Console {
+    pub fn new(store: Arc<dyn Store>, secure: bool) -> Console {
+        Console {
+            tokens: Tokens::new(store.clone()),
+            store,
+            sessions: Sessions::default(),
+            attempts: Arc::default(),
+            secure,
+        }
+    }
+
+    /// Counts an attempt of `address`; false when it has used its attempts for the window.
+    fn may_attempt(&self, address: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut attempts = self.attempts.lock().expect("attempts lock");
+        if attempts.len() >= MAX_TRACKED_ADDRESSES {
+            attempts.retain(|_, (since, _)| now.duration_since(*since) < SIGN_IN_WINDOW);
+            if attempts.len() >= MAX_TRACKED_ADDRESSES {
+                attempts.clear();
+            }
+        }
+        let entry = attempts.entry(address).or_insert((now, 0));
+        if now.duration_since(entry.0) >= SIGN_IN_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= SIGN_IN_ATTEMPTS
+    }
+}
+
+/// The console's routes.
+pub fn router(console: Console) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(sign_in_page).post(sign_in))
+        .route("/signout", post(sign_out))
+        .route("/console.css", get(stylesheet))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(console)
+}
+
+/// Serves the console on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    console: Console,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(console).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// The request's live session whose principal's token still holds, with its id; `None` signs the caller out.
+async fn session_of(console: &Console, headers: &HeaderMap) -> Option<(String, session::Session)> {
+    let id = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::id_from)?
+        .to_owned();
+    let session = console.sessions.touch(&id)?;
+    // A revoked or expired token ends its sessions at the next request.
+    if still_authenticated(console.store.as_ref(), &session.principal)
+        .await
+        .is_err()
+    {
+        console.sessions.close(&id);
+        return None;
+    }
+    Some((id, session))
+}
+
+async fn home(State(console): State<Console>, headers: HeaderMap) -> Response {
+    match session_of(&console, &headers).await {
+        Some((_, session)) => page(
+            StatusCode::OK,
+            pages::home(&session.principal, &session.csrf),
+        ),
+        None => Redirect::to("/signin").into_response(),
+    }
+}
+
+/// The sign-in form, with a fresh CSRF token in a short-lived cookie and the form (double submit).
+async fn sign_in_page(State(console): State<Console>) -> Response {
+    sign_in_form(&console, StatusCode::OK, None)
+}
+
+fn sign_in_form(console: &Console, status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = session::random_id();
+    let mut response = page(status, pages::sign_in(&csrf, message));
+    let cookie = format!(
+        "{SIGN_IN_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=600{}",
+        if console.secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+    csrf: String,
+}
+
+async fn sign_in(
+    State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if !console.may_attempt(peer.ip()) {
+        return sign_in_form(
+            &console,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("登录尝试过多，请一分钟后再试。"),
+        );
+    }
+    let expected = cookie_value(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !session::same(expected, &form.csrf) {
+        return sign_in_form(
+            &console,
+            StatusCode::FORBIDDEN,
+            Some("登录表单已过期，请重新登录。"),
+        );
+    }
+    let principal = match console.tokens.authenticate(form.token.trim()).await {
+        Ok(principal) => principal,
+        Err(failure) => {
+            tracing::info!(peer = %peer.ip(), reason = %failure, "console sign-in refused");
+            return sign_in_form(
+                &console,
+                StatusCode::UNAUTHORIZED,
+                Some("令牌无效、已过期或已撤销。"),
+            );
+        }
+    };
+    if decide(&principal, &Ask::SignInToConsole).is_err() {
+        return sign_in_form(
+            &console,
+            StatusCode::FORBIDDEN,
+            Some("系统对接令牌不能登录控制台，请使用个人令牌。"),
+        );
+    }
+    tracing::info!(principal = %principal, "console sign-in");
+    let id = console.sessions.open(principal);
+    let mut response = Redirect::to("/").into_response();
+    for cookie in [
+        session::cookie(&id, console.secure),
+        format!("{SIGN_IN_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0"),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct SignOut {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<SignOut>,
+) -> Response {
+    let Some((id, session)) = session_of(&console, &headers).await else {
+        return Redirect::to("/signin").into_response();
+    };
+    if !session::same(&session.csrf, &form.csrf) {
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::refusal("请求被拒绝", "表单已过期（CSRF 校验失败），请返回重试。"),
+        );
+    }
+    console.sessions.close(&id);
+    let mut response = Redirect::to("/signin").into_response();
+    if let Ok(value) = HeaderValue::from_str(&session::cleared(console.secure)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        pages::refusal("未找到", "没有这个页面。"),
+    )
+}
