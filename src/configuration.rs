@@ -82,6 +82,17 @@ impl Settings {
                 self.listen
             ));
         }
+        // The console's session cookies and sign-in tokens are as secret: off this machine only behind a proxy
+        // that terminates TLS (the console is off when gRPC speaks TLS, until it speaks TLS itself).
+        if let Some(web) = self.web_listen
+            && self.tls.is_none()
+            && !self.insecure
+            && !web.ip().is_loopback()
+        {
+            return Err(format!(
+                "refusing to serve the web console on {web} without TLS: sign-in tokens and session cookies would                  cross the network in clear text. Keep it on 127.0.0.1, give --no-web, or --insecure when a proxy                  in front of juesuan terminates TLS"
+            ));
+        }
         Ok(())
     }
 }
@@ -167,6 +178,19 @@ mod tests {
         let mut proxied = open.clone();
         proxied.insecure = true;
         assert!(proxied.check_transport().is_ok());
+        // The web console likewise: loopback, or behind a proxy.
+        let mut console = settings("127.0.0.1:50051");
+        console.web_listen = Some("127.0.0.1:8080".parse().unwrap());
+        assert!(console.check_transport().is_ok());
+        console.web_listen = Some("0.0.0.0:8080".parse().unwrap());
+        assert!(
+            console
+                .check_transport()
+                .unwrap_err()
+                .contains("web console")
+        );
+        console.insecure = true;
+        assert!(console.check_transport().is_ok());
         let mut tls = open;
         tls.tls = Some(TlsSettings {
             cert: "c.pem".into(),

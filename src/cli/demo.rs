@@ -63,7 +63,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
         taxonomy_dir: args.taxonomy.taxonomy_dir.clone(),
         health_listen: None,
         metrics_listen: None,
-        web_listen: None,
+        // Bound below, after the demo's data is in place; given here so that the transport check sees it.
+        web_listen: (!args.no_serve && !args.no_web).then_some(args.web_listen),
         limits: Limits::default(),
         tls: None,
         insecure: false,
