@@ -114,6 +114,20 @@ pub(super) fn text_of(range: &Range<Data>, row: u32, column: u16) -> String {
     }
 }
 
+/// A table's figure at (row, column) as its decimal text, when the table gives one.
+pub(super) fn figure_of<'t>(table: &'t pb::Table, row: &str, column: &str) -> Option<&'t str> {
+    table
+        .rows
+        .iter()
+        .find(|r| r.code == row)?
+        .cells
+        .iter()
+        .find(|c| c.column == column)?
+        .value
+        .as_ref()
+        .map(|v| v.value.as_str())
+}
+
 /// A pb enum's name as the CLI spells it: BUDGET_LEVEL_PREFECTURE → prefecture.
 pub(super) fn enum_code(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix)

@@ -14,7 +14,7 @@ use crate::{
     pb,
 };
 
-use super::layout::{WorkbookError, exact_double};
+use super::layout::{WorkbookError, exact_double, figure_of};
 
 /// Where each figure went: (row code, column code) → (row, column).
 pub(super) type Placed = HashMap<(String, String), (u32, u16)>;
@@ -60,16 +60,7 @@ pub(super) struct Source<'a> {
 
 impl Source<'_> {
     fn value(&self, row: &str, column: &str) -> Option<&str> {
-        self.given?
-            .rows
-            .iter()
-            .find(|r| r.code == row)?
-            .cells
-            .iter()
-            .find(|c| c.column == column)?
-            .value
-            .as_ref()
-            .map(|v| v.value.as_str())
+        figure_of(self.given?, row, column)
     }
 }
 

@@ -15,8 +15,8 @@ use super::{
     grid::{self, Format, Grid},
     layout::{
         BUDGET_LEVEL_NAMES, COVER_FIELDS, COVER_SHEET, COVER_TABLES_ROW, MAX_EXPANDED_BYTES,
-        MAX_WORKBOOK_BYTES, REPORT_TYPE_NAMES, UNIT_TYPE_NAMES, address, enum_from, is_money,
-        short_name, text_of, workbook_tables,
+        MAX_WORKBOOK_BYTES, REPORT_TYPE_NAMES, UNIT_TYPE_NAMES, address, enum_from, figure_of,
+        is_money, short_name, text_of, workbook_tables,
     },
     problem::{Problem, Problems},
     sections,
@@ -547,18 +547,7 @@ fn class_rows_against_kept(
     class_rows: &[(String, String, Option<String>, String)],
 ) -> Vec<(String, String)> {
     let kept = |table: &str, row: &str, column: &str| -> Option<Decimal> {
-        tables
-            .iter()
-            .find(|t| t.code == table)?
-            .rows
-            .iter()
-            .find(|r| r.code == row)?
-            .cells
-            .iter()
-            .find(|c| c.column == column)?
-            .value
-            .as_ref()?
-            .value
+        figure_of(tables.iter().find(|t| t.code == table)?, row, column)?
             .parse()
             .ok()
     };
