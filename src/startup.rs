@@ -311,6 +311,14 @@ pub async fn run_with(
         registry.clone(),
     );
     let reviews = Reviews::new(store.clone(), registry.clone(), consolidations.clone());
+    // The console calls the very use cases the gRPC services call.
+    let console_services = crate::web::Services {
+        submissions: submissions.clone(),
+        reviews: reviews.clone(),
+        consolidations: consolidations.clone(),
+        registry: registry.clone(),
+        taxonomies: app.taxonomies.clone(),
+    };
     let tokens = Tokens::new(store.clone());
     let budgets_server = pb::budgets_server::BudgetsServer::new(BudgetsService::new(Budgets::new(
         store.clone(),
@@ -376,7 +384,7 @@ pub async fn run_with(
         } else {
             let address = listener.local_addr().ok();
             tracing::info!(address = ?address, "serving the web console");
-            let console = crate::web::Console::new(store.clone(), false);
+            let console = crate::web::Console::new(store.clone(), console_services, false);
             let served = crate::web::serve(listener, console, stop_signal());
             side_servers.spawn(async move {
                 if let Err(error) = served.await {

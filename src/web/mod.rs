@@ -7,7 +7,11 @@
 //! per client address.
 
 pub mod pages;
+mod region;
+mod render;
+mod review;
 pub mod session;
+mod unit;
 
 use std::{
     collections::HashMap,
@@ -19,8 +23,8 @@ use std::{
 
 use axum::{
     Form, Router,
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -29,8 +33,19 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::{
-    domain::access::{Ask, decide},
-    service::tokens::{Tokens, still_authenticated},
+    domain::{
+        access::{Ask, PrincipalKind, decide},
+        ids::{FiscalYear, UnitCode},
+        taxonomy::Taxonomies,
+    },
+    service::{
+        consolidation::Consolidations,
+        error::ServiceError,
+        registry::Registry,
+        review::Reviews,
+        submission::Submissions,
+        tokens::{Tokens, still_authenticated},
+    },
     store::Store,
 };
 use session::Sessions;
@@ -50,11 +65,23 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The use cases the pages call: the very instances the gRPC services call, so that the console and the API see
+/// one consolidation state and one policy.
+#[derive(Clone)]
+pub struct Services {
+    pub submissions: Submissions,
+    pub reviews: Reviews,
+    pub consolidations: Arc<Consolidations>,
+    pub registry: Registry,
+    pub taxonomies: Arc<Taxonomies>,
+}
+
 /// What the console's handlers share.
 #[derive(Clone)]
 pub struct Console {
     tokens: Tokens,
     store: Arc<dyn Store>,
+    services: Services,
     sessions: Sessions,
     attempts: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     /// Served over TLS: cookies are marked Secure.
@@ -62,14 +89,21 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(store: Arc<dyn Store>, secure: bool) -> Console {
+    pub fn new(store: Arc<dyn Store>, services: Services, secure: bool) -> Console {
         Console {
             tokens: Tokens::new(store.clone()),
             store,
+            services,
             sessions: Sessions::default(),
             attempts: Arc::default(),
             secure,
         }
+    }
+
+    /// Opens a session for `principal` without a sign-in (for the benchmark, which times pages, not sign-ins);
+    /// returns the Cookie header value that carries it.
+    pub fn open_session(&self, principal: crate::domain::access::Principal) -> String {
+        format!("{}={}", session::COOKIE, self.sessions.open(principal))
     }
 
     /// Counts an attempt of `address`; false when it has used its attempts for the window.
@@ -94,6 +128,9 @@ impl Console {
 /// The console's routes.
 pub fn router(console: Console) -> Router {
     Router::new()
+        .merge(unit::routes())
+        .merge(review::routes())
+        .merge(region::routes())
         .route("/", get(home))
         .route("/signin", get(sign_in_page).post(sign_in))
         .route("/signout", post(sign_out))
@@ -175,14 +212,31 @@ async fn session_of(console: &Console, headers: &HeaderMap) -> Option<(String, s
     Some((id, session))
 }
 
-async fn home(State(console): State<Console>, headers: HeaderMap) -> Response {
-    match session_of(&console, &headers).await {
-        Some((_, session)) => page(
-            StatusCode::OK,
-            pages::home(&session.principal, &session.csrf),
-        ),
-        None => Redirect::to("/signin").into_response(),
+async fn home(State(console): State<Console>, signed: SignedIn) -> Result<Response, WebError> {
+    let principal = &signed.session.principal;
+    let mut places = Vec::new();
+    for year in console.services.taxonomies.years() {
+        match &principal.kind {
+            PrincipalKind::Unit { code, .. } => {
+                let lineage = console.services.registry.lineage(code, year).await?;
+                if let Some(unit) = lineage.chain.first() {
+                    places.push(pages::Place {
+                        unit: unit.clone(),
+                        year,
+                    });
+                }
+            }
+            // An administrator starts from the roots of each year's tree.
+            _ => {
+                for unit in console.store.units_for_year(year).await? {
+                    if unit.parent.is_none() {
+                        places.push(pages::Place { unit, year });
+                    }
+                }
+            }
+        }
     }
+    Ok(page(StatusCode::OK, pages::home(&signed.frame(), &places)))
 }
 
 /// The sign-in form, with a fresh CSRF token in a short-lived cookie and the form (double submit).
@@ -305,4 +359,148 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         pages::refusal("未找到", "没有这个页面。"),
     )
+}
+
+/// A request from a live session; a request without one is sent to the sign-in page and gets nothing else.
+pub struct SignedIn {
+    pub session: session::Session,
+}
+
+impl SignedIn {
+    /// What every signed-in page's frame shows: who, and the form to sign out.
+    fn frame(&self) -> pages::Frame<'_> {
+        pages::Frame {
+            principal: &self.session.principal,
+            csrf: &self.session.csrf,
+        }
+    }
+
+    /// Refuses a POST whose form does not carry this session's CSRF token.
+    fn check_csrf(&self, given: &str) -> Result<(), WebError> {
+        if session::same(&self.session.csrf, given) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<Console> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, Response> {
+        match session_of(console, &parts.headers).await {
+            Some((_, session)) => Ok(SignedIn { session }),
+            None => Err(Redirect::to("/signin").into_response()),
+        }
+    }
+}
+
+/// Why a page was not served, as the person sees it: short, naming the field, never echoing what was sent.
+#[derive(Debug)]
+pub enum WebError {
+    Service(ServiceError),
+    /// A path, query or form field that does not parse.
+    Field {
+        field: &'static str,
+        message: String,
+    },
+    /// A POST without its session's CSRF token.
+    Csrf,
+}
+
+impl From<ServiceError> for WebError {
+    fn from(error: ServiceError) -> WebError {
+        WebError::Service(error)
+    }
+}
+
+impl From<crate::store::StoreError> for WebError {
+    fn from(error: crate::store::StoreError) -> WebError {
+        WebError::Service(error.into())
+    }
+}
+
+impl WebError {
+    fn field(field: &'static str, message: impl Into<String>) -> WebError {
+        WebError::Field {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "请求被拒绝",
+                "表单已过期（CSRF 校验失败），请返回重试。".to_owned(),
+            ),
+            WebError::Field { field, message } => (
+                StatusCode::BAD_REQUEST,
+                "请求有误",
+                format!("{field}: {message}"),
+            ),
+            WebError::Service(error) => match error {
+                ServiceError::InvalidArgument(violations) => (
+                    StatusCode::BAD_REQUEST,
+                    "请求有误",
+                    violations
+                        .first()
+                        .map_or_else(|| "请求有误".to_owned(), ToString::to_string),
+                ),
+                ServiceError::NotFound { what, key } => (
+                    StatusCode::NOT_FOUND,
+                    "未找到",
+                    format!("没有 {what} {key}"),
+                ),
+                // Whoever may not see a unit learns nothing of it, not even whether it exists.
+                ServiceError::PermissionDenied(denied) => {
+                    tracing::info!(denied = %denied, "console request refused");
+                    (
+                        StatusCode::FORBIDDEN,
+                        "无权访问",
+                        "该单位或操作不在您的权限范围内。".to_owned(),
+                    )
+                }
+                ServiceError::Unauthenticated(_) => {
+                    return Redirect::to("/signin").into_response();
+                }
+                ServiceError::AlreadyExists(message)
+                | ServiceError::FailedPrecondition(message)
+                | ServiceError::OutOfRange(message)
+                | ServiceError::Exhausted(message) => (StatusCode::CONFLICT, "未能完成", message),
+                ServiceError::DataLoss(message) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "数据不可用", message)
+                }
+                error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {
+                    tracing::error!(error = %crate::api::error::chain(&error), "console request failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "服务内部错误",
+                        "服务内部错误，已记录日志；请稍后再试。".to_owned(),
+                    )
+                }
+            },
+        };
+        page(status, pages::refusal(title, &message))
+    }
+}
+
+/// A unit code and fiscal year from a path.
+fn unit_and_year(code: &str, year: &str) -> Result<(UnitCode, FiscalYear), WebError> {
+    let code = UnitCode::parse(code).map_err(|e| WebError::field("unit", e.to_string()))?;
+    let year = year
+        .parse::<u32>()
+        .ok()
+        .and_then(|y| FiscalYear::new(y).ok())
+        .ok_or_else(|| WebError::field("year", "is not a fiscal year the service keeps"))?;
+    Ok((code, year))
+}
+
+/// A 303 to `location`: after a POST, the browser fetches the page anew.
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
 }

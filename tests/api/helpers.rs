@@ -26,6 +26,8 @@ pub const DEPARTMENT: &str = "652300001";
 
 pub struct TestApp {
     pub address: String,
+    /// The web console's address (host:port); it is not served under TLS.
+    pub web: String,
     pub data_dir: TempDir,
     /// The PostgreSQL database served (`None`: the SQLite file in `data_dir`).
     pub database_url: Option<String>,
@@ -259,7 +261,18 @@ impl TestApp {
         };
         let app = App::open(&settings).await.expect("app opens");
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(startup::run(listener, app, async {
+        let web_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let web = web_listener
+            .local_addr()
+            .expect("local address")
+            .to_string();
+        let listeners = startup::Listeners {
+            grpc: listener,
+            health: None,
+            metrics: None,
+            web: Some(web_listener),
+        };
+        let handle = tokio::spawn(startup::run_with(listeners, app, async {
             let _ = rx.await;
         }));
         // A replica finds tokens in the database and writes none; `replica` gives it the first server's.
@@ -268,6 +281,7 @@ impl TestApp {
             .unwrap_or_default();
         TestApp {
             address,
+            web,
             data_dir,
             database_url,
             admin_token,

@@ -3,103 +3,12 @@
 //! headers, sign-in attempts are limited, and sign-out or revoking the token ends the session. Requests are
 //! plain HTTP/1.1 over a socket, so that every header is what the server sent.
 
-use std::io::{Read, Write};
-
 use juesuan::domain::tokens::ADMIN_TOKEN_FILE;
 
-use crate::helpers::BinaryServer;
-
-/// A response: status, headers (lower-case names), body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn cookies(&self) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == "set-cookie")
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// The value of `name=` in a Set-Cookie header.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies().iter().find_map(|c| {
-            c.split(';')
-                .next()?
-                .strip_prefix(&format!("{name}="))
-                .map(str::to_owned)
-        })
-    }
-
-    /// The value of the form's hidden csrf field.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a csrf field")
-            + 19;
-        self.body[at..at + 64].to_owned()
-    }
-}
-
-fn request(address: &str, method: &str, path: &str, cookie: &str, form: &str) -> Reply {
-    let mut stream = std::net::TcpStream::connect(address).expect("the console listens");
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    if !cookie.is_empty() {
-        text.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        text.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            form.len()
-        ));
-    }
-    text.push_str("\r\n");
-    text.push_str(form);
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use crate::{
+    helpers::BinaryServer,
+    web_client::{encode, request, sign_in},
+};
 
 async fn console(server: &BinaryServer) -> String {
     let log = server
@@ -115,24 +24,6 @@ async fn console(server: &BinaryServer) -> String {
         .trim_start_matches("Some(")
         .trim_end_matches(')')
         .to_owned()
-}
-
-/// Signs in with `token`; returns the session cookie ("juesuan_session=…") and the reply.
-fn sign_in(address: &str, token: &str) -> (Option<String>, Reply) {
-    let form = request(address, "GET", "/signin", "", "");
-    let csrf = form.csrf();
-    let pre = format!("juesuan_signin={}", form.cookie("juesuan_signin").unwrap());
-    let reply = request(
-        address,
-        "POST",
-        "/signin",
-        &pre,
-        &format!("csrf={csrf}&token={}", encode(token)),
-    );
-    let session = reply
-        .cookie("juesuan_session")
-        .map(|id| format!("juesuan_session={id}"));
-    (session, reply)
 }
 
 fn cli(server: &BinaryServer, token: &str, args: &[&str]) -> String {
@@ -162,33 +53,34 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
         .to_owned();
 
     // Every response carries the security headers; signed out, the start page sends to sign-in.
-    let start = request(&address, "GET", "/", "", "");
+    let start = request(&address, "GET", "/", "", "").await;
     assert_eq!(start.status, 303);
     assert_eq!(start.header("location"), Some("/signin"));
-    for reply in [&start, &request(&address, "GET", "/signin", "", "")] {
+    for reply in [&start, &request(&address, "GET", "/signin", "", "").await] {
         let policy = reply.header("content-security-policy").unwrap();
         assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"));
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
     }
 
     // A sign-in without the form's CSRF token, or with a wrong token, is refused without echoing it.
-    let form = request(&address, "GET", "/signin", "", "");
+    let form = request(&address, "GET", "/signin", "", "").await;
     let refused = request(
         &address,
         "POST",
         "/signin",
         "",
         &format!("csrf={}&token={}", form.csrf(), encode(&admin)),
-    );
+    )
+    .await;
     assert_eq!(refused.status, 403);
     assert!(refused.cookie("juesuan_session").is_none());
-    let (none, wrong) = sign_in(&address, "juesuan_not-a-token-<script>");
+    let (none, wrong) = sign_in(&address, "juesuan_not-a-token-<script>").await;
     assert!(none.is_none());
     assert_eq!(wrong.status, 401);
     assert!(!wrong.body.contains("<script>") && !wrong.body.contains("not-a-token"));
 
     // The administrator signs in: a strict cookie, the start page names who it is.
-    let (session, signed_in) = sign_in(&address, &admin);
+    let (session, signed_in) = sign_in(&address, &admin).await;
     assert_eq!(signed_in.status, 303);
     assert_eq!(signed_in.header("location"), Some("/"));
     let cookie = signed_in
@@ -205,7 +97,7 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
         "no TLS, no Secure flag: {cookie}"
     );
     let session = session.unwrap();
-    let home = request(&address, "GET", "/", &session, "");
+    let home = request(&address, "GET", "/", &session, "").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("系统管理员"), "{}", home.body);
 
@@ -222,7 +114,7 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
     ];
     for (method, path, signed, status) in matrix {
         let cookie = if signed { session.as_str() } else { "" };
-        let reply = request(&address, method, path, cookie, "csrf=wrong&token=x");
+        let reply = request(&address, method, path, cookie, "csrf=wrong&token=x").await;
         assert_eq!(reply.status, status, "{method} {path} signed in: {signed}");
     }
 
@@ -234,10 +126,14 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
         "/signout",
         &session,
         &format!("csrf={csrf}"),
-    );
+    )
+    .await;
     assert_eq!(out.status, 303);
     assert!(out.cookie("juesuan_session").is_some_and(|v| v.is_empty()));
-    assert_eq!(request(&address, "GET", "/", &session, "").status, 303);
+    assert_eq!(
+        request(&address, "GET", "/", &session, "").await.status,
+        303
+    );
 
     // Revoking the token ends its sessions at the next request.
     let issued = cli(
@@ -250,16 +146,22 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
         .find(|w| w.starts_with("juesuan_"))
         .unwrap()
         .to_owned();
-    let (session, _) = sign_in(&address, &second);
+    let (session, _) = sign_in(&address, &second).await;
     let session = session.unwrap();
-    assert_eq!(request(&address, "GET", "/", &session, "").status, 200);
+    assert_eq!(
+        request(&address, "GET", "/", &session, "").await.status,
+        200
+    );
     let id = second
         .trim_start_matches("juesuan_")
         .split('_')
         .next()
         .unwrap();
     cli(&server, &admin, &["tokens", "revoke", id]);
-    assert_eq!(request(&address, "GET", "/", &session, "").status, 303);
+    assert_eq!(
+        request(&address, "GET", "/", &session, "").await.status,
+        303
+    );
 
     // A budget system's token is for the API, not the console.
     let issued = cli(
@@ -272,13 +174,14 @@ async fn the_console_signs_in_with_a_token_and_guards_its_session() {
         .find(|w| w.starts_with("juesuan_"))
         .unwrap()
         .to_owned();
-    let (none, refused) = sign_in(&address, &service);
+    let (none, refused) = sign_in(&address, &service).await;
     assert!(none.is_none());
     assert_eq!(refused.status, 403);
 
     // Sign-in attempts from one address are limited: after ten in a minute, 429.
-    let statuses: Vec<u16> = (0..12)
-        .map(|_| sign_in(&address, "juesuan_wrong").1.status)
-        .collect();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(sign_in(&address, "juesuan_wrong").await.1.status);
+    }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
