@@ -82,15 +82,17 @@ impl Settings {
                 self.listen
             ));
         }
-        // The console's session cookies and sign-in tokens are as secret: off this machine only behind a proxy
-        // that terminates TLS (the console is off when gRPC speaks TLS, until it speaks TLS itself).
+        // The console's session cookies and sign-in tokens are as secret: it serves TLS with the gRPC listener's
+        // certificate, or stays on this machine, or sits behind a proxy that terminates TLS.
         if let Some(web) = self.web_listen
             && self.tls.is_none()
             && !self.insecure
             && !web.ip().is_loopback()
         {
             return Err(format!(
-                "refusing to serve the web console on {web} without TLS: sign-in tokens and session cookies would                  cross the network in clear text. Keep it on 127.0.0.1, give --no-web, or --insecure when a proxy                  in front of juesuan terminates TLS"
+                "refusing to serve the web console on {web} without TLS: sign-in tokens and session cookies would \
+                 cross the network in clear text. Give --tls-cert and --tls-key (the console uses them too), keep it \
+                 on 127.0.0.1, give --no-web, or --insecure when a proxy in front of juesuan terminates TLS"
             ));
         }
         Ok(())

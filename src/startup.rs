@@ -60,6 +60,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the web console's TLS cannot be set up: {0}")]
+    WebTls(String),
     #[error("reflection cannot be set up")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -74,6 +76,8 @@ pub struct App {
     pub audit_key: Arc<sm2::dsa::SigningKey>,
     /// The server's TLS set-up, read when the app opens so that a bad file stops the start, not the first call.
     pub tls: Option<ServerTlsConfig>,
+    /// The same certificate and key for the web console.
+    pub web_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     pub checkpoint: CheckpointPolicy,
 }
 
@@ -131,6 +135,13 @@ impl App {
             );
         }
         let tls = settings.tls.as_ref().map(tls_config).transpose()?;
+        let web_tls = match &settings.tls {
+            Some(tls) => Some(
+                crate::web::tls::server_config(&tls.cert, &tls.key)
+                    .map_err(StartupError::WebTls)?,
+            ),
+            None => None,
+        };
         let audit_key = Arc::new(load_or_make_audit_key(settings)?);
         Ok(App {
             store,
@@ -138,6 +149,7 @@ impl App {
             limits: settings.limits,
             audit_key,
             tls,
+            web_tls,
             checkpoint: settings.checkpoint,
         })
     }
@@ -375,23 +387,16 @@ pub async fn run_with(
         ));
     }
     if let Some(listener) = listeners.web {
-        if app.tls.is_some() {
-            // The console does not speak TLS yet: with TLS configured for gRPC it stays off rather than take
-            // tokens in the clear.
-            tracing::warn!(
-                "the web console is not served: it does not speak TLS yet (--no-web silences this)"
-            );
-        } else {
-            let address = listener.local_addr().ok();
-            tracing::info!(address = ?address, "serving the web console");
-            let console = crate::web::Console::new(store.clone(), console_services, false);
-            let served = crate::web::serve(listener, console, stop_signal());
-            side_servers.spawn(async move {
-                if let Err(error) = served.await {
-                    tracing::error!(error = %error, "the web console failed");
-                }
-            });
-        }
+        let address = listener.local_addr().ok();
+        let tls = app.web_tls.clone();
+        tracing::info!(address = ?address, tls = tls.is_some(), "serving the web console");
+        let console = crate::web::Console::new(store.clone(), console_services, tls.is_some());
+        let served = crate::web::serve(listener, console, tls, stop_signal());
+        side_servers.spawn(async move {
+            if let Err(error) = served.await {
+                tracing::error!(error = %error, "the web console failed");
+            }
+        });
     }
     if let Some(listener) = listeners.metrics {
         let served = crate::metrics::serve(

@@ -11,6 +11,7 @@ mod region;
 mod render;
 mod review;
 pub mod session;
+pub mod tls;
 mod unit;
 
 use std::{
@@ -141,18 +142,32 @@ pub fn router(console: Console) -> Router {
         .with_state(console)
 }
 
-/// Serves the console on `listener` until `shutdown` resolves.
+/// Serves the console on `listener` until `shutdown` resolves; over TLS with `tls` (the console's cookies are then
+/// Secure).
 pub async fn serve(
     listener: TcpListener,
     console: Console,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(console).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use axum::serve::ListenerExt;
+    let service = router(console).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        // `tap_io` gives any listener whose address is a SocketAddr the client's address as connect info.
+        Some(config) => {
+            axum::serve(
+                tls::TlsListener::new(listener, config)?.tap_io(|_| {}),
+                service,
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {

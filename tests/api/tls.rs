@@ -156,6 +156,60 @@ async fn tokens_over_tls_and_services_by_client_certificate() {
     assert_eq!(nobody.code(), Code::Unauthenticated);
 }
 
+/// One HTTP/1.1 GET over TLS to the console, trusting the test CA; returns the response's head.
+async fn console_get_over_tls(pki: &Pki, address: &str, path: &str) -> String {
+    use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::{TlsConnector, rustls};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut tls = TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("the console's handshake with the gRPC certificate");
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    raw.split("\r\n\r\n").next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_console_speaks_tls_with_the_grpc_certificate_and_marks_cookies_secure() {
+    let pki = Pki::new();
+    let app = TestApp::spawn_tls(pki.settings()).await;
+    let head = console_get_over_tls(&pki, &app.web, "/signin").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: juesuan_signin=")
+        })
+        .unwrap_or_else(|| panic!("no sign-in cookie: {head}"));
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // Plain HTTP to the TLS port gets no page.
+    let plain = crate::web_client::try_request(&app.web, "GET", "/signin", "", "").await;
+    assert!(plain.is_none_or(|reply| reply.status != 200));
+}
+
 #[test]
 fn the_binary_refuses_plain_text_beyond_loopback() {
     let data_dir = TempDir::new().unwrap();

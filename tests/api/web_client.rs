@@ -58,6 +58,31 @@ pub async fn request(address: &str, method: &str, path: &str, cookie: &str, form
     .await
 }
 
+/// A GET or form POST that may get no HTTP answer at all (a TLS port spoken to in plain text).
+pub async fn try_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &str,
+) -> Option<Reply> {
+    let address = address.to_owned();
+    let (method, path, cookie, form) = (
+        method.to_owned(),
+        path.to_owned(),
+        cookie.to_owned(),
+        form.to_owned(),
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(15), async move {
+        tokio::spawn(async move { request(&address, &method, &path, &cookie, &form).await })
+            .await
+            .ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// A POST of `fields` and one file as multipart/form-data.
 pub async fn post_multipart(
     address: &str,
