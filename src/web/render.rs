@@ -106,7 +106,8 @@ pub fn cell_names(
         _ => None,
     };
     if let Some(place) = place {
-        return (place.to_owned(), row.to_owned(), column.to_owned());
+        let (row, column) = evaluation_words(row, column);
+        return (place.to_owned(), row, column);
     }
     let Some(def) = taxonomy.table(table) else {
         return (table.to_owned(), row.to_owned(), column.to_owned());
@@ -129,6 +130,44 @@ pub fn cell_names(
         row_name,
         column_name,
     )
+}
+
+/// A self-evaluation's row and column as its printed form names them (资金 rows by source, indicators by number).
+fn evaluation_words(row: &str, column: &str) -> (String, String) {
+    let row = match row.split_once('.') {
+        Some(("funds", source)) => match source {
+            "total" => "年度资金总额".to_owned(),
+            "current_appropriation" => "其中：当年财政拨款".to_owned(),
+            "prior_year_carryover" => "上年结转资金".to_owned(),
+            "other" => "其他资金".to_owned(),
+            "superior" => "上级资金".to_owned(),
+            "same_level" => "本级资金".to_owned(),
+            other => format!("资金 {other}"),
+        },
+        Some(("indicator", number)) => format!("第 {number} 项绩效指标"),
+        _ => match row {
+            "goal" => "年度总体目标".to_owned(),
+            "goal_expected" => "预期目标".to_owned(),
+            "goal_actual" => "目标实际完成情况".to_owned(),
+            "indicators" => "绩效指标".to_owned(),
+            "summary" => "总分".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    let column = match column {
+        "initial_budget" => "年初预算数",
+        "full_year_budget" => "全年预算数",
+        "executed" => "全年执行数",
+        "weight" => "分值",
+        "execution_rate" => "执行率",
+        "completion_rate" => "完成率",
+        "score" => "得分",
+        "target" => "年度指标值",
+        "actual" => "实际完成值",
+        "expected" => "预期目标",
+        other => other,
+    };
+    (row, column.to_owned())
 }
 
 /// One row of a rendered table: its code, and its figures by column in the table's column order.
@@ -256,8 +295,10 @@ pub fn findings(
                             td { (finding.message) }
                             @if explained {
                                 td {
-                                    @if let Some(text) = &finding.explanation { p.explained { (text) } }
-                                    @if let Some(explain) = explain { (explain(finding)) }
+                                    @match explain {
+                                        Some(explain) => (explain(finding)),
+                                        None => @if let Some(text) = &finding.explanation { p.explained { (text) } },
+                                    }
                                 }
                             }
                         }

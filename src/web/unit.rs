@@ -51,7 +51,10 @@ pub fn routes() -> Router<Console> {
             "/units/{code}/{year}/upload",
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
-        .route("/units/{code}/{year}/explain", post(explain))
+        .route(
+            "/units/{code}/{year}/explain",
+            post(explain).layer(DefaultBodyLimit::max(MAX_EXPLAIN_FORM_BYTES)),
+        )
         .route("/units/{code}/{year}/export.xlsx", get(export))
         .route("/units/{code}/{year}/narrative.md", get(narrative))
         .route("/units/{code}/{year}/compare", get(compare))
@@ -223,8 +226,17 @@ async fn overview(
                         "，提示 " (latest.report.count(Severity::Info))
                     }
                     @let link = cell_link(&code, year, latest.version);
-                    @let explain = |finding: &Finding| explanation_form(&frame, &base, latest.version, finding);
-                    (render::findings(&taxonomy, &latest.report.findings, &link, own.then_some(&explain as &dyn Fn(&Finding) -> Markup)))
+                    @if own && latest.report.findings.iter().any(|f| f.severity != Severity::Error) {
+                        // One form for every explanation: a unit explains its warnings at one sitting.
+                        form.explain method="post" action={ (base) "/explain" } {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="version" value=(latest.version);
+                            (render::findings(&taxonomy, &latest.report.findings, &link, Some(&explanation_field)))
+                            button type="submit" { "保存解释" }
+                        }
+                    } @else {
+                        (render::findings(&taxonomy, &latest.report.findings, &link, None))
+                    }
                 }
                 section {
                     h2 { "报表" }
@@ -278,22 +290,21 @@ async fn overview(
     Ok(page(StatusCode::OK, markup))
 }
 
-/// The form that writes (or rewrites) the explanation of a warning or a notice; errors cannot be explained.
-fn explanation_form(frame: &Frame<'_>, base: &str, version: u32, finding: &Finding) -> Markup {
+/// The field that writes (or rewrites) the explanation of a warning or a notice; errors cannot be explained.
+fn explanation_field(finding: &Finding) -> Markup {
     html! {
         @if finding.severity != Severity::Error {
-            form.explain method="post" action={ (base) "/explain" } {
-                input type="hidden" name="csrf" value=(frame.csrf);
-                input type="hidden" name="version" value=(version);
-                input type="hidden" name="key" value=(finding.key);
-                textarea name="text" rows="2" maxlength="2000" required aria-label="解释" {
-                    (finding.explanation.as_deref().unwrap_or(""))
-                }
-                button type="submit" { "保存解释" }
+            textarea name={ (EXPLANATION_FIELD) (finding.key) } rows="2" maxlength="2000" aria-label="解释" {
+                (finding.explanation.as_deref().unwrap_or(""))
             }
         }
     }
 }
+
+/// The explanation form's fields are this prefix and the finding's key.
+const EXPLANATION_FIELD: &str = "explain.";
+/// Largest explanation form: a version's warnings at a few hundred characters each.
+const MAX_EXPLAIN_FORM_BYTES: usize = 512 * 1024;
 
 /// Links to the tables of a version, the one shown marked.
 fn table_nav(taxonomy: &Taxonomy, base: &str, version: u32, shown: Option<&str>) -> Markup {
@@ -521,23 +532,32 @@ async fn upload(
     Ok(page(StatusCode::OK, markup))
 }
 
-#[derive(Deserialize)]
-struct ExplainForm {
-    csrf: String,
-    version: u32,
-    key: String,
-    text: String,
-}
-
 async fn explain(
     State(console): State<Console>,
     signed: SignedIn,
     Path((code, year)): Path<(String, String)>,
-    Form(form): Form<ExplainForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let (code, year) = unit_and_year(&code, &year)?;
-    signed.check_csrf(&form.csrf)?;
-    let explanations = BTreeMap::from([(form.key, form.text)]);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    signed.check_csrf(field("csrf").unwrap_or_default())?;
+    let version = field("version")
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| WebError::field("version", "is a version number"))?;
+    // The fields left blank are findings not explained now; the service asks the policy, then checks that there
+    // is at least one and each key and text.
+    let explanations: BTreeMap<String, String> = fields
+        .iter()
+        .filter_map(|(name, text)| {
+            let key = name.strip_prefix(EXPLANATION_FIELD)?;
+            (!text.trim().is_empty()).then(|| (key.to_owned(), text.clone()))
+        })
+        .collect();
     console
         .services
         .submissions
@@ -545,7 +565,7 @@ async fn explain(
             &signed.session.principal,
             &code,
             year,
-            Some(form.version),
+            Some(version),
             &explanations,
         )
         .await?;
@@ -786,8 +806,6 @@ async fn compare(
                 }
                 @if changed.len() > 500 { p.hint { "只列出前 500 处变动。" } }
             }
-            h2 { "v" (after.version) " 的审核发现与单位解释" }
-            (render::findings(&taxonomy, &after.report.findings, &link, None))
             @if may_decide {
                 section.decide {
                     h2 { "审核" }
@@ -802,6 +820,8 @@ async fn compare(
                     }
                 }
             }
+            h2 { "v" (after.version) " 的审核发现与单位解释" }
+            (render::findings(&taxonomy, &after.report.findings, &link, None))
         },
     );
     Ok(page(StatusCode::OK, markup))

@@ -201,7 +201,7 @@ async fn every_route_answers_each_principal_as_the_policy_says() {
             "POST",
             format!("{unit}/explain"),
             format!(
-                "&version=1&key={finding}&text={}",
+                "&version=1&explain.{finding}={}",
                 encode("本年新增设备购置，已核实。")
             ),
             [

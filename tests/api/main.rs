@@ -12,6 +12,7 @@ mod abuse;
 mod access;
 mod audit;
 mod bad_input;
+mod browser;
 mod budgets;
 mod codes;
 mod console;
