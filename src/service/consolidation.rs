@@ -658,9 +658,8 @@ impl YearData {
     /// and of every figure an elimination takes from it.
     fn rounding_slack(&self, node: NodeId) -> Vec<i64> {
         let mut slack = vec![0i64; self.state.layout.len()];
-        for (d, _) in self.subtree(node) {
-            self.state.add_rounding_slack(d, &mut slack);
-        }
+        self.state
+            .add_rounding_slack(self.subtree(node).into_iter().map(|(d, _)| d), &mut slack);
         slack
     }
 
@@ -1840,9 +1839,8 @@ impl Consolidations {
         // What rounding may have moved each computed figure: the half-units of every figure it adds, and of every
         // figure an elimination takes from it.
         let mut slack = vec![0i64; layout.len()];
-        for (d, _) in data.subtree(node) {
-            data.state.add_rounding_slack(d, &mut slack);
-        }
+        data.state
+            .add_rounding_slack(data.subtree(node).into_iter().map(|(d, _)| d), &mut slack);
         let computed = data.state.consolidated(node);
         let mut cells: Vec<CellId> = computed
             .iter()

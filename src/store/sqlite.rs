@@ -1146,28 +1146,73 @@ impl Store for SqliteStore {
         year: FiscalYear,
     ) -> Result<Vec<SubmissionStatus>, StoreError> {
         let year = i64::from(year.get());
-        let totals: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT unit_code, count(*), max(version), max(submitted_at_ms) FROM submissions \
-             WHERE fiscal_year = ? GROUP BY unit_code ORDER BY unit_code",
+        // Each list comes back as one text, a line per row: the driver hands rows over one by one from its worker
+        // thread (a few µs each), which for a region's 10,000 units was three quarters of the time of the
+        // console's region page; the same rows joined in SQLite are one hand-over. Codes are ASCII letters,
+        // digits and `-_.`, so spaces and line breaks separate the fields and rows.
+        let (totals_text,): (Option<String>,) = sqlx::query_as(
+            "SELECT group_concat(unit_code || ' ' || n || ' ' || latest || ' ' || at, char(10)) FROM \
+             (SELECT unit_code, count(*) AS n, max(version) AS latest, max(submitted_at_ms) AS at \
+              FROM submissions WHERE fiscal_year = ? GROUP BY unit_code)",
         )
         .bind(year)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        let currents: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT c.unit_code, c.report_type, c.version, s.state FROM current_versions c \
+        let (currents_text,): (Option<String>,) = sqlx::query_as(
+            "SELECT group_concat(c.unit_code || ' ' || c.report_type || ' ' || c.version || ' ' || s.state, char(10)) \
+             FROM current_versions c \
              JOIN submissions s ON s.unit_code = c.unit_code AND s.fiscal_year = c.fiscal_year \
                                AND s.version = c.version \
-             WHERE c.fiscal_year = ? ORDER BY c.unit_code, c.report_type",
+             WHERE c.fiscal_year = ?",
         )
         .bind(year)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        let accepted: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT unit_code, version FROM accepted_versions WHERE fiscal_year = ? AND report_type = 'single'",
+        let fields = |line: &str, n: usize| -> Result<Vec<String>, StoreError> {
+            let parts: Vec<String> = line.split(' ').map(str::to_owned).collect();
+            if parts.len() == n {
+                Ok(parts)
+            } else {
+                Err(super::rows::corrupt(format!(
+                    "status row \"{}\"",
+                    line.chars().take(80).collect::<String>()
+                )))
+            }
+        };
+        let number = |text: &str| -> Result<i64, StoreError> {
+            text.parse().map_err(|_| {
+                super::rows::corrupt(format!(
+                    "status number {}",
+                    text.chars().take(20).collect::<String>()
+                ))
+            })
+        };
+        let mut totals: Vec<(String, i64, i64, i64)> = Vec::new();
+        for line in totals_text.as_deref().unwrap_or_default().lines() {
+            let [unit, n, latest, at]: [String; 4] =
+                fields(line, 4)?.try_into().expect("four fields");
+            totals.push((unit, number(&n)?, number(&latest)?, number(&at)?));
+        }
+        totals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut currents: Vec<(String, String, i64, String)> = Vec::new();
+        for line in currents_text.as_deref().unwrap_or_default().lines() {
+            let [unit, report_type, version, state]: [String; 4] =
+                fields(line, 4)?.try_into().expect("four fields");
+            currents.push((unit, report_type, number(&version)?, state));
+        }
+        currents.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let (accepted_text,): (Option<String>,) = sqlx::query_as(
+            "SELECT group_concat(unit_code || ' ' || version, char(10)) FROM accepted_versions \
+             WHERE fiscal_year = ? AND report_type = 'single'",
         )
         .bind(year)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
+        let mut accepted: Vec<(String, i64)> = Vec::new();
+        for line in accepted_text.as_deref().unwrap_or_default().lines() {
+            let [unit, version]: [String; 2] = fields(line, 2)?.try_into().expect("two fields");
+            accepted.push((unit, number(&version)?));
+        }
         let mut current_by_unit: std::collections::HashMap<
             String,
             Vec<(ReportType, u32, SubmissionState)>,

@@ -102,6 +102,40 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// Clicks what leads to another page and waits until that page has replaced this one (a click returns before
+/// the navigation it starts has finished, and a form may post back to the same address).
+async fn click_and_load(client: &Client, element: fantoccini::elements::Element) {
+    let old = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("a page with a main element");
+    element.click().await.unwrap();
+    for _ in 0..300 {
+        if old.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        old.tag_name().await.is_err(),
+        "the click led to no new page within 15 s"
+    );
+    client
+        .wait()
+        .for_element(Locator::Css("main"))
+        .await
+        .expect("the new page");
+}
+
+/// Finds the element of `locator` and clicks it, waiting for the page it leads to.
+async fn navigate(client: &Client, locator: Locator<'_>) {
+    let element = client
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"));
+    click_and_load(client, element).await;
+}
+
 async fn text_of(client: &Client) -> String {
     client
         .find(Locator::Css("main"))
@@ -121,25 +155,13 @@ async fn sign_in(client: &Client, web: &str, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    client
-        .find(Locator::Css("main form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    navigate(client, Locator::Css("main form button")).await;
     let page = text_of(client).await;
     assert!(page.contains("欢迎"), "signed in: {page}");
 }
 
 async fn sign_out(client: &Client) {
-    client
-        .find(Locator::Css("form.signout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    navigate(client, Locator::Css("form.signout button")).await;
     assert!(
         client
             .current_url()
@@ -151,13 +173,11 @@ async fn sign_out(client: &Client) {
 }
 
 async fn click_link(client: &Client, text: &str) {
-    client
+    let link = client
         .find(Locator::LinkText(text))
         .await
-        .unwrap_or_else(|e| panic!("a link \"{text}\": {e}"))
-        .click()
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("a link \"{text}\": {e}"));
+    click_and_load(client, link).await;
 }
 
 /// Uploads `file` from the unit's page.
@@ -169,13 +189,7 @@ async fn upload(client: &Client, file: &Path) -> String {
         .send_keys(file.to_str().unwrap())
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form[enctype] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    navigate(client, Locator::Css("form[enctype] button")).await;
     text_of(client).await
 }
 
@@ -293,7 +307,7 @@ async fn a_day_of_work_in_the_browser() {
         .expect("the error's cell links to its table");
     let words = finding_link.text().await.unwrap();
     assert!(words.starts_with("公开01"), "{words}");
-    finding_link.click().await.unwrap();
+    click_and_load(&client, finding_link).await;
     let lit = client
         .find(Locator::Css("td.hl"))
         .await
@@ -333,13 +347,7 @@ async fn a_day_of_work_in_the_browser() {
             .await
             .unwrap();
     }
-    client
-        .find(Locator::Css("form.explain > button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    navigate(&client, Locator::Css("form.explain > button")).await;
     let page = text_of(&client).await;
     assert!(page.contains("（未解释 0）"), "{page}");
     screenshot(&client, "console-unit.png").await;
@@ -357,13 +365,7 @@ async fn a_day_of_work_in_the_browser() {
         "{compare}"
     );
     screenshot(&client, "console-review.png").await;
-    client
-        .find(Locator::Css("button[value=accept]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    navigate(&client, Locator::Css("button[value=accept]")).await;
     let queue = text_of(&client).await;
     assert!(queue.contains("没有待审的版本"), "{queue}");
     sign_out(&client).await;
@@ -383,7 +385,7 @@ async fn a_day_of_work_in_the_browser() {
         .await
         .expect("the consolidated 本年收入合计 links to its drill-down");
     let consolidated = total_cell.text().await.unwrap();
-    total_cell.click().await.unwrap();
+    click_and_load(&client, total_cell).await;
     let drill = text_of(&client).await;
     assert!(
         drill.contains(&consolidated) && drill.contains("下级合计（1 个）"),

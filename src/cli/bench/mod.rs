@@ -6,6 +6,7 @@
 
 mod cpu;
 mod submit;
+mod web;
 
 use std::{
     path::{Path, PathBuf},
@@ -51,6 +52,9 @@ pub enum BenchCommand {
     /// Load a running service with Validate and Submit calls from many units: calls per second and p50/p99/max
     /// latency at one stream and at --concurrency streams.
     Submit(submit::SubmitArgs),
+    /// The web console's server time per page on the P10k region: the tree, a consolidated table, drill-downs, a
+    /// unit's findings and a table.
+    Web(web::WebArgs),
 }
 
 #[derive(Args)]
@@ -85,6 +89,7 @@ pub async fn run(command: BenchCommand) -> Result<ExitCode, String> {
     match command {
         BenchCommand::Consolidation(args) => consolidation(args).await,
         BenchCommand::Submit(args) => submit::run(args).await,
+        BenchCommand::Web(args) => web::run(args).await,
     }
 }
 

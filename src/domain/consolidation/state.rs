@@ -1607,15 +1607,35 @@ impl YearState {
         out
     }
 
-    /// Adds what rounding may have moved a node's own figures to `slack`: half a unit of each figure's last
-    /// decimal on its cell and on every cell an elimination takes it from (either side, to stay on the safe
-    /// side).
-    pub fn add_rounding_slack(&self, node: NodeId, slack: &mut [i64]) {
-        let Some(own) = &self.nodes[node].own else {
-            return;
-        };
-        for (cell, _, half) in own.iter_with_half_ulps() {
-            slack[cell as usize] = slack[cell as usize].saturating_add(half);
+    /// Adds what rounding may have moved the own figures of `nodes` to `slack`: half a unit of each figure's last
+    /// decimal on its cell and on every cell an elimination takes it from (either side, to stay on the safe side).
+    ///
+    /// The half-units are summed per cell over all the nodes first and spread to the elimination targets once per
+    /// cell after: a region's 10,000 units are one pass over their cell ids, not a lookup of targets per figure.
+    pub fn add_rounding_slack(&self, nodes: impl IntoIterator<Item = NodeId>, slack: &mut [i64]) {
+        let halves: [i64; MAX_HALF_ULP_CODE as usize + 1] =
+            std::array::from_fn(|code| decode_half_ulp(code as u8));
+        let mut own = vec![0i64; slack.len()];
+        for node in nodes {
+            let Some(data) = &self.nodes[node].own else {
+                continue;
+            };
+            for (&cell, &code) in data.ids.iter().zip(&data.half_ulps) {
+                let half = halves
+                    .get(usize::from(code))
+                    .copied()
+                    .unwrap_or_else(|| decode_half_ulp(code));
+                if let Some(sum) = own.get_mut(cell as usize) {
+                    *sum = sum.saturating_add(half);
+                }
+            }
+        }
+        for (cell, &half) in own.iter().enumerate() {
+            if half == 0 {
+                continue;
+            }
+            slack[cell] = slack[cell].saturating_add(half);
+            let cell = cell as CellId;
             for &target in self
                 .removals
                 .child
@@ -1623,7 +1643,9 @@ impl YearState {
                 .iter()
                 .chain(self.removals.parent.of(cell))
             {
-                slack[target as usize] = slack[target as usize].saturating_add(half);
+                if let Some(sum) = slack.get_mut(target as usize) {
+                    *sum = sum.saturating_add(half);
+                }
             }
         }
     }
@@ -1706,6 +1728,48 @@ mod tests {
         assert_eq!(s.value(root, 5), 7);
         s.set_own(a, Some(own(&[(0, 10)])));
         assert_eq!((s.value(root, 0), s.value(root, 5)), (60, 0));
+    }
+
+    #[test]
+    fn rounding_slack_summed_per_cell_equals_each_figure_spread_to_its_targets() {
+        let mut s = state();
+        let root = s.add_node(code("R"), None);
+        let a = s.add_node(code("A"), Some(root));
+        let b = s.add_node(code("B"), Some(root));
+        let sources: Vec<CellId> = (0..s.layout.len() as CellId)
+            .filter(|&c| !s.removals.child.of(c).is_empty() || !s.removals.parent.of(c).is_empty())
+            .take(3)
+            .collect();
+        assert!(
+            !sources.is_empty(),
+            "the 2024 eliminations have source cells"
+        );
+        let mut cells: Vec<(CellId, i64)> = sources.iter().map(|&c| (c, 100)).collect();
+        cells.push((0, 5));
+        s.set_own(a, Some(own(&cells)));
+        s.set_own(b, Some(own(&[(sources[0], 7), (1, 3)])));
+        let mut summed = vec![0i64; s.layout.len()];
+        s.add_rounding_slack([root, a, b], &mut summed);
+        let mut expected = vec![0i64; s.layout.len()];
+        for n in [a, b] {
+            for (cell, _, half) in s.nodes[n].own.as_ref().unwrap().iter_with_half_ulps() {
+                expected[cell as usize] += half;
+                for &target in s
+                    .removals
+                    .child
+                    .of(cell)
+                    .iter()
+                    .chain(s.removals.parent.of(cell))
+                {
+                    expected[target as usize] += half;
+                }
+            }
+        }
+        assert_eq!(summed, expected);
+        assert!(
+            summed.iter().filter(|&&v| v > 0).count() > cells.len(),
+            "the targets of eliminations got slack too"
+        );
     }
 
     /// Operations on a random tree: set figures or move a node.
