@@ -443,44 +443,51 @@ async fn upload(
         .ok_or_else(|| WebError::field("file", "choose a workbook or a disclosure JSON file"))?;
     let frame = signed.frame();
     let base = format!("/units/{code}/{year}");
-    let mut notices = Vec::new();
-    let disclosure: pb::Disclosure = if name.ends_with(".json") {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| WebError::field("file", "a disclosure JSON file must be UTF-8"))?;
-        crate::cli::json::from_json("Disclosure", text)
-            .map_err(|e| WebError::field("file", format!("is not a disclosure: {e}")))?
-    } else {
-        let options = ImportOptions {
-            unit_code: Some(code.to_string()),
-            fiscal_year: Some(year.get()),
-            amount_unit: None,
-        };
-        match workbook::read_with(&console.services.taxonomies, &bytes, &options) {
-            Ok(imported) => {
-                notices = imported.notices;
-                imported.disclosure
-            }
-            Err(problems) => {
-                let markup = layout(
-                    "工作簿未能读入",
-                    Some(&frame),
-                    html! {
-                        h1 { "工作簿未能读入" }
-                        p { "以下单元格未能读入，未报送任何数据。请修改后重新上传。" }
-                        table.findings {
-                            thead { tr { th { "位置" } th { "原因" } } }
-                            tbody {
-                                @for problem in problems.iter().take(200) {
-                                    tr.sev-error { td { (problem.at) } td { (problem.reason) } }
-                                }
+    // Reading a workbook or a large JSON file takes CPU for as long as the file is big: off the async workers.
+    let taxonomies = console.services.taxonomies.clone();
+    let options = ImportOptions {
+        unit_code: Some(code.to_string()),
+        fiscal_year: Some(year.get()),
+        amount_unit: None,
+    };
+    let json = name.ends_with(".json");
+    let read = tokio::task::spawn_blocking(move || {
+        if json {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| "a disclosure JSON file must be UTF-8".to_owned())?;
+            crate::cli::json::from_json("Disclosure", text)
+                .map(|disclosure| Ok((disclosure, Vec::new())))
+                .map_err(|e| format!("is not a disclosure: {e}"))
+        } else {
+            Ok(workbook::read_with(&taxonomies, &bytes, &options)
+                .map(|imported| (imported.disclosure, imported.notices)))
+        }
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("the upload's reader failed: {e}")))?
+    .map_err(|message| WebError::field("file", message))?;
+    let (disclosure, notices): (pb::Disclosure, Vec<(String, String)>) = match read {
+        Ok(read) => read,
+        Err(problems) => {
+            let markup = layout(
+                "工作簿未能读入",
+                Some(&frame),
+                html! {
+                    h1 { "工作簿未能读入" }
+                    p { "以下单元格未能读入，未报送任何数据。请修改后重新上传。" }
+                    table.findings {
+                        thead { tr { th { "位置" } th { "原因" } } }
+                        tbody {
+                            @for problem in problems.iter().take(200) {
+                                tr.sev-error { td { (problem.at) } td { (problem.reason) } }
                             }
                         }
-                        @if problems.len() > 200 { p.hint { "另有 " (problems.len() - 200) " 处问题未列出。" } }
-                        p { a href=(base) { "返回" } }
-                    },
-                );
-                return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, markup));
-            }
+                    }
+                    @if problems.len() > 200 { p.hint { "另有 " (problems.len() - 200) " 处问题未列出。" } }
+                    p { a href=(base) { "返回" } }
+                },
+            );
+            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, markup));
         }
     };
     let cover = disclosure.cover.as_ref();

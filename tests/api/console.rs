@@ -343,3 +343,52 @@ async fn a_forged_post_is_refused_and_changes_nothing() {
     .await;
     assert!(queue.body.contains("待审版本 1 个"), "{}", queue.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_workbook_is_refused_at_its_cell_and_nothing_is_submitted() {
+    let (app, _) = world().await;
+    let token = app.token(UNIT, pb::Role::Submitter).await;
+    let (cookie, _) = sign_in(&app.web, &token).await;
+    let cookie = cookie.unwrap();
+    let page = request(
+        &app.web,
+        "GET",
+        &format!("/units/{UNIT}/{YEAR}"),
+        &cookie,
+        "",
+    )
+    .await;
+    let workbook = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/workbooks/42-text-not-a-number.xlsx"),
+    )
+    .unwrap();
+    let reply = post_multipart(
+        &app.web,
+        &format!("/units/{UNIT}/{YEAR}/upload"),
+        &cookie,
+        &[("csrf", &page.csrf())],
+        ("42-text-not-a-number.xlsx", &workbook),
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(
+        reply.body.contains("公开03!F8") && reply.body.contains("见附表 is not a number"),
+        "the problem names its cell: {}",
+        reply.body
+    );
+    let after = request(
+        &app.web,
+        "GET",
+        &format!("/units/{UNIT}/{YEAR}"),
+        &cookie,
+        "",
+    )
+    .await;
+    assert!(
+        after.body.contains("当前版本 v1"),
+        "still one version: {}",
+        after.body
+    );
+    assert!(!after.body.contains("v2"), "{}", after.body);
+}
