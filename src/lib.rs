@@ -12,6 +12,7 @@
 //!   arithmetic, access policy, review transitions, the audit chain's hashing; no gRPC, no SQL, no store.
 //! - [`store`]: persistence behind one interface (SQLite embedded by default, PostgreSQL for replicas).
 //! - [`workbook`]: the standard Excel workbooks (公开01–09 and a cover), written and read.
+//! - [`publication`]: the public document (部门决算公开) written from a disclosure, as HTML or Word.
 //! - [`configuration`], [`telemetry`], [`metrics`], [`startup`]: settings, logs, Prometheus metrics, and the
 //!   server's `run(listener, shutdown)`.
 //! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod configuration;
 pub mod domain;
 pub mod metrics;
+pub mod publication;
 pub mod service;
 pub mod startup;
 pub mod store;

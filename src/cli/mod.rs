@@ -192,6 +192,21 @@ enum Command {
         #[command(flatten)]
         taxonomy: TaxonomyArgs,
     },
+    /// Write the public document (部门决算公开) of a disclosure: every part and section of the year's structure in
+    /// order, the 决算情况说明 drafted from the figures with 【请填写：…】 where a person writes the reasons, the
+    /// 名词解释, and the nine tables (an empty one replaced by its statement). OUTPUT ends in .html or .docx.
+    Publish {
+        /// The disclosure (.xlsx or proto JSON).
+        file: PathBuf,
+        /// Last year's disclosure of the unit, for the changes on last year.
+        #[arg(long)]
+        last_year: Option<PathBuf>,
+        /// The document to write: .html or .docx.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        taxonomy: TaxonomyArgs,
+    },
     /// Register and look up units.
     #[command(subcommand)]
     Units(UnitsCommand),
@@ -1002,6 +1017,61 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 }
                 None => say!("{}", String::from_utf8_lossy(&bytes)),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish {
+            file,
+            last_year,
+            output,
+            taxonomy,
+        } => {
+            let extension = output
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let html = match extension.as_deref() {
+                Some("html" | "htm") => true,
+                Some("docx") => false,
+                _ => return Err("-o names the document to write: it ends in .html or .docx".into()),
+            };
+            let taxonomies = taxonomy.load()?;
+            let resolved = |path: &PathBuf| {
+                let given = if is_workbook(path) {
+                    read_workbook(path, &taxonomies)?
+                } else {
+                    read_disclosure(path)?
+                };
+                let draft =
+                    convert::disclosure_draft(given).map_err(|v| violations_message(path, v))?;
+                crate::domain::submission::resolve(&taxonomies, draft)
+                    .map_err(|v| violations_message(path, v))
+            };
+            let (year_taxonomy, disclosure) = resolved(&file)?;
+            let last = match &last_year {
+                Some(path) => Some(resolved(path)?.1),
+                None => None,
+            };
+            let document = crate::publication::compose(&year_taxonomy, &disclosure, last.as_ref())
+                .map_err(|e| e.to_string())?;
+            let bytes = if html {
+                crate::publication::html::write(&document).into_bytes()
+            } else {
+                crate::publication::docx::write(&document)?
+            };
+            write_new_file(&output, &bytes)?;
+            let placeholders = document
+                .parts
+                .iter()
+                .flat_map(|p| &p.blocks)
+                .filter(|b| matches!(b, crate::publication::Block::Paragraph(t) if t.contains("【请填写")))
+                .count();
+            sayln!(
+                "{} is in {} ({} parts, {} headings; {placeholders} paragraph(s) with 【请填写：…】 for a person to write)",
+                document.title,
+                output.display(),
+                document.parts.len(),
+                document.outline().len() - document.parts.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Template {

@@ -12,28 +12,7 @@ use crate::domain::{
 
 /// A figure as accountants print it: thousands separators, its own decimals kept (never rounded for display).
 pub fn figure(value: Decimal) -> String {
-    let text = value.to_string();
-    let (sign, digits) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text.as_str()),
-    };
-    let (whole, fraction) = match digits.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (digits, None),
-    };
-    let mut out = String::with_capacity(text.len() + whole.len() / 3);
-    out.push_str(sign);
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(fraction) = fraction {
-        out.push('.');
-        out.push_str(fraction);
-    }
-    out
+    crate::publication::with_thousands(&value.to_string())
 }
 
 /// A time kept in milliseconds, in Beijing time (the service's users are in one time zone): 2025-03-01 09:30.

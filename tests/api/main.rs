@@ -25,6 +25,7 @@ mod interop;
 mod layers;
 mod memory;
 mod operations;
+mod publication;
 mod restart;
 mod review;
 mod submissions;

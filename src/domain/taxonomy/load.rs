@@ -406,11 +406,13 @@ pub(super) fn load_year(
         narrative,
         rules: RuleSet::placeholder(scoring.clone()),
         eliminations: None,
+        publication: None,
         table_lookup,
     };
     // Rules name tables, rows and columns, so they are compiled against the layouts loaded above.
     taxonomy.rules = RuleSet::load(&taxonomy, &sources, scoring)?;
     taxonomy.eliminations = super::eliminations::load(&taxonomy, &sources)?;
+    taxonomy.publication = super::publication::load(&taxonomy, &sources)?;
     Ok(taxonomy)
 }
 

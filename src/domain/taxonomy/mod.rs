@@ -6,6 +6,7 @@ pub mod codes;
 pub mod eliminations;
 pub mod files;
 pub(crate) mod load;
+pub mod publication;
 
 pub use files::TaxonomyFiles;
 
@@ -158,6 +159,8 @@ pub struct Taxonomy {
     pub rules: RuleSet,
     /// What consolidation eliminates and recomputes (`eliminations.toml`); `None` when the year has none.
     pub eliminations: Option<eliminations::Eliminations>,
+    /// The public document's structure (`publication.toml`); `None` when the year has none.
+    pub publication: Option<publication::Publication>,
     table_lookup: HashMap<String, usize>,
 }
 
