@@ -12,5 +12,6 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
         sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
     fi
 fi
-/usr/bin/chromium --version
+# Debian's chromium wrapper script misparses some environments when asked for --version: ask the package database.
+dpkg-query -W -f='${Package} ${Version}\n' chromium chromium-driver 2>/dev/null || true
 export JUESUAN_REQUIRE_BROWSER=1
