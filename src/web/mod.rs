@@ -515,6 +515,15 @@ fn unit_and_year(code: &str, year: &str) -> Result<(UnitCode, FiscalYear), WebEr
     Ok((code, year))
 }
 
+/// A page's query string, parsed; one that does not parse is named, never echoed.
+fn query<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, WebError> {
+    query
+        .map(|axum::extract::Query(q)| q)
+        .map_err(|_| WebError::field("query", "does not parse"))
+}
+
 /// A 303 to `location`: after a POST, the browser fetches the page anew.
 fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()

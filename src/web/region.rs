@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{
     Console, SignedIn, WebError, page,
     pages::layout,
+    query,
     render::{self, BarGroup, Row, TableLinks},
     see_other,
     unit::{consolidated_cell_link, url_part},
@@ -88,9 +89,7 @@ async fn overview(
     asked: Result<Query<OverviewQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let (node, year) = unit_and_year(&node, &year)?;
-    let asked = asked
-        .map(|Query(q)| q)
-        .map_err(|_| WebError::field("query", "does not parse"))?;
+    let asked = query(asked)?;
     let filter = match asked.status.as_deref() {
         None | Some("") => None,
         Some(code) => Some(
@@ -489,9 +488,7 @@ async fn cell(
     asked: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let (node, year) = unit_and_year(&node, &year)?;
-    let asked = asked
-        .map(|Query(q)| q)
-        .map_err(|_| WebError::field("page", "is a page number"))?;
+    let asked = query(asked)?;
     for (field, text) in [("table", &table), ("row", &row), ("column", &column)] {
         if text.len() > 64 {
             return Err(WebError::field(field, "is longer than 64 characters"));

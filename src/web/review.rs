@@ -11,7 +11,7 @@ use axum::{
 use maud::html;
 use serde::Deserialize;
 
-use super::{Console, SignedIn, WebError, page, pages::layout, render, unit_and_year};
+use super::{Console, SignedIn, WebError, page, pages::layout, query, render, unit_and_year};
 use crate::domain::audit::now_ms;
 
 pub fn routes() -> Router<Console> {
@@ -40,9 +40,7 @@ async fn queue(
     asked: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let (node, year) = unit_and_year(&node, &year)?;
-    let asked = asked
-        .map(|Query(q)| q)
-        .map_err(|_| WebError::field("page", "is a page number"))?;
+    let asked = query(asked)?;
     let mut pending = console
         .services
         .reviews

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::{
     Console, SignedIn, WebError, page,
     pages::{Frame, layout},
+    query,
     render::{self, Row, TableLinks},
     see_other, unit_and_year,
 };
@@ -91,12 +92,6 @@ struct VersionQuery {
     version: Option<u32>,
     row: Option<String>,
     col: Option<String>,
-}
-
-fn query<T: Default>(query: Result<Query<T>, QueryRejection>) -> Result<T, WebError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|_| WebError::field("query", "does not parse"))
 }
 
 /// Where a finding's cell is shown: its table with the cell lit, for the nine tables; nothing for the others.
@@ -606,13 +601,15 @@ fn download(bytes: Vec<u8>, content_type: &'static str, file_name: String) -> Re
         .into_response()
 }
 
-async fn export(
-    State(console): State<Console>,
-    signed: SignedIn,
-    Path((code, year)): Path<(String, String)>,
+/// The 单户表 version a download asks for (the current one without `?version=`), through the policy.
+async fn asked_version(
+    console: &Console,
+    signed: &SignedIn,
+    code: &str,
+    year: &str,
     asked: Result<Query<VersionQuery>, QueryRejection>,
-) -> Result<Response, WebError> {
-    let (code, year) = unit_and_year(&code, &year)?;
+) -> Result<(UnitCode, FiscalYear, StoredSubmission), WebError> {
+    let (code, year) = unit_and_year(code, year)?;
     let asked = query(asked)?;
     let stored = console
         .services
@@ -625,6 +622,16 @@ async fn export(
             ReportType::Single,
         )
         .await?;
+    Ok((code, year, stored))
+}
+
+async fn export(
+    State(console): State<Console>,
+    signed: SignedIn,
+    Path((code, year)): Path<(String, String)>,
+    asked: Result<Query<VersionQuery>, QueryRejection>,
+) -> Result<Response, WebError> {
+    let (code, year, stored) = asked_version(&console, &signed, &code, &year, asked).await?;
     let taxonomy = taxonomy_of(&console, year)?;
     let disclosure = disclosure_of(&stored)?;
     let findings: Vec<pb::Finding> = stored
@@ -648,19 +655,7 @@ async fn narrative(
     Path((code, year)): Path<(String, String)>,
     asked: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
-    let (code, year) = unit_and_year(&code, &year)?;
-    let asked = query(asked)?;
-    let stored = console
-        .services
-        .submissions
-        .get(
-            &signed.session.principal,
-            &code,
-            year,
-            asked.version,
-            ReportType::Single,
-        )
-        .await?;
+    let (code, year, stored) = asked_version(&console, &signed, &code, &year, asked).await?;
     let draft = convert::disclosure_draft(disclosure_of(&stored)?)
         .map_err(ServiceError::InvalidArgument)?;
     let (taxonomy, disclosure) =
