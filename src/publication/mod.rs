@@ -5,6 +5,7 @@
 
 pub mod docx;
 pub mod html;
+pub mod prose;
 
 use rust_decimal::Decimal;
 
@@ -71,6 +72,8 @@ pub enum PublishError {
         "the {0} taxonomy has no publication.toml: it does not say how the public document is laid out"
     )]
     NoStructure(u32),
+    #[error("{0}")]
+    Prose(String),
 }
 
 /// 1 → 一, 12 → 十二, 21 → 二十一 (sections never reach a hundred).
@@ -182,9 +185,30 @@ pub fn compose(
             ..Default::default()
         },
     );
-    let text_of = |key: Option<&str>, title: &str| -> Vec<Block> {
-        let drafted = key.and_then(|key| drafted.iter().find(|s| s.key == key));
-        match drafted {
+    let context = Context {
+        last_year,
+        ..Default::default()
+    };
+    let text_of = |key: Option<&str>, title: &str| -> Result<Vec<Block>, PublishError> {
+        let placeholder = || vec![Block::Paragraph(format!("【请填写：{title}】"))];
+        let Some(key) = key else {
+            return Ok(placeholder());
+        };
+        if let Some(templates) = structure.prose.get(key) {
+            let filler = prose::Filler {
+                taxonomy,
+                disclosure,
+                context,
+                section: key,
+            };
+            let paragraphs = filler.paragraphs(templates).map_err(PublishError::Prose)?;
+            return Ok(if paragraphs.is_empty() {
+                placeholder()
+            } else {
+                paragraphs.into_iter().map(Block::Paragraph).collect()
+            });
+        }
+        Ok(match drafted.iter().find(|s| s.key == key) {
             Some(section) if !section.text.trim().is_empty() => section
                 .text
                 .lines()
@@ -192,8 +216,8 @@ pub fn compose(
                 .filter(|line| !line.is_empty())
                 .map(|line| Block::Paragraph(line.to_owned()))
                 .collect(),
-            _ => vec![Block::Paragraph(format!("【请填写：{title}】"))],
-        }
+            _ => placeholder(),
+        })
     };
     let facts = Facts::from_disclosure(disclosure, taxonomy);
     let amount_unit = disclosure.cover.amount_unit.name().to_owned();
@@ -203,16 +227,16 @@ pub fn compose(
             .iter()
             .all(|r| r.cells.iter().all(|c| c.is_none_or(|v| v.is_zero())))
     };
-    let section_blocks = |section: &crate::domain::taxonomy::publication::Section| -> Vec<Block> {
+    let section_blocks = |section: &crate::domain::taxonomy::publication::Section| -> Result<Vec<Block>, PublishError> {
         let empty_table = section
             .table
             .as_deref()
             .and_then(|code| taxonomy.table(code))
             .filter(|table| empty(table));
         match empty_table {
-            Some(table) => vec![Block::Paragraph(
+            Some(table) => Ok(vec![Block::Paragraph(
                 structure.empty_statement(&table.code).to_owned(),
-            )],
+            )]),
             None => text_of(section.narrative.as_deref(), &section.title),
         }
     };
@@ -225,14 +249,14 @@ pub fn compose(
                 text: format!("{}、{}", chinese_number(i + 1), section.title),
             });
             if section.subsections.is_empty() {
-                blocks.extend(section_blocks(section));
+                blocks.extend(section_blocks(section)?);
             }
             for (j, sub) in section.subsections.iter().enumerate() {
                 blocks.push(Block::Heading {
                     level: 2,
                     text: format!("（{}）{}", chinese_number(j + 1), sub.title),
                 });
-                blocks.extend(section_blocks(sub));
+                blocks.extend(section_blocks(sub)?);
             }
         }
         if part.glossary {

@@ -19,6 +19,9 @@ pub struct Publication {
     pub empty_statements: BTreeMap<String, String>,
     #[serde(default)]
     pub glossary: Vec<Term>,
+    /// The 决算情况说明's sentence templates by narrative section, one paragraph each (see the file's comment).
+    #[serde(default)]
+    pub prose: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +110,13 @@ pub(super) fn load(
             return Err(error(format!(
                 "section \"{}\" names table \"{table}\", which tables.toml does not define",
                 section.title
+            )));
+        }
+    }
+    for key in publication.prose.keys() {
+        if taxonomy.narrative_section(key).is_none() {
+            return Err(error(format!(
+                "prose names narrative \"{key}\", which taxonomy.toml does not define"
             )));
         }
     }
