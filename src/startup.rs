@@ -352,6 +352,14 @@ pub async fn run_with(
     let consolidation_server = pb::consolidation_server::ConsolidationServer::new(
         ConsolidationService::new(consolidations),
     );
+    // A document to check is bounded by the use case (16 MiB); the message may carry it and its name.
+    let publications_server = pb::publications_server::PublicationsServer::new(
+        crate::api::publication::PublicationsService::new(
+            crate::service::publication::Publications::new(store.clone(), submissions.clone()),
+        ),
+    )
+    .max_decoding_message_size(crate::publication::read::MAX_DOCUMENT_BYTES + 64 * 1024)
+    .max_encoding_message_size(64 * 1024 * 1024);
     let submissions_server = pb::submissions_server::SubmissionsServer::new(
         SubmissionsService::new(submissions, metrics.clone()),
     )
@@ -432,6 +440,7 @@ pub async fn run_with(
         .add_service(reflection_v1alpha)
         .add_service(units_server)
         .add_service(submissions_server)
+        .add_service(publications_server)
         .add_service(consolidation_server)
         .add_service(review_server)
         .add_service(audit_server)

@@ -14,6 +14,7 @@ pub mod health;
 pub mod observe;
 #[cfg(test)]
 mod pipeline_fuzz;
+pub mod publication;
 pub mod review;
 pub mod submissions;
 pub mod tokens;

@@ -11,6 +11,7 @@ mod demo;
 pub mod json;
 pub mod output;
 mod progress;
+mod publication;
 mod review;
 mod rules;
 mod taxonomy;
@@ -195,18 +196,13 @@ enum Command {
     /// Write the public document (部门决算公开) of a disclosure: every part and section of the year's structure in
     /// order, the 决算情况说明 drafted from the figures with 【请填写：…】 where a person writes the reasons, the
     /// 名词解释, and the nine tables (an empty one replaced by its statement). OUTPUT ends in .html or .docx.
-    Publish {
-        /// The disclosure (.xlsx or proto JSON).
-        file: PathBuf,
-        /// Last year's disclosure of the unit, for the changes on last year.
-        #[arg(long)]
-        last_year: Option<PathBuf>,
-        /// The document to write: .html or .docx.
-        #[arg(short = 'o', long)]
-        output: PathBuf,
-        #[command(flatten)]
-        taxonomy: TaxonomyArgs,
-    },
+    Publish(publication::PublishArgs),
+    /// Check a published document (部门决算公开) — .docx, .html, .txt or a PDF with a text layer — or a directory
+    /// of them: every section and table present, the unit and year named alike, comparison words against their
+    /// figures, the printed tables' balances, the text against the tables, and with --against (or --unit/--year)
+    /// every figure against the accepted one. Exit 0: nothing FAILs; 1: something does; 2: a document cannot be
+    /// read.
+    CheckPublication(publication::CheckPublicationArgs),
     /// Register and look up units.
     #[command(subcommand)]
     Units(UnitsCommand),
@@ -400,7 +396,7 @@ enum DraftFormat {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     /// For people.
     Table,
     /// The proto JSON mapping.
@@ -1019,61 +1015,8 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Publish {
-            file,
-            last_year,
-            output,
-            taxonomy,
-        } => {
-            let extension = output
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            let html = match extension.as_deref() {
-                Some("html" | "htm") => true,
-                Some("docx") => false,
-                _ => return Err("-o names the document to write: it ends in .html or .docx".into()),
-            };
-            let taxonomies = taxonomy.load()?;
-            let resolved = |path: &PathBuf| {
-                let given = if is_workbook(path) {
-                    read_workbook(path, &taxonomies)?
-                } else {
-                    read_disclosure(path)?
-                };
-                let draft =
-                    convert::disclosure_draft(given).map_err(|v| violations_message(path, v))?;
-                crate::domain::submission::resolve(&taxonomies, draft)
-                    .map_err(|v| violations_message(path, v))
-            };
-            let (year_taxonomy, disclosure) = resolved(&file)?;
-            let last = match &last_year {
-                Some(path) => Some(resolved(path)?.1),
-                None => None,
-            };
-            let document = crate::publication::compose(&year_taxonomy, &disclosure, last.as_ref())
-                .map_err(|e| e.to_string())?;
-            let bytes = if html {
-                crate::publication::html::write(&document).into_bytes()
-            } else {
-                crate::publication::docx::write(&document)?
-            };
-            write_new_file(&output, &bytes)?;
-            let placeholders = document
-                .parts
-                .iter()
-                .flat_map(|p| &p.blocks)
-                .filter(|b| matches!(b, crate::publication::Block::Paragraph(t) if t.contains("【请填写")))
-                .count();
-            sayln!(
-                "{} is in {} ({} parts, {} headings; {placeholders} paragraph(s) with 【请填写：…】 for a person to write)",
-                document.title,
-                output.display(),
-                document.parts.len(),
-                document.outline().len() - document.parts.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Publish(args) => publication::publish(args).await,
+        Command::CheckPublication(args) => publication::check_publication(args).await,
         Command::Template {
             year,
             output,
@@ -1107,6 +1050,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 unit_code: unit,
                 fiscal_year: year,
                 amount_unit,
+                ..Default::default()
             };
             if let [dir] = files.as_slice()
                 && dir.is_dir()

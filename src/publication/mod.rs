@@ -3,9 +3,11 @@
 //! as visible 【请填写：…】 placeholders), the 名词解释, and the nine tables in their published layout with an empty
 //! table's statement. [`compose`] builds the document; [`html`] and [`docx`] write it.
 
+pub mod check;
 pub mod docx;
 pub mod html;
 pub mod prose;
+pub mod read;
 
 use rust_decimal::Decimal;
 
@@ -308,6 +310,15 @@ pub fn compose(
 }
 
 impl Document {
+    /// Paragraphs with a 【请填写：…】 a person must still write.
+    pub fn placeholders(&self) -> usize {
+        self.parts
+            .iter()
+            .flat_map(|p| &p.blocks)
+            .filter(|b| matches!(b, Block::Paragraph(t) if t.contains("【请填写")))
+            .count()
+    }
+
     /// The headings in order, parts and sections: what a reader scans, and what a test compares.
     pub fn outline(&self) -> Vec<String> {
         let mut out = Vec::new();

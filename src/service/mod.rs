@@ -9,6 +9,7 @@ pub mod budget;
 pub mod consolidation;
 pub mod error;
 pub mod events;
+pub mod publication;
 pub mod registry;
 pub mod review;
 pub mod submission;

@@ -444,6 +444,7 @@ async fn upload(
         unit_code: Some(code.to_string()),
         fiscal_year: Some(year.get()),
         amount_unit: None,
+        ..Default::default()
     };
     let json = name.ends_with(".json");
     let read = tokio::task::spawn_blocking(move || {

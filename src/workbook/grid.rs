@@ -53,7 +53,7 @@ pub(super) struct Grid {
 
 impl Grid {
     /// A grid of the given cells (row, column, value).
-    fn of_cells(name: &str, cells: Vec<(u32, u32, Data)>) -> Grid {
+    pub(super) fn of_cells(name: &str, cells: Vec<(u32, u32, Data)>) -> Grid {
         let end = cells.iter().fold((0, 0), |(r, c), (row, column, _)| {
             (r.max(*row), c.max(*column))
         });

@@ -27,7 +27,7 @@ mod write;
 pub use grid::Format;
 pub use layout::{COVER_SHEET, MAX_EXPANDED_BYTES, MAX_WORKBOOK_BYTES};
 pub use problem::Problem;
-pub use read::{ImportOptions, Imported, Source, read, read_files, read_with};
+pub use read::{ImportOptions, Imported, Source, read, read_files, read_text_tables, read_with};
 pub use words::MoneyUnit;
 pub use write::{FINDINGS_SHEET, WorkbookError, write, write_consolidated, write_with_findings};
 

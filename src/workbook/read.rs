@@ -39,6 +39,10 @@ pub struct ImportOptions {
     pub unit_code: Option<String>,
     pub fiscal_year: Option<u32>,
     pub amount_unit: Option<MoneyUnit>,
+    /// Reading a published document's tables: a table it lacks is left out rather than refused (the document
+    /// states an empty table in words), and a year in a title is left to the document's own naming check (a
+    /// self-evaluation of a project carried over from last year names last year).
+    pub from_document: bool,
 }
 
 /// Where a figure of the disclosure was read: its table, row and column, the value kept (in 万元 for money), the
@@ -165,6 +169,35 @@ pub fn read_files(
     )
 }
 
+/// Tables given as rows of cell texts (a document's tables, each with the lines printed above it), each read as
+/// a sheet named by its `name`, as a workbook of those sheets with the options' unit and year.
+pub fn read_text_tables(
+    taxonomies: &Taxonomies,
+    tables: &[(String, Vec<Vec<String>>)],
+    options: &ImportOptions,
+) -> Result<Imported, Vec<Problem>> {
+    let grids: Vec<Grid> = tables
+        .iter()
+        .take(grid::MAX_SHEETS)
+        .map(|(name, rows)| {
+            let cells = rows
+                .iter()
+                .take(grid::MAX_ROWS as usize)
+                .enumerate()
+                .flat_map(|(r, row)| {
+                    row.iter()
+                        .take(grid::MAX_COLUMNS as usize)
+                        .enumerate()
+                        .filter(|(_, text)| !text.is_empty())
+                        .map(move |(c, text)| (r as u32, c as u32, Data::String(text.clone())))
+                })
+                .collect();
+            Grid::of_cells(name, cells)
+        })
+        .collect();
+    read_grids(taxonomies, Format::Csv, &grids, options)
+}
+
 /// Reads sheets already opened (a workbook's, or one sheet per CSV file).
 pub(super) fn read_grids(
     taxonomies: &Taxonomies,
@@ -255,7 +288,7 @@ pub(super) fn read_grids(
         return Err(problems.0);
     };
     for (year, at) in &title_years {
-        if *year != cover.fiscal_year {
+        if *year != cover.fiscal_year && !options.from_document {
             problems.add(
                 at.clone(),
                 format!(
@@ -443,7 +476,7 @@ pub(super) fn read_grids(
                 declared_empty: true,
                 ..Default::default()
             });
-        } else {
+        } else if !options.from_document {
             problems.add(
                 "the workbook",
                 format!(

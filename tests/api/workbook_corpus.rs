@@ -16,6 +16,7 @@ fn options_of(value: &serde_json::Value) -> ImportOptions {
         unit_code: value["unit"].as_str().map(str::to_owned),
         fiscal_year: value["year"].as_u64().map(|y| y as u32),
         amount_unit: value["amount_unit"].as_str().and_then(MoneyUnit::parse),
+        ..Default::default()
     }
 }
 
