@@ -90,11 +90,7 @@ pub fn read(name: &str, bytes: &[u8]) -> Result<ReadDocument, ReadError> {
     let blocks = match format {
         Format::Docx => docx(bytes)?,
         Format::Html => html(&decode(bytes).ok_or_else(|| not_text(Format::Html))?),
-        Format::Text => text(
-            &decode(bytes).ok_or_else(|| not_text(Format::Text))?,
-            "段",
-            1,
-        ),
+        Format::Text => text(&decode(bytes).ok_or_else(|| not_text(Format::Text))?, None),
         Format::Pdf => pdf(bytes)?,
     };
     Ok(ReadDocument { format, blocks })
@@ -476,22 +472,33 @@ fn html_table(table: scraper::ElementRef<'_>) -> Vec<Vec<String>> {
 }
 
 /// Lines of text: a run of tab-led lines is a table whose rows a blank line ends (Word's "one cell per line");
-/// lines of tab-separated fields, or of fields two spaces apart with a figure among them, are table rows; the rest
-/// are paragraphs. `unit` and `first` name where a block is: "段" counts paragraphs, "页" pages from `first`.
-fn text(source: &str, unit: &str, first: usize) -> Vec<ReadBlock> {
+/// lines of tab-separated fields, or of fields two spaces apart, are table rows (blank lines between them do not
+/// end the table); the rest are paragraphs. With `pages` (the page of each line), a block is placed by its page.
+fn text(source: &str, pages: Option<&[usize]>) -> Vec<ReadBlock> {
     let mut blocks = Blocks::default();
     let lines: Vec<&str> = source.lines().collect();
     let mut i = 0;
     let mut table: Vec<Vec<String>> = Vec::new();
-    let flush = |blocks: &mut Blocks, table: &mut Vec<Vec<String>>| {
-        if !table.is_empty() {
-            blocks.table(std::mem::take(table));
-        }
-    };
+    // The line each block starts at, to place it on its page.
+    let mut starts: Vec<usize> = Vec::new();
+    let mut table_start = 0;
+    let flush =
+        |blocks: &mut Blocks, table: &mut Vec<Vec<String>>, starts: &mut Vec<usize>, at: usize| {
+            if !table.is_empty() {
+                let before = blocks.blocks.len();
+                blocks.table(std::mem::take(table));
+                if blocks.blocks.len() > before {
+                    starts.push(at);
+                }
+            }
+        };
     while i < lines.len() {
         let line = lines[i].trim_end_matches('\r');
         if line.starts_with('\t') && !line[1..].contains('\t') {
             // One cell per line: the row runs to the next blank line.
+            if table.is_empty() {
+                table_start = i;
+            }
             let mut row = Vec::new();
             while i < lines.len() && lines[i].trim_end_matches('\r').starts_with('\t') {
                 row.push(lines[i].trim().to_owned());
@@ -505,29 +512,45 @@ fn text(source: &str, unit: &str, first: usize) -> Vec<ReadBlock> {
                     continue;
                 }
             }
-            flush(&mut blocks, &mut table);
+            flush(&mut blocks, &mut table, &mut starts, table_start);
+            continue;
+        }
+        if line.trim().is_empty() {
+            i += 1;
             continue;
         }
         let fields = split_fields(line);
         if fields.len() >= 2 {
+            if table.is_empty() {
+                table_start = i;
+            }
             table.push(fields);
         } else {
-            flush(&mut blocks, &mut table);
+            flush(&mut blocks, &mut table, &mut starts, table_start);
+            let before = blocks.blocks.len();
             blocks.paragraph(line);
+            if blocks.blocks.len() > before {
+                starts.push(i);
+            }
         }
         i += 1;
     }
-    flush(&mut blocks, &mut table);
+    flush(&mut blocks, &mut table, &mut starts, table_start);
     let mut read = blocks.blocks;
-    if unit != "段" {
-        for block in &mut read {
-            block.at = format!("第{first}{unit}");
+    if let Some(pages) = pages {
+        for (block, start) in read.iter_mut().zip(starts) {
+            let page = pages.get(start).copied().unwrap_or(1);
+            block.at = match block.content {
+                Content::Paragraph(_) => format!("第{page}页"),
+                Content::Table(_) => format!("第{page}页（{}）", block.at),
+            };
         }
     }
     read
 }
 
-/// A line's table fields: split at tabs, else at runs of two or more spaces when one field is a figure.
+/// A line's table fields: split at tabs, else at runs of two or more spaces — three or more fields (a header row),
+/// or two with a figure among them.
 fn split_fields(line: &str) -> Vec<String> {
     let trimmed = line.trim();
     if trimmed.contains('\t') {
@@ -543,7 +566,7 @@ fn split_fields(line: &str) -> Vec<String> {
         let f = f.replace(',', "");
         !f.is_empty() && f.parse::<f64>().is_ok()
     };
-    if fields.len() >= 2 && fields.iter().any(figure) {
+    if fields.len() >= 3 || (fields.len() == 2 && fields.iter().any(figure)) {
         fields
     } else {
         Vec::new()
@@ -555,21 +578,17 @@ fn pdf(bytes: &[u8]) -> Result<Vec<ReadBlock>, ReadError> {
     let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
         .map_err(|_| ReadError::Unreadable(Format::Pdf.name(), "the PDF is malformed".into()))?
         .map_err(|e| ReadError::Unreadable(Format::Pdf.name(), e.to_string()))?;
-    let mut blocks = Vec::new();
+    // One text, so that a table running over a page break stays one table; each line keeps its page.
+    let mut whole = String::new();
+    let mut page_of_line = Vec::new();
     for (i, page) in pages.iter().enumerate() {
-        blocks.extend(text(page, "页", i + 1));
-    }
-    let tables = blocks
-        .iter()
-        .filter(|b| matches!(b.content, Content::Table(_)))
-        .count();
-    let mut numbered = 0;
-    for block in &mut blocks {
-        if let Content::Table(_) = block.content {
-            numbered += 1;
-            block.at = format!("{}（第{numbered}个表格，共{tables}个）", block.at);
+        for line in page.lines() {
+            whole.push_str(line);
+            whole.push('\n');
+            page_of_line.push(i + 1);
         }
     }
+    let blocks = text(&whole, Some(&page_of_line));
     if blocks.is_empty() {
         return Err(ReadError::NoText);
     }
@@ -664,5 +683,9 @@ mod tests {
             ["本年收入合计", "8,190.84", "7,000.00"]
         );
         assert!(split_fields("第一部分  部门概况").is_empty());
+        assert_eq!(
+            split_fields("项目  本年收入  本年支出"),
+            ["项目", "本年收入", "本年支出"]
+        );
     }
 }

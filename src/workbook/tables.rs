@@ -975,7 +975,8 @@ fn code_of(grid: &Grid, row: u32, side: &Side) -> Option<(String, u32)> {
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        if text.is_empty() {
+        // A dash in a code column says "no code", as it says "nothing" in a figure's.
+        if text.is_empty() || matches!(text.as_str(), "-" | "—" | "－" | "--" | "——") {
             continue;
         }
         last_column = column;

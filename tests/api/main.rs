@@ -26,6 +26,7 @@ mod layers;
 mod memory;
 mod operations;
 mod publication;
+mod publication_check;
 mod restart;
 mod review;
 mod submissions;
