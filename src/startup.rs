@@ -323,8 +323,11 @@ pub async fn run_with(
         registry.clone(),
     );
     let reviews = Reviews::new(store.clone(), registry.clone(), consolidations.clone());
+    let publications =
+        crate::service::publication::Publications::new(store.clone(), submissions.clone());
     // The console calls the very use cases the gRPC services call.
     let console_services = crate::web::Services {
+        publications: publications.clone(),
         submissions: submissions.clone(),
         reviews: reviews.clone(),
         consolidations: consolidations.clone(),
@@ -354,9 +357,7 @@ pub async fn run_with(
     );
     // A document to check is bounded by the use case (16 MiB); the message may carry it and its name.
     let publications_server = pb::publications_server::PublicationsServer::new(
-        crate::api::publication::PublicationsService::new(
-            crate::service::publication::Publications::new(store.clone(), submissions.clone()),
-        ),
+        crate::api::publication::PublicationsService::new(publications),
     )
     .max_decoding_message_size(crate::publication::read::MAX_DOCUMENT_BYTES + 64 * 1024)
     .max_encoding_message_size(64 * 1024 * 1024);

@@ -40,7 +40,7 @@ pub const DEFAULT_MAX_BYTES: usize = 16 * 1024;
 /// Sub-messages one request may hold in all (every cell, decimal, row, indicator and measure is one): a
 /// department's 汇总表 with every code row holds about 12,000; the reference disclosure about 6,000.
 pub const MAX_MESSAGES: usize = 50_000;
-/// Bytes a request other than Submit and Validate may have.
+/// Bytes a request other than Submit, Validate and CheckPublication may have.
 pub const MAX_SMALL_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Room a Submit request has beyond its disclosure: the idempotency key, a signature and the explanations.
 pub const SUBMIT_OVERHEAD_BYTES: usize = 2 * 1024 * 1024;
@@ -69,7 +69,15 @@ pub const FIELD_LIMITS: &[(&str, usize)] = &[
         "juesuan.v1.PutBudgetRequest.figures",
         crate::domain::budget::MAX_BUDGET_FIGURES,
     ),
+    (
+        "juesuan.v1.CheckPublicationRequest.document",
+        crate::publication::read::MAX_DOCUMENT_BYTES,
+    ),
 ];
+
+/// Requests that carry a document (bytes, not a disclosure) and may be as large as it: the input message, and
+/// the field a too-large body is blamed on.
+const DOCUMENT_REQUESTS: [(&str, &str); 1] = [("juesuan.v1.CheckPublicationRequest", "document")];
 
 /// The most elements (repeated fields) or bytes (strings and bytes) a field may have.
 pub fn field_limit(full_name: &str) -> usize {
@@ -459,16 +467,23 @@ impl GuardLayer {
             .fields()
             .find(|f| matches!(f.kind(), Kind::Message(m) if m.full_name() == "juesuan.v1.Disclosure"))
             .map(|f| u64::from(f.number()));
-        let main_field = input
-            .fields()
-            .find(|f| matches!(f.kind(), Kind::Message(_)))
-            .map(|f| f.name().to_owned())
-            .unwrap_or_default();
-        let limit = match disclosure_field {
-            Some(_) => self
+        let document = DOCUMENT_REQUESTS
+            .iter()
+            .find(|(name, _)| *name == input.full_name());
+        let main_field = match document {
+            Some((_, field)) => (*field).to_owned(),
+            None => input
+                .fields()
+                .find(|f| matches!(f.kind(), Kind::Message(_)))
+                .map(|f| f.name().to_owned())
+                .unwrap_or_default(),
+        };
+        let limit = match (disclosure_field, document) {
+            (Some(_), _) => self
                 .max_disclosure_bytes
                 .saturating_add(SUBMIT_OVERHEAD_BYTES),
-            None => MAX_SMALL_REQUEST_BYTES,
+            (None, Some(_)) => crate::publication::read::MAX_DOCUMENT_BYTES + SUBMIT_OVERHEAD_BYTES,
+            (None, None) => MAX_SMALL_REQUEST_BYTES,
         };
         Some(Method {
             input,

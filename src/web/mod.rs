@@ -7,6 +7,7 @@
 //! per client address.
 
 pub mod pages;
+mod publication;
 mod region;
 mod render;
 mod review;
@@ -75,6 +76,7 @@ pub struct Services {
     pub consolidations: Arc<Consolidations>,
     pub registry: Registry,
     pub taxonomies: Arc<Taxonomies>,
+    pub publications: crate::service::publication::Publications,
 }
 
 /// What the console's handlers share.
@@ -132,6 +134,7 @@ pub fn router(console: Console) -> Router {
         .merge(unit::routes())
         .merge(review::routes())
         .merge(region::routes())
+        .merge(publication::routes())
         .route("/", get(home))
         .route("/signin", get(sign_in_page).post(sign_in))
         .route("/signout", post(sign_out))

@@ -204,6 +204,7 @@ async fn overview(
                 Some(s) if filter.is_some() => format!("{base}?status={s}&"),
                 _ => format!("{base}?"),
             }))
+            p { a href={ (base) "/check-publication" } { "检查单位公开的部门决算文档" } }
             @if lock_forms {
                 section.lock {
                     h2 { "封账" }

@@ -240,6 +240,10 @@ async fn overview(
                         a href={ (base) "/export.xlsx?version=" (latest.version) } { "下载报表工作簿（含审核发现）" }
                         " · "
                         a href={ (base) "/narrative.md?version=" (latest.version) } { "下载决算情况说明草稿" }
+                        " · "
+                        a href={ (base) "/publication.docx" } { "部门决算公开（Word，按已审核版本）" }
+                        " · "
+                        a href={ (base) "/publication.html" } { "（HTML）" }
                     }
                 }
             }
@@ -588,7 +592,7 @@ fn disclosure_of(stored: &StoredSubmission) -> Result<pb::Disclosure, WebError> 
     })
 }
 
-fn download(bytes: Vec<u8>, content_type: &'static str, file_name: String) -> Response {
+pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, file_name: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),

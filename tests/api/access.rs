@@ -223,6 +223,7 @@ type Aud = pb::audit_client::AuditClient<Conn>;
 type Tok = pb::tokens_client::TokensClient<Conn>;
 type Bud = pb::budgets_client::BudgetsClient<Conn>;
 type Evt = pb::events_client::EventsClient<Conn>;
+type Pub = pb::publications_client::PublicationsClient<Conn>;
 
 /// One row: the RPC, the call made, and the code each caller gets (own, sibling, parent, grandparent, other
 /// region, service, admin); expired, revoked, malformed and missing credentials get UNAUTHENTICATED everywhere.
@@ -591,6 +592,51 @@ fn rows() -> Vec<(&'static str, Call, [Code; 7])> {
             ),
             // Readers of the department's subtree.
             [PD, PD, OK, OK, PD, OK, OK],
+        ),
+        (
+            "Publications/PublishDisclosure",
+            call!(
+                Pub,
+                publish_disclosure,
+                pb::PublishDisclosureRequest {
+                    unit_code: UNIT.into(),
+                    fiscal_year: 2024,
+                    format: pb::DocumentFormat::Docx as i32,
+                }
+            ),
+            // Readers of the unit learn it has no accepted version yet; nobody else learns anything.
+            [FP, PD, FP, FP, PD, FP, FP],
+        ),
+        (
+            "Publications/CheckPublication",
+            call!(
+                Pub,
+                check_publication,
+                pb::CheckPublicationRequest {
+                    document: "<html><body><p>单位 652300101 2024年度部门决算</p></body></html>"
+                        .into(),
+                    file_name: "公开.html".into(),
+                    unit_code: UNIT.into(),
+                    fiscal_year: 2024,
+                }
+            ),
+            // Against the unit's accepted figures: its readers (none is accepted here).
+            [FP, PD, FP, FP, PD, FP, FP],
+        ),
+        (
+            "Publications/CheckPublication",
+            call!(
+                Pub,
+                check_publication,
+                pb::CheckPublicationRequest {
+                    document: "<html><body><p>单位 652300101 2024年度部门决算</p></body></html>"
+                        .into(),
+                    file_name: "公开.html".into(),
+                    ..Default::default()
+                }
+            ),
+            // A document on its own reads nothing stored: anyone signed in.
+            [OK, OK, OK, OK, OK, OK, OK],
         ),
     ]
 }

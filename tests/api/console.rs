@@ -172,6 +172,25 @@ async fn every_route_answers_each_principal_as_the_policy_says() {
             read_unit,
         ),
         ("GET", format!("{unit}/compare"), String::new(), read_unit),
+        // The public document is written from the accepted version: its readers learn there is none yet.
+        (
+            "GET",
+            format!("{unit}/publication.docx"),
+            String::new(),
+            read_unit.map(|o| if o == "ok" { "409" } else { o }),
+        ),
+        (
+            "GET",
+            format!("{unit}/publication.html"),
+            String::new(),
+            read_unit.map(|o| if o == "ok" { "409" } else { o }),
+        ),
+        (
+            "GET",
+            format!("{grand}/check-publication"),
+            String::new(),
+            read_grand,
+        ),
         (
             "GET",
             format!("/review/{DEPARTMENT}/{YEAR}"),
@@ -281,13 +300,44 @@ async fn every_route_answers_each_principal_as_the_policy_says() {
             ));
         }
     }
+    // A document checked on the node's page: its readers.
+    let check = format!("{grand}/check-publication");
+    let document =
+        "<html><body><p>昌吉州融媒体中心2024年度部门决算</p><p>第一部分 部门概况</p></body></html>";
+    for (i, caller) in CALLERS.iter().enumerate() {
+        let (cookie, csrf) = &sessions[i];
+        let reply = post_multipart(
+            &app.web,
+            &check,
+            cookie,
+            &[("csrf", csrf)],
+            ("公开.html", document.as_bytes()),
+        )
+        .await;
+        let got = outcome(&reply);
+        if got != read_grand[i] {
+            failures.push(format!(
+                "POST {check} as {caller}: {got}, expected {}",
+                read_grand[i]
+            ));
+        }
+        if got == "ok" {
+            // The result names what is missing, with FAIL.
+            assert!(
+                reply.body.contains("缺少“第二部分 部门决算情况说明”"),
+                "{}",
+                reply.body
+            );
+            assert!(reply.body.contains("FAIL"));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Every route of the console has a row (a route added without one fails here).
     let covered: Vec<String> = rows
         .iter()
         .map(|(_, path, _, _)| path.split('?').next().unwrap().to_owned())
-        .chain([upload])
+        .chain([upload, check])
         .collect();
     for route in [
         "/units/{u}",
@@ -298,6 +348,9 @@ async fn every_route_answers_each_principal_as_the_policy_says() {
         "/units/{u}/narrative.md",
         "/units/{u}/compare",
         "/units/{u}/decide",
+        "/units/{u}/publication.docx",
+        "/units/{u}/publication.html",
+        "/region/{g}/check-publication",
         "/review/",
         "/region/{g}",
         "/region/{g}/consolidated/",

@@ -148,6 +148,10 @@ pub async fn run(args: WebArgs) -> Result<ExitCode, String> {
     let console = Console::new(
         store.clone(),
         Services {
+            publications: crate::service::publication::Publications::new(
+                store.clone(),
+                submissions.clone(),
+            ),
             submissions,
             reviews,
             consolidations,
