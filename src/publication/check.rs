@@ -14,7 +14,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{
-    read::{Content, Format, ReadDocument},
+    evaluations::ReadEvaluations,
+    read::{Content, Format, ReadBlock, ReadDocument},
     with_thousands,
 };
 use crate::{
@@ -57,6 +58,7 @@ pub enum Aspect {
     Wording,
     Tables,
     Narrative,
+    Evaluations,
     Accepted,
 }
 
@@ -69,6 +71,7 @@ impl Aspect {
             Aspect::Wording => "wording",
             Aspect::Tables => "tables",
             Aspect::Narrative => "narrative",
+            Aspect::Evaluations => "evaluations",
             Aspect::Accepted => "accepted",
         }
     }
@@ -81,6 +84,7 @@ impl Aspect {
             Aspect::Wording,
             Aspect::Tables,
             Aspect::Narrative,
+            Aspect::Evaluations,
             Aspect::Accepted,
         ]
         .into_iter()
@@ -94,6 +98,7 @@ impl Aspect {
             Aspect::Wording => "比较用词",
             Aspect::Tables => "报表勾稽",
             Aspect::Narrative => "说明与报表",
+            Aspect::Evaluations => "绩效自评表",
             Aspect::Accepted => "与已审核决算",
         }
     }
@@ -291,13 +296,38 @@ pub fn check(
         unit_name: unit_name.clone(),
         checks: Vec::new(),
         unchecked: Vec::new(),
+        evaluation_tables: Vec::new(),
     };
+    let evaluation_tables: Vec<&ReadBlock> = document
+        .blocks
+        .iter()
+        .filter(|b| match &b.content {
+            // A self-evaluation's title, or (a table continued after a break) its funds or indicators header.
+            Content::Table(rows) => rows.iter().take(3).any(|r| {
+                let joined = r.concat();
+                joined.contains("绩效自评表")
+                    || (joined.contains("一级指标") && joined.contains("三级指标"))
+                    || (joined.contains("全年预算数") && joined.contains("全年执行数"))
+            }),
+            Content::Paragraph(_) => false,
+        })
+        .collect();
+    let evaluations = super::evaluations::read(
+        &evaluation_tables
+            .iter()
+            .filter_map(|b| match &b.content {
+                Content::Table(rows) => Some(rows),
+                Content::Paragraph(_) => None,
+            })
+            .collect::<Vec<_>>(),
+    );
+    checker.evaluation_tables = evaluation_tables.iter().map(|b| b.at.clone()).collect();
     checker.title(title.as_ref());
     let sections = checker.sections(structure);
     let tables = checker.tables(accepted.as_ref());
     checker.naming();
     checker.wording();
-    checker.narrative(&sections, tables.as_ref(), accepted.as_ref());
+    checker.narrative(&sections, tables.as_ref(), accepted.as_ref(), evaluations);
     Ok(CheckReport {
         format: document.format,
         unit_name,
@@ -316,6 +346,8 @@ struct Checker<'a, 'd> {
     unit_name: Option<String>,
     checks: Vec<Check>,
     unchecked: Vec<Unchecked>,
+    /// Where the self-evaluation tables are: read as self-evaluations, not as the nine tables.
+    evaluation_tables: Vec<String>,
 }
 
 /// The tables read from the document: the disclosure they make and which of the year's tables they are.
@@ -619,6 +651,7 @@ impl<'d> Checker<'_, 'd> {
         let mut kept: Vec<(String, Vec<Vec<String>>)> = given.to_vec();
         let mut others: Vec<String> = Vec::new();
         let result = self.import_rounds(given, &mut kept, &mut others, &mut options);
+        others.retain(|at| !self.evaluation_tables.contains(at));
         if !others.is_empty() {
             self.unchecked(
                 format!("{}个其他表格", others.len()),
@@ -663,7 +696,8 @@ impl<'d> Checker<'_, 'd> {
                         let sheet = problem.at.split('!').next().unwrap_or_default();
                         let position = kept.iter().position(|(name, _)| name == sheet);
                         if let Some(i) = position
-                            && problem.reason.contains("none of the year's tables")
+                            && (problem.reason.contains("none of the year's tables")
+                                || self.evaluation_tables.contains(&kept[i].0))
                         {
                             // Not one of the nine (a self-evaluation, a list of projects): counted below.
                             others.push(kept.remove(i).0);
@@ -983,8 +1017,10 @@ impl<'d> Checker<'_, 'd> {
         sections: &BTreeMap<String, Found<'d>>,
         read: Option<&ReadTables>,
         accepted: Option<&Accepted<'_>>,
+        evaluations: ReadEvaluations,
     ) {
         let taxonomy = self.taxonomy.clone();
+        let evaluated = evaluations.unit.is_some() || !evaluations.projects.is_empty();
         let narrative: Vec<NarrativeSection> = sections
             .iter()
             .filter(|(_, f)| !f.text.is_empty())
@@ -996,7 +1032,7 @@ impl<'d> Checker<'_, 'd> {
                 text: f.text.iter().map(|p| p.text).collect::<Vec<_>>().join("\n"),
             })
             .collect();
-        if narrative.is_empty() {
+        if narrative.is_empty() && !evaluated {
             self.unchecked("决算情况说明", "文档中找不到有文字的说明各节");
             return;
         }
@@ -1022,6 +1058,8 @@ impl<'d> Checker<'_, 'd> {
                             text: n.text.clone(),
                         })
                         .collect(),
+                    unit_evaluation: evaluations.unit.clone(),
+                    project_evaluations: evaluations.projects.clone(),
                     ..Default::default()
                 });
                 match draft.and_then(|d| resolve(self.taxonomies, d)) {
@@ -1045,6 +1083,13 @@ impl<'d> Checker<'_, 'd> {
             );
         }
         disclosure.narrative = narrative;
+        if evaluated && (accepted.is_some() || read.is_some()) {
+            // The document's own self-evaluations, not the accepted version's, are what it is checked on (without
+            // any, the accepted ones give the figures its 预算绩效 section states).
+            let (unit, projects) = self.converted_evaluations(&evaluations);
+            disclosure.unit_evaluation = unit;
+            disclosure.project_evaluations = projects;
+        }
         let context = Context {
             last_year: accepted.and_then(|a| a.last_year),
             ..Default::default()
@@ -1052,7 +1097,26 @@ impl<'d> Checker<'_, 'd> {
         let report = validate(&taxonomy, &disclosure, context);
         let ids = narrative_ids(&taxonomy);
         let mut failed = 0;
+        let mut evaluation_findings = 0;
         for finding in &report.findings {
+            let about_evaluation = finding.project.is_some()
+                || finding.cells.iter().any(|c| c.table.starts_with("EVAL"));
+            if about_evaluation && evaluated {
+                let outcome = match finding.severity {
+                    Severity::Error => Outcome::Fail,
+                    Severity::Warning => Outcome::Uncertain,
+                    _ => continue,
+                };
+                evaluation_findings += 1;
+                self.add(
+                    Aspect::Evaluations,
+                    outcome,
+                    format!("{}：{}", finding.rule_id, finding.message),
+                    None,
+                    None,
+                );
+                continue;
+            }
             if !ids.contains(&finding.rule_id.as_str()) {
                 continue;
             }
@@ -1098,7 +1162,19 @@ impl<'d> Checker<'_, 'd> {
                 evidence.map(|(_, at)| at).or(section.map(|s| s.at)),
             );
         }
-        if failed == 0 {
+        if evaluated && evaluation_findings == 0 {
+            self.add(
+                Aspect::Evaluations,
+                Outcome::Pass,
+                format!(
+                    "{}份绩效自评表的分值、得分和文字与其数字一致",
+                    usize::from(evaluations.unit.is_some()) + evaluations.projects.len()
+                ),
+                None,
+                None,
+            );
+        }
+        if failed == 0 && !disclosure.narrative.is_empty() {
             self.add(
                 Aspect::Narrative,
                 Outcome::Pass,
@@ -1116,6 +1192,38 @@ impl<'d> Checker<'_, 'd> {
                 None,
                 None,
             );
+        }
+    }
+}
+
+impl Checker<'_, '_> {
+    /// The document's self-evaluations in the domain's terms (through the same conversion as a submission's).
+    fn converted_evaluations(
+        &self,
+        evaluations: &ReadEvaluations,
+    ) -> (
+        Option<crate::domain::evaluation::Evaluation>,
+        Vec<crate::domain::evaluation::Evaluation>,
+    ) {
+        if evaluations.unit.is_none() && evaluations.projects.is_empty() {
+            return (None, Vec::new());
+        }
+        let draft = convert::disclosure_draft(pb::Disclosure {
+            cover: Some(pb::Cover {
+                unit_code: "DOCUMENT".into(),
+                unit_name: self.unit_name.clone().unwrap_or_default(),
+                fiscal_year: self.year,
+                report_type: pb::ReportType::Single as i32,
+                amount_unit: pb::AmountUnit::TenThousandYuan as i32,
+                ..Default::default()
+            }),
+            unit_evaluation: evaluations.unit.clone(),
+            project_evaluations: evaluations.projects.clone(),
+            ..Default::default()
+        });
+        match draft.and_then(|d| resolve(self.taxonomies, d)) {
+            Ok((_, d)) => (d.unit_evaluation, d.project_evaluations),
+            Err(_) => (None, Vec::new()),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod docx;
+pub mod evaluations;
 pub mod html;
 pub mod prose;
 pub mod read;

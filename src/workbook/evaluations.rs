@@ -276,8 +276,34 @@ fn optional_decimal(
     }
 }
 
+/// A source of funds by its printed label ("其中：当年财政拨款" too); unspecified when it is none of them.
+pub fn funds_source(label: &str) -> pb::FundsSource {
+    let label = label
+        .trim()
+        .trim_start_matches("其中")
+        .trim_start_matches(['：', ':']);
+    enum_from(
+        &FUNDS_SOURCE_NAMES,
+        label,
+        pb::FundsSource::from_str_name,
+        "FUNDS_SOURCE_",
+    )
+    .unwrap_or(pb::FundsSource::Unspecified)
+}
+
+/// A scoring rule by its printed name; unspecified when it is none of them.
+pub fn scoring_rule(text: &str) -> pb::ScoringRule {
+    enum_from(
+        &SCORING_RULE_NAMES,
+        text.trim(),
+        pb::ScoringRule::from_str_name,
+        "SCORING_RULE_",
+    )
+    .unwrap_or(pb::ScoringRule::Unspecified)
+}
+
 /// A measure as the self-evaluation parser reads its printed form.
-fn measure_of(raw: &str) -> Option<pb::Measure> {
+pub fn measure_of(raw: &str) -> Option<pb::Measure> {
     if raw.is_empty() {
         return None;
     }

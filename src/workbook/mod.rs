@@ -13,7 +13,7 @@
 //! narrative, which `juesuan narrative` drafts from the figures.
 
 pub mod code_list;
-mod evaluations;
+pub mod evaluations;
 mod grid;
 mod layout;
 mod problem;
