@@ -498,6 +498,21 @@ impl<'d> Checker<'_, 'd> {
                 std::iter::once(&s.title).chain(s.subsections.iter().map(|t| &t.title))
             }));
             for title in headings {
+                if part.evaluations
+                    && !found.contains_key(title)
+                    && !self.evaluation_tables.is_empty()
+                {
+                    // Units attach the self-evaluations without a heading of their own.
+                    let at = self.evaluation_tables[0].clone();
+                    self.add(
+                        Aspect::Completeness,
+                        Outcome::Pass,
+                        format!("有绩效自评表（{}个表格）", self.evaluation_tables.len()),
+                        None,
+                        Some(&at),
+                    );
+                    continue;
+                }
                 match found.get(title) {
                     Some(f) => self.add(
                         Aspect::Completeness,

@@ -37,6 +37,11 @@ pub fn write(document: &Document) -> Result<Vec<u8>, String> {
                         .add_run(Run::new().add_text(text).size(24)),
                 ),
                 Block::Table(table) => write_table(docx, table),
+                Block::Grid(rows) => docx.add_table(Table::new(
+                    rows.iter()
+                        .map(|row| TableRow::new(row.iter().map(|c| cell(c)).collect()))
+                        .collect(),
+                )),
             };
         }
     }

@@ -4,9 +4,119 @@
 //! read goes through the same conversion and rules as a submitted self-evaluation.
 
 use crate::{
+    domain::{
+        evaluation::{Evaluation, ScoringRule},
+        money::Value,
+    },
     pb,
     workbook::evaluations::{funds_source, measure_of, scoring_rule},
 };
+
+/// A self-evaluation as units attach it to the document, in the layout [`read`] reads: the title and the year,
+/// the unit or project, the funds, the goals, the indicators and the 总分.
+pub fn sheet(evaluation: &Evaluation, unit_name: &str, year: u32) -> Vec<Vec<String>> {
+    let shown = |value: Option<Value>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |cells: &[&str]| rows.push(cells.iter().map(|c| (*c).to_owned()).collect());
+    match &evaluation.project {
+        Some(name) => {
+            row(&["项目支出绩效自评表"]);
+            row(&[&format!("（{year}年度）")]);
+            row(&["项目名称", name]);
+            row(&["实施单位", unit_name]);
+        }
+        None => {
+            row(&["单位整体支出绩效自评表"]);
+            row(&[&format!("（{year}年度）")]);
+            row(&["单位名称", unit_name]);
+        }
+    }
+    row(&[
+        "资金（万元）",
+        "资金来源",
+        "年初预算数",
+        "全年预算数",
+        "全年执行数",
+        "分值权重",
+        "执行率",
+        "得分",
+    ]);
+    for funds in &evaluation.funds {
+        rows.push(vec![
+            String::new(),
+            funds.label.clone(),
+            shown(funds.initial_budget),
+            shown(funds.full_year_budget),
+            shown(funds.executed),
+            shown(funds.weight),
+            funds
+                .execution_rate
+                .map_or_else(|| "-".to_owned(), |v| format!("{v}%")),
+            shown(funds.score),
+        ]);
+    }
+    let mut row = |cells: Vec<String>| rows.push(cells);
+    row(vec![
+        "年度总体目标".into(),
+        "预期目标".into(),
+        "实际完成情况".into(),
+    ]);
+    row(vec![
+        String::new(),
+        evaluation.goal_expected.clone(),
+        evaluation.goal_actual.clone(),
+    ]);
+    row([
+        "一级指标",
+        "二级指标",
+        "三级指标",
+        "分值权重",
+        "预期指标值",
+        "实际完成指标值",
+        "完成率",
+        "得分",
+        "赋分规则",
+        "偏差原因分析及改进措施",
+    ]
+    .map(str::to_owned)
+    .to_vec());
+    for indicator in &evaluation.indicators {
+        row(vec![
+            indicator.level1.clone(),
+            indicator.level2.clone(),
+            indicator.name.clone(),
+            shown(indicator.weight),
+            indicator
+                .target
+                .as_ref()
+                .map_or_else(String::new, |m| m.raw.clone()),
+            indicator
+                .actual
+                .as_ref()
+                .map_or_else(String::new, |m| m.raw.clone()),
+            indicator
+                .completion_rate
+                .map_or_else(String::new, |v| format!("{v}%")),
+            shown(indicator.score),
+            match indicator.scoring_rule {
+                Some(ScoringRule::Proportional) => "按照完成比例赋分",
+                Some(ScoringRule::Graded) => "按评判等级赋分",
+                Some(ScoringRule::Direct) => "直接赋分",
+                Some(ScoringRule::Satisfaction) => "满意度赋分",
+                None => "",
+            }
+            .to_owned(),
+            indicator.deviation_reason.clone(),
+        ]);
+    }
+    if evaluation.total_weight.is_some() || evaluation.total_score.is_some() {
+        let mut total = vec!["总分".to_owned()];
+        total.extend(evaluation.total_weight.map(|v| v.to_string()));
+        total.extend(evaluation.total_score.map(|v| v.to_string()));
+        row(total);
+    }
+    rows
+}
 
 /// The unit's evaluation and the projects', in document order.
 #[derive(Debug, Default, PartialEq)]

@@ -42,6 +42,15 @@ fn write_block(block: &Block) -> Markup {
         Block::Heading { text, .. } => html! { h4 { (text) } },
         Block::Paragraph(text) => html! { p { (text) } },
         Block::Table(table) => write_table(table),
+        Block::Grid(rows) => html! {
+            table {
+                tbody {
+                    @for row in rows {
+                        tr { @for cell in row { td { (cell) } } }
+                    }
+                }
+            }
+        },
     }
 }
 

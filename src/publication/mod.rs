@@ -43,6 +43,8 @@ pub enum Block {
     },
     Paragraph(String),
     Table(PrintedTable),
+    /// A table of text, its title in its first rows (a self-evaluation sheet as units attach it).
+    Grid(Vec<Vec<String>>),
 }
 
 /// A table as printed: its title, 编制单位 and 金额单位, column heads, and rows; or the statement an empty table
@@ -293,6 +295,16 @@ pub fn compose(
                         .then(|| structure.empty_statement(&table.code).to_owned()),
                 }));
             }
+        }
+        if part.evaluations {
+            let sheets: Vec<Vec<Vec<String>>> = disclosure
+                .evaluations()
+                .map(|e| evaluations::sheet(e, &unit_name, year))
+                .collect();
+            if sheets.is_empty() {
+                blocks.push(Block::Paragraph("本单位本年度无绩效自评表。".to_owned()));
+            }
+            blocks.extend(sheets.into_iter().map(Block::Grid));
         }
         parts.push(Part {
             title: part.title.clone(),

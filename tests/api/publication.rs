@@ -87,9 +87,11 @@ fn the_reference_publishes_to_the_published_structure_as_html_and_docx() {
     );
     assert_eq!(
         outline.len(),
-        PUBLISHED_OUTLINE.len() + 4,
-        "the last four tables follow: {outline:#?}"
+        PUBLISHED_OUTLINE.len() + 5,
+        "the last four tables follow, then the self-evaluations attached: {outline:#?}"
     );
+    assert_eq!(outline.last().map(String::as_str), Some("附件 绩效自评表"));
+    assert!(html.contains("单位整体支出绩效自评表") && html.contains("项目支出绩效自评表"));
     // Every table with its 编制单位 and 金额单位; the unit has no 政府性基金 or 国有资本经营 figures.
     assert_eq!(html.matches("编制单位：昌吉州融媒体中心").count(), 9);
     assert!(html.contains("本单位无政府性基金预算财政拨款收入、支出，故本表为空表。"));

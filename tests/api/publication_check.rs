@@ -237,8 +237,8 @@ fn a_published_document_checks_clean_against_its_own_figures_in_every_format() {
         );
         assert_eq!(report.unchecked, [], "{name}: everything was read");
         assert_eq!(report.unit_name.as_deref(), Some("某某县民政局"), "{name}");
-        // Every section and subsection, the four parts, and the nine tables (two stated empty).
-        assert_eq!(passes(&report, Aspect::Completeness), 21 + 9, "{name}");
+        // Every section and subsection, the five parts, and the nine tables (two stated empty).
+        assert_eq!(passes(&report, Aspect::Completeness), 22 + 9, "{name}");
         let against = report
             .checks
             .iter()
@@ -509,6 +509,18 @@ async fn the_service_publishes_the_accepted_version_and_checks_a_document_agains
         .await
         .unwrap()
         .into_inner();
+    let warnings_on_evaluations = submitted
+        .submission
+        .as_ref()
+        .unwrap()
+        .report
+        .as_ref()
+        .unwrap()
+        .findings
+        .iter()
+        // Every warning of the corrected reference is about its self-evaluations.
+        .filter(|f| f.severity == pb::Severity::Warning as i32)
+        .count();
     let submission = submitted.submission.unwrap();
     let version = submission.version;
     crate::review::explain_all(&app, &submission).await;
@@ -598,6 +610,12 @@ async fn the_service_publishes_the_accepted_version_and_checks_a_document_agains
     assert_eq!(outcome("accepted", pb::CheckOutcome::Fail), 0);
     assert_eq!(outcome("narrative", pb::CheckOutcome::Fail), 0);
     assert_eq!(outcome("completeness", pb::CheckOutcome::Fail), 0);
+    // The self-evaluations attached to the document read back to the very warnings the submission had.
+    assert!(warnings_on_evaluations > 0);
+    assert_eq!(
+        outcome("evaluations", pb::CheckOutcome::Uncertain),
+        warnings_on_evaluations
+    );
     // What it still FAILs: the 【请填写】 a person has not written yet, and (the reference's tables give some
     // columns only) identities over the columns printed blank.
     for fail in checked

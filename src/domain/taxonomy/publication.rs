@@ -36,6 +36,9 @@ pub struct Part {
     /// The part is the tables.
     #[serde(default)]
     pub tables: bool,
+    /// The part is the performance self-evaluations, as attachments.
+    #[serde(default)]
+    pub evaluations: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,7 +149,8 @@ mod tests {
                     "第一部分 部门概况",
                     "第二部分 部门决算情况说明",
                     "第三部分 专业名词解释",
-                    "第四部分 部门决算报表"
+                    "第四部分 部门决算报表",
+                    "附件 绩效自评表"
                 ]
             );
             assert!(publication.empty_statement("T07").contains("政府性基金"));
