@@ -6,13 +6,15 @@
 //! - [`api`]: tonic services — convert a request, call a use case, map the error, convert the response.
 //! - [`web`]: the web console beside gRPC (axum, maud pages, sessions) over the same use cases and policy.
 //! - [`cli`]: the `juesuan` command's subcommands other than `serve` (the benchmarks in `cli::bench`).
-//! - [`service`]: the use cases — submit, review, register, budgets, tokens, the audit trail, the event feed and
-//!   the consolidation kept current and checkpointed — each combining the domain with the store.
+//! - [`service`]: the use cases — submit, review, register, budgets, tokens, the audit trail, the event feed, the
+//!   public document written and checked, and the consolidation kept current and checkpointed — each combining
+//!   the domain with the store.
 //! - [`domain`]: the pure model and its rules: disclosures, units, taxonomies, rules, validation, the consolidation
 //!   arithmetic, access policy, review transitions, the audit chain's hashing; no gRPC, no SQL, no store.
 //! - [`store`]: persistence behind one interface (SQLite embedded by default, PostgreSQL for replicas).
 //! - [`workbook`]: the standard Excel workbooks (公开01–09 and a cover), written and read.
-//! - [`publication`]: the public document (部门决算公开) written from a disclosure, as HTML or Word.
+//! - [`publication`]: the public document (部门决算公开) written from a disclosure as HTML or Word, and a
+//!   published one (.docx, .html, .txt, PDF) read back and checked.
 //! - [`configuration`], [`telemetry`], [`metrics`], [`startup`]: settings, logs, Prometheus metrics, and the
 //!   server's `run(listener, shutdown)`.
 //! - [`synthetic`]: a generated prefecture with plausible disclosures, for `juesuan demo` and the benchmarks.

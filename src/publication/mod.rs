@@ -1,7 +1,9 @@
-//! The public document of a unit's final accounts (部门决算公开), written from its figures: the parts and sections
-//! of the year's `publication.toml` in order, the 决算情况说明 drafted from the figures (a person's reasons left
-//! as visible 【请填写：…】 placeholders), the 名词解释, and the nine tables in their published layout with an empty
-//! table's statement. [`compose`] builds the document; [`html`] and [`docx`] write it.
+//! The public document of a unit's final accounts (部门决算公开): written from its figures — the parts and
+//! sections of the year's `publication.toml` in order, the 决算情况说明 as prose ([`prose`]) with a person's
+//! reasons left as visible 【请填写：…】 placeholders, the 名词解释, the nine tables in their published layout
+//! (an empty table by its statement), and the self-evaluations attached ([`evaluations`]); [`compose`] builds the
+//! document, [`html`] and [`docx`] write it. A published document is read back by [`read`] and checked by
+//! [`check`].
 
 pub mod check;
 pub mod docx;

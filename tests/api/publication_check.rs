@@ -657,3 +657,53 @@ async fn the_service_publishes_the_accepted_version_and_checks_a_document_agains
         no_year.message()
     );
 }
+
+#[test]
+fn a_directory_of_documents_gives_one_summary_and_the_exit_status_says_the_worst() {
+    let taxonomies = taxonomies();
+    let (taxonomy, disclosure) = corpus_unit(&taxonomies);
+    let last = last_year(&taxonomies);
+    let html = publication::html::write(&finished_document(&taxonomy, &disclosure, &last));
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("a-clean.html"), &html).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+            .arg("check-publication")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let clean = run(&[&path("a-clean.html")]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    std::fs::write(
+        dir.path().join("b-placeholder.html"),
+        html.replacen("本单位按实际情况说明", "【请填写：主要职能】", 1),
+    )
+    .unwrap();
+    let failing = run(&[&path("b-placeholder.html")]);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failing.stdout).contains("FAIL"));
+    std::fs::write(dir.path().join("c-scan.pdf"), b"%PDF-1.4 not really").unwrap();
+    let whole = run(&[dir.path().to_str().unwrap()]);
+    assert_eq!(whole.status.code(), Some(2), "a document cannot be read");
+    let said = String::from_utf8_lossy(&whole.stdout);
+    let summary: Vec<&str> = said
+        .lines()
+        .skip_while(|l| !l.starts_with("FILE"))
+        .collect();
+    assert_eq!(summary.len(), 4, "{said}");
+    assert!(summary[1].starts_with("a-clean.html") && summary[1].contains("某某县民政局"));
+    assert!(summary[3].starts_with("c-scan.pdf") && summary[3].contains("cannot be checked"));
+    let json = run(&[dir.path().to_str().unwrap(), "--format", "json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let items = parsed.as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["report"]["unit_name"], "某某县民政局");
+    assert!(items[2]["unreadable"].as_str().unwrap().contains("PDF"));
+}
