@@ -629,6 +629,56 @@ async fn the_service_publishes_the_accepted_version_and_checks_a_document_agains
         );
     }
 
+    // The command line does the same through the service.
+    let dir = tempfile::TempDir::new().unwrap();
+    let written = dir.path().join("公开.html");
+    let cli = |args: Vec<String>| {
+        let admin = app.admin_token.clone();
+        let server = app.address.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_juesuan"))
+                .args(args)
+                .args(["--server", &server])
+                .env("JUESUAN_TOKEN", admin)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let published_by_cli = cli(vec![
+        "publish".into(),
+        "--unit".into(),
+        UNIT.into(),
+        "--year".into(),
+        "2024".into(),
+        "-o".into(),
+        written.display().to_string(),
+    ])
+    .await;
+    assert!(
+        published_by_cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published_by_cli.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&published_by_cli.stdout)
+            .contains(&format!("accepted version {version}"))
+    );
+    let checked_by_cli = cli(vec![
+        "check-publication".into(),
+        written.display().to_string(),
+        "--unit".into(),
+        UNIT.into(),
+        "--year".into(),
+        "2024".into(),
+    ])
+    .await;
+    let said = String::from_utf8_lossy(&checked_by_cli.stdout);
+    // The placeholders a person has not written yet FAIL.
+    assert_eq!(checked_by_cli.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("对照已审核第{version}版")), "{said}");
+    assert!(said.contains("与已审核决算一致"), "{said}");
+
     // A document over the bound is refused by name before it is read.
     let too_large = pb::publications_client::PublicationsClient::new(app.as_token(&own).await)
         .max_encoding_message_size(32 << 20)
