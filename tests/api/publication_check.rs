@@ -757,3 +757,63 @@ fn a_directory_of_documents_gives_one_summary_and_the_exit_status_says_the_worst
     assert_eq!(items[0]["report"]["unit_name"], "某某县民政局");
     assert!(items[2]["unreadable"].as_str().unwrap().contains("PDF"));
 }
+
+#[test]
+fn tables_are_found_by_title_and_headers_whatever_their_order_numbering_and_figure_format() {
+    let taxonomies = taxonomies();
+    let (taxonomy, disclosure) = corpus_unit(&taxonomies);
+    let last = last_year(&taxonomies);
+    let mut document = finished_document(&taxonomy, &disclosure, &last);
+    // Another province's order: the tables last to first, numbered by their new place.
+    let tables = document
+        .parts
+        .iter_mut()
+        .find(|p| p.title.contains("报表"))
+        .unwrap();
+    let mut pairs: Vec<Vec<Block>> = tables.blocks.chunks(2).map(<[Block]>::to_vec).collect();
+    pairs.reverse();
+    for (i, pair) in pairs.iter_mut().enumerate() {
+        if let Block::Heading { text, .. } = &mut pair[0] {
+            let name = text.split_once('、').unwrap().1.to_owned();
+            *text = format!("表{}：{name}", i + 1);
+        }
+    }
+    tables.blocks = pairs.concat();
+    // Figures without thousands separators.
+    let html = publication::html::write(&document);
+    let chars: Vec<char> = html.chars().collect();
+    let plain: String = chars
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            !(**c == ','
+                && *i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        })
+        .map(|(_, c)| c)
+        .collect();
+    assert_ne!(plain, html);
+    let read = read("公开.html", plain.as_bytes()).unwrap();
+    let report = check(
+        &taxonomies,
+        &read,
+        Some(Accepted {
+            disclosure: &disclosure,
+            last_year: Some(&last),
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        fails(&report),
+        Vec::<String>::new(),
+        "{:?}",
+        report.unchecked
+    );
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.aspect == Aspect::Accepted && c.what.contains("一致"))
+    );
+}
