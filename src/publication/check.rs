@@ -453,7 +453,7 @@ impl<'d> Checker<'_, 'd> {
         let mut found: BTreeMap<String, Found<'d>> = BTreeMap::new();
         let mut current: Option<String> = None;
         let paragraphs = self.paragraphs;
-        for (i, paragraph) in paragraphs.iter().enumerate() {
+        for paragraph in paragraphs {
             let heading = (paragraph.text.chars().count() <= 40 && !paragraph.text.ends_with('。'))
                 .then(|| {
                     let core = title_core(paragraph.text);
@@ -483,7 +483,6 @@ impl<'d> Checker<'_, 'd> {
                         .blocks
                         .get(paragraph.block + 1)
                         .is_some_and(|b| matches!(b.content, Content::Table(_)));
-                    let _ = i;
                     if let Some(name) = &current
                         && !next_is_table
                         && let Some(entry) = found.get_mut(name)
@@ -773,10 +772,8 @@ impl<'d> Checker<'_, 'd> {
             {
                 continue;
             }
-            let outcome = match finding.severity {
-                Severity::Error => Outcome::Fail,
-                Severity::Warning => Outcome::Uncertain,
-                _ => continue,
+            let Some(outcome) = outcome_of(finding.severity) else {
+                continue;
             };
             failed += 1;
             let at = finding
@@ -788,7 +785,7 @@ impl<'d> Checker<'_, 'd> {
             self.add(
                 Aspect::Tables,
                 outcome,
-                format!("{}：{}", finding.rule_id, finding.message),
+                said_by(finding),
                 None,
                 at.as_deref(),
             );
@@ -1057,14 +1054,7 @@ impl<'d> Checker<'_, 'd> {
             (None, None) => {
                 // No figures to check the text against: a disclosure of the text alone.
                 let draft = convert::disclosure_draft(pb::Disclosure {
-                    cover: Some(pb::Cover {
-                        unit_code: "DOCUMENT".into(),
-                        unit_name: self.unit_name.clone().unwrap_or_default(),
-                        fiscal_year: self.year,
-                        report_type: pb::ReportType::Single as i32,
-                        amount_unit: pb::AmountUnit::TenThousandYuan as i32,
-                        ..Default::default()
-                    }),
+                    cover: Some(self.document_cover()),
                     narrative: narrative
                         .iter()
                         .map(|n| pb::NarrativeSection {
@@ -1117,19 +1107,11 @@ impl<'d> Checker<'_, 'd> {
             let about_evaluation = finding.project.is_some()
                 || finding.cells.iter().any(|c| c.table.starts_with("EVAL"));
             if about_evaluation && evaluated {
-                let outcome = match finding.severity {
-                    Severity::Error => Outcome::Fail,
-                    Severity::Warning => Outcome::Uncertain,
-                    _ => continue,
+                let Some(outcome) = outcome_of(finding.severity) else {
+                    continue;
                 };
                 evaluation_findings += 1;
-                self.add(
-                    Aspect::Evaluations,
-                    outcome,
-                    format!("{}：{}", finding.rule_id, finding.message),
-                    None,
-                    None,
-                );
+                self.add(Aspect::Evaluations, outcome, said_by(finding), None, None);
                 continue;
             }
             if !ids.contains(&finding.rule_id.as_str()) {
@@ -1163,16 +1145,14 @@ impl<'d> Checker<'_, 'd> {
                         .map(|i| (quote(p.text, i), p.at))
                 })
             });
-            let outcome = match finding.severity {
-                Severity::Error => Outcome::Fail,
-                Severity::Warning => Outcome::Uncertain,
-                _ => continue,
+            let Some(outcome) = outcome_of(finding.severity) else {
+                continue;
             };
             failed += 1;
             self.add(
                 Aspect::Narrative,
                 outcome,
-                format!("{}：{}", finding.rule_id, finding.message),
+                said_by(finding),
                 evidence.as_ref().map(|(q, _)| q.clone()),
                 evidence.map(|(_, at)| at).or(section.map(|s| s.at)),
             );
@@ -1212,6 +1192,18 @@ impl<'d> Checker<'_, 'd> {
 }
 
 impl Checker<'_, '_> {
+    /// The cover of a disclosure made of the document alone: the document's unit and year, in 万元 as printed.
+    fn document_cover(&self) -> pb::Cover {
+        pb::Cover {
+            unit_code: "DOCUMENT".into(),
+            unit_name: self.unit_name.clone().unwrap_or_default(),
+            fiscal_year: self.year,
+            report_type: pb::ReportType::Single as i32,
+            amount_unit: pb::AmountUnit::TenThousandYuan as i32,
+            ..Default::default()
+        }
+    }
+
     /// The document's self-evaluations in the domain's terms (through the same conversion as a submission's).
     fn converted_evaluations(
         &self,
@@ -1224,14 +1216,7 @@ impl Checker<'_, '_> {
             return (None, Vec::new());
         }
         let draft = convert::disclosure_draft(pb::Disclosure {
-            cover: Some(pb::Cover {
-                unit_code: "DOCUMENT".into(),
-                unit_name: self.unit_name.clone().unwrap_or_default(),
-                fiscal_year: self.year,
-                report_type: pb::ReportType::Single as i32,
-                amount_unit: pb::AmountUnit::TenThousandYuan as i32,
-                ..Default::default()
-            }),
+            cover: Some(self.document_cover()),
             unit_evaluation: evaluations.unit.clone(),
             project_evaluations: evaluations.projects.clone(),
             ..Default::default()
@@ -1241,6 +1226,20 @@ impl Checker<'_, '_> {
             Err(_) => (None, Vec::new()),
         }
     }
+}
+
+/// A validator's finding as a check's outcome: an error FAILs, a warning is UNCERTAIN, a notice is not reported.
+fn outcome_of(severity: Severity) -> Option<Outcome> {
+    match severity {
+        Severity::Error => Some(Outcome::Fail),
+        Severity::Warning => Some(Outcome::Uncertain),
+        _ => None,
+    }
+}
+
+/// What a finding says, led by its rule: "NAR-AMOUNT：「收入决算情况说明」写…".
+fn said_by(finding: &crate::domain::validation::Finding) -> String {
+    format!("{}：{}", finding.rule_id, finding.message)
 }
 
 /// Words a template offers as alternatives, of which the writer must keep one.

@@ -414,6 +414,46 @@ impl FromRequestParts<Console> for SignedIn {
     }
 }
 
+/// An upload form as read: its CSRF token, its short text fields, and the file (its lower-cased name and bytes).
+#[derive(Default)]
+struct Upload {
+    csrf: String,
+    fields: Vec<(String, String)>,
+    file: Option<(String, bytes::Bytes)>,
+}
+
+impl Upload {
+    /// Reads a multipart form; the body limit of the route bounds it.
+    async fn read(mut multipart: axum::extract::Multipart) -> Result<Upload, WebError> {
+        let mut upload = Upload::default();
+        let broken = |_| WebError::field("file", "the upload did not arrive whole");
+        while let Some(field) = multipart.next_field().await.map_err(broken)? {
+            match field.name().map(str::to_owned).as_deref() {
+                Some("csrf") => upload.csrf = field.text().await.map_err(broken)?,
+                Some("file") => {
+                    let name = field.file_name().unwrap_or_default().to_lowercase();
+                    upload.file = Some((name, field.bytes().await.map_err(broken)?));
+                }
+                Some(name) => {
+                    let value = field.text().await.map_err(broken)?;
+                    upload
+                        .fields
+                        .push((name.to_owned(), value.trim().to_owned()));
+                }
+                None => {}
+            }
+        }
+        Ok(upload)
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
 /// Why a page was not served, as the person sees it: short, naming the field, never echoing what was sent.
 #[derive(Debug)]
 pub enum WebError {

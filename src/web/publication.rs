@@ -11,7 +11,9 @@ use axum::{
 };
 use maud::html;
 
-use super::{Console, SignedIn, WebError, page, pages::layout, unit::download, unit_and_year};
+use super::{
+    Console, SignedIn, Upload, WebError, page, pages::layout, unit::download, unit_and_year,
+};
 use crate::{
     domain::{
         access::{Ask, decide},
@@ -111,37 +113,25 @@ async fn check_upload(
     State(console): State<Console>,
     signed: SignedIn,
     Path((node, year)): Path<(String, String)>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, WebError> {
     let (node, year) = unit_and_year(&node, &year)?;
-    let mut csrf = String::new();
-    let mut unit = String::new();
-    let mut file = None;
-    let broken = |_| WebError::field("file", "the upload did not arrive whole");
-    while let Some(field) = multipart.next_field().await.map_err(broken)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(broken)?,
-            Some("unit") => unit = field.text().await.map_err(broken)?.trim().to_owned(),
-            Some("file") => {
-                let name = field.file_name().unwrap_or_default().to_lowercase();
-                file = Some((name, field.bytes().await.map_err(broken)?));
-            }
-            _ => {}
-        }
-    }
-    signed.check_csrf(&csrf)?;
+    let upload = Upload::read(multipart).await?;
+    signed.check_csrf(&upload.csrf)?;
     let actor = &signed.session.principal;
     // The policy first: nothing of an upload is read for someone who may not read the node.
     let lineage = console.services.registry.lineage(&node, year).await?;
     decide(actor, &Ask::Read(&lineage)).map_err(ServiceError::from)?;
+    let unit = upload.field("unit");
     let against = if unit.is_empty() {
         None
     } else {
         let code =
-            UnitCode::parse(&unit).map_err(|_| WebError::field("unit", "is not a unit code"))?;
+            UnitCode::parse(unit).map_err(|_| WebError::field("unit", "is not a unit code"))?;
         Some((code, year))
     };
-    let (name, bytes) = file
+    let (name, bytes) = upload
+        .file
         .filter(|(_, bytes)| !bytes.is_empty())
         .ok_or_else(|| WebError::field("file", "choose a document"))?;
     let checked = console

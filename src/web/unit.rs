@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{
-    Console, SignedIn, WebError, page,
+    Console, SignedIn, Upload, WebError, page,
     pages::{Frame, layout},
     query,
     render::{self, Row, TableLinks},
@@ -416,28 +416,17 @@ async fn upload(
     State(console): State<Console>,
     signed: SignedIn,
     Path((code, year)): Path<(String, String)>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, WebError> {
     let (code, year) = unit_and_year(&code, &year)?;
-    let mut csrf = String::new();
-    let mut file: Option<(String, bytes::Bytes)> = None;
-    let broken = |_| WebError::field("file", "the upload did not arrive whole");
-    while let Some(field) = multipart.next_field().await.map_err(broken)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(broken)?,
-            Some("file") => {
-                let name = field.file_name().unwrap_or_default().to_lowercase();
-                file = Some((name, field.bytes().await.map_err(broken)?));
-            }
-            _ => {}
-        }
-    }
-    signed.check_csrf(&csrf)?;
+    let upload = Upload::read(multipart).await?;
+    signed.check_csrf(&upload.csrf)?;
     let actor = &signed.session.principal;
     // The policy first: nothing of an upload is read for someone who may not submit it.
     let lineage = console.services.registry.lineage(&code, year).await?;
     decide(actor, &Ask::Submit(&lineage)).map_err(ServiceError::from)?;
-    let (name, bytes) = file
+    let (name, bytes) = upload
+        .file
         .filter(|(_, bytes)| !bytes.is_empty())
         .ok_or_else(|| WebError::field("file", "choose a workbook or a disclosure JSON file"))?;
     let frame = signed.frame();
